@@ -1,0 +1,21 @@
+# The same image runs the web server, the Celery worker and Celery beat (see docker-compose.yml).
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    DJANGO_SETTINGS_MODULE=config.settings.production
+
+WORKDIR /app
+RUN useradd --create-home --uid 1000 alongside
+COPY requirements.txt .
+RUN pip install -r requirements.txt
+COPY . .
+# collectstatic needs settings but no real secrets or services.
+RUN DJANGO_SECRET_KEY=build-only DJANGO_ALLOWED_HOSTS=localhost PUBLIC_BASE_URL=http://localhost \
+    DATABASE_URL=sqlite:////tmp/build.sqlite3 REDIS_URL=redis://localhost:6379/0 \
+    TWILIO_ACCOUNT_SID=build TWILIO_AUTH_TOKEN=build EMAIL_URL=consolemail:// DEFAULT_FROM_EMAIL=build@localhost \
+    python manage.py collectstatic --noinput
+USER alongside
+EXPOSE 8000
+CMD ["gunicorn", "config.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]

@@ -1,0 +1,161 @@
+"""Admin for operators (superusers see every clinic) and clinic staff (only their own)."""
+
+from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from . import selectors, services
+from .models import Appointment, Caregiver, CareLink, Clinic, ConsentRecord, LovedOne, StaffMembership
+
+
+class ClinicScopedAdmin(admin.ModelAdmin):
+    """Non-superusers see only rows of their clinics. `clinic_path` leads from the row to its clinic."""
+
+    clinic_path = "clinic"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        queryset = super().get_queryset(request)
+        if request.user.is_superuser:
+            return queryset
+        clinics = selectors.clinics_for_user(user=request.user).values("id")
+        return queryset.filter(**{f"{self.clinic_path}__in": clinics})
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if not request.user.is_superuser:
+            scoped = {
+                Clinic: lambda: selectors.clinics_for_user(user=request.user),
+                LovedOne: lambda: selectors.loved_ones_for_user(user=request.user),
+                Caregiver: lambda: selectors.caregivers_for_user(user=request.user),
+            }.get(db_field.related_model)
+            if scoped:
+                kwargs["queryset"] = scoped()
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+class StaffMembershipInline(admin.TabularInline):
+    model = StaffMembership
+    extra = 0
+    autocomplete_fields = ["user"]
+
+
+@admin.register(Clinic)
+class ClinicAdmin(ClinicScopedAdmin):
+    clinic_path = "pk"
+    list_display = ["name", "slug", "time_zone", "enrollment_code", "discreet_mode", "observation_minutes"]
+    list_filter = ["discreet_mode", "time_zone"]
+    search_fields = ["name", "slug", "enrollment_code", "contact_email"]
+    prepopulated_fields = {"slug": ["name"]}
+    inlines = [StaffMembershipInline]
+
+
+@admin.register(StaffMembership)
+class StaffMembershipAdmin(ClinicScopedAdmin):
+    list_display = ["user", "clinic", "role", "created_at"]
+    list_filter = ["role", "clinic"]
+    search_fields = ["user__username", "user__email", "clinic__name"]
+    autocomplete_fields = ["user"]
+
+
+class CareLinkInline(admin.TabularInline):
+    model = CareLink
+    extra = 0
+    autocomplete_fields = ["caregiver"]
+
+
+@admin.register(LovedOne)
+class LovedOneAdmin(ClinicScopedAdmin):
+    list_display = ["first_name", "clinic", "created_at"]
+    list_filter = ["clinic"]
+    search_fields = ["first_name", "caregivers__name"]
+    inlines = [CareLinkInline]
+
+
+class ConsentRecordInline(admin.TabularInline):
+    model = ConsentRecord
+    extra = 0
+    can_delete = False
+    readonly_fields = [
+        "channel",
+        "action",
+        "source",
+        "consent_text_version",
+        "ip_address",
+        "message_sid",
+        "recorded_by",
+        "created_at",
+    ]
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Caregiver)
+class CaregiverAdmin(ClinicScopedAdmin):
+    list_display = ["name", "clinic", "phone", "email", "channels", "tip_frequency", "status", "time_zone"]
+    list_filter = ["status", "channels", "tip_frequency", "clinic", "language"]
+    search_fields = ["name", "phone", "email", "loved_ones__first_name"]
+    readonly_fields = ["status", "paused_until", "created_at", "updated_at"]
+    inlines = [ConsentRecordInline]
+
+    def save_model(self, request, obj, form, change) -> None:
+        # Through the services, so that edits re-plan messages like any other change.
+        if not change:
+            fields = {f: form.cleaned_data[f] for f in services.CAREGIVER_EDITABLE if f in form.cleaned_data}
+            created = services.caregiver_create(clinic=form.cleaned_data["clinic"], **fields)
+            obj.pk = created.pk
+            obj._state.adding = False
+            return
+        fresh = Caregiver.objects.get(pk=obj.pk)
+        services.caregiver_update(
+            caregiver=fresh, **{f: form.cleaned_data[f] for f in form.changed_data if f in services.CAREGIVER_EDITABLE}
+        )
+
+
+@admin.register(ConsentRecord)
+class ConsentRecordAdmin(ClinicScopedAdmin):
+    """Read-only: consent is evidence, so it is appended by services and never edited."""
+
+    clinic_path = "caregiver__clinic"
+    list_display = ["caregiver", "channel", "action", "source", "consent_text_version", "created_at"]
+    list_filter = ["channel", "action", "source"]
+    search_fields = ["caregiver__name", "caregiver__phone", "caregiver__email", "message_sid"]
+    date_hierarchy = "created_at"
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Appointment)
+class AppointmentAdmin(ClinicScopedAdmin):
+    clinic_path = "loved_one__clinic"
+    list_display = ["loved_one", "kind", "starts_at", "duration_minutes", "status", "ride_arranged_at"]
+    list_filter = ["status", "kind", ("ride_arranged_at", admin.EmptyFieldListFilter), "loved_one__clinic"]
+    search_fields = ["loved_one__first_name"]
+    date_hierarchy = "starts_at"
+    list_select_related = ["loved_one"]
+    readonly_fields = ["ride_arranged_at", "ride_arranged_by_caregiver", "ride_arranged_by_user"]
+
+    def save_model(self, request, obj, form, change) -> None:
+        # Through the services, so that reminders are planned, moved or cancelled.
+        if not change:
+            created = services.appointment_create(
+                loved_one=obj.loved_one, starts_at=obj.starts_at, kind=obj.kind, duration_minutes=obj.duration_minutes
+            )
+            obj.pk = created.pk
+            obj._state.adding = False
+            return
+        fresh = Appointment.objects.get(pk=obj.pk)
+        if "status" in form.changed_data and obj.status == Appointment.Status.CANCELLED:
+            services.appointment_cancel(appointment=fresh)
+        elif {"starts_at", "duration_minutes"} & set(form.changed_data):
+            services.appointment_reschedule(
+                appointment=fresh, starts_at=obj.starts_at, duration_minutes=obj.duration_minutes
+            )
+        else:
+            super().save_model(request, obj, form, change)

@@ -1,0 +1,126 @@
+"""Demo data for `make run`: a clinic, a staff login, a loved one with a course, two caregivers.
+
+Safe to run again: it finds what it made before instead of making it twice.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+from django.utils import timezone
+
+from caregiver import services
+from caregiver.models import Appointment, Caregiver, CareLink, Clinic, LovedOne, StaffMembership
+from caregiver.validators import local_to_utc
+
+DEMO_SLUG = "demo-clinic"
+DEMO_USERNAME = "demo-staff"
+# Printed to the terminal; the command refuses to run outside local and test settings.
+DEMO_PASSWORD = "alongside-demo"  # noqa: S105
+CONSENT_VERSION = "demo-2026-11"
+
+
+class Command(BaseCommand):
+    help = "Create (or find) the demo clinic, staff login, family and appointments."
+
+    def handle(self, *args, **options) -> None:
+        if not settings.DEBUG and not settings.SETTINGS_MODULE.endswith((".local", ".test")):
+            raise CommandError("seed_demo makes a login with a published password; it only runs in local settings.")
+        with transaction.atomic():
+            clinic = self._clinic()
+            self._staff(clinic)
+            loved_one = self._family(clinic)
+            count = self._course(loved_one)
+        self.stdout.write(
+            self.style.SUCCESS(f"Demo clinic “{clinic.name}” ready: {count} appointments for {loved_one.first_name}.")
+        )
+        self.stdout.write(f"  Staff login:      {DEMO_USERNAME} / {DEMO_PASSWORD}")
+        self.stdout.write(f"  Enrollment code:  {clinic.enrollment_code}")
+
+    def _clinic(self) -> Clinic:
+        clinic = Clinic.objects.filter(slug=DEMO_SLUG).first()
+        if clinic:
+            return clinic
+        return services.clinic_create(
+            name="Riverside Wellness (demo)",
+            slug=DEMO_SLUG,
+            time_zone="America/New_York",
+            contact_phone="+12025550100",
+            contact_email="care@riverside.example",
+            twilio_from_number="+12025550199",
+        )
+
+    def _staff(self, clinic: Clinic) -> None:
+        user, created = get_user_model().objects.get_or_create(
+            username=DEMO_USERNAME,
+            defaults={"email": "staff@riverside.example", "first_name": "Dana", "is_staff": True},
+        )
+        if created:
+            user.set_password(DEMO_PASSWORD)
+            user.save()
+            # Enough to use the admin for their own clinic; scoping does the rest.
+            user.user_permissions.set(
+                Permission.objects.filter(content_type__app_label__in=["caregiver", "content", "messaging"])
+            )
+        services.staff_membership_add(user=user, clinic=clinic, role=StaffMembership.Role.ADMIN)
+
+    def _family(self, clinic: Clinic) -> LovedOne:
+        loved_one = LovedOne.objects.filter(clinic=clinic, first_name="Alex").first()
+        if loved_one:
+            return loved_one
+        loved_one = services.loved_one_create(clinic=clinic, first_name="Alex")
+        sam = services.caregiver_create(
+            clinic=clinic,
+            name="Sam Rivera",
+            phone="(202) 555-0143",
+            email="sam@example.com",
+            channels=Caregiver.Channels.BOTH,
+            loved_one=loved_one,
+            relationship=CareLink.Relationship.PARTNER,
+            tip_frequency=Caregiver.Frequency.DAILY,
+        )
+        jordan = services.caregiver_create(
+            clinic=clinic,
+            name="Jordan Rivera",
+            email="jordan@example.com",
+            channels=Caregiver.Channels.EMAIL,
+            time_zone="America/Chicago",
+            loved_one=loved_one,
+            relationship=CareLink.Relationship.CHILD,
+            tip_frequency=Caregiver.Frequency.WEEKLY,
+        )
+        for caregiver in (sam, jordan):
+            for channel in ("sms", "email"):
+                if (channel == "sms" and caregiver.wants_sms) or (channel == "email" and caregiver.wants_email):
+                    services.caregiver_opt_in(
+                        caregiver=caregiver, channel=channel, source="staff", consent_text_version=CONSENT_VERSION
+                    )
+        return loved_one
+
+    def _course(self, loved_one: LovedOne) -> int:
+        existing = loved_one.appointments.count()
+        if existing:
+            return existing
+        zone = ZoneInfo(loved_one.clinic.time_zone)
+        today = timezone.now().astimezone(zone).date()
+
+        def at(days: int, hour: int, minute: int = 0) -> datetime:
+            day = today + timedelta(days=days)
+            return local_to_utc(datetime.combine(day, time(hour, minute)), time_zone=zone.key)
+
+        services.appointment_create(
+            loved_one=loved_one, starts_at=at(1, 9, 30), kind=Appointment.Kind.ASSESSMENT, duration_minutes=60
+        )
+        # The initial phase: six infusions over about two and a half weeks, then a booster.
+        for days in (2, 4, 7, 9, 11, 14):
+            services.appointment_create(loved_one=loved_one, starts_at=at(days, 10), duration_minutes=90)
+        services.appointment_create(
+            loved_one=loved_one, starts_at=at(42, 10), kind=Appointment.Kind.BOOSTER, duration_minutes=90
+        )
+        return loved_one.appointments.count()

@@ -1,0 +1,314 @@
+"""People and their consent: clinics, staff, loved ones, caregivers, appointments.
+
+We keep as little health information as the service needs: a loved one is a first name or a
+nickname at a clinic, nothing more. Appointments say when, not why.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Lower
+
+from .validators import enrollment_code_generate, validate_e164, validate_time_zone
+
+
+class TimeStamped(models.Model):
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        abstract = True
+
+
+class Clinic(TimeStamped):
+    """A clinic that enrolls families. Its settings shape every message its caregivers get."""
+
+    name = models.CharField(max_length=120)
+    slug = models.SlugField(max_length=60, unique=True)
+    time_zone = models.CharField(max_length=64, default="America/New_York", validators=[validate_time_zone])
+    contact_phone = models.CharField(
+        max_length=20, validators=[validate_e164], help_text="Shown to caregivers in HELP replies (E.164)."
+    )
+    contact_email = models.EmailField(help_text="Shown to caregivers in HELP replies.")
+    twilio_from_number = models.CharField(
+        max_length=20, blank=True, validators=[validate_e164], help_text="Sender number (E.164), or leave blank."
+    )
+    twilio_messaging_service_sid = models.CharField(
+        max_length=34,
+        blank=True,
+        validators=[RegexValidator(r"^MG[0-9a-fA-F]{32}$", "A Messaging Service SID is MG followed by 32 hex digits.")],
+        help_text="Used instead of the from-number when set.",
+    )
+    enrollment_code = models.CharField(
+        max_length=16,
+        unique=True,
+        default=enrollment_code_generate,
+        validators=[RegexValidator(r"^[A-Z0-9]{6,16}$", "Use 6 to 16 capital letters or digits.")],
+        help_text="Families sign themselves up at /join/<code>/.",
+    )
+    discreet_mode = models.BooleanField(default=True, help_text="SMS never name the treatment's drug or a diagnosis.")
+    observation_minutes = models.PositiveSmallIntegerField(
+        default=60,
+        validators=[MaxValueValidator(480)],
+        help_text="How long patients are observed after an infusion before they can go home.",
+    )
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class StaffMembership(TimeStamped):
+    """A Django user working at a clinic. Staff see only the clinics they belong to."""
+
+    class Role(models.TextChoices):
+        ADMIN = "admin", "Clinic admin"
+        STAFF = "staff", "Staff"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.STAFF)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "clinic"], name="unique_membership")]
+
+    def __str__(self) -> str:
+        return f"{self.user} at {self.clinic} ({self.get_role_display()})"
+
+
+class LovedOne(TimeStamped):
+    """The person in treatment. First name or nickname only: no diagnosis, no date of birth."""
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="loved_ones")
+    first_name = models.CharField(max_length=40, help_text="First name or nickname only.")
+
+    class Meta:
+        ordering = ["first_name", "id"]
+        verbose_name = "loved one"
+
+    def __str__(self) -> str:
+        return self.first_name
+
+
+class Caregiver(TimeStamped):
+    """A family member or friend who receives guidance.
+
+    Status: `pending` until they confirm a channel, then `active`; `paused` until
+    `paused_until`; `opted_out` once every channel they had is opted out. Consent itself lives
+    in ConsentRecord rows; services keep the status in step with them.
+    """
+
+    class Channels(models.TextChoices):
+        SMS = "sms", "Text messages"
+        EMAIL = "email", "Email"
+        BOTH = "both", "Text messages and email"
+
+    class Frequency(models.TextChoices):
+        DAILY = "daily", "Every day"
+        THREE_A_WEEK = "three_weekly", "Three times a week"
+        WEEKLY = "weekly", "Once a week"
+        PAUSED = "paused", "No tips (reminders only)"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting for confirmation"
+        ACTIVE = "active", "Active"
+        PAUSED = "paused", "Paused"
+        OPTED_OUT = "opted_out", "Opted out"
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="caregivers")
+    name = models.CharField(max_length=80)
+    phone = models.CharField(
+        max_length=20, blank=True, validators=[validate_e164], help_text="E.164, e.g. +12025550143"
+    )
+    email = models.EmailField(blank=True)
+    time_zone = models.CharField(max_length=64, validators=[validate_time_zone])
+    channels = models.CharField(max_length=5, choices=Channels.choices, default=Channels.SMS)
+    tip_time = models.TimeField(default=time(10, 0), help_text="Preferred local time for tips.")
+    tip_frequency = models.CharField(max_length=12, choices=Frequency.choices, default=Frequency.THREE_A_WEEK)
+    quiet_start = models.TimeField(default=time(21, 0), help_text="No messages from this local time…")
+    quiet_end = models.TimeField(default=time(8, 0), help_text="…until this local time.")
+    language = models.CharField(max_length=8, default="en", choices=[("en", "English")])
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    paused_until = models.DateTimeField(null=True, blank=True)
+    loved_ones = models.ManyToManyField(LovedOne, through="CareLink", related_name="caregivers")
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(phone="") | ~Q(email=""),
+                name="caregiver_has_phone_or_email",
+                violation_error_message="Give a mobile number, an email address, or both.",
+            ),
+            # The messages do not say who enrolled the number: that would leak between families.
+            models.UniqueConstraint(
+                fields=["clinic", "phone"],
+                condition=~Q(phone=""),
+                name="unique_phone_per_clinic",
+                violation_error_message="This mobile number is already enrolled at this clinic.",
+            ),
+            models.UniqueConstraint(
+                "clinic",
+                Lower("email"),
+                condition=~Q(email=""),
+                name="unique_email_per_clinic",
+                violation_error_message="This email address is already enrolled at this clinic.",
+            ),
+        ]
+        indexes = [models.Index(fields=["phone"]), models.Index(fields=["status"])]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        if not self.phone and not self.email:
+            raise ValidationError("Give a mobile number, an email address, or both.")
+        if self.channels in (self.Channels.SMS, self.Channels.BOTH) and not self.phone:
+            raise ValidationError({"phone": "Text messages need a mobile number."})
+        if self.channels in (self.Channels.EMAIL, self.Channels.BOTH) and not self.email:
+            raise ValidationError({"email": "Email needs an email address."})
+
+    @property
+    def wants_sms(self) -> bool:
+        return self.channels in (self.Channels.SMS, self.Channels.BOTH)
+
+    @property
+    def wants_email(self) -> bool:
+        return self.channels in (self.Channels.EMAIL, self.Channels.BOTH)
+
+
+class CareLink(TimeStamped):
+    """A caregiver supports a loved one. One caregiver can support several."""
+
+    class Relationship(models.TextChoices):
+        PARTNER = "partner", "Partner or spouse"
+        PARENT = "parent", "Parent"
+        CHILD = "child", "Son or daughter"
+        SIBLING = "sibling", "Brother or sister"
+        FRIEND = "friend", "Friend"
+        OTHER = "other", "Other family or support"
+
+    caregiver = models.ForeignKey(Caregiver, on_delete=models.CASCADE, related_name="links")
+    loved_one = models.ForeignKey(LovedOne, on_delete=models.CASCADE, related_name="links")
+    relationship = models.CharField(max_length=10, choices=Relationship.choices, default=Relationship.OTHER)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["caregiver", "loved_one"], name="unique_care_link")]
+
+    def __str__(self) -> str:
+        return f"{self.caregiver} supports {self.loved_one} ({self.get_relationship_display()})"
+
+    def clean(self) -> None:
+        if self.caregiver.clinic_id != self.loved_one.clinic_id:
+            raise ValidationError("A caregiver can only support loved ones at their own clinic.")
+
+
+class ConsentRecord(models.Model):
+    """One opt-in or opt-out, exactly as it happened. Append-only: never edited, never deleted.
+
+    The current consent for a channel is the latest record for it (see selectors).
+    """
+
+    class Channel(models.TextChoices):
+        SMS = "sms", "SMS"
+        EMAIL = "email", "Email"
+
+    class Action(models.TextChoices):
+        OPT_IN = "opt_in", "Opt in"
+        OPT_OUT = "opt_out", "Opt out"
+
+    class Source(models.TextChoices):
+        WEB = "web", "Web form"
+        SMS = "sms", "Text message"
+        EMAIL = "email", "Email link"
+        STAFF = "staff", "Clinic staff"
+        API = "api", "API"
+
+    caregiver = models.ForeignKey(Caregiver, on_delete=models.PROTECT, related_name="consent_records")
+    channel = models.CharField(max_length=5, choices=Channel.choices)
+    action = models.CharField(max_length=7, choices=Action.choices)
+    source = models.CharField(max_length=5, choices=Source.choices)
+    consent_text_version = models.CharField(max_length=40, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    message_sid = models.CharField(max_length=64, blank=True, help_text="The inbound SMS that carried it.")
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["caregiver", "channel", "-created_at", "-id"])]
+
+    def __str__(self) -> str:
+        return f"{self.caregiver} {self.get_action_display().lower()} {self.get_channel_display()}"
+
+    def save(self, *args, **kwargs) -> None:
+        if not self._state.adding:
+            raise ValidationError("Consent records are append-only; record a new one instead.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValidationError("Consent records are append-only and cannot be deleted.")
+
+
+class Appointment(TimeStamped):
+    """A visit to the clinic. Times are stored in UTC and shown in the clinic's zone."""
+
+    class Kind(models.TextChoices):
+        ASSESSMENT = "assessment", "Assessment"
+        INFUSION = "infusion", "Infusion"
+        BOOSTER = "booster", "Booster (maintenance)"
+        OTHER = "other", "Other"
+
+    class Status(models.TextChoices):
+        SCHEDULED = "scheduled", "Scheduled"
+        CANCELLED = "cancelled", "Cancelled"
+        COMPLETED = "completed", "Completed"
+
+    # Kinds after which the patient is observed and must not drive home.
+    TREATMENT_KINDS = (Kind.INFUSION, Kind.BOOSTER)
+
+    loved_one = models.ForeignKey(LovedOne, on_delete=models.CASCADE, related_name="appointments")
+    starts_at = models.DateTimeField(db_index=True)
+    duration_minutes = models.PositiveSmallIntegerField(
+        default=60, validators=[MinValueValidator(5), MaxValueValidator(600)]
+    )
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.INFUSION)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.SCHEDULED)
+    ride_arranged_at = models.DateTimeField(null=True, blank=True)
+    ride_arranged_by_caregiver = models.ForeignKey(
+        Caregiver, null=True, blank=True, on_delete=models.SET_NULL, related_name="rides_arranged"
+    )
+    ride_arranged_by_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["starts_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} for {self.loved_one} at {self.starts_at:%Y-%m-%d %H:%M} UTC"
+
+    @property
+    def ends_at(self) -> datetime:
+        return self.starts_at + timedelta(minutes=self.duration_minutes)
+
+    @property
+    def pickup_at(self) -> datetime:
+        """When the patient can expect to go home: the end, plus observation after a treatment."""
+        if self.kind in self.TREATMENT_KINDS:
+            return self.ends_at + timedelta(minutes=self.loved_one.clinic.observation_minutes)
+        return self.ends_at
+
+    @property
+    def ride_arranged(self) -> bool:
+        return self.ride_arranged_at is not None

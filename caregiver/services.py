@@ -1,0 +1,340 @@
+"""Writes to caregiver/ models. Views, API, admin actions and tasks call these; nothing else
+creates or changes clinics, caregivers, consent or appointments.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from . import selectors
+from .models import Appointment, Caregiver, CareLink, Clinic, ConsentRecord, LovedOne, StaffMembership
+from .signals import appointment_changed, caregiver_changed
+from .validators import phone_to_e164
+
+
+def _announce_caregiver(caregiver: Caregiver, change: str) -> None:
+    transaction.on_commit(lambda: caregiver_changed.send(sender=Caregiver, caregiver_id=caregiver.pk, change=change))
+
+
+def _announce_appointment(appointment: Appointment, change: str) -> None:
+    transaction.on_commit(
+        lambda: appointment_changed.send(sender=Appointment, appointment_id=appointment.pk, change=change)
+    )
+
+
+# --- Clinics and staff ------------------------------------------------------------------------
+
+
+@transaction.atomic
+def clinic_create(
+    *,
+    name: str,
+    slug: str,
+    time_zone: str,
+    contact_phone: str,
+    contact_email: str,
+    twilio_from_number: str = "",
+    discreet_mode: bool = True,
+    observation_minutes: int = 60,
+) -> Clinic:
+    clinic = Clinic(
+        name=name.strip(),
+        slug=slug,
+        time_zone=time_zone,
+        contact_phone=phone_to_e164(contact_phone),
+        contact_email=contact_email.strip().lower(),
+        twilio_from_number=phone_to_e164(twilio_from_number) if twilio_from_number else "",
+        discreet_mode=discreet_mode,
+        observation_minutes=observation_minutes,
+    )
+    clinic.full_clean()
+    clinic.save()
+    return clinic
+
+
+@transaction.atomic
+def staff_membership_add(
+    *, user: AbstractBaseUser, clinic: Clinic, role: str = StaffMembership.Role.STAFF
+) -> StaffMembership:
+    membership, _ = StaffMembership.objects.update_or_create(user=user, clinic=clinic, defaults={"role": role})
+    return membership
+
+
+# --- Families ------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def loved_one_create(*, clinic: Clinic, first_name: str) -> LovedOne:
+    loved_one = LovedOne(clinic=clinic, first_name=first_name.strip())
+    loved_one.full_clean()
+    loved_one.save()
+    return loved_one
+
+
+@transaction.atomic
+def caregiver_create(
+    *,
+    clinic: Clinic,
+    name: str,
+    phone: str = "",
+    email: str = "",
+    channels: str = Caregiver.Channels.SMS,
+    time_zone: str | None = None,
+    loved_one: LovedOne | None = None,
+    relationship: str = CareLink.Relationship.OTHER,
+    **preferences: object,
+) -> Caregiver:
+    """Enroll a caregiver as `pending`: nothing but a confirmation reaches them until they opt in.
+
+    `preferences` are other Caregiver fields (tip_time, tip_frequency, quiet_start, ...).
+    Raises ValidationError keyed by field, in words a person can act on.
+    """
+    errors: dict[str, list[str]] = {}
+    normalised_phone = ""
+    if phone and phone.strip():
+        try:
+            normalised_phone = phone_to_e164(phone, require_mobile=True)
+        except ValidationError as exc:
+            errors["phone"] = exc.messages
+    caregiver = Caregiver(
+        clinic=clinic,
+        name=name.strip(),
+        phone=normalised_phone,
+        email=(email or "").strip().lower(),
+        channels=channels,
+        time_zone=time_zone or clinic.time_zone,
+        status=Caregiver.Status.PENDING,
+        **preferences,
+    )
+    try:
+        caregiver.full_clean(exclude=["phone"] if "phone" in errors else None)
+    except ValidationError as exc:
+        for field, messages in exc.message_dict.items():
+            errors.setdefault(field, []).extend(messages)
+    if errors:
+        raise ValidationError(errors)
+    caregiver.save()
+    if loved_one is not None:
+        caregiver_link(caregiver=caregiver, loved_one=loved_one, relationship=relationship)
+    return caregiver
+
+
+# Fields a caregiver (or staff on their behalf) may change; anything else goes through its own service.
+CAREGIVER_EDITABLE = (
+    "name", "phone", "email", "channels", "time_zone", "tip_time", "tip_frequency",
+    "quiet_start", "quiet_end", "language",
+)  # fmt: skip
+
+
+@transaction.atomic
+def caregiver_update(*, caregiver: Caregiver, **changes: object) -> Caregiver:
+    """Change preferences or contact details; pending messages are re-planned after commit."""
+    unknown = set(changes) - set(CAREGIVER_EDITABLE)
+    if unknown:
+        raise ValueError(f"caregiver_update cannot change {', '.join(sorted(unknown))}")
+    if changes.get("phone"):
+        try:
+            changes["phone"] = phone_to_e164(str(changes["phone"]), require_mobile=True)
+        except ValidationError as exc:
+            raise ValidationError({"phone": exc.messages}) from exc
+    if "email" in changes:
+        changes["email"] = str(changes["email"] or "").strip().lower()
+    changed = [field for field, value in changes.items() if getattr(caregiver, field) != value]
+    if not changed:
+        return caregiver
+    for field in changed:
+        setattr(caregiver, field, changes[field])
+    caregiver.full_clean()
+    caregiver.save(update_fields=[*changed, "updated_at"])
+    _announce_caregiver(caregiver, "time_zone" if "time_zone" in changed else "preferences")
+    return caregiver
+
+
+@transaction.atomic
+def caregiver_link(
+    *, caregiver: Caregiver, loved_one: LovedOne, relationship: str = CareLink.Relationship.OTHER
+) -> CareLink:
+    link = CareLink(caregiver=caregiver, loved_one=loved_one, relationship=relationship)
+    link.full_clean()
+    link.save()
+    return link
+
+
+# --- Consent -------------------------------------------------------------------------------
+
+
+def _sync_status(caregiver: Caregiver) -> None:
+    consent = selectors.caregiver_consent(caregiver=caregiver)
+    if any(consent.values()):
+        if caregiver.status in (Caregiver.Status.PENDING, Caregiver.Status.OPTED_OUT):
+            caregiver.status = Caregiver.Status.ACTIVE
+    elif consent:  # every channel with a record is opted out
+        caregiver.status = Caregiver.Status.OPTED_OUT
+    caregiver.save(update_fields=["status", "updated_at"])
+
+
+def _consent_append(
+    *, caregiver: Caregiver, channel: str, action: str, source: str, **details: object
+) -> ConsentRecord:
+    record = ConsentRecord(caregiver=caregiver, channel=channel, action=action, source=source, **details)
+    record.full_clean()
+    record.save()
+    _sync_status(caregiver)
+    _announce_caregiver(caregiver, "consent")
+    return record
+
+
+@transaction.atomic
+def caregiver_opt_in(
+    *,
+    caregiver: Caregiver,
+    channel: str,
+    source: str,
+    consent_text_version: str,
+    ip_address: str | None = None,
+    message_sid: str = "",
+    recorded_by: AbstractBaseUser | None = None,
+) -> ConsentRecord:
+    """Record that the caregiver agreed to receive messages on `channel` (after confirming it)."""
+    if not consent_text_version:
+        raise ValidationError({"consent_text_version": "Say which consent text the caregiver agreed to."})
+    if channel == ConsentRecord.Channel.SMS and not caregiver.phone:
+        raise ValidationError({"channel": "This caregiver has no mobile number to text."})
+    if channel == ConsentRecord.Channel.EMAIL and not caregiver.email:
+        raise ValidationError({"channel": "This caregiver has no email address."})
+    return _consent_append(
+        caregiver=caregiver,
+        channel=channel,
+        action=ConsentRecord.Action.OPT_IN,
+        source=source,
+        consent_text_version=consent_text_version,
+        ip_address=ip_address,
+        message_sid=message_sid,
+        recorded_by=recorded_by,
+    )
+
+
+@transaction.atomic
+def caregiver_opt_out(
+    *,
+    caregiver: Caregiver,
+    channel: str,
+    source: str,
+    ip_address: str | None = None,
+    message_sid: str = "",
+    recorded_by: AbstractBaseUser | None = None,
+) -> ConsentRecord:
+    """Record that the caregiver no longer wants messages on `channel`. Always allowed."""
+    return _consent_append(
+        caregiver=caregiver,
+        channel=channel,
+        action=ConsentRecord.Action.OPT_OUT,
+        source=source,
+        ip_address=ip_address,
+        message_sid=message_sid,
+        recorded_by=recorded_by,
+    )
+
+
+@transaction.atomic
+def caregiver_pause(*, caregiver: Caregiver, until: datetime) -> Caregiver:
+    if until.tzinfo is None:
+        raise ValidationError({"until": "Give the end of the pause with its time zone."})
+    if until <= timezone.now():
+        raise ValidationError({"until": "A pause has to end in the future."})
+    if caregiver.status == Caregiver.Status.OPTED_OUT:
+        raise ValidationError("This caregiver has opted out; they have to opt back in first.")
+    caregiver.status = Caregiver.Status.PAUSED
+    caregiver.paused_until = until
+    caregiver.save(update_fields=["status", "paused_until", "updated_at"])
+    _announce_caregiver(caregiver, "status")
+    return caregiver
+
+
+@transaction.atomic
+def caregiver_resume(*, caregiver: Caregiver) -> Caregiver:
+    if caregiver.status != Caregiver.Status.PAUSED:
+        return caregiver
+    caregiver.status = Caregiver.Status.ACTIVE
+    caregiver.paused_until = None
+    caregiver.save(update_fields=["status", "paused_until", "updated_at"])
+    _announce_caregiver(caregiver, "status")
+    return caregiver
+
+
+# --- Appointments ----------------------------------------------------------------------------
+
+
+def _require_aware(value: datetime, field: str) -> None:
+    if value.tzinfo is None:
+        raise ValidationError({field: "Give a time with its time zone (or convert it with local_to_utc)."})
+
+
+@transaction.atomic
+def appointment_create(
+    *,
+    loved_one: LovedOne,
+    starts_at: datetime,
+    kind: str = Appointment.Kind.INFUSION,
+    duration_minutes: int = 60,
+) -> Appointment:
+    _require_aware(starts_at, "starts_at")
+    appointment = Appointment(loved_one=loved_one, starts_at=starts_at, kind=kind, duration_minutes=duration_minutes)
+    appointment.full_clean()
+    appointment.save()
+    _announce_appointment(appointment, "created")
+    return appointment
+
+
+@transaction.atomic
+def appointment_reschedule(
+    *, appointment: Appointment, starts_at: datetime, duration_minutes: int | None = None
+) -> Appointment:
+    """Move an appointment; messaging re-plans its reminders after commit."""
+    _require_aware(starts_at, "starts_at")
+    if appointment.status != Appointment.Status.SCHEDULED:
+        raise ValidationError(f"A {appointment.get_status_display().lower()} appointment cannot be rescheduled.")
+    appointment.starts_at = starts_at
+    if duration_minutes is not None:
+        appointment.duration_minutes = duration_minutes
+    # A ride arranged for the old time is not a ride for the new one.
+    appointment.ride_arranged_at = None
+    appointment.ride_arranged_by_caregiver = None
+    appointment.ride_arranged_by_user = None
+    appointment.full_clean()
+    appointment.save()
+    _announce_appointment(appointment, "rescheduled")
+    return appointment
+
+
+@transaction.atomic
+def appointment_cancel(*, appointment: Appointment) -> Appointment:
+    if appointment.status == Appointment.Status.CANCELLED:
+        return appointment
+    if appointment.status == Appointment.Status.COMPLETED:
+        raise ValidationError("A completed appointment cannot be cancelled.")
+    appointment.status = Appointment.Status.CANCELLED
+    appointment.save(update_fields=["status", "updated_at"])
+    _announce_appointment(appointment, "cancelled")
+    return appointment
+
+
+@transaction.atomic
+def appointment_mark_ride_arranged(
+    *, appointment: Appointment, caregiver: Caregiver | None = None, user: AbstractBaseUser | None = None
+) -> Appointment:
+    if caregiver is None and user is None:
+        raise ValueError("Say who arranged the ride: a caregiver or a staff user.")
+    appointment.ride_arranged_at = timezone.now()
+    appointment.ride_arranged_by_caregiver = caregiver
+    appointment.ride_arranged_by_user = user
+    appointment.save(
+        update_fields=["ride_arranged_at", "ride_arranged_by_caregiver", "ride_arranged_by_user", "updated_at"]
+    )
+    _announce_appointment(appointment, "ride_arranged")
+    return appointment

@@ -1,0 +1,11 @@
+"""What caregiver/ announces. messaging/ listens and re-plans; caregiver/ never imports it.
+
+Sent after the transaction commits, with ids only.
+"""
+
+from django.dispatch import Signal
+
+# kwargs: caregiver_id: int, change: str ("status", "preferences", "time_zone", "consent")
+caregiver_changed = Signal()
+# kwargs: appointment_id: int, change: str ("created", "rescheduled", "cancelled", "ride_arranged")
+appointment_changed = Signal()

@@ -1,0 +1,109 @@
+"""Validation and normalisation of the values people type: phone numbers, time zones, times."""
+
+from __future__ import annotations
+
+import secrets
+import zoneinfo
+from datetime import UTC, datetime
+from functools import lru_cache
+
+import phonenumbers
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from phonenumbers import NumberParseException, PhoneNumberType, ValidationResult
+
+_NOT_POSSIBLE = {
+    ValidationResult.TOO_SHORT: "has too few digits",
+    ValidationResult.TOO_LONG: "has too many digits",
+    ValidationResult.INVALID_COUNTRY_CODE: "starts with an unknown country code",
+    ValidationResult.INVALID_LENGTH: "has the wrong number of digits",
+}
+_CANNOT_TEXT = {PhoneNumberType.FIXED_LINE, PhoneNumberType.PAGER, PhoneNumberType.UAN, PhoneNumberType.VOICEMAIL}
+
+
+def phone_to_e164(raw: str, *, region: str | None = None, require_mobile: bool = False) -> str:
+    """Return `raw` as an E.164 string (+12025550143) or raise a ValidationError saying why not.
+
+    Numbers without a country code are read in `region` (PHONE_DEFAULT_REGION, "US").
+    """
+    text = (raw or "").strip()
+    if not text:
+        raise ValidationError("Enter a phone number.", code="required")
+    region = region or settings.PHONE_DEFAULT_REGION
+    try:
+        number = phonenumbers.parse(text, region)
+    except NumberParseException as exc:
+        if exc.error_type == NumberParseException.INVALID_COUNTRY_CODE:
+            message = f"“{text}” starts with an unknown country code. Start with + and the country code."
+        elif (
+            exc.error_type == NumberParseException.TOO_SHORT_NSN
+            or exc.error_type == NumberParseException.TOO_SHORT_AFTER_IDD
+        ):
+            message = f"“{text}” has too few digits for a phone number."
+        elif exc.error_type == NumberParseException.TOO_LONG:
+            message = f"“{text}” has too many digits for a phone number."
+        else:
+            message = f"“{text}” is not a phone number. Use digits, like (202) 555-0143 or +1 202 555 0143."
+        raise ValidationError(message, code="invalid_phone") from exc
+    reason = phonenumbers.is_possible_number_with_reason(number)
+    if reason in _NOT_POSSIBLE:
+        raise ValidationError(f"“{text}” {_NOT_POSSIBLE[reason]} for a phone number.", code="invalid_phone")
+    if not phonenumbers.is_valid_number(number):
+        raise ValidationError(
+            f"“{text}” is not a valid phone number in "
+            f"{phonenumbers.region_code_for_number(number) or region}. Check the digits and the country code.",
+            code="invalid_phone",
+        )
+    if require_mobile and phonenumbers.number_type(number) in _CANNOT_TEXT:
+        raise ValidationError(f"“{text}” looks like a landline; text messages need a mobile number.", code="landline")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def validate_e164(value: str) -> None:
+    """Model-field validator: the stored value must already be normalised E.164."""
+    if not value:
+        return
+    normalised = phone_to_e164(value)
+    if normalised != value:
+        raise ValidationError(f"Store phone numbers in E.164 form ({normalised}), not “{value}”.", code="not_e164")
+
+
+@lru_cache(maxsize=1)
+def _time_zone_names() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+def validate_time_zone(value: str) -> None:
+    if value not in _time_zone_names():
+        raise ValidationError(
+            f"“{value}” is not a time zone name. Use an IANA name such as America/New_York or Europe/London.",
+            code="invalid_time_zone",
+        )
+
+
+def local_to_utc(naive: datetime, *, time_zone: str) -> datetime:
+    """Read a wall-clock time in `time_zone` and return it in UTC.
+
+    A time that does not exist (skipped when clocks go forward) is refused with a message;
+    a time that happens twice (clocks go back) means the first of the two.
+    """
+    if naive.tzinfo is not None:
+        return naive.astimezone(UTC)
+    zone = zoneinfo.ZoneInfo(time_zone)
+    aware = naive.replace(tzinfo=zone, fold=0)
+    as_utc = aware.astimezone(UTC)
+    if as_utc.astimezone(zone).replace(tzinfo=None) != naive:
+        raise ValidationError(
+            f"{naive:%Y-%m-%d %H:%M} does not exist in {time_zone}: the clocks go forward that night. "
+            "Pick a time an hour later.",
+            code="nonexistent_time",
+        )
+    return as_utc
+
+
+# No 0/O or 1/I/L, so a code read out over the phone is not misheard.
+_CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+
+
+def enrollment_code_generate() -> str:
+    return "".join(secrets.choice(_CODE_ALPHABET) for _ in range(8))

@@ -1,0 +1,17 @@
+from io import StringIO
+
+from django.core.management import call_command
+
+from caregiver.models import Appointment, Caregiver, Clinic, ConsentRecord
+
+
+def test_seed_demo_makes_a_family_once_and_prints_the_login(db):
+    first, second = StringIO(), StringIO()
+    call_command("seed_demo", stdout=first)
+    call_command("seed_demo", stdout=second)
+    assert Clinic.objects.count() == 1
+    assert Caregiver.objects.filter(status="active").count() == 2
+    assert Appointment.objects.filter(kind="infusion").count() == 6
+    assert ConsentRecord.objects.count() == 3
+    assert "demo-staff / alongside-demo" in first.getvalue()
+    assert first.getvalue() == second.getvalue()

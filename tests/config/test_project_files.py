@@ -1,0 +1,65 @@
+"""docker-compose.yml cannot run here (no Docker engine), so we check it says what it should."""
+
+import re
+from io import StringIO
+from pathlib import Path
+
+import pytest
+import yaml
+from django.core.management import call_command
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def compose():
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+
+
+def test_compose_has_every_service_with_a_health_check(compose):
+    assert set(compose["services"]) == {"db", "redis", "web", "worker", "beat"}
+    for name, service in compose["services"].items():
+        assert service.get("healthcheck", {}).get("test"), f"{name} has no health check"
+
+
+def test_compose_app_services_wait_for_healthy_db_and_redis_and_build_the_dockerfile(compose):
+    for name in ("web", "worker", "beat"):
+        service = compose["services"][name]
+        assert service["build"] == "."
+        assert service["depends_on"] == {
+            "db": {"condition": "service_healthy"},
+            "redis": {"condition": "service_healthy"},
+        }
+        assert service["environment"]["DATABASE_URL"].startswith("postgres://")
+    assert (ROOT / "Dockerfile").is_file()
+
+
+def test_compose_commands_point_at_modules_that_exist(compose):
+    services = compose["services"]
+    assert "config.wsgi:application" in services["web"]["command"]
+    assert (ROOT / "config" / "wsgi.py").is_file()
+    for name, role in (("worker", "worker"), ("beat", "beat")):
+        command = services[name]["command"]
+        assert command[:3] == ["celery", "-A", "config"]
+        assert command[3] == role
+    assert (ROOT / "config" / "celery.py").is_file()
+
+
+def test_env_example_lists_every_variable_the_settings_read():
+    read = set()
+    for path in (ROOT / "config" / "settings").glob("*.py"):
+        read |= set(re.findall(r'env(?:\.\w+)?\(\s*"([A-Z_]+)"', path.read_text()))
+    listed = set(re.findall(r"^([A-Z_]+)=", (ROOT / ".env.example").read_text(), re.M))
+    assert read, "found the settings' variables"
+    assert read - listed == set()
+
+
+@pytest.mark.django_db
+def test_models_and_migrations_agree():
+    out = StringIO()
+    call_command("makemigrations", "--check", "--dry-run", stdout=out)
+    assert "No changes detected" in out.getvalue()
+
+
+def test_django_system_checks_pass():
+    call_command("check", fail_level="WARNING")

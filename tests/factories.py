@@ -1,0 +1,88 @@
+"""factory_boy factories. They build valid rows directly; tests of behaviour call services."""
+
+from datetime import timedelta
+
+import factory
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+
+from caregiver.models import Appointment, Caregiver, CareLink, Clinic, ConsentRecord, LovedOne, StaffMembership
+
+
+class ClinicFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Clinic
+
+    name = factory.Sequence(lambda n: f"Clinic {n}")
+    slug = factory.Sequence(lambda n: f"clinic-{n}")
+    time_zone = "America/New_York"
+    contact_phone = "+12025550100"
+    contact_email = factory.Sequence(lambda n: f"care{n}@clinic.example")
+    twilio_from_number = "+12025550199"
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = get_user_model()
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    password = factory.django.Password("a-long-test-password")
+
+
+class StaffMembershipFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = StaffMembership
+
+    user = factory.SubFactory(UserFactory)
+    clinic = factory.SubFactory(ClinicFactory)
+
+
+class LovedOneFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = LovedOne
+
+    clinic = factory.SubFactory(ClinicFactory)
+    first_name = factory.Iterator(["Alex", "Robin", "Casey", "Morgan"])
+
+
+class CaregiverFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Caregiver
+
+    clinic = factory.SubFactory(ClinicFactory)
+    name = factory.Sequence(lambda n: f"Caregiver {n}")
+    # 202-555-01xx: valid US numbers reserved for fiction.
+    phone = factory.Sequence(lambda n: f"+120255501{n % 100:02d}")
+    email = factory.Sequence(lambda n: f"caregiver{n}@example.com")
+    channels = Caregiver.Channels.SMS
+    time_zone = factory.SelfAttribute("clinic.time_zone")
+    status = Caregiver.Status.ACTIVE
+
+
+class CareLinkFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = CareLink
+
+    caregiver = factory.SubFactory(CaregiverFactory)
+    loved_one = factory.SubFactory(LovedOneFactory, clinic=factory.SelfAttribute("..caregiver.clinic"))
+
+
+class ConsentRecordFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ConsentRecord
+
+    caregiver = factory.SubFactory(CaregiverFactory)
+    channel = ConsentRecord.Channel.SMS
+    action = ConsentRecord.Action.OPT_IN
+    source = ConsentRecord.Source.WEB
+    consent_text_version = "v1"
+
+
+class AppointmentFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Appointment
+
+    loved_one = factory.SubFactory(LovedOneFactory)
+    starts_at = factory.LazyFunction(lambda: timezone.now() + timedelta(days=3))
+    duration_minutes = 60
+    kind = Appointment.Kind.INFUSION
