@@ -29,7 +29,8 @@ migrate: install
 	$(BIN)/python manage.py migrate --noinput
 
 demo: migrate
-	$(BIN)/python manage.py seed_demo
+	$(BIN)/python manage.py load_content
+	$(BIN)/python manage.py seed_demo --base-url http://$(HOST):$(PORT)
 
 run: demo
 	@echo
@@ -37,6 +38,7 @@ run: demo
 	@echo "    Home           http://$(HOST):$(PORT)/"
 	@echo "    Admin          http://$(HOST):$(PORT)/admin/   (demo login above)"
 	@echo "    Health         http://$(HOST):$(PORT)/healthz"
+	@echo "    API docs       http://$(HOST):$(PORT)/api/docs/   (demo API key above)"
 	@echo
 	HOST=$(HOST) PORT=$(PORT) PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -f Procfile
 

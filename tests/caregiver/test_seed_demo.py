@@ -1,6 +1,7 @@
 from io import StringIO
 
 from django.core.management import call_command
+from rest_framework_api_key.models import APIKey
 
 from caregiver.models import Appointment, Caregiver, Clinic, ConsentRecord
 
@@ -14,4 +15,6 @@ def test_seed_demo_makes_a_family_once_and_prints_the_login(db):
     assert Appointment.objects.filter(kind="infusion").count() == 6
     assert ConsentRecord.objects.count() == 3
     assert "demo-staff / alongside-demo" in first.getvalue()
-    assert first.getvalue() == second.getvalue()
+    # Only the API key changes: the previous demo key is revoked, the new one printed.
+    assert first.getvalue().split("Demo API key:")[0] == second.getvalue().split("Demo API key:")[0]
+    assert APIKey.objects.filter(revoked=False).count() == 1

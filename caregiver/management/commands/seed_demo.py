@@ -14,6 +14,7 @@ from django.contrib.auth.models import Permission
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
+from rest_framework_api_key.models import APIKey
 
 from caregiver import services
 from caregiver.models import Appointment, Caregiver, CareLink, Clinic, LovedOne, StaffMembership
@@ -24,12 +25,16 @@ DEMO_USERNAME = "demo-staff"
 # Printed to the terminal; the command refuses to run outside local and test settings.
 DEMO_PASSWORD = "alongside-demo"  # noqa: S105
 CONSENT_VERSION = "demo-2026-11"
+DEMO_API_KEY_NAME = "demo (make run)"
 
 
 class Command(BaseCommand):
-    help = "Create (or find) the demo clinic, staff login, family and appointments."
+    help = "Create (or find) the demo clinic, staff login, family and appointments, and a fresh demo API key."
 
-    def handle(self, *args, **options) -> None:
+    def add_arguments(self, parser):
+        parser.add_argument("--base-url", default="http://127.0.0.1:8000", help="Where the server will listen.")
+
+    def handle(self, *args, base_url: str, **options) -> None:
         if not settings.DEBUG and not settings.SETTINGS_MODULE.endswith((".local", ".test")):
             raise CommandError("seed_demo makes a login with a published password; it only runs in local settings.")
         with transaction.atomic():
@@ -37,11 +42,20 @@ class Command(BaseCommand):
             self._staff(clinic)
             loved_one = self._family(clinic)
             count = self._course(loved_one)
+            api_key = self._api_key()
         self.stdout.write(
             self.style.SUCCESS(f"Demo clinic “{clinic.name}” ready: {count} appointments for {loved_one.first_name}.")
         )
         self.stdout.write(f"  Staff login:      {DEMO_USERNAME} / {DEMO_PASSWORD}")
         self.stdout.write(f"  Enrollment code:  {clinic.enrollment_code}")
+        self.stdout.write(f"  Demo API key:     {api_key}")
+        self.stdout.write(f"  Try:              curl -H 'Authorization: Api-Key {api_key}' {base_url}/api/v1/tips/")
+
+    def _api_key(self) -> str:
+        # Only a key's hash is stored, so each run revokes the last demo key and prints a new one.
+        APIKey.objects.filter(name=DEMO_API_KEY_NAME, revoked=False).update(revoked=True)
+        _, key = APIKey.objects.create_key(name=DEMO_API_KEY_NAME)
+        return key
 
     def _clinic(self) -> Clinic:
         clinic = Clinic.objects.filter(slug=DEMO_SLUG).first()

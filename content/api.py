@@ -1,0 +1,345 @@
+"""The tip API for clinic websites and patient apps: /api/v1/tips/ and /api/v1/categories/.
+
+Authenticated by API keys (djangorestframework-api-key: `Authorization: Api-Key <key>`),
+throttled per key, cacheable with ETag / Last-Modified.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime, time
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponseBase
+from django.utils.cache import get_conditional_response, patch_cache_control, patch_vary_headers
+from django.utils.dateparse import parse_date, parse_datetime
+from django.utils.http import http_date, quote_etag
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import exceptions, serializers, status
+from rest_framework.authentication import BaseAuthentication, get_authorization_header
+from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.throttling import SimpleRateThrottle
+from rest_framework.utils.urls import remove_query_param, replace_query_param
+from rest_framework.views import APIView
+from rest_framework_api_key.models import APIKey
+
+from . import selectors
+from .models import Category, Tip
+
+# --- Authentication, permission, throttle ----------------------------------------------------
+
+
+class ApiKeyAuthentication(BaseAuthentication):
+    """`Authorization: Api-Key <key>`. Says precisely what is wrong with a key that fails."""
+
+    keyword = "Api-Key"
+
+    def authenticate(self, request: Request) -> tuple[None, APIKey] | None:
+        header = get_authorization_header(request).decode("latin-1")
+        scheme, _, key = header.partition(" ")
+        if scheme.lower() != self.keyword.lower():
+            return None
+        key = key.strip()
+        if not key:
+            raise exceptions.AuthenticationFailed("The Authorization header has no key after “Api-Key”.")
+        prefix = key.partition(".")[0]
+        api_key = APIKey.objects.filter(prefix=prefix).first()
+        if api_key is None or not api_key.is_valid(key):
+            raise exceptions.AuthenticationFailed("This API key is not valid.")
+        if api_key.revoked:
+            raise exceptions.PermissionDenied("This API key has been revoked. Ask for a new one.")
+        if api_key.has_expired:
+            raise exceptions.PermissionDenied(f"This API key expired on {api_key.expiry_date:%Y-%m-%d}.")
+        return (None, api_key)
+
+    def authenticate_header(self, request: Request) -> str:
+        return self.keyword
+
+
+class HasApiKey(BasePermission):
+    message = "Send an API key: `Authorization: Api-Key <key>`."
+
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        return isinstance(request.auth, APIKey)
+
+
+class ApiKeyThrottle(SimpleRateThrottle):
+    """Requests per API key, API_KEY_THROTTLE_RATE (default 600/min). 429 with Retry-After."""
+
+    scope = "api_key"
+
+    def get_rate(self) -> str:
+        return settings.API_KEY_THROTTLE_RATE
+
+    def get_cache_key(self, request: Request, view: APIView) -> str | None:
+        return f"throttle:api_key:{request.auth.pk}" if isinstance(request.auth, APIKey) else None
+
+
+class ApiKeyScheme(OpenApiAuthenticationExtension):
+    target_class = ApiKeyAuthentication
+    name = "ApiKey"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": "`Api-Key <key>`. Keys are made with `python manage.py create_api_key NAME`.",
+        }
+
+
+class KeyedAPIView(APIView):
+    authentication_classes = [ApiKeyAuthentication]
+    permission_classes = [HasApiKey]
+    throttle_classes = [ApiKeyThrottle]
+
+    def permission_denied(self, request: Request, message: str | None = None, code: str | None = None) -> None:
+        if request.auth is None:
+            raise exceptions.NotAuthenticated(HasApiKey.message)
+        super().permission_denied(request, message, code)
+
+
+class BadParameter(exceptions.APIException):
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_code = "bad_parameter"
+
+    def __init__(self, parameter: str, message: str):
+        super().__init__({"detail": message, "parameter": parameter})
+
+
+# --- Serializers --------------------------------------------------------------------------------
+
+
+class ErrorSerializer(serializers.Serializer):
+    detail = serializers.CharField(help_text="What went wrong, in words.")
+    parameter = serializers.CharField(required=False, help_text="The query parameter at fault (400 only).")
+
+
+class TipSerializer(serializers.ModelSerializer):
+    url = serializers.SerializerMethodField()
+    category = serializers.CharField(source="category.slug", help_text="The category's slug.")
+    short_text = serializers.CharField(source="sms_body", help_text="One or two sentences (fits in 2 SMS).")
+    body_markdown = serializers.CharField(source="email_markdown", help_text="The full tip, in Markdown.")
+    body_html = serializers.CharField(source="email_html", help_text="The full tip as sanitised HTML.")
+    tags = serializers.ListField(child=serializers.CharField())
+
+    class Meta:
+        model = Tip
+        fields = [
+            "slug", "url", "category", "language", "title", "short_text", "body_markdown", "body_html",
+            "tags", "source", "version", "reviewed_at", "updated_at",
+        ]  # fmt: skip
+
+    def get_url(self, tip: Tip) -> str:
+        return self.context["request"].build_absolute_uri(f"/api/v1/tips/{tip.slug}/")
+
+
+class TipPageSerializer(serializers.Serializer):
+    count = serializers.IntegerField(help_text="Tips matching the filters, on every page.")
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = TipSerializer(many=True)
+
+
+class CategorySerializer(serializers.ModelSerializer):
+    tip_count = serializers.IntegerField(help_text="Active tips in this category (in `language` if given).")
+
+    class Meta:
+        model = Category
+        fields = ["slug", "name", "description", "tip_count"]
+
+
+class TipQuerySerializer(serializers.Serializer):
+    """The query parameters of GET /api/v1/tips/ (documents them in the schema, too)."""
+
+    category = serializers.SlugField(required=False, help_text="A category slug, e.g. `what-to-say`.")
+    tag = serializers.SlugField(required=False, help_text="A tag, e.g. `listening`.")
+    language = serializers.CharField(required=False, max_length=8, help_text="A language code, e.g. `en`.")
+    updated_since = serializers.CharField(
+        required=False, help_text="Only tips changed at or after this ISO 8601 date or date-time (UTC if no offset)."
+    )
+    search = serializers.CharField(required=False, max_length=200, help_text="Words to look for in the tips.")
+    page = serializers.IntegerField(required=False, min_value=1, default=1, help_text="Page number, from 1.")
+    page_size = serializers.IntegerField(
+        required=False, min_value=1, max_value=100, default=20, help_text="Tips per page, 1 to 100 (default 20)."
+    )
+
+
+def _parse_query(serializer_class: type[serializers.Serializer], request: Request) -> dict:
+    query = serializer_class(data=request.query_params)
+    if not query.is_valid():
+        parameter, messages = next(iter(query.errors.items()))
+        raise BadParameter(parameter, f"Query parameter “{parameter}”: {' '.join(map(str, messages))}")
+    return query.validated_data
+
+
+def _parse_since(value: str) -> datetime:
+    try:
+        moment = parse_datetime(value)
+        day = None if moment else parse_date(value)
+    except ValueError:
+        moment = day = None
+    if moment is None and day is None:
+        raise BadParameter(
+            "updated_since", f"“{value}” is not an ISO 8601 date or date-time, like 2026-11-01 or 2026-11-01T09:30:00Z."
+        )
+    if moment is None:
+        moment = datetime.combine(day, time.min)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _not_modified(request: HttpRequest, etag: str, last_modified: datetime | None) -> HttpResponseBase | None:
+    return get_conditional_response(
+        request, etag=etag, last_modified=int(last_modified.timestamp()) if last_modified else None
+    )
+
+
+def _with_validators(response: HttpResponseBase, etag: str, last_modified: datetime | None) -> HttpResponseBase:
+    response["ETag"] = etag
+    if last_modified:
+        response["Last-Modified"] = http_date(last_modified.timestamp())
+    # Clients may keep a copy but must revalidate it; a copy is only for the key that fetched it.
+    patch_cache_control(response, private=True, no_cache=True)
+    patch_vary_headers(response, ["Authorization"])
+    return response
+
+
+def _digest(*parts: object) -> str:
+    return quote_etag(hashlib.sha256(repr(parts).encode()).hexdigest()[:32])
+
+
+ERRORS = {
+    401: OpenApiResponse(ErrorSerializer, description="No API key, or one that is not valid."),
+    403: OpenApiResponse(ErrorSerializer, description="The API key was revoked or has expired."),
+    429: OpenApiResponse(ErrorSerializer, description="Too many requests for this key; see Retry-After."),
+}
+
+
+# --- Views ----------------------------------------------------------------------------------------
+
+
+class TipListView(KeyedAPIView):
+    @extend_schema(
+        operation_id="tips_list",
+        summary="List tips",
+        description=(
+            "Active tips, 20 per page by default (at most 100), in a stable order: by category, then slug "
+            "(by relevance first when searching). Send `If-None-Match` with the last `ETag` to get a 304."
+        ),
+        parameters=[TipQuerySerializer],
+        responses={
+            200: TipPageSerializer,
+            304: OpenApiResponse(description="Not modified since the ETag or date you sent."),
+            400: OpenApiResponse(ErrorSerializer, description="A query parameter is malformed or unknown."),
+            404: OpenApiResponse(ErrorSerializer, description="The page does not exist."),
+            **ERRORS,
+        },
+        tags=["tips"],
+    )
+    def get(self, request: Request) -> HttpResponseBase:
+        params = _parse_query(TipQuerySerializer, request)
+        languages = selectors.content_languages()
+        if params.get("language") and params["language"] not in languages:
+            raise BadParameter(
+                "language", f"“{params['language']}” is not a language we have. Use one of: {', '.join(languages)}."
+            )
+        since = _parse_since(params["updated_since"]) if params.get("updated_since") else None
+        tips = selectors.tip_list(
+            category=params.get("category"),
+            tag=params.get("tag"),
+            language=params.get("language"),
+            updated_since=since,
+            search=params.get("search"),
+        )
+        page, size = params["page"], params["page_size"]
+        result = selectors.tip_page(tips, page=page, page_size=size)
+        if not result.tips:
+            self._explain_empty(params, result.total, page, size)
+        etag = _digest(
+            request.get_full_path(), result.total, result.last_modified, [(t.pk, t.version) for t in result.tips]
+        )
+        not_modified = _not_modified(request, etag, result.last_modified)
+        if not_modified is not None:
+            return _with_validators(not_modified, etag, result.last_modified)
+        url = request.build_absolute_uri()
+        last_page = max(1, -(-result.total // size))
+        body = {
+            "count": result.total,
+            "next": replace_query_param(url, "page", page + 1) if page < last_page else None,
+            "previous": (
+                None
+                if page == 1
+                else remove_query_param(url, "page")
+                if page == 2
+                else replace_query_param(url, "page", page - 1)
+            ),
+            "results": TipSerializer(result.tips, many=True, context={"request": request}).data,
+        }
+        return _with_validators(Response(body), etag, result.last_modified)
+
+    @staticmethod
+    def _explain_empty(params: dict, total: int, page: int, size: int) -> None:
+        """No rows: say which filter value is unknown (checked only now, to keep the usual path cheap)."""
+        if params.get("category") and not selectors.category_exists(slug=params["category"]):
+            slugs = ", ".join(Category.objects.values_list("slug", flat=True))
+            raise BadParameter("category", f"“{params['category']}” is not a category. Use one of: {slugs}.")
+        if params.get("tag") and not selectors.tag_exists(tag=params["tag"]):
+            raise BadParameter("tag", f"“{params['tag']}” is not a tag of any tip.")
+        if page > 1:
+            pages = max(1, -(-total // size))
+            there = "there is 1 page" if pages == 1 else f"there are {pages} pages"
+            raise exceptions.NotFound(f"Page {page} does not exist: {there} of {size}.")
+
+
+class TipDetailView(KeyedAPIView):
+    @extend_schema(
+        operation_id="tips_retrieve",
+        summary="One tip",
+        responses={
+            200: TipSerializer,
+            304: OpenApiResponse(description="Not modified since the ETag or date you sent."),
+            404: OpenApiResponse(ErrorSerializer, description="No tip has this slug."),
+            410: OpenApiResponse(ErrorSerializer, description="The tip was retired from the library."),
+            **ERRORS,
+        },
+        tags=["tips"],
+    )
+    def get(self, request: Request, slug: str) -> HttpResponseBase:
+        tip = selectors.tip_get(slug=slug)
+        if tip is None:
+            raise exceptions.NotFound(f"No tip has the slug “{slug}”.")
+        if not tip.active:
+            return Response({"detail": f"The tip “{slug}” was retired from the library."}, status=status.HTTP_410_GONE)
+        etag = _digest(tip.slug, tip.version, tip.updated_at)
+        not_modified = _not_modified(request, etag, tip.updated_at)
+        if not_modified is not None:
+            return _with_validators(not_modified, etag, tip.updated_at)
+        return _with_validators(Response(TipSerializer(tip, context={"request": request}).data), etag, tip.updated_at)
+
+
+class CategoryQuerySerializer(serializers.Serializer):
+    language = serializers.CharField(required=False, max_length=8, help_text="Count only tips in this language.")
+
+
+class CategoryListView(KeyedAPIView):
+    @extend_schema(
+        operation_id="categories_list",
+        summary="Categories, with how many tips each has",
+        parameters=[CategoryQuerySerializer],
+        responses={
+            200: CategorySerializer(many=True),
+            400: OpenApiResponse(ErrorSerializer, description="`language` is not one we have."),
+            **ERRORS,
+        },
+        tags=["tips"],
+    )
+    def get(self, request: Request) -> Response:
+        language = _parse_query(CategoryQuerySerializer, request).get("language")
+        if language and language not in (languages := selectors.content_languages()):
+            raise BadParameter(
+                "language", f"“{language}” is not a language we have. Use one of: {', '.join(languages)}."
+            )
+        return Response(CategorySerializer(selectors.category_list(language=language), many=True).data)
