@@ -53,6 +53,11 @@ class Clinic(TimeStamped):
         help_text="Families sign themselves up at /join/<code>/.",
     )
     discreet_mode = models.BooleanField(default=True, help_text="SMS never name the treatment's drug or a diagnosis.")
+    sms_mps = models.FloatField(
+        default=1.0,
+        validators=[MinValueValidator(0.1), MaxValueValidator(1000)],
+        help_text="Messages per second this clinic's sender may send (about 1 for a long code).",
+    )
     observation_minutes = models.PositiveSmallIntegerField(
         default=60,
         validators=[MaxValueValidator(480)],
@@ -138,6 +143,9 @@ class Caregiver(TimeStamped):
     language = models.CharField(max_length=8, default="en", choices=[("en", "English")])
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     paused_until = models.DateTimeField(null=True, blank=True)
+    sms_blocked_reason = models.CharField(
+        max_length=120, blank=True, help_text="Set when the carrier says texts cannot reach this number."
+    )
     loved_ones = models.ManyToManyField(LovedOne, through="CareLink", related_name="caregivers")
 
     class Meta:

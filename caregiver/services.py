@@ -149,6 +149,9 @@ def caregiver_update(*, caregiver: Caregiver, **changes: object) -> Caregiver:
         return caregiver
     for field in changed:
         setattr(caregiver, field, changes[field])
+    if "phone" in changed:
+        caregiver.sms_blocked_reason = ""
+        changed.append("sms_blocked_reason")
     caregiver.full_clean()
     caregiver.save(update_fields=[*changed, "updated_at"])
     _announce_caregiver(caregiver, "time_zone" if "time_zone" in changed else "preferences")
@@ -239,6 +242,15 @@ def caregiver_opt_out(
         message_sid=message_sid,
         recorded_by=recorded_by,
     )
+
+
+@transaction.atomic
+def caregiver_block_sms(*, caregiver: Caregiver, reason: str) -> Caregiver:
+    """The carrier says texts cannot reach this number (invalid, landline): stop trying until it changes."""
+    caregiver.sms_blocked_reason = reason[:120]
+    caregiver.save(update_fields=["sms_blocked_reason", "updated_at"])
+    _announce_caregiver(caregiver, "status")
+    return caregiver
 
 
 @transaction.atomic

@@ -11,3 +11,4 @@ class MessagingConfig(AppConfig):
     def ready(self) -> None:
         # One line in every process's log saying where Celery tasks go (Redis or var/).
         logging.getLogger("messaging").info(settings.BROKER_CHOICE)
+        from . import receivers  # noqa: F401 - connects the signal receivers

@@ -167,7 +167,6 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BEAT_SCHEDULE: dict = {}
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 # Shared cache (API throttles, rate limits): Redis when there is one, else per-process memory.
@@ -215,6 +214,30 @@ TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
 TWILIO_API_BASE_URL = env.str("TWILIO_API_BASE_URL", default="")
 # Until Twilio credentials are set, SMS are printed and recorded instead of sent.
 SMS_BACKEND = env.str("SMS_BACKEND", default="twilio" if TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN else "console")
+
+TWILIO_TIMEOUT = env.float("TWILIO_TIMEOUT", default=10.0)
+EMAIL_MESSAGE_ID_DOMAIN = env.str("EMAIL_MESSAGE_ID_DOMAIN", default="alongside.localhost")
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
+
+# --- Messaging engine ---------------------------------------------------------------------------
+
+PLAN_HORIZON_HOURS = env.int("PLAN_HORIZON_HOURS", default=48)
+PLAN_INTERVAL_SECONDS = env.int("PLAN_INTERVAL_SECONDS", default=60)
+DISPATCH_INTERVAL_SECONDS = env.float("DISPATCH_INTERVAL_SECONDS", default=5.0)
+DISPATCH_BATCH_SIZE = env.int("DISPATCH_BATCH_SIZE", default=500)
+DISPATCH_MAX_PER_TICK = env.int("DISPATCH_MAX_PER_TICK", default=5000)
+# A claimed message not sent within this long is taken back by the dispatcher.
+DISPATCH_LEASE_SECONDS = env.int("DISPATCH_LEASE_SECONDS", default=120)
+SEND_MAX_ATTEMPTS = env.int("SEND_MAX_ATTEMPTS", default=6)
+SEND_RETRY_BASE_SECONDS = env.float("SEND_RETRY_BASE_SECONDS", default=30.0)
+DAILY_MESSAGE_CAP = env.int("DAILY_MESSAGE_CAP", default=3)
+# Default messages per second per clinic sender (a US long code allows about 1).
+SMS_SENDER_MPS = env.float("SMS_SENDER_MPS", default=1.0)
+
+CELERY_BEAT_SCHEDULE = {
+    "plan-messages": {"task": "messaging.tasks.plan_task", "schedule": float(PLAN_INTERVAL_SECONDS)},
+    "dispatch-due": {"task": "messaging.tasks.dispatch_task", "schedule": DISPATCH_INTERVAL_SECONDS},
+}
 
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Alongside <hello@alongside.localhost>")

@@ -18,7 +18,7 @@ DONT_SAY = ["Just think happy thoughts.", "What do you have to be sad about?", "
 TEMPLATES = {
     "confirmation-code", "email-confirmation", "welcome", "help", "stop", "start", "ride-confirmed",
     "ride-no-appointment", "crisis", "reminder-ride", "reminder-evening-before", "reminder-expected-end",
-    "reminder-next-morning", "preferences-link", "staff-crisis-alert",
+    "reminder-next-morning", "preferences-link", "staff-crisis-alert", "staff-help-alert",
 }  # fmt: skip
 
 

@@ -1,0 +1,55 @@
+from django.contrib import admin
+
+from caregiver.admin import ClinicScopedAdmin
+
+from .models import InboundMessage, OutboundMessage, ReminderRule
+
+
+@admin.register(ReminderRule)
+class ReminderRuleAdmin(ClinicScopedAdmin):
+    list_display = ["name", "clinic", "anchor", "offset_amount", "offset_unit", "local_time", "template_key", "active"]
+    list_filter = ["clinic", "active", "anchor"]
+    search_fields = ["name", "key", "template_key"]
+
+
+@admin.register(OutboundMessage)
+class OutboundMessageAdmin(ClinicScopedAdmin):
+    """The outbox: what was planned, sent, delivered, failed or suppressed (and why). Read-only."""
+
+    clinic_path = "caregiver__clinic"
+    list_display = ["send_at", "caregiver", "kind", "channel", "status", "status_reason", "attempts", "short_body"]
+    list_filter = ["status", "kind", "channel", "status_reason", "caregiver__clinic"]
+    search_fields = ["caregiver__name", "to", "body", "provider_id", "dedupe_key"]
+    date_hierarchy = "send_at"
+    list_select_related = ["caregiver"]
+    ordering = ["-send_at"]
+
+    @admin.display(description="Body")
+    def short_body(self, obj: OutboundMessage) -> str:
+        return obj.body[:80]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(InboundMessage)
+class InboundMessageAdmin(ClinicScopedAdmin):
+    list_display = ["received_at", "from_number", "caregiver", "action", "body"]
+    list_filter = ["action", "clinic"]
+    search_fields = ["from_number", "body", "caregiver__name"]
+    date_hierarchy = "received_at"
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

@@ -1,0 +1,74 @@
+"""Dispatching: claim what is due, hand it to workers, take back what a dead worker dropped."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+
+from .models import OutboundMessage
+
+logger = logging.getLogger(__name__)
+Status = OutboundMessage.Status
+
+
+def leases_recover(*, now: datetime) -> int:
+    """Put expired leases back to `scheduled`.
+
+    A row that was `sending` may have reached the provider before its worker died, so it is
+    marked `needs_reconcile`: the next attempt asks the provider before sending again.
+    """
+    expired = Q(lease_expires_at__lt=now)
+    sending = OutboundMessage.objects.filter(expired, status=Status.SENDING).update(
+        status=Status.SCHEDULED, needs_reconcile=True, lease_expires_at=None, send_at=now, updated_at=now
+    )
+    queued = OutboundMessage.objects.filter(expired, status=Status.QUEUED).update(
+        status=Status.SCHEDULED, lease_expires_at=None, updated_at=now
+    )
+    if sending or queued:
+        logger.warning("recovered %s expired leases (%s were mid-send)", sending + queued, sending)
+    return sending + queued
+
+
+def due_claim(*, now: datetime, batch_size: int) -> list[int]:
+    """Mark up to `batch_size` due rows `queued` under a lease and return their ids.
+
+    SKIP LOCKED lets two dispatchers (a mistake, but it happens) claim disjoint rows.
+    """
+    with transaction.atomic():
+        ids = list(
+            OutboundMessage.objects.select_for_update(skip_locked=True)
+            .filter(status=Status.SCHEDULED, send_at__lte=now)
+            .order_by("send_at")
+            .values_list("id", flat=True)[:batch_size]
+        )
+        if ids:
+            OutboundMessage.objects.filter(pk__in=ids, status=Status.SCHEDULED).update(
+                status=Status.QUEUED,
+                lease_expires_at=now + timedelta(seconds=settings.DISPATCH_LEASE_SECONDS),
+                updated_at=now,
+            )
+    return ids
+
+
+def dispatch_due(*, now: datetime, batch_size: int, max_per_tick: int, enqueue) -> dict[str, int]:
+    """One dispatcher tick. `enqueue(ids)` publishes the send tasks (after the claim committed).
+
+    If publishing fails (the broker is down), the rows stay claimed until their lease expires and
+    a later tick takes them back: nothing is lost, and the database still says what is owed.
+    """
+    recovered = leases_recover(now=now)
+    claimed = 0
+    while True:
+        ids = due_claim(now=now, batch_size=batch_size)
+        if not ids:
+            break
+        enqueue(ids)
+        claimed += len(ids)
+        # Claim no more than workers can send within a lease; the next tick takes the rest.
+        if len(ids) < batch_size or claimed >= max_per_tick:
+            break
+    return {"claimed": claimed, "recovered": recovered}

@@ -1,0 +1,210 @@
+"""Time and delivery: the outbox, the reminder rules, and every inbound text.
+
+The database is the source of truth for every message we will ever send. Celery only executes:
+a beat job claims what is due from this table; nothing about the future lives in the broker.
+"""
+
+from __future__ import annotations
+
+from datetime import time
+
+from django.db import models
+from django.db.models import Q
+
+from caregiver.models import Appointment, Caregiver, Clinic
+from content.models import Tip
+
+
+class ReminderRule(models.Model):
+    """When to remind caregivers of an appointment, in RapidPro's terms: an offset from an anchor.
+
+    `offset_amount` `offset_unit` from the appointment's start, end or expected pick-up, optionally
+    moved to a fixed local time on that day ("18:00 the evening before" = start, -1 day, 18:00).
+    Evaluated in each caregiver's own time zone, so 18:00 stays 18:00 across DST.
+    """
+
+    class Anchor(models.TextChoices):
+        START = "start", "Appointment start"
+        END = "end", "Appointment end"
+        PICKUP = "pickup", "Expected pick-up (end + observation)"
+
+    class Unit(models.TextChoices):
+        MINUTES = "minutes", "minutes"
+        HOURS = "hours", "hours"
+        DAYS = "days", "days"
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="reminder_rules")
+    key = models.SlugField(max_length=40)
+    name = models.CharField(max_length=100)
+    anchor = models.CharField(max_length=6, choices=Anchor.choices, default=Anchor.START)
+    offset_amount = models.IntegerField(help_text="Negative: before the anchor; positive: after.")
+    offset_unit = models.CharField(max_length=7, choices=Unit.choices, default=Unit.HOURS)
+    local_time = models.TimeField(null=True, blank=True, help_text="Send at this local time on that day.")
+    appointment_kinds = models.JSONField(default=list, help_text='e.g. ["infusion", "booster"]')
+    template_key = models.SlugField(max_length=60, help_text="A message template in content/library.")
+    stale_after_minutes = models.PositiveIntegerField(
+        default=240, help_text="Past send time plus this, the reminder is dropped, not sent late."
+    )
+    skip_if_ride_arranged = models.BooleanField(default=False)
+    position = models.PositiveSmallIntegerField(default=0, help_text="Lower keeps its place under the daily cap.")
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["clinic", "position", "key"]
+        constraints = [models.UniqueConstraint(fields=["clinic", "key"], name="unique_rule_per_clinic")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.clinic})"
+
+
+# The defaults every clinic starts with, from the sources: ride home, the evening before, the
+# evening after, a check-in the next morning.
+DEFAULT_RULES = [
+    {
+        "key": "ride-two-days-before", "name": "Two days before: arrange the ride home",
+        "anchor": "start", "offset_amount": -2, "offset_unit": "days", "local_time": time(12, 0),
+        "template_key": "reminder-ride", "skip_if_ride_arranged": True, "position": 0, "stale_after_minutes": 600,
+    },
+    {
+        "key": "evening-before", "name": "The evening before: time and pick-up",
+        "anchor": "start", "offset_amount": -1, "offset_unit": "days", "local_time": time(18, 0),
+        "template_key": "reminder-evening-before", "position": 1, "stale_after_minutes": 150,
+    },
+    {
+        "key": "expected-end", "name": "At the expected end: what the evening may bring",
+        "anchor": "pickup", "offset_amount": 0, "offset_unit": "minutes", "local_time": None,
+        "template_key": "reminder-expected-end", "position": 2, "stale_after_minutes": 180,
+    },
+    {
+        "key": "next-morning", "name": "The next morning: a check-in idea",
+        "anchor": "start", "offset_amount": 1, "offset_unit": "days", "local_time": time(9, 0),
+        "template_key": "reminder-next-morning", "position": 3, "stale_after_minutes": 240,
+    },
+]  # fmt: skip
+TREATMENT_KINDS = ["infusion", "booster"]
+
+
+class OutboundMessage(models.Model):
+    """One message to one address on one channel, planned, sent at most once.
+
+    Lifecycle (one function in messaging/ owns each arrow; callbacks only move forward):
+
+        scheduled ─claim─▶ queued ─lock─▶ sending ─provider accepted─▶ sent ─callback─▶ delivered
+            ▲                 │              │                              ├─callback─▶ undelivered
+            │                 │              │                              └─callback─▶ failed
+            └─transient error (backoff) ─────┤
+                                             └─permanent error─▶ failed
+        scheduled/queued ─▶ cancelled   (appointment moved or cancelled, caregiver paused or changed)
+        scheduled/queued/sending ─▶ suppressed, with `status_reason`: opted_out, no_consent, paused,
+                                    quiet_hours, daily_cap, stale, ride_arranged, appointment_cancelled
+
+    A lease (`lease_expires_at`) marks a queued or sending row as taken; a worker that dies leaves
+    an expired lease, and the dispatcher puts the row back (reconciling with the provider first
+    when a request may already have reached it: `needs_reconcile`).
+    """
+
+    class Channel(models.TextChoices):
+        SMS = "sms", "SMS"
+        EMAIL = "email", "Email"
+
+    class Kind(models.TextChoices):
+        TIP = "tip", "Tip"
+        REMINDER = "reminder", "Reminder"
+        CONFIRMATION = "confirmation", "Confirmation"
+        REPLY = "reply", "Reply"
+        ALERT = "alert", "Staff alert"
+
+    class Status(models.TextChoices):
+        SCHEDULED = "scheduled", "Scheduled"
+        QUEUED = "queued", "Queued"
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+        DELIVERED = "delivered", "Delivered"
+        UNDELIVERED = "undelivered", "Undelivered"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+        SUPPRESSED = "suppressed", "Suppressed"
+
+    PENDING = (Status.SCHEDULED, Status.QUEUED)
+    IN_FLIGHT = (Status.QUEUED, Status.SENDING)
+    # Statuses that count as "went out" for daily caps and tip rotation.
+    OUT = (Status.SENDING, Status.SENT, Status.DELIVERED, Status.UNDELIVERED)
+    # Provider callbacks may arrive in any order; a status never moves to a lower rank.
+    RANK = {Status.SENT: 1, Status.DELIVERED: 2, Status.UNDELIVERED: 2, Status.FAILED: 2}
+    # Messages the daily cap applies to; replies, confirmations and alerts always go.
+    CAPPED_KINDS = (Kind.TIP, Kind.REMINDER)
+
+    caregiver = models.ForeignKey(Caregiver, on_delete=models.PROTECT, related_name="messages")
+    channel = models.CharField(max_length=5, choices=Channel.choices)
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    to = models.CharField(max_length=254, blank=True, help_text="Address used; for caregivers, filled at send time.")
+    body = models.TextField(help_text="SMS text, or the email's plain-text part.")
+    subject = models.CharField(max_length=200, blank=True)
+    html = models.TextField(blank=True)
+    tip = models.ForeignKey(Tip, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    appointment = models.ForeignKey(
+        Appointment, null=True, blank=True, on_delete=models.SET_NULL, related_name="messages"
+    )
+    rule = models.ForeignKey(ReminderRule, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    dedupe_key = models.CharField(max_length=200, unique=True)
+    send_at = models.DateTimeField()
+    not_after = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.SCHEDULED)
+    status_reason = models.CharField(max_length=40, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    needs_reconcile = models.BooleanField(default=False)
+    attempt_started_at = models.DateTimeField(null=True, blank=True)
+    provider_id = models.CharField(max_length=200, blank=True, db_index=True)
+    last_error = models.TextField(blank=True)
+    error_code = models.CharField(max_length=20, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["send_at", "id"]
+        indexes = [
+            # The dispatcher's only question: what is due? Small, because sent rows leave it.
+            models.Index(fields=["send_at"], condition=Q(status="scheduled"), name="outbox_due"),
+            models.Index(
+                fields=["lease_expires_at"], condition=Q(status__in=["queued", "sending"]), name="outbox_leased"
+            ),
+            models.Index(fields=["caregiver", "send_at"], name="outbox_caregiver_time"),
+            models.Index(fields=["appointment", "status"], name="outbox_appointment"),
+        ]
+
+    def __str__(self) -> str:
+        when = f"{self.send_at:%Y-%m-%d %H:%M}"
+        return f"{self.get_kind_display()} {self.channel} to {self.caregiver} at {when} ({self.status})"
+
+
+class InboundMessage(models.Model):
+    """Every text a caregiver (or anyone) sent us, with what we did about it."""
+
+    class Action(models.TextChoices):
+        OPT_OUT = "opt_out", "Opted out"
+        OPT_IN = "opt_in", "Opted back in"
+        HELP = "help", "Sent help"
+        RIDE = "ride", "Marked ride arranged"
+        RIDE_NOT_FOUND = "ride_not_found", "RIDE, but no upcoming appointment"
+        CRISIS = "crisis", "Crisis resources sent, staff alerted"
+        STORED = "stored", "Kept for clinic staff"
+        UNKNOWN_SENDER = "unknown_sender", "From a number we do not know"
+
+    message_sid = models.CharField(max_length=64, unique=True)
+    from_number = models.CharField(max_length=20)
+    to_number = models.CharField(max_length=20)
+    body = models.TextField()
+    clinic = models.ForeignKey(Clinic, null=True, blank=True, on_delete=models.SET_NULL, related_name="inbound")
+    caregiver = models.ForeignKey(Caregiver, null=True, blank=True, on_delete=models.SET_NULL, related_name="inbound")
+    action = models.CharField(max_length=16, choices=Action.choices)
+    reply = models.TextField(blank=True)
+    received_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"From {self.from_number}: {self.body[:40]} ({self.action})"

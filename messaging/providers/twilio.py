@@ -1,0 +1,71 @@
+"""SMS through the real `twilio` library (pointed elsewhere by TWILIO_API_BASE_URL in tests)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from functools import lru_cache
+
+import requests
+from django.conf import settings
+from twilio.base.exceptions import TwilioRestException
+from twilio.http.http_client import TwilioHttpClient
+from twilio.rest import Client
+
+from . import PermanentError, TransientError
+
+# Twilio error codes after which a message will never go to this number.
+UNSUBSCRIBED = "21610"
+INVALID_NUMBER = {"21211", "21614", "21612", "21408"}
+
+
+class TwilioSms:
+    def __init__(self, *, account_sid: str, auth_token: str, base_url: str, timeout: float):
+        # One client per process: its requests.Session keeps connections to Twilio open.
+        self.client = Client(account_sid, auth_token, http_client=TwilioHttpClient(timeout=timeout))
+        if base_url:
+            self.client.api.base_url = base_url.rstrip("/")
+
+    def send(self, *, to: str, body: str, from_number: str, messaging_service_sid: str, status_callback: str) -> str:
+        sender = {"messaging_service_sid": messaging_service_sid} if messaging_service_sid else {"from_": from_number}
+        try:
+            message = self.client.messages.create(to=to, body=body, status_callback=status_callback or None, **sender)
+        except TwilioRestException as exc:
+            raise _classify(exc) from exc
+        except requests.exceptions.ConnectTimeout as exc:
+            raise TransientError(f"could not connect to Twilio: {exc}", code="connect_timeout") from exc
+        except (requests.exceptions.Timeout, requests.exceptions.ConnectionError) as exc:
+            # The request may have reached Twilio: the message may exist. Reconcile before resending.
+            raise TransientError(f"no answer from Twilio: {exc}", code="timeout", ambiguous=True) from exc
+        return message.sid
+
+    def find_sent(self, *, to: str, from_number: str, body: str, since: datetime) -> str | None:
+        """Twilio's POST is not idempotent: after a timeout we ask Twilio what it has before resending."""
+        try:
+            found = self.client.messages.list(
+                to=to, from_=from_number or None, date_sent_after=since - timedelta(days=1), limit=50
+            )
+        except (TwilioRestException, requests.exceptions.RequestException) as exc:
+            raise TransientError(f"could not list messages to reconcile: {exc}", code="reconcile") from exc
+        for message in found:
+            if message.body == body:
+                return message.sid
+        return None
+
+
+def _classify(exc: TwilioRestException) -> Exception:
+    code = str(exc.code or exc.status)
+    text = f"Twilio {exc.status} ({code}): {exc.msg}"
+    if exc.status == 429 or exc.status >= 500:
+        return TransientError(text, code=code)
+    return PermanentError(text, code=code)
+
+
+@lru_cache(maxsize=4)
+def _cached(account_sid: str, auth_token: str, base_url: str, timeout: float) -> TwilioSms:
+    return TwilioSms(account_sid=account_sid, auth_token=auth_token, base_url=base_url, timeout=timeout)
+
+
+def twilio_provider() -> TwilioSms:
+    return _cached(
+        settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN, settings.TWILIO_API_BASE_URL, settings.TWILIO_TIMEOUT
+    )

@@ -1,0 +1,41 @@
+"""messaging listens to what caregiver/ announces (after commit) and re-plans at once."""
+
+from __future__ import annotations
+
+import logging
+
+from django.db.models.signals import post_save
+from django.dispatch import receiver
+
+from caregiver.models import Clinic
+from caregiver.signals import appointment_changed, caregiver_changed
+
+from . import planning
+from .tasks import replan_appointment_task, replan_caregiver_task
+
+logger = logging.getLogger(__name__)
+
+
+def _enqueue(task, object_id: int) -> None:
+    try:
+        task.delay(object_id)
+    except Exception:
+        logger.exception(
+            "could not enqueue %s(%s); send-time checks and the next plan tick cover it", task.name, object_id
+        )
+
+
+@receiver(appointment_changed)
+def on_appointment_changed(sender, *, appointment_id: int, change: str, **kwargs) -> None:
+    _enqueue(replan_appointment_task, appointment_id)
+
+
+@receiver(caregiver_changed)
+def on_caregiver_changed(sender, *, caregiver_id: int, change: str, **kwargs) -> None:
+    _enqueue(replan_caregiver_task, caregiver_id)
+
+
+@receiver(post_save, sender=Clinic)
+def on_clinic_saved(sender, *, instance: Clinic, created: bool, **kwargs) -> None:
+    if created:
+        planning.reminder_rules_seed(clinic=instance)

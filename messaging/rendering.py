@@ -1,0 +1,125 @@
+"""What a message says: template contexts, tip messages, the email layout, signed links."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import phonenumbers
+from django.conf import settings
+from django.core import signing
+from django.template.loader import render_to_string
+from django.urls import reverse
+
+from caregiver.models import Appointment, Caregiver, Clinic
+from content.models import Tip
+from content.services import message_render
+
+from .timing import zone_of
+
+UNSUBSCRIBE_SALT = "alongside.unsubscribe"
+SMS_PREFIX = "Alongside: "
+
+
+@dataclass(frozen=True)
+class Body:
+    text: str
+    subject: str = ""
+    html: str = ""
+
+
+def unsubscribe_token(caregiver: Caregiver) -> str:
+    return signing.dumps({"c": caregiver.pk}, salt=UNSUBSCRIBE_SALT, compress=True)
+
+
+def unsubscribe_caregiver_id(token: str, *, max_age_days: int = 365) -> int | None:
+    try:
+        return int(signing.loads(token, salt=UNSUBSCRIBE_SALT, max_age=max_age_days * 86400)["c"])
+    except (signing.BadSignature, KeyError, TypeError, ValueError):
+        return None
+
+
+def unsubscribe_url(caregiver: Caregiver) -> str:
+    return settings.PUBLIC_BASE_URL + reverse("messaging:unsubscribe", args=[unsubscribe_token(caregiver)])
+
+
+def national_phone(number: str) -> str:
+    if not number:
+        return ""
+    parsed = phonenumbers.parse(number, settings.PHONE_DEFAULT_REGION)
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL)
+
+
+def _first_name(name: str) -> str:
+    return (name.split() or [name])[0]
+
+
+def base_context(caregiver: Caregiver, clinic: Clinic, loved_one_name: str = "") -> dict[str, str]:
+    return {
+        "caregiver": _first_name(caregiver.name),
+        "loved_one": loved_one_name or "your loved one",
+        "clinic": clinic.name,
+        "clinic_phone": national_phone(clinic.contact_phone),
+        "clinic_email": clinic.contact_email,
+    }
+
+
+def _clock(moment: datetime) -> str:
+    return moment.strftime("%I:%M %p").lstrip("0")
+
+
+def appointment_context(caregiver: Caregiver, appointment: Appointment) -> dict[str, str]:
+    zone = zone_of(caregiver)
+    start = appointment.starts_at.astimezone(zone)
+    clinic = appointment.loved_one.clinic
+    return {
+        **base_context(caregiver, clinic, appointment.loved_one.first_name),
+        "day": f"{start:%A, %b} {start.day}",
+        "time": _clock(start),
+        "pickup_time": _clock(appointment.pickup_at.astimezone(zone)),
+        "observation_minutes": str(clinic.observation_minutes),
+    }
+
+
+def email_html(*, caregiver: Caregiver | None, subject: str, body_html: str) -> str:
+    return render_to_string(
+        "messaging/email.html",
+        {
+            "subject": subject,
+            "body_html": body_html,
+            "unsubscribe_url": unsubscribe_url(caregiver) if caregiver else "",
+        },
+    )
+
+
+def email_text(*, caregiver: Caregiver | None, body: str) -> str:
+    if caregiver is None:
+        return body
+    return (
+        f"{body}\n\n--\nIn a crisis, call or text 988 (US), or call 911 in an emergency.\n"
+        f"Stop these emails: {unsubscribe_url(caregiver)}\n"
+    )
+
+
+def template_body(*, key: str, channel: str, context: dict[str, str], caregiver: Caregiver | None) -> Body:
+    rendered = message_render(key=key, context=context)
+    if channel == "sms":
+        return Body(text=rendered.sms)
+    subject = rendered.email_subject or rendered.sms
+    return Body(
+        text=email_text(caregiver=caregiver, body=rendered.email_text or rendered.sms),
+        subject=subject,
+        html=email_html(
+            caregiver=caregiver, subject=subject, body_html=rendered.email_html or f"<p>{rendered.sms}</p>"
+        ),
+    )
+
+
+def tip_body(*, tip: Tip, channel: str, caregiver: Caregiver) -> Body:
+    if channel == "sms":
+        return Body(text=SMS_PREFIX + tip.sms_body)
+    return Body(
+        text=email_text(caregiver=caregiver, body=f"{tip.title}\n\n{tip.email_text}"),
+        subject=tip.title,
+        html=email_html(caregiver=caregiver, subject=tip.title, body_html=tip.email_html),
+    )

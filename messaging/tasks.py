@@ -1,0 +1,57 @@
+"""Celery entry points: doors, not rooms. Each takes ids, calls one service, returns a summary."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+from django.conf import settings
+from django.utils import timezone
+
+from . import dispatch, planning, sending
+from .locks import beat_lock
+
+logger = logging.getLogger(__name__)
+
+
+def _enqueue(ids: list[int]) -> None:
+    """Publish one send task per id over one broker connection."""
+    with send_task.app.producer_or_acquire() as producer:
+        for message_id in ids:
+            send_task.apply_async((message_id,), producer=producer)
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def send_task(message_id: int) -> str:
+    return sending.message_send(message_id=message_id)
+
+
+@shared_task(ignore_result=True)
+def dispatch_task() -> dict[str, int]:
+    with beat_lock("dispatch", ttl=max(60, settings.DISPATCH_LEASE_SECONDS)) as got:
+        if not got:
+            return {"skipped": 1}
+        return dispatch.dispatch_due(
+            now=timezone.now(),
+            batch_size=settings.DISPATCH_BATCH_SIZE,
+            max_per_tick=settings.DISPATCH_MAX_PER_TICK,
+            enqueue=_enqueue,
+        )
+
+
+@shared_task(ignore_result=True)
+def plan_task() -> dict[str, int]:
+    with beat_lock("plan", ttl=600) as got:
+        if not got:
+            return {"skipped": 1}
+        return planning.plan_window(now=timezone.now())
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def replan_appointment_task(appointment_id: int) -> dict[str, int]:
+    return planning.appointment_replan(appointment_id=appointment_id, now=timezone.now())
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def replan_caregiver_task(caregiver_id: int) -> dict[str, int]:
+    return planning.caregiver_replan(caregiver_id=caregiver_id, now=timezone.now())
