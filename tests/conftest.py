@@ -3,7 +3,7 @@ from django.contrib.auth import get_user_model
 
 from tests import factories
 
-pytest_plugins = ["tests.service_markers"]
+pytest_plugins = ["tests.service_markers", "tests.fakes.fixtures"]
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ class ClinicFactory(factory.django.DjangoModelFactory):
     contact_phone = "+12025550100"
     contact_email = factory.Sequence(lambda n: f"care{n}@clinic.example")
     twilio_from_number = "+12025550199"
+    sms_mps = 1000  # the rate limit has its own test; elsewhere it would only make tests wait
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -86,3 +87,18 @@ class AppointmentFactory(factory.django.DjangoModelFactory):
     starts_at = factory.LazyFunction(lambda: timezone.now() + timedelta(days=3))
     duration_minutes = 60
     kind = Appointment.Kind.INFUSION
+
+
+class OutboundMessageFactory(factory.django.DjangoModelFactory):
+    """A due SMS tip to a consenting caregiver, already claimed by the dispatcher."""
+
+    class Meta:
+        model = "messaging.OutboundMessage"
+
+    caregiver = factory.SubFactory(CaregiverFactory)
+    channel = "sms"
+    kind = "tip"
+    body = factory.Sequence(lambda n: f"Alongside: tip number {n}")
+    dedupe_key = factory.Sequence(lambda n: f"test:{n}")
+    send_at = factory.LazyFunction(timezone.now)
+    status = "queued"

@@ -252,5 +252,6 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    # twilio logs every HTTP request at INFO; aiosmtpd every SMTP command.
+    "loggers": {name: {"level": "WARNING"} for name in ("django.db.backends", "twilio.http_client", "mail.log")},
 }

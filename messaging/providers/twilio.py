@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+import threading
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 
 import requests
 from django.conf import settings
-from twilio.base.exceptions import TwilioRestException
+from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
@@ -18,10 +19,33 @@ UNSUBSCRIBED = "21610"
 INVALID_NUMBER = {"21211", "21614", "21612", "21408"}
 
 
+class _RetryAfterClient(TwilioHttpClient):
+    """Keeps each thread's last Retry-After header: TwilioRestException does not carry headers."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.retry_after = threading.local()
+
+    def request(self, *args, **kwargs):
+        response = super().request(*args, **kwargs)
+        self.retry_after.value = (response.headers or {}).get("Retry-After")
+        return response
+
+    def last_retry_after(self) -> float | None:
+        try:
+            return float(getattr(self.retry_after, "value", None) or "")
+        except ValueError:
+            return None
+
+
 class TwilioSms:
     def __init__(self, *, account_sid: str, auth_token: str, base_url: str, timeout: float):
         # One client per process: its requests.Session keeps connections to Twilio open.
-        self.client = Client(account_sid, auth_token, http_client=TwilioHttpClient(timeout=timeout))
+        # With a base URL of our own, TWILIO_EDGE/TWILIO_REGION from the environment must not rewrite it.
+        environment = {} if base_url else None
+        self.client = Client(
+            account_sid, auth_token, http_client=_RetryAfterClient(timeout=timeout), environment=environment
+        )
         if base_url:
             self.client.api.base_url = base_url.rstrip("/")
 
@@ -30,7 +54,7 @@ class TwilioSms:
         try:
             message = self.client.messages.create(to=to, body=body, status_callback=status_callback or None, **sender)
         except TwilioRestException as exc:
-            raise _classify(exc) from exc
+            raise _classify(exc, retry_after=self.client.http_client.last_retry_after()) from exc
         except requests.exceptions.ConnectTimeout as exc:
             raise TransientError(f"could not connect to Twilio: {exc}", code="connect_timeout") from exc
         except (requests.exceptions.Timeout, requests.exceptions.ConnectionError) as exc:
@@ -42,9 +66,12 @@ class TwilioSms:
         """Twilio's POST is not idempotent: after a timeout we ask Twilio what it has before resending."""
         try:
             found = self.client.messages.list(
-                to=to, from_=from_number or None, date_sent_after=since - timedelta(days=1), limit=50
+                to=to,
+                from_=from_number or None,
+                date_sent_after=(since - timedelta(minutes=10)).astimezone(UTC),
+                limit=50,
             )
-        except (TwilioRestException, requests.exceptions.RequestException) as exc:
+        except (TwilioException, requests.exceptions.RequestException) as exc:
             raise TransientError(f"could not list messages to reconcile: {exc}", code="reconcile") from exc
         for message in found:
             if message.body == body:
@@ -52,11 +79,11 @@ class TwilioSms:
         return None
 
 
-def _classify(exc: TwilioRestException) -> Exception:
+def _classify(exc: TwilioRestException, *, retry_after: float | None) -> Exception:
     code = str(exc.code or exc.status)
     text = f"Twilio {exc.status} ({code}): {exc.msg}"
     if exc.status == 429 or exc.status >= 500:
-        return TransientError(text, code=code)
+        return TransientError(text, code=code, retry_after=retry_after)
     return PermanentError(text, code=code)
 
 

@@ -1,0 +1,180 @@
+"""One message, sent at most once, through the real twilio library to a local Twilio-compatible server."""
+
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+import time_machine
+from django.utils import timezone
+
+from caregiver import selectors
+from messaging import dispatch, sending
+from messaging.models import OutboundMessage
+from tests.factories import CareLinkFactory, ConsentRecordFactory, OutboundMessageFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+NOON_NY = "2026-12-08 17:00Z"  # inside everyone's allowed hours in New York
+
+
+@pytest.fixture
+def due(db):
+    """A queued SMS to a caregiver who opted in, at a clinic with a from-number."""
+
+    def make(**fields):
+        link = CareLinkFactory()
+        ConsentRecordFactory(caregiver=link.caregiver, channel="sms")
+        ConsentRecordFactory(caregiver=link.caregiver, channel="email")
+        return OutboundMessageFactory(caregiver=link.caregiver, **fields)
+
+    return make
+
+
+def send(message, at=NOON_NY):
+    with time_machine.travel(at, tick=False):
+        return sending.message_send(message_id=message.pk)
+
+
+def test_an_sms_goes_through_twilio_with_the_right_fields(fake_twilio, due):
+    message = due()
+    assert send(message) == "sent"
+    (received,) = fake_twilio.messages
+    assert (received["to"], received["from"], received["body"]) == (
+        message.caregiver.phone, message.caregiver.clinic.twilio_from_number, message.body,
+    )  # fmt: skip
+    request = next(r for r in fake_twilio.requests if r["method"] == "POST")
+    assert request["auth_ok"]
+    assert request["form"]["StatusCallback"] == f"http://localhost:8000/webhooks/twilio/status/?m={message.pk}"
+    message.refresh_from_db()
+    assert (message.status, message.provider_id, message.attempts) == ("sent", received["sid"], 1)
+
+
+def test_a_message_is_never_sent_twice(fake_twilio, due):
+    message = due()
+    assert send(message) == "sent"
+    assert send(message) == "skipped:sent"
+    assert len(fake_twilio.messages) == 1
+
+
+def test_opting_out_after_the_claim_still_stops_the_send(fake_twilio, due):
+    from caregiver import services
+
+    message = due()
+    services.caregiver_opt_out(caregiver=message.caregiver, channel="sms", source="sms")
+    assert send(message) == "suppressed:opted_out"
+    assert fake_twilio.messages == []
+
+
+def test_a_reminder_past_its_useful_moment_is_dropped_not_sent_late(fake_twilio, due):
+    message = due(kind="tip", not_after=datetime(2026, 12, 8, 16, 0, tzinfo=UTC))
+    assert send(message) == "suppressed:stale"
+    assert fake_twilio.messages == []
+
+
+def test_nothing_goes_out_in_quiet_hours_a_tip_waits_for_morning(fake_twilio, due):
+    message = due(kind="tip")
+    assert send(message, at="2026-12-09 03:00Z") == "deferred:quiet_hours"  # 22:00 in New York
+    message.refresh_from_db()
+    assert message.status == "scheduled"
+    assert message.send_at.astimezone(ZoneInfo("America/New_York")).time() == time(8, 0)
+    assert fake_twilio.messages == []
+
+
+def test_a_transient_failure_is_retried_later_with_backoff(fake_twilio, due):
+    fake_twilio.fail_next(status=500)
+    message = due()
+    assert send(message) == "retry:20500"
+    message.refresh_from_db()
+    assert message.status == "scheduled"
+    assert timedelta(seconds=15) <= message.send_at - datetime(2026, 12, 8, 17, tzinfo=UTC) <= timedelta(seconds=30)
+    message.status = "queued"
+    message.save()
+    assert send(message, at="2026-12-08 17:01Z") == "sent"
+    assert len(fake_twilio.messages) == 1
+
+
+def test_retry_after_is_respected(fake_twilio, due):
+    fake_twilio.fail_next(status=429, retry_after=120)
+    message = due()
+    send(message)
+    message.refresh_from_db()
+    assert message.send_at - datetime(2026, 12, 8, 17, tzinfo=UTC) >= timedelta(seconds=120)
+
+
+def test_backoff_grows_and_is_capped():
+    from messaging.sending import backoff_seconds
+
+    ceilings = [max(backoff_seconds(n) for _ in range(50)) for n in (1, 2, 3, 12)]
+    assert ceilings[0] <= 30 < ceilings[1] <= 60 < ceilings[2] <= 120
+    assert ceilings[3] <= 3600
+
+
+def test_an_unsubscribed_number_fails_and_opts_the_caregiver_out(fake_twilio, due):
+    message = due()
+    fake_twilio.reject(message.caregiver.phone, 21610)
+    assert send(message) == "failed:21610"
+    assert selectors.caregiver_consent(caregiver=message.caregiver)["sms"] is False
+
+
+def test_an_invalid_number_fails_and_blocks_sms_to_it(fake_twilio, due):
+    message = due()
+    fake_twilio.reject(message.caregiver.phone, 21211)
+    assert send(message) == "failed:21211"
+    message.caregiver.refresh_from_db()
+    assert "21211" in message.caregiver.sms_blocked_reason
+
+
+def test_an_ambiguous_timeout_is_reconciled_instead_of_resent(fake_twilio, due, settings):
+    settings.TWILIO_TIMEOUT = 0.5
+    fake_twilio.timeout_next(accept=True, delay=1.5)
+    message = due()
+    assert send(message) == "retry:timeout"
+    message.refresh_from_db()
+    assert message.needs_reconcile
+    message.status = "queued"
+    message.save()
+    assert send(message, at="2026-12-08 17:02Z") == "sent"
+    message.refresh_from_db()
+    (only,) = fake_twilio.messages
+    assert message.provider_id == only["sid"]
+    assert fake_twilio.duplicates() == []
+
+
+def test_a_worker_that_died_mid_send_is_reconciled_too(fake_twilio, due):
+    message = due()
+    assert send(message) == "sent"
+    # Pretend the worker died after Twilio accepted but before we recorded it.
+    OutboundMessage.objects.filter(pk=message.pk).update(
+        status="sending", provider_id="", lease_expires_at=datetime(2026, 12, 8, 17, 1, tzinfo=UTC)
+    )
+    with time_machine.travel("2026-12-08 17:10Z", tick=False):
+        assert dispatch.leases_recover(now=timezone.now()) == 1
+        dispatch.due_claim(now=timezone.now(), batch_size=10)
+        assert sending.message_send(message_id=message.pk) == "sent"
+    assert len(fake_twilio.messages) == 1
+
+
+def test_email_goes_over_smtp_with_html_text_and_one_click_unsubscribe(smtp_server, due):
+    message = due(channel="email", subject="A tip for today", html="<p>Hello</p>", body="Hello")
+    assert send(message) == "sent"
+    (email,) = smtp_server.wait_for(1)
+    assert email["To"] == message.caregiver.email
+    assert email["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert email["List-Unsubscribe"].strip().startswith("<http://localhost:8000/unsubscribe/")
+    assert email["Message-ID"] == f"<outbox-{message.pk}@alongside.localhost>"
+    types = sorted(part.get_content_type() for part in email.walk() if not part.is_multipart())
+    assert types == ["text/html", "text/plain"]
+
+
+def test_the_sender_rate_limit_defers_instead_of_bursting(fake_twilio, due):
+    first = due()
+    clinic = first.caregiver.clinic
+    clinic.sms_mps = 0.1  # one message every ten seconds
+    clinic.twilio_from_number = f"+1202555{first.pk % 10000:04d}"  # a bucket no other test has used
+    clinic.save()
+    second = OutboundMessageFactory(caregiver=first.caregiver)
+    assert send(first) == "sent"
+    assert send(second) == "deferred:rate_limited"
+    second.refresh_from_db()
+    assert second.status == "scheduled"
+    assert second.attempts == 0
+    assert len(fake_twilio.messages) == 1

@@ -1,0 +1,223 @@
+"""Twilio's webhooks, signed as Twilio signs them, answered in TwiML."""
+
+from itertools import count
+
+import pytest
+from django.utils import timezone
+from twilio.request_validator import RequestValidator
+
+from caregiver import selectors
+from messaging.models import InboundMessage, OutboundMessage
+from tests.factories import AppointmentFactory, CareLinkFactory, ConsentRecordFactory, OutboundMessageFactory
+
+pytestmark = pytest.mark.django_db
+TOKEN = "webhook-test-token"
+BASE = "http://localhost:8000"
+sids = count(1)
+
+
+@pytest.fixture(autouse=True)
+def twilio_token(settings):
+    settings.TWILIO_AUTH_TOKEN = TOKEN
+    settings.PUBLIC_BASE_URL = BASE
+
+
+@pytest.fixture
+def caregiver(content):
+    link = CareLinkFactory(loved_one__first_name="Alex")
+    ConsentRecordFactory(caregiver=link.caregiver, channel="sms")
+    return link.caregiver
+
+
+def post(client, path, params, *, token=TOKEN, signed_url=None):
+    signature = RequestValidator(token).compute_signature(signed_url or BASE + path, params)
+    return client.post(path, params, HTTP_X_TWILIO_SIGNATURE=signature)
+
+
+def text(client, caregiver, body, sid=None):
+    params = {
+        "MessageSid": sid or f"SM{next(sids):032d}",
+        "From": caregiver.phone,
+        "To": caregiver.clinic.twilio_from_number,
+        "Body": body,
+    }
+    return post(client, "/webhooks/twilio/inbound/", params)
+
+
+# --- Signatures ---------------------------------------------------------------------------------
+
+
+def test_a_missing_signature_is_refused(client, caregiver):
+    response = client.post("/webhooks/twilio/inbound/", {"MessageSid": "SM1", "From": caregiver.phone, "To": "+1"})
+    assert response.status_code == 403
+    assert not InboundMessage.objects.exists()
+
+
+def test_a_wrong_signature_is_refused(client, caregiver):
+    params = {"MessageSid": "SM1", "From": caregiver.phone, "To": caregiver.clinic.twilio_from_number, "Body": "STOP"}
+    assert post(client, "/webhooks/twilio/inbound/", params, token="not-the-token").status_code == 403
+    assert selectors.caregiver_consent(caregiver=caregiver)["sms"] is True
+
+
+def test_a_signature_made_for_another_url_is_refused(client, caregiver):
+    params = {"MessageSid": "SM1", "From": caregiver.phone, "To": caregiver.clinic.twilio_from_number, "Body": "STOP"}
+    response = post(client, "/webhooks/twilio/inbound/", params, signed_url=BASE + "/webhooks/twilio/status/")
+    assert response.status_code == 403
+
+
+def test_signatures_are_checked_against_the_public_url_behind_a_proxy(client, caregiver, settings):
+    settings.PUBLIC_BASE_URL = "https://alongside.example.org"
+    params = {"MessageSid": "SM9", "From": caregiver.phone, "To": caregiver.clinic.twilio_from_number, "Body": "hi"}
+    signed = "https://alongside.example.org/webhooks/twilio/inbound/"
+    assert post(client, "/webhooks/twilio/inbound/", params, signed_url=signed).status_code == 200
+
+
+def test_missing_fields_are_a_400_saying_which(client):
+    response = post(client, "/webhooks/twilio/inbound/", {"Body": "hi"})
+    assert response.status_code == 400
+    assert "MessageSid, From, To" in response.content.decode()
+
+
+# --- Keywords -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "word", ["STOP", "stop", " Stop. ", "UNSUBSCRIBE", "cancel", "End", "QUIT", "revoke", "optout", "STOPALL"]
+)
+def test_stop_words_opt_out_with_one_confirmation(client, caregiver, word):
+    response = text(client, caregiver, word)
+    assert response["Content-Type"] == "application/xml"
+    assert "unsubscribed" in response.content.decode().lower()
+    assert selectors.caregiver_consent(caregiver=caregiver)["sms"] is False
+    assert InboundMessage.objects.get().action == "opt_out"
+
+
+def test_stop_cancels_pending_messages_and_later_sends_are_suppressed(
+    client, caregiver, django_capture_on_commit_callbacks
+):
+    pending = OutboundMessageFactory(caregiver=caregiver, status="scheduled", send_at=timezone.now())
+    from config.celery import app
+
+    app.conf.task_always_eager = True
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            text(client, caregiver, "STOP")
+    finally:
+        app.conf.task_always_eager = False
+    pending.refresh_from_db()
+    assert (pending.status, pending.status_reason) == ("cancelled", "opted_out")
+
+
+def test_start_opts_back_in(client, caregiver):
+    text(client, caregiver, "STOP")
+    response = text(client, caregiver, "start")
+    assert selectors.caregiver_consent(caregiver=caregiver)["sms"] is True
+    assert "STOP" in response.content.decode()
+
+
+def test_help_gives_the_clinic_number_and_988_and_alerts_staff(client, caregiver):
+    body = text(client, caregiver, "help").content.decode()
+    assert "988" in body
+    assert "(202) 555-0100" in body
+    alerts = OutboundMessage.objects.filter(kind="alert")
+    assert set(alerts.values_list("to", flat=True)) == {caregiver.clinic.contact_email}
+
+
+def test_a_crisis_text_gets_988_at_once_and_alerts_every_staff_member(client, caregiver, staff_user):
+    staff_user.email = "dana@clinic.example"
+    staff_user.save()
+    staff_user.memberships.update(clinic=caregiver.clinic)
+    body = text(client, caregiver, "I'm scared, she said she wants to die").content.decode()
+    assert "call or text 988" in body
+    assert InboundMessage.objects.get().action == "crisis"
+    alerts = OutboundMessage.objects.filter(kind="alert", status="scheduled")
+    assert set(alerts.values_list("to", flat=True)) == {caregiver.clinic.contact_email, "dana@clinic.example"}
+    assert all("she wants to die" in a.body for a in alerts)
+    assert all(a.subject == "Crisis alert: message from a caregiver" for a in alerts)
+
+
+def test_ride_marks_the_next_treatment_and_confirms_its_day(client, caregiver):
+    loved_one = caregiver.loved_ones.get()
+    appointment = AppointmentFactory(loved_one=loved_one)
+    body = text(client, caregiver, "ride").content.decode()
+    appointment.refresh_from_db()
+    assert appointment.ride_arranged
+    assert appointment.ride_arranged_by_caregiver == caregiver
+    assert "Alex" in body
+
+
+def test_ride_without_an_upcoming_appointment_says_so(client, caregiver):
+    body = text(client, caregiver, "RIDE").content.decode()
+    assert InboundMessage.objects.get().action == "ride_not_found"
+    assert "(202) 555-0100" in body
+
+
+def test_other_texts_are_kept_for_staff_without_a_reply(client, caregiver):
+    response = text(client, caregiver, "Thanks, this was helpful")
+    assert response.content.decode().endswith("<Response></Response>")
+    assert InboundMessage.objects.get().action == "stored"
+
+
+def test_a_repeated_delivery_is_harmless(client, caregiver):
+    first = text(client, caregiver, "STOP", sid="SMrepeat")
+    second = text(client, caregiver, "STOP", sid="SMrepeat")
+    assert first.content == second.content
+    assert InboundMessage.objects.count() == 1
+    assert caregiver.consent_records.filter(action="opt_out").count() == 1
+    assert OutboundMessage.objects.filter(kind="reply").count() == 1
+
+
+def test_texts_from_unknown_numbers_are_kept(client, caregiver):
+    params = {"MessageSid": "SMx", "From": "+14155550123", "To": caregiver.clinic.twilio_from_number, "Body": "STOP"}
+    assert post(client, "/webhooks/twilio/inbound/", params).status_code == 200
+    assert InboundMessage.objects.get().action == "unknown_sender"
+
+
+# --- Status callbacks ----------------------------------------------------------------------------
+
+
+def callback(client, message, status, sid="SMabc", **extra):
+    path = f"/webhooks/twilio/status/?m={message.pk}"
+    return post(client, path, {"MessageSid": sid, "MessageStatus": status, **extra})
+
+
+def test_a_delivery_callback_marks_the_message_delivered(client, caregiver):
+    message = OutboundMessageFactory(caregiver=caregiver, status="sent", provider_id="SMabc")
+    assert callback(client, message, "delivered").status_code == 204
+    message.refresh_from_db()
+    assert message.status == "delivered"
+    assert message.delivered_at is not None
+
+
+def test_callbacks_never_move_a_message_backwards(client, caregiver):
+    message = OutboundMessageFactory(caregiver=caregiver, status="sent", provider_id="SMabc")
+    callback(client, message, "delivered")
+    callback(client, message, "sent")
+    callback(client, message, "queued")
+    message.refresh_from_db()
+    assert message.status == "delivered"
+
+
+def test_a_callback_before_we_recorded_the_send_still_lands(client, caregiver):
+    message = OutboundMessageFactory(caregiver=caregiver, status="sending", provider_id="")
+    callback(client, message, "delivered", sid="SMearly")
+    message.refresh_from_db()
+    assert (message.status, message.provider_id) == ("delivered", "SMearly")
+
+
+def test_a_callback_for_another_sid_is_ignored(client, caregiver):
+    message = OutboundMessageFactory(caregiver=caregiver, status="sent", provider_id="SMabc")
+    callback(client, message, "failed", sid="SMother")
+    message.refresh_from_db()
+    assert message.status == "sent"
+
+
+def test_a_21610_callback_opts_the_caregiver_out(client, caregiver):
+    message = OutboundMessageFactory(caregiver=caregiver, status="sent", provider_id="SMabc")
+    callback(client, message, "undelivered", ErrorCode="21610")
+    assert selectors.caregiver_consent(caregiver=caregiver)["sms"] is False
+
+
+def test_a_callback_with_a_bad_message_id_is_a_400(client):
+    response = post(client, "/webhooks/twilio/status/?m=abc", {"MessageSid": "SM1", "MessageStatus": "sent"})
+    assert response.status_code == 400
