@@ -14,6 +14,8 @@ from django.utils import timezone
 
 from caregiver import services as caregiver_services
 from caregiver.models import Appointment, Caregiver, Clinic, ConsentRecord
+from content.models import MessageTemplate
+from content.validation import TemplateRenderError
 
 from . import rendering
 from .models import InboundMessage, OutboundMessage
@@ -123,8 +125,22 @@ def _next_treatment(caregiver: Caregiver, now) -> Appointment | None:
     )
 
 
+# If a template is missing or broken, a safety reply must still go out, and an opt-out must still
+# be recorded: these plain words stand in, and the error is logged.
+FALLBACK_REPLIES = {
+    "stop": "Alongside: You are unsubscribed and will get no more texts. Reply START to resubscribe.",
+    "start": "Alongside: You are subscribed again. Reply STOP to opt out, HELP for help.",
+    "help": "Alongside: For help call your clinic. In a crisis call or text 988, or call 911. Reply STOP to opt out.",
+    "crisis": "Alongside: If anyone may be in danger, call or text 988 now, or call 911. We have told your clinic.",
+}
+
+
 def _reply(key: str, context: dict[str, str]) -> str:
-    return rendering.template_body(key=key, channel="sms", context=context, caregiver=None).text
+    try:
+        return rendering.template_body(key=key, channel="sms", context=context, caregiver=None).text
+    except (MessageTemplate.DoesNotExist, TemplateRenderError):
+        logger.exception("reply template %r could not be rendered; sending the built-in text", key)
+        return FALLBACK_REPLIES.get(key, "")
 
 
 @transaction.atomic

@@ -10,6 +10,8 @@ ALLOWED_HOSTS = ["testserver", "localhost", "127.0.0.1"]
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 SMS_BACKEND = env.str("SMS_BACKEND", default="console")
+# Tests never share a queue with a `make run` on the same Redis.
+CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_QUEUE", default="alongside-test")
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},

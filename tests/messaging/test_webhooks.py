@@ -221,3 +221,12 @@ def test_a_21610_callback_opts_the_caregiver_out(client, caregiver):
 def test_a_callback_with_a_bad_message_id_is_a_400(client):
     response = post(client, "/webhooks/twilio/status/?m=abc", {"MessageSid": "SM1", "MessageStatus": "sent"})
     assert response.status_code == 400
+
+
+def test_stop_still_works_and_answers_if_the_reply_template_is_missing(client, caregiver):
+    from content.models import MessageTemplate
+
+    MessageTemplate.objects.filter(key="stop").delete()
+    body = text(client, caregiver, "STOP").content.decode()
+    assert "unsubscribed" in body
+    assert selectors.caregiver_consent(caregiver=caregiver)["sms"] is False
