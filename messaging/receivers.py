@@ -11,7 +11,7 @@ from caregiver.models import Clinic
 from caregiver.signals import appointment_changed, caregiver_changed
 
 from . import planning
-from .tasks import replan_appointment_task, replan_caregiver_task
+from .tasks import replan_appointment_task, replan_caregiver_task, welcome_task
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +33,8 @@ def on_appointment_changed(sender, *, appointment_id: int, change: str, **kwargs
 @receiver(caregiver_changed)
 def on_caregiver_changed(sender, *, caregiver_id: int, change: str, **kwargs) -> None:
     _enqueue(replan_caregiver_task, caregiver_id)
+    if change == "consent":
+        _enqueue(welcome_task, caregiver_id)
 
 
 @receiver(post_save, sender=Clinic)

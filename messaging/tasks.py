@@ -8,7 +8,7 @@ from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
-from . import dispatch, planning, sending
+from . import dispatch, planning, sending, services
 from .locks import beat_lock
 
 logger = logging.getLogger(__name__)
@@ -55,3 +55,8 @@ def replan_appointment_task(appointment_id: int) -> dict[str, int]:
 @shared_task(acks_late=True, ignore_result=True)
 def replan_caregiver_task(caregiver_id: int) -> dict[str, int]:
     return planning.caregiver_replan(caregiver_id=caregiver_id, now=timezone.now())
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def welcome_task(caregiver_id: int) -> int:
+    return services.welcome_enqueue(caregiver_id=caregiver_id)

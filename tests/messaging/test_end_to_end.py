@@ -1,6 +1,8 @@
 """The whole pipeline with real parts: PostgreSQL, Redis, a Celery worker process, the twilio
 library and a local Twilio-compatible server. Nothing lost, nothing doubled."""
 
+import os
+import subprocess
 import time
 from datetime import timedelta
 
@@ -13,6 +15,7 @@ from messaging.models import OutboundMessage
 from messaging.tasks import dispatch_task
 from tests.factories import CareLinkFactory, ConsentRecordFactory, OutboundMessageFactory
 from tests.messaging.worker import Worker
+from tests.service_markers import in_ci
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
 TOKEN = "e2e-auth-token"
@@ -126,5 +129,54 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_doubles_nothing(worker_env,
         drain(lambda: statuses() == {"sent": 150}, timeout=90)
     finally:
         second.stop()
+    assert len(fake_twilio.messages) == 150
+    assert fake_twilio.duplicates() == []
+
+
+def restart_redis() -> None:
+    """Stop Redis without saving (it keeps nothing on disk) and start it again: every queued task is gone."""
+    from urllib.parse import urlparse
+
+    from django.conf import settings
+
+    url = urlparse(settings.REDIS_URL)
+    host, port = url.hostname or "127.0.0.1", str(url.port or 6379)
+    subprocess.run(["redis-cli", "-h", host, "-p", port, "shutdown", "nosave"], check=False, capture_output=True)
+    subprocess.run(
+        ["redis-server", "--daemonize", "yes", "--bind", host, "--port", port, "--save", "", "--appendonly", "no",
+         "--dir", "/tmp", "--logfile", "/tmp/alongside-test-redis.log"],
+        check=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if (
+            subprocess.run(["redis-cli", "-h", host, "-p", port, "ping"], capture_output=True, text=True).stdout.strip()
+            == "PONG"
+        ):
+            return
+        time.sleep(0.2)
+    raise AssertionError("Redis did not come back")
+
+
+@pytest.fixture
+def may_restart_redis():
+    # Restarting Redis flushes it: fine in CI, unkind to a developer's own `make run`.
+    if not (in_ci() or os.environ.get("ALLOW_REDIS_RESTART") == "1"):
+        pytest.skip("restarts Redis; runs in CI, or locally with ALLOW_REDIS_RESTART=1")
+
+
+def test_a_redis_restart_mid_dispatch_loses_nothing_and_doubles_nothing(may_restart_redis, worker_env, fake_twilio):
+    confirmations(150)
+    running = Worker(env=worker_env).start()
+    try:
+        deadline = time.monotonic() + 30
+        while len(fake_twilio.messages) < 20 and time.monotonic() < deadline:
+            dispatch_task()
+            time.sleep(0.05)
+        restart_redis()
+        assert 0 < len(fake_twilio.messages) < 150
+        drain(lambda: statuses() == {"sent": 150}, timeout=90)
+    finally:
+        running.stop()
     assert len(fake_twilio.messages) == 150
     assert fake_twilio.duplicates() == []

@@ -242,3 +242,22 @@ def test_default_rules_are_seeded_for_every_new_clinic(db):
     assert list(ReminderRule.objects.filter(clinic=clinic).values_list("key", flat=True)) == [
         "ride-two-days-before", "evening-before", "expected-end", "next-morning",
     ]  # fmt: skip
+
+
+def test_confirming_a_channel_sends_one_welcome_on_it(family, eager):
+    from caregiver.models import Caregiver
+
+    caregiver, _ = family(status="pending", channels="both")
+    replanned(
+        lambda: services.caregiver_opt_in(caregiver=caregiver, channel="sms", source="web", consent_text_version="v1")
+    )
+    replanned(
+        lambda: services.caregiver_opt_in(caregiver=caregiver, channel="sms", source="web", consent_text_version="v1")
+    )
+    welcome = OutboundMessage.objects.get(dedupe_key=f"welcome:{caregiver.pk}:sms")
+    assert welcome.kind == "confirmation"
+    assert "Reply STOP to opt out" in welcome.body
+    assert Caregiver.objects.get(pk=caregiver.pk).status == "active"
+    assert (
+        OutboundMessage.objects.filter(dedupe_key__startswith="welcome:").count() == 2
+    )  # sms, and email from the fixture
