@@ -3,6 +3,7 @@ library and a local Twilio-compatible server. Nothing lost, nothing doubled."""
 
 import os
 import subprocess
+import tempfile
 import time
 from datetime import timedelta
 
@@ -144,7 +145,7 @@ def restart_redis() -> None:
     subprocess.run(["redis-cli", "-h", host, "-p", port, "shutdown", "nosave"], check=False, capture_output=True)
     subprocess.run(
         ["redis-server", "--daemonize", "yes", "--bind", host, "--port", port, "--save", "", "--appendonly", "no",
-         "--dir", "/tmp", "--logfile", "/tmp/alongside-test-redis.log"],
+         "--dir", tempfile.gettempdir(), "--logfile", os.path.join(tempfile.gettempdir(), "alongside-redis.log")],
         check=True,
     )  # fmt: skip
     deadline = time.monotonic() + 10
