@@ -37,15 +37,15 @@ def welcome_enqueue(*, caregiver_id: int) -> int:
     context = rendering.base_context(caregiver, caregiver.clinic, names)
     made = 0
     for channel, opted_in in caregiver_consent(caregiver=caregiver).items():
-        if opted_in:
-            made += bool(
-                message_enqueue_now(
-                    caregiver=caregiver,
-                    channel=channel,
-                    kind=OutboundMessage.Kind.CONFIRMATION,
-                    template_key="welcome",
-                    context=context,
-                    dedupe_key=f"welcome:{caregiver.pk}:{channel}",
-                )  # fmt: skip
-            )
+        if not opted_in:
+            continue
+        message = message_enqueue_now(
+            caregiver=caregiver,
+            channel=channel,
+            kind=OutboundMessage.Kind.CONFIRMATION,
+            template_key="welcome",
+            context=context,
+            dedupe_key=f"welcome:{caregiver.pk}:{channel}",
+        )
+        made += message is not None
     return made
