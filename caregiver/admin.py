@@ -32,6 +32,19 @@ class ClinicScopedAdmin(admin.ModelAdmin):
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """For evidence and history (consent, the outbox, inbound texts): services write, nobody edits."""
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
 class StaffMembershipInline(admin.TabularInline):
     model = StaffMembership
     extra = 0
@@ -112,7 +125,7 @@ class CaregiverAdmin(ClinicScopedAdmin):
 
 
 @admin.register(ConsentRecord)
-class ConsentRecordAdmin(ClinicScopedAdmin):
+class ConsentRecordAdmin(ReadOnlyAdmin, ClinicScopedAdmin):
     """Read-only: consent is evidence, so it is appended by services and never edited."""
 
     clinic_path = "caregiver__clinic"
@@ -120,15 +133,6 @@ class ConsentRecordAdmin(ClinicScopedAdmin):
     list_filter = ["channel", "action", "source"]
     search_fields = ["caregiver__name", "caregiver__phone", "caregiver__email", "message_sid"]
     date_hierarchy = "created_at"
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(Appointment)

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from caregiver.admin import ClinicScopedAdmin
+from caregiver.admin import ClinicScopedAdmin, ReadOnlyAdmin
 
 from .models import InboundMessage, OutboundMessage, ReminderRule
 
@@ -13,7 +13,7 @@ class ReminderRuleAdmin(ClinicScopedAdmin):
 
 
 @admin.register(OutboundMessage)
-class OutboundMessageAdmin(ClinicScopedAdmin):
+class OutboundMessageAdmin(ReadOnlyAdmin, ClinicScopedAdmin):
     """The outbox: what was planned, sent, delivered, failed or suppressed (and why). Read-only."""
 
     clinic_path = "caregiver__clinic"
@@ -28,28 +28,10 @@ class OutboundMessageAdmin(ClinicScopedAdmin):
     def short_body(self, obj: OutboundMessage) -> str:
         return obj.body[:80]
 
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
-
 
 @admin.register(InboundMessage)
-class InboundMessageAdmin(ClinicScopedAdmin):
+class InboundMessageAdmin(ReadOnlyAdmin, ClinicScopedAdmin):
     list_display = ["received_at", "from_number", "caregiver", "action", "body"]
     list_filter = ["action", "clinic"]
     search_fields = ["from_number", "body", "caregiver__name"]
     date_hierarchy = "received_at"
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
