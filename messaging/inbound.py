@@ -164,7 +164,7 @@ def inbound_receive(
         inbound.action = InboundMessage.Action.UNKNOWN_SENDER
         if clinic and signals_crisis(body):
             # We cannot alert about someone we do not know, but we can still point them to help.
-            inbound.reply = _reply("crisis", {**_clinic_context(clinic), "loved_one": "someone"})
+            inbound.reply = _reply("crisis", rendering.base_context(None, clinic, "someone"))
         return _save(inbound)
     context = rendering.base_context(caregiver, caregiver.clinic, _loved_one_names(caregiver))
     keyword = keyword_of(body)
@@ -207,15 +207,6 @@ def inbound_receive(
     if inbound.reply:
         _record_reply(caregiver, message_sid, inbound.reply, now)
     return InboundResult(action=inbound.action, reply=inbound.reply)
-
-
-def _clinic_context(clinic: Clinic) -> dict[str, str]:
-    return {
-        "caregiver": "",
-        "clinic": clinic.name,
-        "clinic_phone": rendering.national_phone(clinic.contact_phone),
-        "clinic_email": clinic.contact_email,
-    }
 
 
 def _family_id(caregiver: Caregiver) -> int | str:

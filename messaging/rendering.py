@@ -54,9 +54,10 @@ def _first_name(name: str) -> str:
     return (name.split() or [name])[0]
 
 
-def base_context(caregiver: Caregiver, clinic: Clinic, loved_one_name: str = "") -> dict[str, str]:
+def base_context(caregiver: Caregiver | None, clinic: Clinic, loved_one_name: str = "") -> dict[str, str]:
+    """What every template may use. Without a caregiver (a text from an unknown number) their name is blank."""
     return {
-        "caregiver": _first_name(caregiver.name),
+        "caregiver": _first_name(caregiver.name) if caregiver else "",
         "loved_one": loved_one_name or "your loved one",
         "clinic": clinic.name,
         "clinic_phone": national_phone(clinic.contact_phone),

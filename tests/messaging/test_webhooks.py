@@ -230,3 +230,11 @@ def test_stop_still_works_and_answers_if_the_reply_template_is_missing(client, c
     body = text(client, caregiver, "STOP").content.decode()
     assert "unsubscribed" in body
     assert selectors.caregiver_consent(caregiver=caregiver)["sms"] is False
+
+
+def test_a_crisis_text_from_an_unknown_number_still_gets_988(client, caregiver):
+    params = {"MessageSid": "SMunknown", "From": "+14155550123", "To": caregiver.clinic.twilio_from_number,
+              "Body": "my brother talks about suicide"}  # fmt: skip
+    body = post(client, "/webhooks/twilio/inbound/", params).content.decode()
+    assert "call or text 988" in body
+    assert InboundMessage.objects.get().action == "unknown_sender"
