@@ -320,3 +320,45 @@ class Appointment(TimeStamped):
     @property
     def ride_arranged(self) -> bool:
         return self.ride_arranged_at is not None
+
+
+class ChannelConfirmation(models.Model):
+    """A pending double opt-in for one channel. Until one is confirmed, nothing but it is sent.
+
+    How it is confirmed:
+      - `code`:  a 6-digit SMS code typed on the sign-up page (10 minutes, 5 tries);
+      - `reply`: the caregiver texts YES (staff-enrolled numbers, who never saw our page);
+      - `link`:  a signed link in an email (3 days).
+    The code is kept only as an HMAC keyed with SECRET_KEY, never as typed. The consent text
+    version and IP address are those of the form the caregiver (or staff member) submitted; the
+    opt-in recorded on confirmation carries them.
+    """
+
+    class Method(models.TextChoices):
+        CODE = "code", "Code by SMS"
+        REPLY = "reply", "Reply YES by SMS"
+        LINK = "link", "Link by email"
+
+    caregiver = models.ForeignKey(Caregiver, on_delete=models.CASCADE, related_name="confirmations")
+    channel = models.CharField(max_length=5, choices=ConsentRecord.Channel.choices)
+    method = models.CharField(max_length=5, choices=Method.choices)
+    address = models.CharField(max_length=254, help_text="The number or email address being confirmed.")
+    code_hash = models.CharField(max_length=64, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    consent_text_version = models.CharField(max_length=40)
+    source = models.CharField(max_length=5, choices=ConsentRecord.Source.choices)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    expires_at = models.DateTimeField()
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["caregiver", "channel", "-created_at"])]
+
+    def __str__(self) -> str:
+        state = "confirmed" if self.confirmed_at else "pending"
+        return f"{self.caregiver} {self.get_method_display().lower()} ({state})"

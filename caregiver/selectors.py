@@ -6,7 +6,8 @@ object finds nothing (a 404), it is never "forbidden" (which would confirm it ex
 from __future__ import annotations
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import OuterRef, QuerySet, Subquery
+from django.db.models import Count, Min, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.utils import timezone
 
 from .models import Appointment, Caregiver, Clinic, ConsentRecord, LovedOne
 
@@ -62,3 +63,31 @@ def caregivers_with_consent(queryset: QuerySet[Caregiver] | None = None) -> Quer
     return queryset.annotate(
         sms_consent=latest(ConsentRecord.Channel.SMS), email_consent=latest(ConsentRecord.Channel.EMAIL)
     )
+
+
+def families_for_user(*, user: AbstractBaseUser | AnonymousUser, search: str = "") -> QuerySet[LovedOne]:
+    """The staff families list: each loved one with their caregivers and next appointment.
+
+    `search` matches the loved one's name, a caregiver's name or email, or the digits of a number.
+    """
+    families = loved_ones_for_user(user=user).annotate(
+        next_appointment_at=Min(
+            "appointments__starts_at",
+            filter=Q(appointments__status=Appointment.Status.SCHEDULED, appointments__starts_at__gte=timezone.now()),
+        ),
+        caregiver_count=Count("links", distinct=True),
+    )
+    search = search.strip()[:80]
+    if search:
+        match = (
+            Q(first_name__icontains=search)
+            | Q(caregivers__name__icontains=search)
+            | Q(caregivers__email__icontains=search)
+        )
+        digits = "".join(ch for ch in search if ch.isdigit())
+        if len(digits) >= 4:
+            match |= Q(caregivers__phone__contains=digits)
+        families = families.filter(pk__in=LovedOne.objects.filter(match).values("pk"))
+    return families.prefetch_related(
+        Prefetch("caregivers", queryset=Caregiver.objects.order_by("name", "id"))
+    ).order_by("first_name", "id")

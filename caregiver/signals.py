@@ -9,3 +9,5 @@ from django.dispatch import Signal
 caregiver_changed = Signal()
 # kwargs: appointment_id: int, change: str ("created", "rescheduled", "cancelled", "ride_arranged")
 appointment_changed = Signal()
+# kwargs: confirmation_id: int, code: str (the SMS code in plain text, "" for replies and links)
+confirmation_requested = Signal()

@@ -26,6 +26,7 @@ Status = OutboundMessage.Status
 OPT_OUT = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"}
 OPT_IN = {"START", "YES", "UNSTOP"}
 HELP = {"HELP", "INFO"}
+PREFERENCES = {"PREFS", "PREFERENCES", "SETTINGS", "CHANGE"}
 RIDE = {"RIDE"}
 START_CONSENT_VERSION = "sms-keyword-start"
 
@@ -177,14 +178,23 @@ def inbound_receive(
         )
         inbound.action, inbound.reply = InboundMessage.Action.OPT_OUT, _reply("stop", context)
     elif keyword in OPT_IN:
-        caregiver_services.caregiver_opt_in(
-            caregiver=caregiver,
-            channel=ConsentRecord.Channel.SMS,
-            source=ConsentRecord.Source.SMS,
-            consent_text_version=START_CONSENT_VERSION,
-            message_sid=message_sid,
-        )
-        inbound.action, inbound.reply = InboundMessage.Action.OPT_IN, _reply("start", context)
+        # YES to a staff enrollment's invitation confirms it (with the consent text staff used);
+        # otherwise START/YES is a plain opt-in.
+        confirmed = caregiver_services.confirmation_reply_check(caregiver=caregiver, message_sid=message_sid)
+        if confirmed is None:
+            caregiver_services.caregiver_opt_in(
+                caregiver=caregiver,
+                channel=ConsentRecord.Channel.SMS,
+                source=ConsentRecord.Source.SMS,
+                consent_text_version=START_CONSENT_VERSION,
+                message_sid=message_sid,
+            )
+        # A first confirmation gets the welcome (sent on consent), not "subscribed again".
+        inbound.action = InboundMessage.Action.OPT_IN
+        inbound.reply = "" if confirmed is not None else _reply("start", context)
+    elif keyword in PREFERENCES:
+        inbound.action = InboundMessage.Action.PREFERENCES
+        inbound.reply = _reply("preferences-link", {**context, "preferences_url": rendering.preferences_url(caregiver)})
     elif keyword in HELP:
         inbound.action, inbound.reply = InboundMessage.Action.HELP, _reply("help", context)
     elif keyword in RIDE:
@@ -203,7 +213,7 @@ def inbound_receive(
     if inbound.action in (InboundMessage.Action.CRISIS, InboundMessage.Action.HELP):
         key = "staff-crisis-alert" if inbound.action == InboundMessage.Action.CRISIS else "staff-help-alert"
         staff_alert(caregiver=caregiver, inbound=inbound, template_key=key)
-        transaction.on_commit(_kick_dispatcher)
+        transaction.on_commit(dispatcher_wake)
     if inbound.reply:
         _record_reply(caregiver, message_sid, inbound.reply, now)
     return InboundResult(action=inbound.action, reply=inbound.reply)
@@ -227,7 +237,7 @@ def _save(inbound: InboundMessage) -> InboundMessage:
     return inbound
 
 
-def _kick_dispatcher() -> None:
+def dispatcher_wake() -> None:
     from .tasks import dispatch_task
 
     try:

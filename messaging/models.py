@@ -187,6 +187,7 @@ class InboundMessage(models.Model):
         OPT_OUT = "opt_out", "Opted out"
         OPT_IN = "opt_in", "Opted back in"
         HELP = "help", "Sent help"
+        PREFERENCES = "preferences", "Sent the preferences link"
         RIDE = "ride", "Marked ride arranged"
         RIDE_NOT_FOUND = "ride_not_found", "RIDE, but no upcoming appointment"
         CRISIS = "crisis", "Crisis resources sent, staff alerted"

@@ -8,9 +8,10 @@ from django.db.models.signals import post_save
 from django.dispatch import receiver
 
 from caregiver.models import Clinic
-from caregiver.signals import appointment_changed, caregiver_changed
+from caregiver.signals import appointment_changed, caregiver_changed, confirmation_requested
 
-from . import planning
+from . import planning, services
+from .inbound import dispatcher_wake
 from .tasks import replan_appointment_task, replan_caregiver_task, welcome_task
 
 logger = logging.getLogger(__name__)
@@ -41,3 +42,11 @@ def on_caregiver_changed(sender, *, caregiver_id: int, change: str, **kwargs) ->
 def on_clinic_saved(sender, *, instance: Clinic, created: bool, **kwargs) -> None:
     if created:
         planning.reminder_rules_seed(clinic=instance)
+
+
+@receiver(confirmation_requested)
+def on_confirmation_requested(sender, *, confirmation_id: int, code: str, **kwargs) -> None:
+    # Someone is waiting on the page for this code: enqueue it now and wake the dispatcher
+    # rather than wait for its next tick.
+    if services.confirmation_send(confirmation_id=confirmation_id, code=code) is not None:
+        dispatcher_wake()

@@ -12,6 +12,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 
 from caregiver.models import Appointment, Caregiver, Clinic
+from caregiver.tokens import email_confirm_token, preferences_token
 from content.models import Tip
 from content.services import message_render
 
@@ -41,6 +42,14 @@ def unsubscribe_caregiver_id(token: str, *, max_age_days: int = 365) -> int | No
 
 def unsubscribe_url(caregiver: Caregiver) -> str:
     return settings.PUBLIC_BASE_URL + reverse("messaging:unsubscribe", args=[unsubscribe_token(caregiver)])
+
+
+def preferences_url(caregiver: Caregiver) -> str:
+    return settings.PUBLIC_BASE_URL + reverse("portal:preferences", args=[preferences_token(caregiver.pk)])
+
+
+def email_confirm_url(confirmation_id: int) -> str:
+    return settings.PUBLIC_BASE_URL + reverse("portal:email-confirm", args=[email_confirm_token(confirmation_id)])
 
 
 def national_phone(number: str) -> str:
@@ -89,6 +98,7 @@ def email_html(*, caregiver: Caregiver | None, subject: str, body_html: str) -> 
             "subject": subject,
             "body_html": body_html,
             "unsubscribe_url": unsubscribe_url(caregiver) if caregiver else "",
+            "preferences_url": preferences_url(caregiver) if caregiver else "",
         },
     )
 
@@ -98,6 +108,7 @@ def email_text(*, caregiver: Caregiver | None, body: str) -> str:
         return body
     return (
         f"{body}\n\n--\nIn a crisis, call or text 988 (US), or call 911 in an emergency.\n"
+        f"Change how often you hear from us, or pause: {preferences_url(caregiver)}\n"
         f"Stop these emails: {unsubscribe_url(caregiver)}\n"
     )
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils import timezone
 
-from caregiver.models import Caregiver
+from caregiver.models import Caregiver, ChannelConfirmation
 from caregiver.selectors import caregiver_consent
 
 from . import rendering
@@ -49,3 +49,32 @@ def welcome_enqueue(*, caregiver_id: int) -> int:
         )
         made += message is not None
     return made
+
+
+def confirmation_send(*, confirmation_id: int, code: str) -> OutboundMessage | None:
+    """Put a confirmation (an SMS code, a YES invitation or an email link) in the outbox, due now.
+
+    The only message a pending caregiver can get. Its dedupe key is the confirmation, so a
+    repeated signal sends nothing twice; a new request is a new confirmation.
+    """
+    confirmation = ChannelConfirmation.objects.select_related("caregiver__clinic").filter(pk=confirmation_id).first()
+    if confirmation is None or confirmation.confirmed_at is not None:
+        return None
+    caregiver = confirmation.caregiver
+    names = " and ".join(caregiver.loved_ones.order_by("first_name").values_list("first_name", flat=True))
+    context = rendering.base_context(caregiver, caregiver.clinic, names)
+    Method = ChannelConfirmation.Method
+    if confirmation.method == Method.CODE:
+        template_key, context["code"] = "confirmation-code", code
+    elif confirmation.method == Method.REPLY:
+        template_key = "enrollment-invite"
+    else:
+        template_key, context["confirm_url"] = "email-confirmation", rendering.email_confirm_url(confirmation.pk)
+    return message_enqueue_now(
+        caregiver=caregiver,
+        channel=confirmation.channel,
+        kind=OutboundMessage.Kind.CONFIRMATION,
+        template_key=template_key,
+        context=context,
+        dedupe_key=f"confirm:{confirmation.pk}",
+    )

@@ -1,3 +1,5 @@
+import uuid
+
 import pytest
 from django.contrib.auth import get_user_model
 
@@ -21,3 +23,12 @@ def staff_user(clinic):
     user = get_user_model().objects.create_user(username="dana", password="a-long-test-password")
     factories.StaffMembershipFactory(user=user, clinic=clinic)
     return user
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache_namespace(settings):
+    """Each test counts rate limits and throttles from zero: its own key prefix in the shared cache."""
+    caches = {alias: dict(config) for alias, config in settings.CACHES.items()}
+    for config in caches.values():
+        config["KEY_PREFIX"] = f"test-{uuid.uuid4().hex[:12]}"
+    settings.CACHES = caches

@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "caregiver",
     "content",
     "messaging",
+    "portal",
 ]
 
 MIDDLEWARE = [
@@ -101,7 +102,6 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-LOGIN_URL = "/admin/login/"
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -244,6 +244,17 @@ EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.cons
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Alongside <hello@alongside.localhost>")
 
 PHONE_DEFAULT_REGION = env.str("PHONE_DEFAULT_REGION", default="US")
+
+# --- Sign-up and staff pages ----------------------------------------------------------------------
+
+# Codes and links sent to one number or address, and confirmations asked from one IP, per hour:
+# SMS pumping costs the clinic money and pesters the owner of the number.
+CONFIRMATIONS_PER_ADDRESS_PER_HOUR = env.int("CONFIRMATIONS_PER_ADDRESS_PER_HOUR", default=5)
+CONFIRMATIONS_PER_IP_PER_HOUR = env.int("CONFIRMATIONS_PER_IP_PER_HOUR", default=20)
+SIGNUPS_PER_IP_PER_HOUR = env.int("SIGNUPS_PER_IP_PER_HOUR", default=20)
+LOGIN_URL = "/staff/login/"
+LOGIN_REDIRECT_URL = "/staff/"
+LOGOUT_REDIRECT_URL = "/staff/login/"
 
 # --- Logging --------------------------------------------------------------------------------
 

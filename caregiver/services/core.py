@@ -11,10 +11,10 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from . import selectors
-from .models import Appointment, Caregiver, CareLink, Clinic, ConsentRecord, LovedOne, StaffMembership
-from .signals import appointment_changed, caregiver_changed
-from .validators import phone_to_e164
+from .. import selectors
+from ..models import Appointment, Caregiver, CareLink, Clinic, ConsentRecord, LovedOne, StaffMembership
+from ..signals import appointment_changed, caregiver_changed
+from ..validators import phone_to_e164
 
 
 def _announce_caregiver(caregiver: Caregiver, change: str) -> None:

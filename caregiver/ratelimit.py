@@ -1,0 +1,36 @@
+"""Fixed-window counters in the shared cache (Redis in production) for abuse limits: how many
+codes one number may be sent, how many sign-ups one address may submit. Cheap and approximate
+on purpose; the point is to make SMS pumping and guessing expensive, not to meter exactly.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from django.core.cache import cache
+
+
+@dataclass(frozen=True)
+class Limit:
+    name: str
+    count: int
+    seconds: int
+
+
+def limit_hit(limit: Limit, subject: str) -> int | None:
+    """Count one use of `limit` by `subject`. Returns None if allowed, else seconds until it is."""
+    window = int(time.time()) // limit.seconds
+    key = f"rl:{limit.name}:{subject}:{window}"
+    # add() then incr() keeps the counter atomic in Redis; a missing key starts the window.
+    if cache.add(key, 1, timeout=limit.seconds + 5):
+        used = 1
+    else:
+        try:
+            used = cache.incr(key)
+        except ValueError:  # expired between add and incr
+            cache.set(key, 1, timeout=limit.seconds + 5)
+            used = 1
+    if used > limit.count:
+        return limit.seconds - int(time.time()) % limit.seconds
+    return None

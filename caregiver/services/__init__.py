@@ -1,0 +1,84 @@
+"""Writes to caregiver/ models. Views, API, admin actions and tasks call these; nothing else
+creates or changes clinics, caregivers, consent, confirmations or appointments.
+
+Split by topic: `core` (people, consent, appointments), `confirmations` (double opt-in),
+`families` (enrolling several at once, courses, CSV import).
+"""
+
+from .confirmations import (
+    RateLimited,
+    confirmation_code_check,
+    confirmation_link_check,
+    confirmation_reply_check,
+    confirmation_start,
+)
+from .core import (
+    CAREGIVER_EDITABLE,
+    appointment_cancel,
+    appointment_create,
+    appointment_mark_ride_arranged,
+    appointment_reschedule,
+    caregiver_block_sms,
+    caregiver_create,
+    caregiver_link,
+    caregiver_opt_in,
+    caregiver_opt_out,
+    caregiver_pause,
+    caregiver_resume,
+    caregiver_update,
+    clinic_create,
+    loved_one_create,
+    staff_membership_add,
+)
+from .families import (
+    IMPORT_COLUMNS,
+    IMPORT_MAX_BYTES,
+    ImportResult,
+    PlannedSession,
+    caregiver_invite,
+    caregiver_sign_up,
+    course_create,
+    course_sessions,
+    family_enroll,
+    family_import,
+    family_import_read,
+)
+from .preferences import caregiver_pause_days, caregiver_preferences_save, caregiver_stop_everything
+
+__all__ = [
+    "CAREGIVER_EDITABLE",
+    "IMPORT_COLUMNS",
+    "IMPORT_MAX_BYTES",
+    "ImportResult",
+    "PlannedSession",
+    "RateLimited",
+    "appointment_cancel",
+    "appointment_create",
+    "appointment_mark_ride_arranged",
+    "appointment_reschedule",
+    "caregiver_block_sms",
+    "caregiver_create",
+    "caregiver_invite",
+    "caregiver_link",
+    "caregiver_opt_in",
+    "caregiver_opt_out",
+    "caregiver_pause",
+    "caregiver_pause_days",
+    "caregiver_preferences_save",
+    "caregiver_resume",
+    "caregiver_sign_up",
+    "caregiver_stop_everything",
+    "caregiver_update",
+    "clinic_create",
+    "confirmation_code_check",
+    "confirmation_link_check",
+    "confirmation_reply_check",
+    "confirmation_start",
+    "course_create",
+    "course_sessions",
+    "family_enroll",
+    "family_import",
+    "family_import_read",
+    "loved_one_create",
+    "staff_membership_add",
+]  # fmt: skip

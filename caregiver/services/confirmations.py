@@ -1,0 +1,195 @@
+"""Double opt-in: a caregiver confirms each channel before anything but the confirmation is sent.
+
+`confirmation_start` records what is being confirmed and announces it (after commit) with the
+secret; messaging/ listens and sends the code, the YES invitation or the link. The plaintext
+code lives only in that one message.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from ..models import Caregiver, ChannelConfirmation, ConsentRecord
+from ..ratelimit import Limit, limit_hit
+from ..signals import confirmation_requested
+from ..tokens import email_confirm_id
+from .core import caregiver_opt_in
+
+Method = ChannelConfirmation.Method
+TTL = {Method.CODE: timedelta(minutes=10), Method.REPLY: timedelta(days=30), Method.LINK: timedelta(days=3)}
+CODE_ATTEMPTS = 5
+
+
+class RateLimited(ValidationError):
+    """Too many confirmations asked for; `retry_after` seconds until the next is allowed."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message, code="rate_limited")
+        self.retry_after = retry_after
+
+
+def _code_hash(caregiver_id: int, code: str) -> str:
+    key = settings.SECRET_KEY.encode()
+    return hmac.new(key, f"confirm:{caregiver_id}:{code}".encode(), hashlib.sha256).hexdigest()
+
+
+def _minutes(seconds: int) -> str:
+    minutes = max(1, round(seconds / 60))
+    return f"{minutes} minute{'s' if minutes != 1 else ''}"
+
+
+@transaction.atomic
+def confirmation_start(
+    *,
+    caregiver: Caregiver,
+    channel: str,
+    source: str,
+    consent_text_version: str,
+    ip_address: str | None = None,
+    requested_by: AbstractBaseUser | None = None,
+    method: str | None = None,
+) -> ChannelConfirmation:
+    """Ask the caregiver to confirm `channel`: a code (web sign-up), a YES reply (staff) or a link.
+
+    Limited per number/address (SMS pumping costs the clinic money and annoys the owner of the
+    number) and per IP address; over a limit raises RateLimited saying when to try again.
+    """
+    if channel == ConsentRecord.Channel.SMS:
+        if not caregiver.phone:
+            raise ValidationError({"channel": "There is no mobile number to confirm."})
+        address = caregiver.phone
+        # Someone on our sign-up page types a code; anyone else (enrolled by staff) replies YES.
+        method = method or (Method.CODE if source == ConsentRecord.Source.WEB else Method.REPLY)
+    else:
+        if not caregiver.email:
+            raise ValidationError({"channel": "There is no email address to confirm."})
+        address, method = caregiver.email, Method.LINK
+    limits = [(Limit("confirm-address", settings.CONFIRMATIONS_PER_ADDRESS_PER_HOUR, 3600), address)]
+    if ip_address:
+        limits.append((Limit("confirm-ip", settings.CONFIRMATIONS_PER_IP_PER_HOUR, 3600), ip_address))
+    for limit, subject in limits:
+        wait = limit_hit(limit, subject)
+        if wait is not None:
+            what = "codes to this number" if channel == "sms" else "links to this address"
+            if limit.name == "confirm-ip":
+                what = "confirmations from your connection"
+            raise RateLimited(f"We have sent too many {what} for now. Try again in {_minutes(wait)}.", wait)
+    # A new request replaces the old one: only the latest code or link works.
+    caregiver.confirmations.filter(channel=channel, confirmed_at__isnull=True).update(expires_at=timezone.now())
+    code = f"{secrets.randbelow(10**6):06d}" if method == Method.CODE else ""
+    confirmation = ChannelConfirmation.objects.create(
+        caregiver=caregiver,
+        channel=channel,
+        method=method,
+        address=address,
+        code_hash=_code_hash(caregiver.pk, code) if code else "",
+        consent_text_version=consent_text_version,
+        source=source,
+        ip_address=ip_address,
+        requested_by=requested_by,
+        expires_at=timezone.now() + TTL[method],
+    )
+    transaction.on_commit(
+        lambda: confirmation_requested.send(sender=ChannelConfirmation, confirmation_id=confirmation.pk, code=code)
+    )
+    return confirmation
+
+
+def _confirm(confirmation: ChannelConfirmation, *, ip_address: str | None, message_sid: str = "") -> ConsentRecord:
+    confirmation.confirmed_at = timezone.now()
+    confirmation.save(update_fields=["confirmed_at"])
+    return caregiver_opt_in(
+        caregiver=confirmation.caregiver,
+        channel=confirmation.channel,
+        source={Method.CODE: ConsentRecord.Source.WEB, Method.REPLY: ConsentRecord.Source.SMS}.get(
+            confirmation.method, ConsentRecord.Source.EMAIL
+        ),
+        consent_text_version=confirmation.consent_text_version,
+        ip_address=ip_address or confirmation.ip_address,
+        message_sid=message_sid,
+        recorded_by=confirmation.requested_by,
+    )
+
+
+def confirmation_code_check(*, caregiver: Caregiver, code: str, ip_address: str | None = None) -> ConsentRecord:
+    """Check a typed SMS code. Right: the SMS channel is opted in. Wrong: raises, saying what to do.
+
+    A wrong try is counted in its own transaction, so raising does not roll the count back.
+    """
+    with transaction.atomic():
+        outcome = _code_try(caregiver, code, ip_address)
+    if isinstance(outcome, str):
+        raise ValidationError({"code": outcome})
+    return outcome
+
+
+def _code_try(caregiver: Caregiver, code: str, ip_address: str | None) -> ConsentRecord | str:
+    confirmation = (
+        ChannelConfirmation.objects.select_for_update()
+        .filter(caregiver=caregiver, channel=ConsentRecord.Channel.SMS, method=Method.CODE, confirmed_at__isnull=True)
+        .order_by("-created_at", "-id")
+        .first()
+    )
+    if confirmation is None:
+        return "There is no code waiting to be confirmed. Send a new code."
+    if confirmation.expires_at <= timezone.now():
+        return "This code has expired. Send a new code and use it within 10 minutes."
+    if confirmation.attempts >= CODE_ATTEMPTS:
+        return "Too many wrong tries. Send a new code."
+    typed = "".join(ch for ch in code if ch.isdigit())
+    if len(typed) != 6 or len(code.strip()) > 20:
+        return "Enter the 6 digits from the text message."
+    if not hmac.compare_digest(confirmation.code_hash, _code_hash(caregiver.pk, typed)):
+        confirmation.attempts += 1
+        confirmation.save(update_fields=["attempts"])
+        left = CODE_ATTEMPTS - confirmation.attempts
+        if left == 0:
+            return "That code is not right, and that was the last try. Send a new code."
+        return f"That code is not right. You have {left} {'try' if left == 1 else 'tries'} left."
+    return _confirm(confirmation, ip_address=ip_address)
+
+
+@transaction.atomic
+def confirmation_link_check(*, token: str, ip_address: str | None = None) -> ChannelConfirmation:
+    """Open an emailed link: the email channel is opted in. Opening it twice is harmless."""
+    confirmation_id = email_confirm_id(token)
+    confirmation = (
+        ChannelConfirmation.objects.select_for_update().select_related("caregiver").filter(pk=confirmation_id).first()
+        if confirmation_id
+        else None
+    )
+    if confirmation is None or confirmation.method != Method.LINK:
+        raise ValidationError("This link is not valid or has expired. Ask for a new one from the sign-up page.")
+    if confirmation.confirmed_at is None:
+        if confirmation.expires_at <= timezone.now():
+            raise ValidationError("This link was replaced by a newer one, or has expired. Use the newest email.")
+        _confirm(confirmation, ip_address=ip_address)
+    return confirmation
+
+
+@transaction.atomic
+def confirmation_reply_check(*, caregiver: Caregiver, message_sid: str) -> ConsentRecord | None:
+    """A YES text: confirms a staff enrollment's open invitation, if there is one."""
+    confirmation = (
+        ChannelConfirmation.objects.select_for_update()
+        .filter(
+            caregiver=caregiver,
+            channel=ConsentRecord.Channel.SMS,
+            confirmed_at__isnull=True,
+            expires_at__gt=timezone.now(),
+        )
+        .order_by("-created_at", "-id")
+        .first()
+    )
+    if confirmation is None:
+        return None
+    return _confirm(confirmation, ip_address=None, message_sid=message_sid)

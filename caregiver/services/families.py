@@ -1,0 +1,379 @@
+"""Enrolling whole families at once (the staff page, the API, a CSV file) and planning a course."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from ..consent import CURRENT_STAFF, CURRENT_WEB
+from ..models import Appointment, Caregiver, CareLink, Clinic, ConsentRecord, LovedOne
+from ..validators import local_to_utc
+from .confirmations import confirmation_start
+from .core import appointment_create, caregiver_create, loved_one_create
+
+
+def caregiver_invite(*, caregiver: Caregiver, by: AbstractBaseUser | None) -> int:
+    """Ask a staff-entered caregiver to confirm each channel they chose (YES by text, a link by email)."""
+    channels = [c for c, wanted in (("sms", caregiver.wants_sms), ("email", caregiver.wants_email)) if wanted]
+    for channel in channels:
+        confirmation_start(
+            caregiver=caregiver,
+            channel=channel,
+            source=ConsentRecord.Source.STAFF,
+            consent_text_version=CURRENT_STAFF,
+            requested_by=by,
+        )
+    return len(channels)
+
+
+@transaction.atomic
+def caregiver_sign_up(
+    *,
+    clinic: Clinic,
+    name: str,
+    phone: str,
+    email: str,
+    channels: str,
+    loved_one_name: str,
+    relationship: str,
+    time_zone: str,
+    ip_address: str | None,
+    consent_text_version: str = CURRENT_WEB,
+) -> Caregiver:
+    """A caregiver signs themselves up on the web: pending, with a code or link sent per channel.
+
+    Nothing else is sent until a channel is confirmed. Errors are keyed by form field; a number
+    already enrolled is refused without saying who enrolled it.
+    """
+    errors: dict[str, list[str]] = {}
+    loved_one = None
+    try:
+        with transaction.atomic():
+            loved_one = loved_one_create(clinic=clinic, first_name=loved_one_name)
+    except ValidationError as exc:
+        errors["loved_one"] = exc.messages
+    try:
+        caregiver = caregiver_create(
+            clinic=clinic, name=name, phone=phone, email=email, channels=channels, time_zone=time_zone,
+            loved_one=loved_one, relationship=relationship,
+        )  # fmt: skip
+    except ValidationError as exc:
+        errors.update(_by_field(exc))
+    if errors:
+        raise ValidationError(errors)
+    for channel, wanted in (("sms", caregiver.wants_sms), ("email", caregiver.wants_email)):
+        if wanted:
+            confirmation_start(
+                caregiver=caregiver,
+                channel=channel,
+                source=ConsentRecord.Source.WEB,
+                consent_text_version=consent_text_version,
+                ip_address=ip_address,
+            )
+    return caregiver
+
+
+@transaction.atomic
+def family_enroll(
+    *,
+    clinic: Clinic,
+    loved_one_name: str,
+    caregivers: list[dict],
+    appointments: list[dict] | None = None,
+    by: AbstractBaseUser | None = None,
+) -> LovedOne:
+    """A loved one, the caregivers who support them and their first appointments, all or nothing.
+
+    Each caregiver dict holds caregiver_create's fields plus `relationship`; each appointment dict
+    `starts_at` (aware), `kind`, `duration_minutes`. Errors are keyed `caregivers.<i>.<field>` /
+    `appointments.<i>.<field>` so a form or an API can put them next to the right field.
+    Staff-entered caregivers stay pending until they confirm: nothing else reaches them before.
+    """
+    if not caregivers:
+        raise ValidationError({"caregivers": "Add at least one caregiver."})
+    loved_one = loved_one_create(clinic=clinic, first_name=loved_one_name)
+    errors: dict[str, list[str]] = {}
+    made: list[Caregiver] = []
+    for index, entry in enumerate(caregivers):
+        try:
+            with transaction.atomic():
+                made.append(caregiver_create(clinic=clinic, loved_one=loved_one, **entry))
+        except ValidationError as exc:
+            for name, messages in _by_field(exc).items():
+                errors[f"caregivers.{index}.{name}"] = messages
+    for index, entry in enumerate(appointments or []):
+        try:
+            with transaction.atomic():
+                appointment_create(loved_one=loved_one, **entry)
+        except ValidationError as exc:
+            for name, messages in _by_field(exc).items():
+                errors[f"appointments.{index}.{name}"] = messages
+    if errors:
+        raise ValidationError(errors)
+    for caregiver in made:
+        caregiver_invite(caregiver=caregiver, by=by)
+    return loved_one
+
+
+def _by_field(exc: ValidationError) -> dict[str, list[str]]:
+    if hasattr(exc, "error_dict"):
+        return {("" if k == "__all__" else k) or "non_field": v for k, v in exc.message_dict.items()}
+    return {"non_field": exc.messages}
+
+
+# --- Courses -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PlannedSession:
+    local: datetime  # wall-clock time in the clinic's zone
+    kind: str
+
+
+def course_sessions(
+    *,
+    first_day: date,
+    at: time,
+    weekdays: list[int],
+    sessions: int = 6,
+    maintenance_every_weeks: int = 0,
+    maintenance_sessions: int = 0,
+) -> list[PlannedSession]:
+    """An initial phase on the given weekdays (0 = Monday), then optional maintenance boosters.
+
+    The default is the common first phase: six infusions over about two to three weeks, e.g.
+    Monday, Wednesday and Friday. Maintenance sessions follow every `maintenance_every_weeks`
+    after the last infusion. Staff review and edit the list before anything is saved.
+    """
+    if not weekdays:
+        raise ValidationError({"weekdays": "Pick at least one day of the week."})
+    if not 1 <= sessions <= 24:
+        raise ValidationError({"sessions": "Plan between 1 and 24 sessions in the first phase."})
+    if maintenance_sessions and not 1 <= maintenance_every_weeks <= 26:
+        raise ValidationError({"maintenance_every_weeks": "Space maintenance sessions 1 to 26 weeks apart."})
+    if not 0 <= maintenance_sessions <= 24:
+        raise ValidationError({"maintenance_sessions": "Plan at most 24 maintenance sessions."})
+    planned: list[PlannedSession] = []
+    day = first_day
+    while len(planned) < sessions:
+        if day.weekday() in weekdays:
+            planned.append(PlannedSession(datetime.combine(day, at), Appointment.Kind.INFUSION))
+        day += timedelta(days=1)
+    last = planned[-1].local
+    for number in range(1, maintenance_sessions + 1):
+        planned.append(
+            PlannedSession(last + timedelta(weeks=maintenance_every_weeks * number), Appointment.Kind.BOOSTER)
+        )
+    return planned
+
+
+@transaction.atomic
+def course_create(
+    *, loved_one: LovedOne, sessions: list[PlannedSession], duration_minutes: int = 60
+) -> list[Appointment]:
+    """Save a reviewed course in the clinic's time zone, all or nothing; errors keyed by session index."""
+    if not sessions:
+        raise ValidationError({"sessions": "There are no sessions to save."})
+    zone = loved_one.clinic.time_zone
+    errors: dict[str, list[str]] = {}
+    made = []
+    for index, session in enumerate(sessions):
+        try:
+            with transaction.atomic():
+                starts_at = local_to_utc(session.local, time_zone=zone)
+                made.append(
+                    appointment_create(
+                        loved_one=loved_one, starts_at=starts_at, kind=session.kind, duration_minutes=duration_minutes
+                    )
+                )
+        except ValidationError as exc:
+            errors[f"sessions.{index}"] = exc.messages
+    if errors:
+        raise ValidationError(errors)
+    return made
+
+
+# --- CSV import --------------------------------------------------------------------------------
+
+IMPORT_COLUMNS = [
+    "family", "loved_one", "caregiver_name", "caregiver_phone", "caregiver_email", "relationship",
+    "channels", "appointment", "kind", "duration_minutes",
+]  # fmt: skip
+IMPORT_REQUIRED = {"family", "loved_one"}
+IMPORT_MAX_BYTES = 1_000_000
+IMPORT_MAX_ROWS = 2_000
+
+
+@dataclass
+class ImportResult:
+    families: int = 0
+    caregivers: int = 0
+    appointments: int = 0
+    rows: list[dict] = field(default_factory=list)  # each row as read, with its "errors"
+    errors: list[str] = field(default_factory=list)  # problems with the file itself
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors and not any(row["errors"] for row in self.rows)
+
+
+class ImportInvalid(Exception):
+    def __init__(self, result: ImportResult) -> None:
+        super().__init__("the file has errors")
+        self.result = result
+
+
+def family_import_read(raw: bytes) -> ImportResult:
+    """Parse a CSV upload into rows; problems with the file as a whole go in `errors`."""
+    result = ImportResult()
+    if len(raw) > IMPORT_MAX_BYTES:
+        result.errors.append(
+            f"The file is larger than {IMPORT_MAX_BYTES // 1_000_000} MB. Split it into smaller files."
+        )
+        return result
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        result.errors.append("The file is not UTF-8 text. Export it from your spreadsheet as “CSV UTF-8”.")
+        return result
+    reader = csv.DictReader(io.StringIO(text))
+    header = [name.strip().lower() for name in (reader.fieldnames or [])]
+    missing = IMPORT_REQUIRED - set(header)
+    if missing:
+        result.errors.append(
+            f"The first line must name the columns; missing: {', '.join(sorted(missing))}. "
+            f"Columns we read: {', '.join(IMPORT_COLUMNS)}."
+        )
+        return result
+    unknown = [name for name in header if name and name not in IMPORT_COLUMNS]
+    if unknown:
+        result.errors.append(f"Unknown columns: {', '.join(unknown)}. Columns we read: {', '.join(IMPORT_COLUMNS)}.")
+        return result
+    reader.fieldnames = header
+    try:
+        for number, row in enumerate(reader, start=2):
+            if number - 1 > IMPORT_MAX_ROWS:
+                result.errors.append(f"The file has more than {IMPORT_MAX_ROWS} rows. Split it into smaller files.")
+                return result
+            if None in row:
+                result.rows.append({"line": number, **_clean(row), "errors": ["This row has more cells than columns."]})
+                continue
+            cells = _clean(row)
+            if any(cells.values()):
+                result.rows.append({"line": number, **cells, "errors": []})
+    except csv.Error as exc:
+        result.errors.append(f"The file is not valid CSV: {exc}.")
+    if not result.rows and not result.errors:
+        result.errors.append("The file has no rows under the header.")
+    return result
+
+
+def _clean(row: dict) -> dict[str, str]:
+    return {name: (row.get(name) or "").strip() for name in IMPORT_COLUMNS}
+
+
+def family_import(
+    *, clinic: Clinic, result: ImportResult, commit: bool, by: AbstractBaseUser | None = None
+) -> ImportResult:
+    """Validate every row through the same services as the pages; save only if all are valid.
+
+    With commit=False (the preview) or any error, everything is rolled back and ImportResult
+    lists each row's errors. Families are grouped by the `family` column.
+    """
+    if result.errors:
+        return result
+    try:
+        with transaction.atomic():
+            _import_rows(clinic, result, by=by if commit else None, invite=commit)
+            if not commit or not result.ok:
+                raise ImportInvalid(result)
+    except ImportInvalid:
+        pass
+    return result
+
+
+def _import_rows(clinic: Clinic, result: ImportResult, *, by: AbstractBaseUser | None, invite: bool) -> None:
+    families: dict[str, LovedOne] = {}
+    kinds = {value for value, _ in Appointment.Kind.choices}
+    relationships = {value for value, _ in CareLink.Relationship.choices}
+    channels = {value for value, _ in Caregiver.Channels.choices}
+    for row in result.rows:
+        if row["errors"]:
+            continue
+        errors = row["errors"]
+        family = row["family"]
+        if not family:
+            errors.append("family: give each family a reference (any label, the same on all its rows).")
+            continue
+        loved_one = families.get(family)
+        if loved_one is None:
+            try:
+                with transaction.atomic():
+                    loved_one = loved_one_create(clinic=clinic, first_name=row["loved_one"])
+            except ValidationError as exc:
+                errors.extend(f"loved_one: {m}" for m in exc.messages)
+                continue
+            families[family] = loved_one
+            result.families += 1
+        elif row["loved_one"] and row["loved_one"] != loved_one.first_name:
+            errors.append(f"loved_one: family {family} is {loved_one.first_name} on an earlier row.")
+            continue
+        if row["caregiver_name"] or row["caregiver_phone"] or row["caregiver_email"]:
+            relationship = row["relationship"].lower() or CareLink.Relationship.OTHER
+            channel = row["channels"].lower() or ("both" if row["caregiver_phone"] and row["caregiver_email"] else (
+                "sms" if row["caregiver_phone"] else "email"))  # fmt: skip
+            if relationship not in relationships:
+                errors.append(f"relationship: use one of {', '.join(sorted(relationships))}.")
+            if channel not in channels:
+                errors.append(f"channels: use one of {', '.join(sorted(channels))}.")
+            if not errors:
+                try:
+                    with transaction.atomic():
+                        caregiver = caregiver_create(
+                            clinic=clinic, name=row["caregiver_name"], phone=row["caregiver_phone"],
+                            email=row["caregiver_email"], channels=channel, loved_one=loved_one,
+                            relationship=relationship,
+                        )  # fmt: skip
+                        if invite:
+                            caregiver_invite(caregiver=caregiver, by=by)
+                    result.caregivers += 1
+                except ValidationError as exc:
+                    errors.extend(f"{name}: {m}" if name != "__all__" else m for name, ms in _messages(exc) for m in ms)
+        if row["appointment"]:
+            kind = row["kind"].lower() or Appointment.Kind.INFUSION
+            if kind not in kinds:
+                errors.append(f"kind: use one of {', '.join(sorted(kinds))}.")
+                continue
+            try:
+                local = datetime.strptime(row["appointment"], "%Y-%m-%d %H:%M")
+            except ValueError:
+                errors.append(f"appointment: “{row['appointment']}” is not a date and time like 2026-12-01 10:30.")
+                continue
+            try:
+                duration = int(row["duration_minutes"] or 60)
+            except ValueError:
+                errors.append("duration_minutes: give a whole number of minutes, like 60.")
+                continue
+            try:
+                with transaction.atomic():
+                    appointment_create(
+                        loved_one=loved_one,
+                        starts_at=local_to_utc(local, time_zone=clinic.time_zone),
+                        kind=kind,
+                        duration_minutes=duration,
+                    )
+                result.appointments += 1
+            except ValidationError as exc:
+                errors.extend(f"{name}: {m}" if name != "__all__" else m for name, ms in _messages(exc) for m in ms)
+
+
+def _messages(exc: ValidationError) -> list[tuple[str, list[str]]]:
+    if hasattr(exc, "error_dict"):
+        return list(exc.message_dict.items())
+    return [("__all__", exc.messages)]

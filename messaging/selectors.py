@@ -1,0 +1,97 @@
+"""Reads of the outbox and inbound texts for clinic staff, scoped like caregiver.selectors."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import Q, QuerySet
+
+from caregiver.models import LovedOne
+from caregiver.selectors import clinics_for_user
+
+from .models import InboundMessage, OutboundMessage
+
+
+def messages_for_user(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[OutboundMessage]:
+    """Every outbox row of the user's clinics' caregivers (alerts included: staff sent them)."""
+    return OutboundMessage.objects.filter(
+        caregiver__clinic__in=clinics_for_user(user=user).values("id")
+    ).select_related("caregiver", "appointment")
+
+
+def family_messages(*, loved_one: LovedOne) -> QuerySet[OutboundMessage]:
+    """Messages to the loved one's caregivers: tips and replies, and reminders of *their* appointments."""
+    return (
+        OutboundMessage.objects.filter(caregiver__links__loved_one=loved_one)
+        .filter(Q(appointment__isnull=True) | Q(appointment__loved_one=loved_one))
+        .select_related("caregiver", "appointment", "tip")
+        .distinct()
+    )
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    at: datetime
+    direction: str  # "out" or "in"
+    caregiver: str
+    channel: str
+    kind: str
+    status: str
+    reason: str
+    text: str
+    crisis: bool = False
+
+    @property
+    def reason_text(self) -> str:
+        return self.reason.replace("_", " ")
+
+    @property
+    def css(self) -> str:
+        return "crisis" if self.crisis else f"status-{self.status}"
+
+
+def family_timeline(*, loved_one: LovedOne, limit: int = 300) -> list[TimelineEntry]:
+    """Everything planned, sent, delivered, failed or suppressed, and every reply, newest first.
+
+    Planned messages sort by when they will go; the rest by when they went (or were decided).
+    """
+    entries: list[TimelineEntry] = []
+    for message in family_messages(loved_one=loved_one).order_by("-send_at")[:limit]:
+        at = message.sent_at or message.send_at
+        if message.status in (OutboundMessage.Status.SUPPRESSED, OutboundMessage.Status.CANCELLED):
+            at = message.send_at
+        entries.append(
+            TimelineEntry(
+                at=at,
+                direction="out",
+                caregiver=message.to if message.kind == OutboundMessage.Kind.ALERT else message.caregiver.name,
+                channel=message.channel,
+                kind=message.get_kind_display(),
+                status=message.status,
+                reason=message.status_reason or message.error_code,
+                text=message.subject or message.body,
+            )
+        )
+    inbound = (
+        InboundMessage.objects.filter(caregiver__links__loved_one=loved_one)
+        .select_related("caregiver")
+        .order_by("-received_at")[:limit]
+    )
+    for text in inbound:
+        entries.append(
+            TimelineEntry(
+                at=text.received_at,
+                direction="in",
+                caregiver=text.caregiver.name if text.caregiver else text.from_number,
+                channel="sms",
+                kind="Reply from caregiver",
+                status=text.action,
+                reason=text.get_action_display(),
+                text=text.body,
+                crisis=text.action == InboundMessage.Action.CRISIS,
+            )
+        )
+    entries.sort(key=lambda entry: entry.at, reverse=True)
+    return entries[:limit]

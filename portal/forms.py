@@ -1,0 +1,282 @@
+"""Forms for the pages. They parse and check what a person typed; services decide and write."""
+
+from __future__ import annotations
+
+import zoneinfo
+from datetime import date, datetime, time
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+from caregiver.models import Appointment, Caregiver, CareLink, Clinic
+from caregiver.validators import phone_to_e164
+
+COMMON_ZONES = [
+    ("America/New_York", "Eastern (New York)"),
+    ("America/Chicago", "Central (Chicago)"),
+    ("America/Denver", "Mountain (Denver)"),
+    ("America/Phoenix", "Arizona (Phoenix)"),
+    ("America/Los_Angeles", "Pacific (Los Angeles)"),
+    ("America/Anchorage", "Alaska (Anchorage)"),
+    ("Pacific/Honolulu", "Hawaii (Honolulu)"),
+]
+
+
+def zone_choices() -> list:
+    common = {name for name, _ in COMMON_ZONES}
+    others = sorted(
+        z for z in zoneinfo.available_timezones() if "/" in z and z not in common and not z.startswith("Etc")
+    )
+    return [("US time zones", COMMON_ZONES), ("All time zones", [(z, z.replace("_", " ")) for z in others])]
+
+
+class TimeZoneField(forms.ChoiceField):
+    def __init__(self, **kwargs):
+        kwargs.setdefault("label", "Time zone")
+        super().__init__(choices=zone_choices, **kwargs)
+
+
+def _attrs(**extra) -> dict:
+    return {"autocomplete": "off", **extra}
+
+
+class PhoneField(forms.CharField):
+    """A mobile number in any common format, normalised to E.164; the error says what is wrong."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("label", "Mobile number")
+        kwargs.setdefault("max_length", 32)
+        kwargs.setdefault("widget", forms.TextInput(attrs={"type": "tel", "autocomplete": "tel", "inputmode": "tel"}))
+        super().__init__(**kwargs)
+
+    def clean(self, value):
+        value = super().clean(value)
+        if not value:
+            return ""
+        return phone_to_e164(value, require_mobile=True)
+
+
+class ChannelsMixin:
+    """Channel choice checks that the matching contact detail was given, next to the right field."""
+
+    def clean(self):
+        data = super().clean()
+        channels = data.get("channels")
+        wants_sms = channels in (Caregiver.Channels.SMS, Caregiver.Channels.BOTH)
+        wants_email = channels in (Caregiver.Channels.EMAIL, Caregiver.Channels.BOTH)
+        if wants_sms and not data.get("phone") and "phone" not in self.errors:
+            self.add_error("phone", "Enter a mobile number for text messages (or choose email only).")
+        if wants_email and not data.get("email") and "email" not in self.errors:
+            self.add_error("email", "Enter an email address for emails (or choose text messages only).")
+        return data
+
+
+class JoinCodeForm(forms.Form):
+    code = forms.CharField(
+        label="Clinic code",
+        max_length=16,
+        help_text="The code your clinic gave you, for example KD7M3QPX.",
+        widget=forms.TextInput(attrs={"autocapitalize": "characters", "autocomplete": "off"}),
+    )
+
+    def clean_code(self) -> str:
+        code = "".join(self.cleaned_data["code"].split()).upper()
+        if not Clinic.objects.filter(enrollment_code=code).exists():
+            raise ValidationError("We don't know that code. Check it with your clinic; it has 8 letters and digits.")
+        return code
+
+
+class SignupForm(ChannelsMixin, forms.Form):
+    name = forms.CharField(label="Your name", max_length=80, widget=forms.TextInput(attrs={"autocomplete": "name"}))
+    phone = PhoneField(required=False, help_text="US numbers can be typed like (202) 555-0143.")
+    email = forms.EmailField(
+        label="Email address", required=False, max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "email"})
+    )
+    channels = forms.ChoiceField(
+        label="How should we reach you?",
+        choices=Caregiver.Channels.choices,
+        initial=Caregiver.Channels.SMS,
+        widget=forms.RadioSelect,
+    )
+    loved_one = forms.CharField(
+        label="First name of the person you support",
+        max_length=40,
+        help_text="A first name or nickname only; it is used in your messages.",
+        widget=forms.TextInput(attrs=_attrs()),
+    )
+    relationship = forms.ChoiceField(label="You are their…", choices=CareLink.Relationship.choices)
+    time_zone = TimeZoneField(help_text="We guessed it from your browser; change it if it is wrong.")
+    consent = forms.BooleanField(
+        label="I agree to receive these messages, as described above.",
+        error_messages={"required": "Tick the box to agree, or we can't send you anything."},
+    )
+
+
+class CodeForm(forms.Form):
+    code = forms.CharField(
+        label="6-digit code",
+        max_length=20,
+        widget=forms.TextInput(
+            attrs={"inputmode": "numeric", "autocomplete": "one-time-code", "class": "code-input", "pattern": "[0-9 ]*"}
+        ),
+    )
+
+
+WEEKDAYS = [(0, "Mon"), (1, "Tue"), (2, "Wed"), (3, "Thu"), (4, "Fri"), (5, "Sat"), (6, "Sun")]
+PAUSE_CHOICES = [(3, "3 days"), (7, "1 week"), (14, "2 weeks"), (30, "30 days")]
+
+
+class PreferencesForm(forms.Form):
+    sms = forms.BooleanField(label="Text messages", required=False)
+    email = forms.BooleanField(label="Email", required=False)
+    tip_frequency = forms.ChoiceField(label="How often would you like tips?", choices=Caregiver.Frequency.choices)
+    tip_time = forms.TimeField(label="Preferred time for tips", widget=forms.TimeInput(attrs={"type": "time"}))
+    quiet_start = forms.TimeField(label="Quiet hours start", widget=forms.TimeInput(attrs={"type": "time"}))
+    quiet_end = forms.TimeField(label="Quiet hours end", widget=forms.TimeInput(attrs={"type": "time"}))
+    time_zone = TimeZoneField()
+
+    def __init__(self, *args, caregiver: Caregiver, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["sms"].disabled = not caregiver.phone
+        self.fields["email"].disabled = not caregiver.email
+        if caregiver.phone:
+            self.fields["sms"].help_text = f"To the number ending {caregiver.phone[-4:]}."
+        if caregiver.email:
+            self.fields["email"].help_text = f"To {mask_email(caregiver.email)}."
+
+    def clean(self):
+        data = super().clean()
+        if not data.get("sms") and not data.get("email"):
+            raise ValidationError("Choose text messages, email or both. To get nothing at all, use “Stop everything”.")
+        if data.get("quiet_start") and data.get("quiet_start") == data.get("quiet_end"):
+            self.add_error("quiet_end", "Quiet hours need a different start and end.")
+        return data
+
+
+class PauseForm(forms.Form):
+    days = forms.TypedChoiceField(label="Pause all messages for", choices=PAUSE_CHOICES, coerce=int, initial=7)
+
+
+def mask_email(address: str) -> str:
+    name, _, domain = address.partition("@")
+    return f"{name[:1]}•••@{domain}"
+
+
+def mask_phone(number: str) -> str:
+    return f"•••-•••-{number[-4:]}" if number else ""
+
+
+# --- Staff ------------------------------------------------------------------------------------
+
+
+class StaffCaregiverForm(ChannelsMixin, forms.Form):
+    name = forms.CharField(label="Caregiver's name", max_length=80)
+    phone = PhoneField(required=False)
+    email = forms.EmailField(label="Email", required=False, max_length=254)
+    relationship = forms.ChoiceField(choices=CareLink.Relationship.choices, initial=CareLink.Relationship.PARTNER)
+    channels = forms.ChoiceField(choices=Caregiver.Channels.choices, initial=Caregiver.Channels.SMS)
+
+
+class BaseRequiredFormSet(forms.BaseFormSet):
+    def clean(self):
+        super().clean()
+        filled = [f for f in self.forms if f.has_changed() and not self._should_delete_form(f)]
+        if not filled:
+            raise ValidationError("Add at least one caregiver.")
+
+
+def _date_widget():
+    return forms.DateInput(attrs={"type": "date"})
+
+
+def _time_widget():
+    return forms.TimeInput(attrs={"type": "time"})
+
+
+class AppointmentForm(forms.Form):
+    """A visit in the clinic's local time (the page says which zone)."""
+
+    day = forms.DateField(label="Date", widget=_date_widget())
+    at = forms.TimeField(label="Time", widget=_time_widget())
+    kind = forms.ChoiceField(choices=Appointment.Kind.choices, initial=Appointment.Kind.INFUSION)
+    duration_minutes = forms.IntegerField(label="Length (minutes)", min_value=5, max_value=600, initial=60)
+
+    def local(self) -> datetime:
+        return datetime.combine(self.cleaned_data["day"], self.cleaned_data["at"])
+
+
+class RescheduleForm(forms.Form):
+    day = forms.DateField(label="New date", widget=_date_widget())
+    at = forms.TimeField(label="New time", widget=_time_widget())
+    duration_minutes = forms.IntegerField(label="Length (minutes)", min_value=5, max_value=600)
+
+    def local(self) -> datetime:
+        return datetime.combine(self.cleaned_data["day"], self.cleaned_data["at"])
+
+
+class FamilyForm(forms.Form):
+    loved_one = forms.CharField(
+        label="First name of the person in treatment",
+        max_length=40,
+        help_text="First name or nickname only. No surname, date of birth or diagnosis.",
+    )
+    clinic = forms.ModelChoiceField(queryset=Clinic.objects.none(), empty_label=None)
+
+    def __init__(self, *args, clinics, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["clinic"].queryset = clinics
+        if clinics.count() == 1:
+            self.fields["clinic"].widget = forms.HiddenInput()
+            self.fields["clinic"].initial = clinics.first().pk
+
+
+class CourseForm(forms.Form):
+    first_day = forms.DateField(label="First infusion", widget=_date_widget())
+    at = forms.TimeField(label="Time", initial=time(10, 0), widget=_time_widget())
+    weekdays = forms.TypedMultipleChoiceField(
+        label="On these days",
+        choices=WEEKDAYS,
+        coerce=int,
+        initial=[0, 2, 4],
+        widget=forms.CheckboxSelectMultiple,
+    )
+    sessions = forms.IntegerField(label="Infusions in the first phase", min_value=1, max_value=24, initial=6)
+    maintenance_sessions = forms.IntegerField(
+        label="Maintenance sessions after that", min_value=0, max_value=24, initial=0, required=False
+    )
+    maintenance_every_weeks = forms.IntegerField(
+        label="Maintenance every (weeks)", min_value=1, max_value=26, initial=4, required=False
+    )
+    duration_minutes = forms.IntegerField(label="Length of each (minutes)", min_value=5, max_value=600, initial=60)
+
+    def clean_first_day(self) -> date:
+        day = self.cleaned_data["first_day"]
+        if day < date.today():
+            raise ValidationError("The first infusion can't be in the past.")
+        return day
+
+
+class CourseSessionForm(forms.Form):
+    include = forms.BooleanField(label="Keep", required=False, initial=True)
+    day = forms.DateField(label="Date", widget=_date_widget())
+    at = forms.TimeField(label="Time", widget=_time_widget())
+    kind = forms.ChoiceField(choices=Appointment.Kind.choices)
+
+
+CourseSessionFormSet = forms.formset_factory(CourseSessionForm, extra=0, max_num=48, absolute_max=60)
+CaregiverFormSet = forms.formset_factory(
+    StaffCaregiverForm, formset=BaseRequiredFormSet, extra=1, min_num=1, max_num=6, absolute_max=10
+)
+EnrollAppointmentFormSet = forms.formset_factory(AppointmentForm, extra=2, max_num=10, absolute_max=12)
+
+
+class ImportForm(forms.Form):
+    file = forms.FileField(label="CSV file", help_text="UTF-8 CSV, up to 1 MB and 2,000 rows.")
+    clinic = forms.ModelChoiceField(queryset=Clinic.objects.none(), empty_label=None)
+
+    def __init__(self, *args, clinics, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["clinic"].queryset = clinics
+        if clinics.count() == 1:
+            self.fields["clinic"].widget = forms.HiddenInput()
+            self.fields["clinic"].initial = clinics.first().pk

@@ -1,0 +1,31 @@
+from django.contrib.auth import views as auth_views
+from django.urls import path
+
+from .views import join, preferences, staff
+
+app_name = "portal"
+
+urlpatterns = [
+    # Caregivers
+    path("join/", join.join_start, name="join-start"),
+    path("join/<str:code>/", join.join, name="join"),
+    path("join/<str:code>/confirm/", join.join_confirm, name="join-confirm"),
+    path("join/<str:code>/done/", join.join_done, name="join-done"),
+    path("email/confirm/<str:token>/", join.email_confirm, name="email-confirm"),
+    path("p/<str:token>/", preferences.preferences, name="preferences"),
+    # Clinic staff
+    path(
+        "staff/login/",
+        auth_views.LoginView.as_view(template_name="portal/staff/login.html", redirect_authenticated_user=True),
+        name="login",
+    ),
+    path("staff/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("staff/", staff.families, name="families"),
+    path("staff/families/new/", staff.enroll, name="enroll"),
+    path("staff/families/<int:pk>/", staff.family, name="family"),
+    path("staff/families/<int:pk>/course/", staff.course, name="course"),
+    path("staff/appointments/<int:pk>/reschedule/", staff.reschedule, name="reschedule"),
+    path("staff/appointments/<int:pk>/cancel/", staff.cancel, name="cancel"),
+    path("staff/caregivers/<int:pk>/reinvite/", staff.caregiver_reinvite, name="reinvite"),
+    path("staff/import/", staff.csv_import, name="import"),
+]

@@ -1,0 +1,27 @@
+"""Small helpers the page views share."""
+
+from __future__ import annotations
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest
+
+
+def client_ip(request: HttpRequest) -> str | None:
+    # Behind the production proxy, SecurityMiddleware trusts X-Forwarded-Proto only; the proxy
+    # sets REMOTE_ADDR via the WSGI server's forwarded-allow-ips, so REMOTE_ADDR is the client.
+    return request.META.get("REMOTE_ADDR") or None
+
+
+def errors_to_form(form: forms.Form, exc: ValidationError, *, field_map: dict[str, str] | None = None) -> None:
+    """Put a service's ValidationError next to the form's fields; anything else on the form itself."""
+    field_map = field_map or {}
+    if not hasattr(exc, "error_dict"):
+        form.add_error(None, exc.messages)
+        return
+    for key, messages in exc.message_dict.items():
+        name = field_map.get(key, key)
+        if name in form.fields and name not in form.errors:
+            form.add_error(name, messages)
+        elif name not in form.fields:
+            form.add_error(None, messages)

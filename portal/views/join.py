@@ -1,0 +1,164 @@
+"""Caregiver self sign-up: /join/, /join/<code>/, the code page, and the emailed link."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_http_methods
+
+from caregiver import services
+from caregiver.consent import CURRENT_WEB, consent_text
+from caregiver.models import Caregiver, ChannelConfirmation, Clinic
+from caregiver.ratelimit import Limit, limit_hit
+from caregiver.selectors import caregiver_consent
+from caregiver.tokens import email_confirm_id
+
+from ..forms import CodeForm, JoinCodeForm, SignupForm, mask_email, mask_phone
+from .common import client_ip, errors_to_form
+
+SESSION_KEY = "signup_caregiver"
+
+
+@require_http_methods(["GET", "POST"])
+def join_start(request: HttpRequest) -> HttpResponse:
+    form = JoinCodeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        return redirect("portal:join", code=form.cleaned_data["code"])
+    return render(request, "portal/join/start.html", {"form": form}, status=400 if form.errors else 200)
+
+
+@require_http_methods(["GET", "POST"])
+def join(request: HttpRequest, code: str) -> HttpResponse:
+    clinic = get_object_or_404(Clinic, enrollment_code=code.upper())
+    form = SignupForm(request.POST or None, initial={"time_zone": clinic.time_zone})
+    status = 200
+    if request.method == "POST":
+        wait = limit_hit(Limit("signup-ip", settings.SIGNUPS_PER_IP_PER_HOUR, 3600), client_ip(request) or "none")
+        if wait is not None:
+            form.is_valid()
+            form.add_error(None, f"Too many sign-ups from this connection. Try again in {wait // 60 + 1} minutes.")
+            status = 429
+        elif form.is_valid():
+            data = form.cleaned_data
+            try:
+                caregiver = services.caregiver_sign_up(
+                    clinic=clinic,
+                    name=data["name"],
+                    phone=data["phone"],
+                    email=data["email"],
+                    channels=data["channels"],
+                    loved_one_name=data["loved_one"],
+                    relationship=data["relationship"],
+                    time_zone=data["time_zone"],
+                    ip_address=client_ip(request),
+                    consent_text_version=CURRENT_WEB,
+                )
+            except services.RateLimited as exc:
+                form.add_error(None, exc.messages)
+                status = 429
+            except ValidationError as exc:
+                errors_to_form(form, exc, field_map={"first_name": "loved_one", "non_field": "__all__"})
+                status = 400
+            else:
+                request.session[SESSION_KEY] = caregiver.pk
+                return redirect("portal:join-confirm", code=clinic.enrollment_code)
+        else:
+            status = 400
+    context = {"form": form, "clinic": clinic, "consent_text": consent_text(clinic=clinic, version=CURRENT_WEB)}
+    return render(request, "portal/join/signup.html", context, status=status)
+
+
+def _signed_up(request: HttpRequest, clinic: Clinic) -> Caregiver | None:
+    caregiver_id = request.session.get(SESSION_KEY)
+    return Caregiver.objects.filter(pk=caregiver_id, clinic=clinic).first() if caregiver_id else None
+
+
+@require_http_methods(["GET", "POST"])
+def join_confirm(request: HttpRequest, code: str) -> HttpResponse:
+    """Type the SMS code (or ask for a new one); says where the email link went."""
+    clinic = get_object_or_404(Clinic, enrollment_code=code.upper())
+    caregiver = _signed_up(request, clinic)
+    if caregiver is None:
+        messages.error(
+            request, "Your sign-up session has ended. Sign up again, or reply YES to our text if you got one."
+        )
+        return redirect("portal:join", code=clinic.enrollment_code)
+    consent = caregiver_consent(caregiver=caregiver)
+    form = CodeForm(request.POST or None)
+    status, page_error = 200, ""
+    if request.method == "POST" and request.POST.get("action") == "resend":
+        try:
+            services.confirmation_start(
+                caregiver=caregiver, channel="sms", source="web", consent_text_version=CURRENT_WEB,
+                ip_address=client_ip(request),
+            )  # fmt: skip
+            messages.success(
+                request, f"We sent a new code to {mask_phone(caregiver.phone)}. The old one no longer works."
+            )
+            return redirect("portal:join-confirm", code=clinic.enrollment_code)
+        except services.RateLimited as exc:
+            form, page_error, status = CodeForm(), exc.messages[0], 429
+    elif request.method == "POST" and form.is_valid():
+        try:
+            services.confirmation_code_check(
+                caregiver=caregiver, code=form.cleaned_data["code"], ip_address=client_ip(request)
+            )
+        except ValidationError as exc:
+            errors_to_form(form, exc)
+            status = 400
+        else:
+            return redirect("portal:join-done", code=clinic.enrollment_code)
+    elif request.method == "POST":
+        status = 400
+    email_pending = caregiver.wants_email and consent.get("email") is not True
+    context = {
+        "clinic": clinic,
+        "caregiver": caregiver,
+        "form": form,
+        "page_error": page_error,
+        "needs_code": caregiver.wants_sms and consent.get("sms") is not True,
+        "masked_phone": mask_phone(caregiver.phone),
+        "email_pending": email_pending,
+        "masked_email": mask_email(caregiver.email) if caregiver.email else "",
+    }
+    return render(request, "portal/join/confirm.html", context, status=status)
+
+
+def join_done(request: HttpRequest, code: str) -> HttpResponse:
+    clinic = get_object_or_404(Clinic, enrollment_code=code.upper())
+    caregiver = _signed_up(request, clinic)
+    if caregiver is None:
+        return redirect("portal:join", code=clinic.enrollment_code)
+    consent = caregiver_consent(caregiver=caregiver)
+    context = {
+        "clinic": clinic,
+        "caregiver": caregiver,
+        "sms_on": consent.get("sms") is True,
+        "email_pending": caregiver.wants_email and consent.get("email") is not True,
+        "masked_email": mask_email(caregiver.email) if caregiver.email else "",
+    }
+    return render(request, "portal/join/done.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+def email_confirm(request: HttpRequest, token: str) -> HttpResponse:
+    """GET shows a button; POST confirms. Mail scanners that open links must not confirm for people."""
+    confirmation = (
+        ChannelConfirmation.objects.select_related("caregiver__clinic").filter(pk=email_confirm_id(token) or 0).first()
+    )
+    if confirmation is None:
+        return render(request, "portal/join/email_confirm.html", {"invalid": True}, status=404)
+    if request.method == "POST":
+        try:
+            services.confirmation_link_check(token=token, ip_address=client_ip(request))
+        except ValidationError as exc:
+            return render(request, "portal/join/email_confirm.html", {"error": exc.messages[0]}, status=410)
+        return render(request, "portal/join/email_confirm.html", {"done": True, "confirmation": confirmation})
+    return render(
+        request,
+        "portal/join/email_confirm.html",
+        {"confirmation": confirmation, "already": confirmation.confirmed_at is not None},
+    )

@@ -1,0 +1,90 @@
+"""A caregiver's preferences, opened from a signed link (in every email, or texted on PREFS)."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods
+
+from caregiver import services
+from caregiver.models import Caregiver
+from caregiver.selectors import caregiver_consent
+from caregiver.tokens import preferences_caregiver_id
+
+from ..forms import PauseForm, PreferencesForm
+from .common import client_ip, errors_to_form
+
+
+@require_http_methods(["GET", "POST"])
+def preferences(request: HttpRequest, token: str) -> HttpResponse:
+    caregiver_id = preferences_caregiver_id(token)
+    caregiver = Caregiver.objects.select_related("clinic").filter(pk=caregiver_id).first() if caregiver_id else None
+    if caregiver is None:
+        return render(request, "portal/preferences.html", {"invalid": True}, status=404)
+    consent = caregiver_consent(caregiver=caregiver)
+    action = request.POST.get("action", "save")
+    initial = {
+        "sms": consent.get("sms") is True or (caregiver.wants_sms and "sms" not in consent),
+        "email": consent.get("email") is True or (caregiver.wants_email and "email" not in consent),
+        "tip_frequency": caregiver.tip_frequency,
+        "tip_time": caregiver.tip_time,
+        "quiet_start": caregiver.quiet_start,
+        "quiet_end": caregiver.quiet_end,
+        "time_zone": caregiver.time_zone,
+    }
+    form = PreferencesForm(
+        request.POST if action == "save" and request.method == "POST" else None, initial=initial, caregiver=caregiver
+    )
+    pause_form = PauseForm(request.POST if action == "pause" else None)
+    status = 200
+    if request.method == "POST":
+        ip = client_ip(request)
+        if action == "save" and form.is_valid():
+            data = form.cleaned_data
+            try:
+                said = services.caregiver_preferences_save(
+                    caregiver=caregiver, sms=data["sms"], email=data["email"], ip_address=ip,
+                    tip_frequency=data["tip_frequency"], tip_time=data["tip_time"], quiet_start=data["quiet_start"],
+                    quiet_end=data["quiet_end"], time_zone=data["time_zone"],
+                )  # fmt: skip
+            except services.RateLimited as exc:
+                form.add_error(None, exc.messages)
+                status = 429
+            except ValidationError as exc:
+                errors_to_form(form, exc)
+                status = 400
+            else:
+                messages.success(request, " ".join(["Your preferences are saved.", *said]))
+                return redirect(request.path)
+        elif action == "pause" and pause_form.is_valid():
+            try:
+                services.caregiver_pause_days(caregiver=caregiver, days=pause_form.cleaned_data["days"])
+            except ValidationError as exc:
+                errors_to_form(pause_form, exc)
+                status = 400
+            else:
+                messages.success(request, "Paused. We'll send nothing until the date shown below.")
+                return redirect(request.path)
+        elif action == "resume":
+            services.caregiver_resume(caregiver=caregiver)
+            messages.success(request, "Welcome back. Messages will start again.")
+            return redirect(request.path)
+        elif action == "stop":
+            services.caregiver_stop_everything(caregiver=caregiver, ip_address=ip)
+            messages.success(
+                request, "Done. You will get nothing more from Alongside. Reply START to a text to return."
+            )
+            return redirect(request.path)
+        else:
+            status = 400
+    context = {
+        "caregiver": caregiver,
+        "form": form,
+        "pause_form": pause_form,
+        "consent": consent,
+        "stopped": caregiver.status == Caregiver.Status.OPTED_OUT,
+        "paused": caregiver.status == Caregiver.Status.PAUSED,
+    }
+    return render(request, "portal/preferences.html", context, status=status)

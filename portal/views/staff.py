@@ -1,0 +1,361 @@
+"""The clinic staff portal under /staff/: families, enrollment, appointments, courses, CSV import.
+
+Every object is looked up through a `*_for_user` selector, so another clinic's family is a 404.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from functools import wraps
+from zoneinfo import ZoneInfo
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.db.models import Exists, OuterRef
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods, require_POST
+
+from caregiver import selectors, services
+from caregiver.models import Appointment, Caregiver
+from caregiver.validators import local_to_utc
+from messaging.models import InboundMessage
+from messaging.selectors import family_timeline
+
+from ..forms import (
+    AppointmentForm,
+    CaregiverFormSet,
+    CourseForm,
+    CourseSessionFormSet,
+    EnrollAppointmentFormSet,
+    FamilyForm,
+    ImportForm,
+    RescheduleForm,
+)
+from .common import errors_to_form
+
+IMPORT_SESSION_KEY = "staff_import"
+
+
+def staff_required(view: Callable) -> Callable:
+    """Logged in, and a member of at least one clinic (a user without one has nothing to see)."""
+
+    @login_required
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if not selectors.clinics_for_user(user=request.user).exists():
+            return render(request, "portal/staff/no_clinic.html", status=403)
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def _family(request: HttpRequest, pk: int):
+    return get_object_or_404(selectors.loved_ones_for_user(user=request.user), pk=pk)
+
+
+def _appointment(request: HttpRequest, pk: int) -> Appointment:
+    return get_object_or_404(selectors.appointments_for_user(user=request.user), pk=pk)
+
+
+@staff_required
+def families(request: HttpRequest) -> HttpResponse:
+    search = request.GET.get("q", "")
+    recent_crisis = InboundMessage.objects.filter(
+        caregiver__links__loved_one=OuterRef("pk"),
+        action=InboundMessage.Action.CRISIS,
+        received_at__gte=timezone.now() - timedelta(days=14),
+    )
+    rows = selectors.families_for_user(user=request.user, search=search).annotate(crisis=Exists(recent_crisis))
+    page = Paginator(rows, 50).get_page(request.GET.get("page"))
+    return render(request, "portal/staff/families.html", {"page": page, "search": search})
+
+
+@staff_required
+@require_http_methods(["GET", "POST"])
+def family(request: HttpRequest, pk: int) -> HttpResponse:
+    loved_one = _family(request, pk)
+    zone = loved_one.clinic.time_zone
+    form = AppointmentForm(request.POST or None, prefix="new")
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                services.appointment_create(
+                    loved_one=loved_one,
+                    starts_at=local_to_utc(form.local(), time_zone=zone),
+                    kind=form.cleaned_data["kind"],
+                    duration_minutes=form.cleaned_data["duration_minutes"],
+                )
+            except ValidationError as exc:
+                errors_to_form(form, exc, field_map={"starts_at": "day"})
+                status = 400
+            else:
+                messages.success(request, "Appointment added. Reminders are planned for it.")
+                return redirect("portal:family", pk=loved_one.pk)
+        else:
+            status = 400
+    caregivers = selectors.caregivers_with_consent(loved_one.caregivers.all()).prefetch_related("links")
+    links = {link.caregiver_id: link for link in loved_one.links.all()}
+    context = {
+        "family": loved_one,
+        "zone": zone,
+        "caregivers": [(c, links.get(c.pk)) for c in caregivers],
+        "appointments": loved_one.appointments.order_by("-starts_at")[:100],
+        "timeline": family_timeline(loved_one=loved_one),
+        "form": form,
+        "now": timezone.now(),
+    }
+    return render(request, "portal/staff/family.html", context, status=status)
+
+
+@staff_required
+@require_http_methods(["GET", "POST"])
+def enroll(request: HttpRequest) -> HttpResponse:
+    clinics = selectors.clinics_for_user(user=request.user)
+    form = FamilyForm(request.POST or None, clinics=clinics)
+    caregiver_forms = CaregiverFormSet(request.POST or None, prefix="caregivers")
+    appointment_forms = EnrollAppointmentFormSet(request.POST or None, prefix="appointments")
+    status = 200
+    if request.method == "POST":
+        valid = all([form.is_valid(), caregiver_forms.is_valid(), appointment_forms.is_valid()])
+        if valid:
+            clinic = form.cleaned_data["clinic"]
+            try:
+                appointments = [
+                    {
+                        "starts_at": local_to_utc(f.local(), time_zone=clinic.time_zone),
+                        "kind": f.cleaned_data["kind"],
+                        "duration_minutes": f.cleaned_data["duration_minutes"],
+                    }
+                    for f in appointment_forms
+                    if f.has_changed() and f.cleaned_data
+                ]
+                loved_one = services.family_enroll(
+                    clinic=clinic,
+                    loved_one_name=form.cleaned_data["loved_one"],
+                    caregivers=[
+                        {**f.cleaned_data, "time_zone": clinic.time_zone}
+                        for f in caregiver_forms
+                        if f.has_changed() and f.cleaned_data
+                    ],
+                    appointments=appointments,
+                    by=request.user,
+                )
+            except ValidationError as exc:
+                _errors_to_enroll(exc, form, caregiver_forms, appointment_forms)
+                status = 400
+            else:
+                messages.success(
+                    request,
+                    f"{loved_one.first_name}'s family is enrolled. Each caregiver has been asked to confirm "
+                    "(reply YES to the text, or open the emailed link); nothing else is sent until they do.",
+                )
+                return redirect("portal:family", pk=loved_one.pk)
+        else:
+            status = 400
+    context = {"form": form, "caregiver_forms": caregiver_forms, "appointment_forms": appointment_forms}
+    return render(request, "portal/staff/enroll.html", context, status=status)
+
+
+def _errors_to_enroll(exc: ValidationError, form, caregiver_forms, appointment_forms) -> None:
+    if not hasattr(exc, "error_dict"):
+        form.add_error(None, exc.messages)
+        return
+    filled = {
+        "caregivers": [f for f in caregiver_forms if f.has_changed()],
+        "appointments": [f for f in appointment_forms if f.has_changed()],
+    }
+    for key, errors in exc.message_dict.items():
+        group, _, rest = key.partition(".")
+        index, _, field = rest.partition(".")
+        if group in filled and index.isdigit() and int(index) < len(filled[group]):
+            target = filled[group][int(index)]
+            field = {"starts_at": "day"}.get(field, field)
+            target.add_error(field if field in target.fields else None, errors)
+        elif key == "first_name":
+            form.add_error("loved_one", errors)
+        else:
+            form.add_error(None, errors)
+
+
+@staff_required
+@require_http_methods(["GET", "POST"])
+def reschedule(request: HttpRequest, pk: int) -> HttpResponse:
+    appointment = _appointment(request, pk)
+    zone = ZoneInfo(appointment.loved_one.clinic.time_zone)
+    local = appointment.starts_at.astimezone(zone)
+    initial = {
+        "day": local.date(),
+        "at": local.time().replace(second=0),
+        "duration_minutes": appointment.duration_minutes,
+    }
+    form = RescheduleForm(request.POST or None, initial=initial)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                services.appointment_reschedule(
+                    appointment=appointment,
+                    starts_at=local_to_utc(form.local(), time_zone=str(zone)),
+                    duration_minutes=form.cleaned_data["duration_minutes"],
+                )
+            except ValidationError as exc:
+                errors_to_form(form, exc, field_map={"starts_at": "day"})
+                status = 400
+            else:
+                messages.success(request, "Rescheduled. Reminders for the old time are cancelled and new ones planned.")
+                return redirect("portal:family", pk=appointment.loved_one_id)
+        else:
+            status = 400
+    context = {"appointment": appointment, "form": form, "zone": str(zone), "family": appointment.loved_one}
+    return render(request, "portal/staff/reschedule.html", context, status=status)
+
+
+@staff_required
+@require_POST
+def cancel(request: HttpRequest, pk: int) -> HttpResponse:
+    appointment = _appointment(request, pk)
+    try:
+        services.appointment_cancel(appointment=appointment)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, "Appointment cancelled. Its reminders will not be sent.")
+    return redirect("portal:family", pk=appointment.loved_one_id)
+
+
+@staff_required
+@require_POST
+def caregiver_reinvite(request: HttpRequest, pk: int) -> HttpResponse:
+    caregiver = get_object_or_404(selectors.caregivers_for_user(user=request.user), pk=pk)
+    family_id = caregiver.links.values_list("loved_one_id", flat=True).first()
+    if caregiver.status != Caregiver.Status.PENDING:
+        messages.error(request, f"{caregiver.name} has already confirmed; there is nothing to resend.")
+    else:
+        try:
+            services.caregiver_invite(caregiver=caregiver, by=request.user)
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        else:
+            messages.success(request, f"We asked {caregiver.name} to confirm again.")
+    return redirect("portal:family", pk=family_id) if family_id else redirect("portal:families")
+
+
+@staff_required
+@require_http_methods(["GET", "POST"])
+def course(request: HttpRequest, pk: int) -> HttpResponse:
+    """Plan a course in two steps: the pattern, then the list of sessions to review and edit."""
+    loved_one = _family(request, pk)
+    zone = loved_one.clinic.time_zone
+    step = request.POST.get("step", "pattern")
+    pattern = CourseForm(request.POST if request.method == "POST" else None, prefix="pattern")
+    sessions = None
+    status = 200
+    if request.method == "POST" and pattern.is_valid():
+        data = pattern.cleaned_data
+        if step == "pattern":
+            try:
+                planned = services.course_sessions(
+                    first_day=data["first_day"],
+                    at=data["at"],
+                    weekdays=data["weekdays"],
+                    sessions=data["sessions"],
+                    maintenance_every_weeks=data["maintenance_every_weeks"] or 0,
+                    maintenance_sessions=data["maintenance_sessions"] or 0,
+                )
+            except ValidationError as exc:
+                errors_to_form(pattern, exc)
+                status = 400
+            else:
+                sessions = CourseSessionFormSet(
+                    prefix="sessions",
+                    initial=[
+                        {"include": True, "day": s.local.date(), "at": s.local.time(), "kind": s.kind} for s in planned
+                    ],
+                )
+        else:
+            sessions = CourseSessionFormSet(request.POST, prefix="sessions")
+            if sessions.is_valid():
+                chosen = [
+                    services.PlannedSession(
+                        local=datetime.combine(f.cleaned_data["day"], f.cleaned_data["at"]), kind=f.cleaned_data["kind"]
+                    )
+                    for f in sessions
+                    if f.cleaned_data.get("include")
+                ]
+                try:
+                    made = services.course_create(
+                        loved_one=loved_one, sessions=chosen, duration_minutes=data["duration_minutes"]
+                    )
+                except ValidationError as exc:
+                    _errors_to_sessions(
+                        exc, sessions, chosen_forms=[f for f in sessions if f.cleaned_data.get("include")]
+                    )
+                    status = 400
+                else:
+                    messages.success(request, f"Saved {len(made)} appointments. Reminders are planned for each.")
+                    return redirect("portal:family", pk=loved_one.pk)
+            else:
+                status = 400
+    elif request.method == "POST":
+        status = 400
+    context = {"family": loved_one, "zone": zone, "pattern": pattern, "sessions": sessions}
+    return render(request, "portal/staff/course.html", context, status=status)
+
+
+def _errors_to_sessions(exc: ValidationError, sessions, *, chosen_forms: list) -> None:
+    if not hasattr(exc, "error_dict"):
+        sessions.non_form_errors().extend(exc.messages)
+        return
+    for key, errors in exc.message_dict.items():
+        _, _, index = key.partition(".")
+        if index.isdigit() and int(index) < len(chosen_forms):
+            chosen_forms[int(index)].add_error(None, errors)
+        else:
+            sessions._non_form_errors.extend(errors)
+
+
+@staff_required
+@require_http_methods(["GET", "POST"])
+def csv_import(request: HttpRequest) -> HttpResponse:
+    """Upload, preview with per-row errors, then import. Nothing is saved unless every row is valid."""
+    clinics = selectors.clinics_for_user(user=request.user)
+    form = ImportForm(request.POST or None, request.FILES or None, clinics=clinics)
+    result = None
+    status = 200
+    if request.method == "POST" and request.POST.get("step") == "import":
+        stored = request.session.get(IMPORT_SESSION_KEY)
+        clinic = clinics.filter(pk=(stored or {}).get("clinic")).first()
+        if not stored or clinic is None:
+            messages.error(request, "The preview has expired. Upload the file again.")
+            return redirect("portal:import")
+        result = services.family_import(
+            clinic=clinic, result=services.family_import_read(stored["data"].encode()), commit=True, by=request.user
+        )
+        if result.ok:
+            del request.session[IMPORT_SESSION_KEY]
+            messages.success(
+                request,
+                f"Imported {result.families} families, {result.caregivers} caregivers and "
+                f"{result.appointments} appointments. Caregivers have been asked to confirm.",
+            )
+            return redirect("portal:families")
+        status = 400
+    elif request.method == "POST":
+        if form.is_valid():
+            raw = form.cleaned_data["file"].read(services.IMPORT_MAX_BYTES + 1)
+            clinic = form.cleaned_data["clinic"]
+            result = services.family_import(clinic=clinic, result=services.family_import_read(raw), commit=False)
+            if result.ok:
+                request.session[IMPORT_SESSION_KEY] = {"clinic": clinic.pk, "data": raw.decode("utf-8-sig")}
+            else:
+                status = 400
+        else:
+            status = 400
+    context = {"form": form, "result": result, "columns": services.IMPORT_COLUMNS}
+    return render(request, "portal/staff/import.html", context, status=status)

@@ -1,0 +1,36 @@
+import html
+import re
+
+import pytest
+from django.test import Client
+
+from content.services import library_load
+from tests import factories
+
+
+@pytest.fixture
+def content(db):
+    return library_load()
+
+
+@pytest.fixture
+def clinic_with_content(content):
+    return factories.ClinicFactory(name="Riverside Clinic", enrollment_code="RIVER234", time_zone="America/New_York")
+
+
+@pytest.fixture
+def staff_client(staff_user) -> Client:
+    client = Client()
+    client.force_login(staff_user)
+    return client
+
+
+def outbox_code(caregiver) -> str:
+    """The code in the confirmation text that was queued for this caregiver."""
+    message = caregiver.messages.filter(kind="confirmation", channel="sms").latest("id")
+    return re.search(r"\b(\d{6})\b", message.body).group(1)
+
+
+def text(response) -> str:
+    """The page as a person reads it: HTML entities unescaped."""
+    return html.unescape(response.content.decode())
