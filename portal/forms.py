@@ -205,6 +205,13 @@ class AppointmentForm(forms.Form):
         return datetime.combine(self.cleaned_data["day"], self.cleaned_data["at"])
 
 
+class OptionalAppointmentForm(AppointmentForm):
+    """A row on the enroll page: left blank (no date or time) it is simply not an appointment."""
+
+    def has_changed(self) -> bool:
+        return any(self.data.get(self.add_prefix(name), "").strip() for name in ("day", "at"))
+
+
 class RescheduleForm(forms.Form):
     day = forms.DateField(label="New date", widget=_date_widget())
     at = forms.TimeField(label="New time", widget=_time_widget())
@@ -267,7 +274,7 @@ CourseSessionFormSet = forms.formset_factory(CourseSessionForm, extra=0, max_num
 CaregiverFormSet = forms.formset_factory(
     StaffCaregiverForm, formset=BaseRequiredFormSet, extra=1, min_num=1, max_num=6, absolute_max=10
 )
-EnrollAppointmentFormSet = forms.formset_factory(AppointmentForm, extra=2, max_num=10, absolute_max=12)
+EnrollAppointmentFormSet = forms.formset_factory(OptionalAppointmentForm, extra=2, max_num=10, absolute_max=12)
 
 
 class ImportForm(forms.Form):

@@ -3,6 +3,7 @@ import re
 
 import pytest
 from django.test import Client
+from django.utils.html import strip_tags
 
 from content.services import library_load
 from tests import factories
@@ -32,5 +33,5 @@ def outbox_code(caregiver) -> str:
 
 
 def text(response) -> str:
-    """The page as a person reads it: HTML entities unescaped."""
-    return html.unescape(response.content.decode())
+    """The page as a person reads it: tags stripped, entities unescaped, spaces collapsed."""
+    return " ".join(html.unescape(strip_tags(response.content.decode())).split())

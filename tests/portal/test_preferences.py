@@ -1,0 +1,119 @@
+"""A caregiver changes what they get from a signed link, without a password."""
+
+import re
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.utils import timezone
+
+from caregiver.models import Caregiver, ConsentRecord
+from caregiver.selectors import caregiver_consent
+from caregiver.tokens import preferences_caregiver_id, preferences_token
+from messaging import rendering
+from messaging.inbound import inbound_receive
+from tests import factories
+from tests.portal.conftest import text
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+SAVE = {
+    "action": "save", "sms": "on", "tip_frequency": "weekly", "tip_time": "17:30",
+    "quiet_start": "22:00", "quiet_end": "07:30", "time_zone": "America/Denver",
+}  # fmt: skip
+
+
+@pytest.fixture
+def caregiver(content):
+    caregiver = factories.CaregiverFactory(email="sam@example.com", channels="sms")
+    factories.ConsentRecordFactory(caregiver=caregiver, channel="sms")
+    return caregiver
+
+
+def url(caregiver) -> str:
+    return f"/p/{preferences_token(caregiver.pk)}/"
+
+
+def test_every_email_carries_the_preferences_link(caregiver):
+    body = rendering.tip_body(tip=factories_tip(), channel="email", caregiver=caregiver)
+    for part in (body.text, body.html):
+        token = re.search(r"/p/([^/]+)/", part).group(1)
+        assert preferences_caregiver_id(token) == caregiver.pk
+
+
+def factories_tip():
+    from content.models import Tip
+
+    return Tip.objects.filter(active=True).first()
+
+
+def test_texting_prefs_replies_with_the_link(caregiver):
+    result = inbound_receive(
+        message_sid="SM" + "1" * 32, from_number=caregiver.phone, to_number=caregiver.clinic.twilio_from_number,
+        body="prefs",
+    )  # fmt: skip
+    assert rendering.preferences_url(caregiver) in result.reply
+
+
+def test_saving_preferences_changes_them_and_says_so(client, caregiver):
+    response = client.post(url(caregiver), SAVE, follow=True)
+    assert "Your preferences are saved." in text(response)
+    caregiver.refresh_from_db()
+    assert caregiver.tip_frequency == "weekly"
+    assert f"{caregiver.tip_time:%H:%M}" == "17:30"
+    assert (f"{caregiver.quiet_start:%H:%M}", f"{caregiver.quiet_end:%H:%M}") == ("22:00", "07:30")
+    assert caregiver.time_zone == "America/Denver"
+
+
+def test_switching_a_channel_off_records_an_opt_out(client, caregiver):
+    caregiver.channels = "both"
+    caregiver.save()
+    factories.ConsentRecordFactory(caregiver=caregiver, channel="email")
+    client.post(url(caregiver), {**SAVE, "sms": "", "email": "on"})
+    assert caregiver_consent(caregiver=caregiver) == {"sms": False, "email": True}
+    record = caregiver.consent_records.filter(channel="sms").first()
+    assert (record.action, record.source) == ("opt_out", "web")
+
+
+def test_switching_on_a_channel_never_confirmed_asks_to_confirm_it_first(client, caregiver):
+    response = client.post(url(caregiver), {**SAVE, "email": "on"}, follow=True)
+    assert "open the link we just emailed" in text(response)
+    assert caregiver_consent(caregiver=caregiver) == {"sms": True}
+    assert caregiver.messages.filter(kind="confirmation", channel="email").exists()
+
+
+def test_choosing_no_channel_is_explained(client, caregiver):
+    response = client.post(url(caregiver), {**SAVE, "sms": ""})
+    assert response.status_code == 400
+    assert "Choose text messages, email or both" in text(response)
+
+
+def test_pausing_for_a_week_and_resuming(client, caregiver):
+    client.post(url(caregiver), {"action": "pause", "days": "7"})
+    caregiver.refresh_from_db()
+    assert caregiver.status == Caregiver.Status.PAUSED
+    assert timedelta(days=6) < caregiver.paused_until - timezone.now() <= timedelta(days=7)
+    assert "Paused until" in text(client.get(url(caregiver)))
+    client.post(url(caregiver), {"action": "resume"})
+    caregiver.refresh_from_db()
+    assert caregiver.status == Caregiver.Status.ACTIVE
+
+
+def test_stop_everything_opts_out_of_every_channel(client, caregiver):
+    response = client.post(url(caregiver), {"action": "stop"}, follow=True)
+    assert "You will get nothing more" in text(response)
+    caregiver.refresh_from_db()
+    assert caregiver.status == Caregiver.Status.OPTED_OUT
+    assert set(caregiver.consent_records.filter(action="opt_out").values_list("channel", flat=True)) == {
+        ConsentRecord.Channel.SMS,
+        ConsentRecord.Channel.EMAIL,
+    }
+
+
+def test_the_link_expires_after_30_days_and_cannot_be_forged(client, caregiver):
+    link = url(caregiver)
+    with time_machine.travel(timezone.now() + timedelta(days=31)):
+        response = client.get(link)
+    assert response.status_code == 404
+    assert "This link has expired" in text(response)
+    assert client.get(link[:-3] + "xx/").status_code == 404
