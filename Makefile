@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: help install run test lint format check migrate demo clean
+.PHONY: help install run test lint format check migrate demo clean screenshots
 
 help:
 	@echo "make run    install, migrate, load demo data, start web + Celery worker + beat"
@@ -36,7 +36,9 @@ run: demo
 	@echo
 	@echo "  Alongside is starting (Ctrl-C stops web, worker and beat together):"
 	@echo "    Home           http://$(HOST):$(PORT)/"
-	@echo "    Admin          http://$(HOST):$(PORT)/admin/   (demo login above)"
+	@echo "    Staff portal   http://$(HOST):$(PORT)/staff/   (demo login above)"
+	@echo "    Sign up        http://$(HOST):$(PORT)/join/    (enrollment code above)"
+	@echo "    Admin          http://$(HOST):$(PORT)/admin/"
 	@echo "    Health         http://$(HOST):$(PORT)/healthz"
 	@echo "    API docs       http://$(HOST):$(PORT)/api/docs/   (demo API key above)"
 	@echo
@@ -45,6 +47,11 @@ run: demo
 test: install
 	@mkdir -p var
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# Re-take docs/screenshots/*.png from the browser tests (needs Debian's chromium).
+screenshots: install
+	@mkdir -p var docs/screenshots
+	SCREENSHOTS_DIR=docs/screenshots $(BIN)/pytest tests/browser -q
 
 lint: install
 	$(BIN)/ruff check .

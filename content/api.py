@@ -32,19 +32,35 @@ from .models import Category, Tip
 # --- Authentication, permission, throttle ----------------------------------------------------
 
 
-class ApiKeyAuthentication(BaseAuthentication):
-    """`Authorization: Api-Key <key>`. Says precisely what is wrong with a key that fails."""
+class HeaderKeyAuthentication(BaseAuthentication):
+    """`Authorization: <keyword> <key>`; subclasses look the key up. Also used by the staff API."""
 
-    keyword = "Api-Key"
+    keyword = ""
 
-    def authenticate(self, request: Request) -> tuple[None, APIKey] | None:
+    def key_from(self, request: Request) -> str | None:
+        """The key, None when another scheme is used (so other authenticators get a turn)."""
         header = get_authorization_header(request).decode("latin-1")
         scheme, _, key = header.partition(" ")
         if scheme.lower() != self.keyword.lower():
             return None
         key = key.strip()
         if not key:
-            raise exceptions.AuthenticationFailed("The Authorization header has no key after “Api-Key”.")
+            raise exceptions.AuthenticationFailed(f"The Authorization header has no key after “{self.keyword}”.")
+        return key
+
+    def authenticate_header(self, request: Request) -> str:
+        return self.keyword
+
+
+class ApiKeyAuthentication(HeaderKeyAuthentication):
+    """`Authorization: Api-Key <key>`. Says precisely what is wrong with a key that fails."""
+
+    keyword = "Api-Key"
+
+    def authenticate(self, request: Request) -> tuple[None, APIKey] | None:
+        key = self.key_from(request)
+        if key is None:
+            return None
         prefix = key.partition(".")[0]
         api_key = APIKey.objects.filter(prefix=prefix).first()
         if api_key is None or not api_key.is_valid(key):
@@ -54,9 +70,6 @@ class ApiKeyAuthentication(BaseAuthentication):
         if api_key.has_expired:
             raise exceptions.PermissionDenied(f"This API key expired on {api_key.expiry_date:%Y-%m-%d}.")
         return (None, api_key)
-
-    def authenticate_header(self, request: Request) -> str:
-        return self.keyword
 
 
 class HasApiKey(BasePermission):

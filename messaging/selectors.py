@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -29,6 +30,15 @@ def family_messages(*, loved_one: LovedOne) -> QuerySet[OutboundMessage]:
         .select_related("caregiver", "appointment", "tip")
         .distinct()
     )
+
+
+CODE = re.compile(r"\b\d{6}\b")
+
+
+def message_text_for_staff(message: OutboundMessage) -> str:
+    """What staff see of a message: never a sign-up code (they could confirm for the caregiver)."""
+    text = message.subject or message.body
+    return CODE.sub("••••••", text) if message.kind == OutboundMessage.Kind.CONFIRMATION else text
 
 
 @dataclass(frozen=True)
@@ -71,7 +81,7 @@ def family_timeline(*, loved_one: LovedOne, limit: int = 300) -> list[TimelineEn
                 kind=message.get_kind_display(),
                 status=message.status,
                 reason=message.status_reason or message.error_code,
-                text=message.subject or message.body,
+                text=message_text_for_staff(message),
             )
         )
     inbound = (

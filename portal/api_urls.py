@@ -1,3 +1,13 @@
-"""The staff API under /api/v1/ (filled in by portal/api.py)."""
+"""The staff API under /api/v1/ (see portal/api.py and docs/api.md)."""
 
-urlpatterns: list = []
+from rest_framework.routers import SimpleRouter
+
+from . import api
+
+router = SimpleRouter()
+router.register("families", api.FamilyViewSet, basename="staff-family")
+router.register("caregivers", api.CaregiverViewSet, basename="staff-caregiver")
+router.register("appointments", api.AppointmentViewSet, basename="staff-appointment")
+router.register("messages", api.MessageViewSet, basename="staff-message")
+
+urlpatterns = router.urls

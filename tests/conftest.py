@@ -3,9 +3,16 @@ import uuid
 import pytest
 from django.contrib.auth import get_user_model
 
+from content.services import library_load
 from tests import factories
 
 pytest_plugins = ["tests.service_markers", "tests.fakes.fixtures"]
+
+
+@pytest.fixture
+def content(db):
+    """The tip library and message templates, loaded as `make run` loads them."""
+    return library_load()
 
 
 @pytest.fixture

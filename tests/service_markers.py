@@ -1,4 +1,4 @@
-"""`@pytest.mark.postgres` and `@pytest.mark.redis`: a test that needs a real service.
+"""`@pytest.mark.postgres`, `redis` and `browser`: a test that needs a real service or program.
 
 Without the service a developer's run skips such a test and says why; in CI (CI=true) the
 same test fails, so a missing service can never turn a red build green.
@@ -42,7 +42,20 @@ def redis_problem() -> str | None:
     return None
 
 
-_CHECKS = {"postgres": postgres_problem, "redis": redis_problem}
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+
+
+def browser_problem() -> str | None:
+    if not os.access(CHROMIUM, os.X_OK):
+        return f"needs Chromium at {CHROMIUM}: apt-get install chromium (or set CHROMIUM_PATH)"
+    try:
+        import playwright  # noqa: F401
+    except ImportError:
+        return "needs Playwright for Python: make install"
+    return None
+
+
+_CHECKS = {"postgres": postgres_problem, "redis": redis_problem, "browser": browser_problem}
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -115,7 +115,11 @@ def caregiver_create(
         caregiver.full_clean(exclude=["phone"] if "phone" in errors else None)
     except ValidationError as exc:
         for field, messages in exc.message_dict.items():
-            errors.setdefault(field, []).extend(messages)
+            # A number we could not read was set aside; "give a number" would only add noise.
+            if field == "__all__" and "phone" in errors:
+                messages = [m for m in messages if "mobile number, an email address" not in m]
+            if messages:
+                errors.setdefault(field, []).extend(messages)
     if errors:
         raise ValidationError(errors)
     caregiver.save()

@@ -15,6 +15,9 @@ def test_seed_demo_makes_a_family_once_and_prints_the_login(db):
     assert Appointment.objects.filter(kind="infusion").count() == 6
     assert ConsentRecord.objects.count() == 3
     assert "demo-staff / alongside-demo" in first.getvalue()
+    clinic = Clinic.objects.get()
+    assert "http://127.0.0.1:8000/staff/" in first.getvalue()
+    assert f"http://127.0.0.1:8000/join/{clinic.enrollment_code}/" in first.getvalue()
     # Only the API key changes: the previous demo key is revoked, the new one printed.
     assert first.getvalue().split("Demo API key:")[0] == second.getvalue().split("Demo API key:")[0]
     assert APIKey.objects.filter(revoked=False).count() == 1

@@ -5,13 +5,7 @@ import pytest
 
 from caregiver import services
 from caregiver.validators import local_to_utc
-from content.services import library_load
 from tests import factories
-
-
-@pytest.fixture
-def content(db):
-    return library_load()
 
 
 @pytest.fixture

@@ -5,13 +5,7 @@ import pytest
 from django.test import Client
 from django.utils.html import strip_tags
 
-from content.services import library_load
 from tests import factories
-
-
-@pytest.fixture
-def content(db):
-    return library_load()
 
 
 @pytest.fixture

@@ -47,10 +47,12 @@ def test_an_unknown_clinic_code_is_a_404(client, db):
 
 
 def test_the_form_shows_the_exact_consent_text_and_an_unchecked_box(client, clinic_with_content):
-    page = text(client.get("/join/RIVER234/"))
+    response = client.get("/join/RIVER234/")
+    page = text(response)
     assert consent_text(clinic=clinic_with_content, version=CURRENT_WEB) in page
     assert "Msg & data rates may apply" in page
     assert "Reply STOP to opt out, HELP for help" in page
+    page = response.content.decode()
     checkbox = page[page.index('name="consent"') - 80 : page.index('name="consent"') + 80]
     assert "checked" not in checkbox
 

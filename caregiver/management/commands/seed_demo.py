@@ -5,6 +5,7 @@ Safe to run again: it finds what it made before instead of making it twice.
 
 from __future__ import annotations
 
+import os
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -35,7 +36,9 @@ class Command(BaseCommand):
         parser.add_argument("--base-url", default="http://127.0.0.1:8000", help="Where the server will listen.")
 
     def handle(self, *args, base_url: str, **options) -> None:
-        if not settings.DEBUG and not settings.SETTINGS_MODULE.endswith((".local", ".test")):
+        # The environment, not settings.SETTINGS_MODULE, which override_settings blanks out.
+        module = os.environ.get("DJANGO_SETTINGS_MODULE", "")
+        if not settings.DEBUG and not module.endswith((".local", ".test")):
             raise CommandError("seed_demo makes a login with a published password; it only runs in local settings.")
         with transaction.atomic():
             clinic = self._clinic()
@@ -46,8 +49,8 @@ class Command(BaseCommand):
         self.stdout.write(
             self.style.SUCCESS(f"Demo clinic “{clinic.name}” ready: {count} appointments for {loved_one.first_name}.")
         )
-        self.stdout.write(f"  Staff login:      {DEMO_USERNAME} / {DEMO_PASSWORD}")
-        self.stdout.write(f"  Enrollment code:  {clinic.enrollment_code}")
+        self.stdout.write(f"  Staff portal:     {base_url}/staff/   login {DEMO_USERNAME} / {DEMO_PASSWORD}")
+        self.stdout.write(f"  Caregiver sign-up: {base_url}/join/{clinic.enrollment_code}/")
         self.stdout.write(f"  Demo API key:     {api_key}")
         self.stdout.write(f"  Try:              curl -H 'Authorization: Api-Key {api_key}' {base_url}/api/v1/tips/")
 

@@ -1,0 +1,485 @@
+"""The staff API, /api/v1/{families,caregivers,appointments,messages}/: what a clinic's own systems
+(or a staff member's script) use to enroll families and manage appointments.
+
+Authenticated by a staff API token (`Authorization: Token <key>`, acting as the staff member it
+belongs to) or by the staff member's session (with CSRF). Every queryset starts from a
+`*_for_user` selector: another clinic's object is a 404, never a 403, so an id reveals nothing.
+Writes go through caregiver.services; their ValidationErrors become 400s keyed by field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+
+from django.core.exceptions import NON_FIELD_ERRORS
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.paginator import Paginator
+from django.db.models import Prefetch, QuerySet
+from django.http import Http404
+from django.utils import timezone
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import exceptions, serializers, status
+from rest_framework.authentication import SessionAuthentication
+from rest_framework.decorators import action
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.settings import api_settings
+from rest_framework.views import APIView
+from rest_framework.viewsets import GenericViewSet
+
+from caregiver import selectors, services
+from caregiver.models import Appointment, Caregiver, CareLink, LovedOne
+from content.api import BadParameter, ErrorSerializer, HeaderKeyAuthentication
+from messaging.models import OutboundMessage
+from messaging.selectors import family_messages, messages_for_user
+
+from . import serializers as s
+from .models import StaffApiToken
+
+# --- Authentication and permission ---------------------------------------------------------------
+
+LAST_USED_EVERY = timedelta(minutes=1)
+
+
+class StaffTokenAuthentication(HeaderKeyAuthentication):
+    """`Authorization: Token <key>`: acts as the staff member the token belongs to."""
+
+    keyword = "Token"
+
+    def authenticate(self, request: Request) -> tuple[object, StaffApiToken] | None:
+        key = self.key_from(request)
+        if key is None:
+            return None
+        try:
+            token = StaffApiToken.objects.get_from_key(key)
+        except StaffApiToken.DoesNotExist:
+            # get_from_key skips revoked tokens; tell their holder why rather than "not valid".
+            revoked = StaffApiToken.objects.filter(prefix=key.partition(".")[0], revoked=True).first()
+            if revoked is not None and revoked.is_valid(key):
+                raise exceptions.PermissionDenied("This token has been revoked. Ask for a new one.") from None
+            raise exceptions.AuthenticationFailed("This token is not valid.") from None
+        if token.has_expired:
+            raise exceptions.PermissionDenied(f"This token expired on {token.expiry_date:%Y-%m-%d}. Ask for a new one.")
+        user = token.user
+        if not user.is_active:
+            raise exceptions.PermissionDenied("The account this token belongs to has been deactivated.")
+        now = timezone.now()
+        # One write a minute at most: enough to see which tokens are in use, cheap under load.
+        if token.last_used_at is None or now - token.last_used_at >= LAST_USED_EVERY:
+            StaffApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        return (user, token)
+
+
+class StaffTokenScheme(OpenApiAuthenticationExtension):
+    target_class = StaffTokenAuthentication
+    name = "StaffToken"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": "`Token <key>`. Tokens are made with `python manage.py create_staff_token USERNAME`.",
+        }
+
+
+class IsClinicStaff(BasePermission):
+    message = "Your account is not a member of any clinic. Ask a clinic admin to add you."
+
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        user = request.user
+        if user is None or not user.is_authenticated:
+            return False
+        return selectors.clinics_for_user(user=user).exists()
+
+
+# --- Errors, query parameters, pagination -----------------------------------------------------------
+
+
+@contextmanager
+def service_errors() -> Iterator[None]:
+    """Turn a service's ValidationError into a 400 keyed like its fields (`caregivers.0.phone`)."""
+    try:
+        yield
+    except services.RateLimited as exc:
+        raise exceptions.Throttled(wait=exc.retry_after, detail=exc.messages[0]) from exc
+    except DjangoValidationError as exc:
+        if hasattr(exc, "error_dict"):
+            detail = {
+                (api_settings.NON_FIELD_ERRORS_KEY if name == NON_FIELD_ERRORS else name): messages
+                for name, messages in exc.message_dict.items()
+            }
+        else:
+            detail = {api_settings.NON_FIELD_ERRORS_KEY: exc.messages}
+        raise serializers.ValidationError(detail) from exc
+
+
+def _flatten(errors: object, prefix: str = "") -> dict[str, list[str]]:
+    """DRF's nested errors as flat dotted keys, the way the services key theirs."""
+    if isinstance(errors, dict):
+        flat: dict[str, list[str]] = {}
+        for name, value in errors.items():
+            flat.update(_flatten(value, f"{prefix}.{name}" if prefix else str(name)))
+        return flat
+    if isinstance(errors, list) and errors and all(isinstance(e, dict | list) for e in errors):
+        flat = {}
+        for index, value in enumerate(errors):
+            flat.update(_flatten(value, f"{prefix}.{index}"))
+        return flat
+    if isinstance(errors, list):
+        return {prefix: [str(e) for e in errors]} if errors else {}
+    return {prefix: [str(errors)]}
+
+
+def _valid(serializer: serializers.Serializer) -> dict:
+    if not serializer.is_valid():
+        raise serializers.ValidationError(_flatten(serializer.errors))
+    return serializer.validated_data
+
+
+def _query(serializer_class: type[serializers.Serializer], request: Request) -> dict:
+    query = serializer_class(data=request.query_params)
+    if not query.is_valid():
+        parameter, messages = next(iter(query.errors.items()))
+        raise BadParameter(parameter, f"Query parameter “{parameter}”: {' '.join(map(str, messages))}")
+    return query.validated_data
+
+
+def _whole(raw: str) -> bool:
+    return raw.isascii() and raw.isdigit()  # "²".isdigit() is True, and int("²") fails
+
+
+class StaffPagination(PageNumberPagination):
+    """50 rows a page by default, `page_size` 1 to 100; anything else is a 400, not silently clamped."""
+
+    page_size = 50
+    max_page_size = 100
+    page_size_query_param = "page_size"
+
+    def get_page_size(self, request: Request) -> int:
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is None:
+            return self.page_size
+        if not _whole(raw) or not 1 <= int(raw) <= self.max_page_size:
+            raise BadParameter("page_size", f"“{raw}” is not a page size: use a whole number from 1 to 100.")
+        return int(raw)
+
+    def paginate_queryset(self, queryset: QuerySet, request: Request, view: APIView | None = None) -> list:
+        self.request = request
+        size = self.get_page_size(request)
+        raw = request.query_params.get(self.page_query_param, "1")
+        if not _whole(raw) or int(raw) < 1:
+            raise BadParameter("page", f"“{raw}” is not a page number: use a whole number from 1.")
+        paginator = Paginator(queryset, size)
+        number = int(raw)
+        if number > paginator.num_pages:
+            pages = paginator.num_pages
+            there = "there is 1 page" if pages == 1 else f"there are {pages} pages"
+            raise exceptions.NotFound(f"Page {number} does not exist: {there} of {size}.")
+        self.page = paginator.page(number)
+        return list(self.page)
+
+    def get_schema_operation_parameters(self, view: APIView) -> list[dict]:
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_size_query_param:
+                parameter["description"] = "Rows per page, 1 to 100 (default 50); more is a 400."
+        return parameters
+
+
+ERRORS = {
+    401: OpenApiResponse(ErrorSerializer, description="Not logged in, no token, or a token that is not valid."),
+    403: OpenApiResponse(
+        ErrorSerializer, description="The token was revoked or expired, or the account belongs to no clinic."
+    ),
+}
+NOT_FOUND = {404: OpenApiResponse(ErrorSerializer, description="Not one of your clinics' (or it does not exist).")}
+INVALID = {
+    400: OpenApiResponse(
+        OpenApiTypes.OBJECT,
+        description='What to fix, keyed by field: `{"caregivers.0.phone": ["…"]}`; a query parameter '
+        'problem is `{"detail": "…", "parameter": "…"}`.',
+    )
+}
+
+
+# --- Views -----------------------------------------------------------------------------------------
+
+
+class StaffViewSet(GenericViewSet):
+    authentication_classes = [StaffTokenAuthentication, SessionAuthentication]
+    permission_classes = [IsClinicStaff]
+    pagination_class = StaffPagination
+    lookup_value_regex = r"[0-9]{1,18}"  # longer is no id of ours, and would overflow
+    noun = "object"
+
+    def permission_denied(self, request: Request, message: str | None = None, code: str | None = None) -> None:
+        if request.user is None or not request.user.is_authenticated:
+            raise exceptions.NotAuthenticated("Log in, or send a staff API token: `Authorization: Token <key>`.")
+        super().permission_denied(request, message, code)
+
+    def get_object(self):
+        try:
+            return super().get_object()
+        except Http404:
+            # Another clinic's id gets the same answer as one that never existed.
+            raise exceptions.NotFound(f"There is no {self.noun} with id {self.kwargs['pk']} at your clinics.") from None
+
+    def page(self, queryset: QuerySet) -> Response:
+        rows = self.paginate_queryset(queryset)
+        return self.get_paginated_response(self.get_serializer(rows, many=True).data)
+
+    def schema_fake(self) -> bool:
+        return getattr(self, "swagger_fake_view", False)
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List families",
+        description="Your clinics' families, by first name. `q` searches names, phone numbers and email addresses.",
+        parameters=[s.FamilyQuerySerializer],
+        responses={200: s.FamilySerializer(many=True), 400: INVALID[400], **ERRORS},
+    ),
+    retrieve=extend_schema(
+        summary="One family: the loved one, their caregivers (status, consent) and appointments",
+        responses={200: s.FamilyDetailSerializer, **NOT_FOUND, **ERRORS},
+    ),
+    create=extend_schema(
+        summary="Enroll a family",
+        description=(
+            "A loved one, one or more caregivers and optional appointments, all or nothing. Caregivers stay "
+            "`pending` until they confirm each channel (a YES by text, a link by email)."
+        ),
+        request=s.FamilyCreateSerializer,
+        responses={
+            201: s.FamilyDetailSerializer,
+            **INVALID,
+            **ERRORS,
+            429: OpenApiResponse(ErrorSerializer, description="Too many confirmations sent to a number or address."),
+        },
+    ),
+)
+@extend_schema(tags=["staff"])
+class FamilyViewSet(StaffViewSet):
+    # No DELETE (a 405): a family's consent records are evidence and are kept.
+    noun = "family"
+    serializer_class = s.FamilySerializer
+
+    def get_queryset(self) -> QuerySet[LovedOne]:
+        if self.schema_fake():
+            return LovedOne.objects.none()
+        user = self.request.user
+        caregivers = selectors.caregivers_with_consent(selectors.caregivers_for_user(user=user)).prefetch_related(
+            Prefetch("links", queryset=CareLink.objects.select_related("loved_one"))
+        )
+        return selectors.loved_ones_for_user(user=user).prefetch_related(
+            Prefetch("caregivers", queryset=caregivers),
+            Prefetch("appointments", queryset=selectors.appointments_for_user(user=user)),
+        )
+
+    def get_serializer_class(self) -> type[serializers.Serializer]:
+        return s.FamilySerializer if self.action == "list" else s.FamilyDetailSerializer
+
+    def list(self, request: Request) -> Response:
+        q = _query(s.FamilyQuerySerializer, request).get("q", "")
+        # The same list and search as the staff pages' families page.
+        return self.page(selectors.families_for_user(user=request.user, search=q))
+
+    def retrieve(self, request: Request, pk: str) -> Response:
+        return Response(s.FamilyDetailSerializer(self.get_object()).data)
+
+    def create(self, request: Request) -> Response:
+        data = _valid(s.FamilyCreateSerializer(data=request.data, context={"request": request}))
+        with service_errors():
+            loved_one = services.family_enroll(
+                clinic=data["clinic"],
+                loved_one_name=data["first_name"],
+                caregivers=[dict(entry) for entry in data["caregivers"]],
+                appointments=[dict(entry) for entry in data.get("appointments", [])],
+                by=request.user,
+            )
+        family = self.get_queryset().get(pk=loved_one.pk)
+        return Response(
+            s.FamilyDetailSerializer(family).data,
+            status=status.HTTP_201_CREATED,
+            headers={"Location": f"/api/v1/families/{family.pk}/"},
+        )
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List caregivers",
+        parameters=[s.CaregiverQuerySerializer],
+        responses={200: s.CaregiverSerializer(many=True), 400: INVALID[400], **ERRORS},
+    ),
+    retrieve=extend_schema(summary="One caregiver", responses={200: s.CaregiverSerializer, **NOT_FOUND, **ERRORS}),
+    partial_update=extend_schema(
+        summary="Change a caregiver's contact details or preferences",
+        description=(
+            "Only these fields: " + ", ".join(services.CAREGIVER_EDITABLE) + ". Anything else is a 400 naming it. "
+            "Pending messages are re-planned."
+        ),
+        request=s.CaregiverUpdateSerializer,
+        responses={200: s.CaregiverSerializer, **INVALID, **NOT_FOUND, **ERRORS},
+    ),
+)
+@extend_schema(tags=["staff"])
+class CaregiverViewSet(StaffViewSet):
+    noun = "caregiver"
+    serializer_class = s.CaregiverSerializer
+
+    def get_queryset(self) -> QuerySet[Caregiver]:
+        if self.schema_fake():
+            return Caregiver.objects.none()
+        caregivers = selectors.caregivers_for_user(user=self.request.user)
+        return selectors.caregivers_with_consent(caregivers).prefetch_related(
+            Prefetch("links", queryset=CareLink.objects.select_related("loved_one"))
+        )
+
+    def get_serializer_class(self) -> type[serializers.Serializer]:
+        return s.CaregiverUpdateSerializer if self.action == "partial_update" else s.CaregiverSerializer
+
+    def list(self, request: Request) -> Response:
+        params = _query(s.CaregiverQuerySerializer, request)
+        caregivers = self.get_queryset()
+        if "status" in params:
+            caregivers = caregivers.filter(status=params["status"])
+        if "family" in params:
+            caregivers = caregivers.filter(links__loved_one_id=params["family"])
+        return self.page(caregivers)
+
+    def retrieve(self, request: Request, pk: str) -> Response:
+        return Response(s.CaregiverSerializer(self.get_object()).data)
+
+    def partial_update(self, request: Request, pk: str) -> Response:
+        caregiver = self.get_object()
+        changes = _valid(s.CaregiverUpdateSerializer(data=request.data, partial=True))
+        with service_errors():
+            services.caregiver_update(caregiver=caregiver, **changes)
+        return Response(s.CaregiverSerializer(self.get_queryset().get(pk=caregiver.pk)).data)
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List appointments",
+        description="Your clinics' appointments, soonest first.",
+        parameters=[s.AppointmentQuerySerializer],
+        responses={200: s.AppointmentSerializer(many=True), 400: INVALID[400], **ERRORS},
+    ),
+    retrieve=extend_schema(summary="One appointment", responses={200: s.AppointmentSerializer, **NOT_FOUND, **ERRORS}),
+    create=extend_schema(
+        summary="Add an appointment",
+        description="Reminders are planned for the family's caregivers. Times must carry their offset.",
+        request=s.AppointmentCreateSerializer,
+        responses={201: s.AppointmentSerializer, **INVALID, **ERRORS},
+    ),
+    reschedule=extend_schema(
+        summary="Move an appointment",
+        description="Its reminders are re-planned, and a ride arranged for the old time is forgotten.",
+        request=s.AppointmentRescheduleSerializer,
+        responses={200: s.AppointmentSerializer, **INVALID, **NOT_FOUND, **ERRORS},
+    ),
+    cancel=extend_schema(
+        summary="Cancel an appointment",
+        description="Its pending reminders are cancelled. Cancelling twice is harmless.",
+        request=None,
+        responses={200: s.AppointmentSerializer, **INVALID, **NOT_FOUND, **ERRORS},
+    ),
+)
+@extend_schema(tags=["staff"])
+class AppointmentViewSet(StaffViewSet):
+    noun = "appointment"
+    serializer_class = s.AppointmentSerializer
+
+    def get_queryset(self) -> QuerySet[Appointment]:
+        if self.schema_fake():
+            return Appointment.objects.none()
+        return selectors.appointments_for_user(user=self.request.user)
+
+    def list(self, request: Request) -> Response:
+        params = _query(s.AppointmentQuerySerializer, request)
+        appointments = self.get_queryset()
+        if "family" in params:
+            appointments = appointments.filter(loved_one_id=params["family"])
+        if "status" in params:
+            appointments = appointments.filter(status=params["status"])
+        if "from" in params:
+            appointments = appointments.filter(starts_at__gte=params["from"])
+        if "to" in params:
+            appointments = appointments.filter(starts_at__lt=params["to"])
+        return self.page(appointments)
+
+    def retrieve(self, request: Request, pk: str) -> Response:
+        return Response(s.AppointmentSerializer(self.get_object()).data)
+
+    def create(self, request: Request) -> Response:
+        data = _valid(s.AppointmentCreateSerializer(data=request.data, context={"request": request}))
+        with service_errors():
+            appointment = services.appointment_create(**data)
+        appointment = self.get_queryset().get(pk=appointment.pk)
+        return Response(
+            s.AppointmentSerializer(appointment).data,
+            status=status.HTTP_201_CREATED,
+            headers={"Location": f"/api/v1/appointments/{appointment.pk}/"},
+        )
+
+    @action(detail=True, methods=["post"])
+    def reschedule(self, request: Request, pk: str) -> Response:
+        appointment = self.get_object()
+        data = _valid(s.AppointmentRescheduleSerializer(data=request.data))
+        with service_errors():
+            services.appointment_reschedule(appointment=appointment, **data)
+        return Response(s.AppointmentSerializer(appointment).data)
+
+    @action(detail=True, methods=["post"])
+    def cancel(self, request: Request, pk: str) -> Response:
+        appointment = self.get_object()
+        with service_errors():
+            services.appointment_cancel(appointment=appointment)
+        return Response(s.AppointmentSerializer(appointment).data)
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="The outbox: every message planned, sent, delivered, failed or suppressed",
+        description="Newest first by when it is (or was) due. HTML bodies are not included.",
+        parameters=[s.MessageQuerySerializer],
+        responses={200: s.MessageSerializer(many=True), 400: INVALID[400], **ERRORS},
+    ),
+    retrieve=extend_schema(summary="One message", responses={200: s.MessageSerializer, **NOT_FOUND, **ERRORS}),
+)
+@extend_schema(tags=["staff"])
+class MessageViewSet(StaffViewSet):
+    noun = "message"
+    serializer_class = s.MessageSerializer
+
+    def get_queryset(self) -> QuerySet[OutboundMessage]:
+        if self.schema_fake():
+            return OutboundMessage.objects.none()
+        return messages_for_user(user=self.request.user).order_by("-send_at", "-id")
+
+    def list(self, request: Request) -> Response:
+        params = _query(s.MessageQuerySerializer, request)
+        messages = self.get_queryset()
+        if "family" in params:
+            loved_one = selectors.loved_ones_for_user(user=request.user).filter(pk=params["family"]).first()
+            if loved_one is None:
+                messages = messages.none()
+            else:
+                messages = messages.filter(pk__in=family_messages(loved_one=loved_one).values("pk"))
+        if "caregiver" in params:
+            messages = messages.filter(caregiver_id=params["caregiver"])
+        if "status" in params:
+            messages = messages.filter(status=params["status"])
+        if "kind" in params:
+            messages = messages.filter(kind=params["kind"])
+        return self.page(messages)
+
+    def retrieve(self, request: Request, pk: str) -> Response:
+        return Response(s.MessageSerializer(self.get_object()).data)

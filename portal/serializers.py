@@ -1,0 +1,289 @@
+"""Shapes of the staff API: what it returns and what it accepts. No business rules here; the
+services in caregiver/ validate and write, and their errors come back keyed by the same names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from django.utils import timezone
+from rest_framework import serializers
+
+from caregiver import selectors
+from caregiver.models import Appointment, Caregiver, CareLink, Clinic, LovedOne
+from messaging.models import OutboundMessage
+from messaging.selectors import message_text_for_staff
+
+# --- Fields and a strict base -------------------------------------------------------------------
+
+
+class AwareDateTimeField(serializers.DateTimeField):
+    """An ISO 8601 date-time that must carry its offset: a reminder at the wrong hour is worse than a 400."""
+
+    default_error_messages = {
+        "naive": "Include a time zone offset, like 2026-12-01T10:30:00-05:00 or 2026-12-01T15:30:00Z.",
+    }
+
+    def enforce_timezone(self, value):
+        if timezone.is_naive(value):
+            self.fail("naive")
+        return super().enforce_timezone(value)
+
+
+class StrictSerializer(serializers.Serializer):
+    """Refuses fields it does not know, naming them: a typo must not be silently ignored."""
+
+    def to_internal_value(self, data):
+        unknown = {}
+        if isinstance(data, Mapping):
+            writable = sorted(name for name, field in self.fields.items() if not field.read_only)
+            message = "“{}” is not a field you can send here. Fields: " + ", ".join(writable) + "."
+            unknown = {name: [message.format(name)] for name in data if name not in writable}
+        try:
+            value = super().to_internal_value(data)
+        except serializers.ValidationError as exc:
+            if unknown and isinstance(exc.detail, dict):
+                raise serializers.ValidationError({**exc.detail, **unknown}) from exc
+            raise
+        if unknown:
+            raise serializers.ValidationError(unknown)
+        return value
+
+
+def id_field(**kwargs) -> serializers.IntegerField:
+    """A row id: bounded so that a 30-digit number is a 400, not a database overflow."""
+    return serializers.IntegerField(min_value=1, max_value=2**63 - 1, **kwargs)
+
+
+def _choices(model: type, field: str) -> list[tuple[str, str]]:
+    return list(model._meta.get_field(field).choices)
+
+
+# --- Reading ------------------------------------------------------------------------------------
+
+
+class CaregiverConsentSerializer(serializers.Serializer):
+    # Plain text, not enums: OpenAPI would give one choice set two names (sms and email).
+    sms = serializers.CharField(
+        source="sms_consent",
+        allow_null=True,
+        read_only=True,
+        help_text="`opt_in` or `opt_out`: the latest consent record for text messages; null if never asked.",
+    )
+    email = serializers.CharField(
+        source="email_consent",
+        allow_null=True,
+        read_only=True,
+        help_text="`opt_in` or `opt_out`: the latest consent record for email; null if never asked.",
+    )
+
+
+class CaregiverFamilySerializer(serializers.ModelSerializer):
+    loved_one = serializers.IntegerField(source="loved_one_id", read_only=True, help_text="The family's id.")
+    first_name = serializers.CharField(source="loved_one.first_name", read_only=True)
+
+    class Meta:
+        model = CareLink
+        fields = ["loved_one", "first_name", "relationship"]
+        read_only_fields = fields
+
+
+class CaregiverSerializer(serializers.ModelSerializer):
+    clinic = serializers.IntegerField(source="clinic_id", read_only=True)
+    consent = CaregiverConsentSerializer(source="*", read_only=True)
+    families = CaregiverFamilySerializer(source="links", many=True, read_only=True)
+
+    class Meta:
+        model = Caregiver
+        fields = [
+            "id", "clinic", "name", "phone", "email", "channels", "time_zone", "tip_time", "tip_frequency",
+            "quiet_start", "quiet_end", "language", "status", "paused_until", "sms_blocked_reason", "consent",
+            "families", "created_at", "updated_at",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+
+class AppointmentSerializer(serializers.ModelSerializer):
+    loved_one = serializers.IntegerField(source="loved_one_id", read_only=True, help_text="The family's id.")
+    ends_at = serializers.DateTimeField(read_only=True)
+    pickup_at = serializers.DateTimeField(
+        read_only=True, help_text="When the patient can expect to go home (after observation for treatments)."
+    )
+
+    class Meta:
+        model = Appointment
+        fields = [
+            "id", "loved_one", "starts_at", "duration_minutes", "ends_at", "pickup_at", "kind", "status",
+            "ride_arranged_at", "created_at", "updated_at",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+
+class FamilyCaregiverSerializer(serializers.ModelSerializer):
+    # Plain text, not an enum: OpenAPI would otherwise name caregivers' statuses twice.
+    status = serializers.CharField(read_only=True, help_text="pending, active, paused or opted_out.")
+
+    class Meta:
+        model = Caregiver
+        fields = ["id", "name", "status"]
+        read_only_fields = fields
+
+
+class FamilySerializer(serializers.ModelSerializer):
+    """A row of the families list; the family itself (GET families/<id>/) says more."""
+
+    clinic = serializers.IntegerField(source="clinic_id", read_only=True)
+    caregiver_count = serializers.IntegerField(read_only=True)
+    next_appointment_at = serializers.DateTimeField(
+        read_only=True, allow_null=True, help_text="The next scheduled appointment's start, if any."
+    )
+    caregivers = FamilyCaregiverSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = LovedOne
+        fields = ["id", "clinic", "first_name", "caregiver_count", "next_appointment_at", "caregivers", "created_at"]
+        read_only_fields = fields
+
+
+class FamilyDetailSerializer(serializers.ModelSerializer):
+    clinic = serializers.IntegerField(source="clinic_id", read_only=True)
+    caregivers = CaregiverSerializer(many=True, read_only=True)
+    appointments = AppointmentSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = LovedOne
+        fields = ["id", "clinic", "first_name", "caregivers", "appointments", "created_at"]
+        read_only_fields = fields
+
+
+class MessageSerializer(serializers.ModelSerializer):
+    caregiver = serializers.IntegerField(source="caregiver_id", read_only=True)
+    appointment = serializers.IntegerField(source="appointment_id", read_only=True, allow_null=True)
+    # Plain text, not an enum: OpenAPI would otherwise share the name `kind` with appointments' kinds.
+    kind = serializers.CharField(
+        read_only=True, help_text="One of: " + ", ".join(value for value, _ in OutboundMessage.Kind.choices) + "."
+    )
+    text = serializers.SerializerMethodField(help_text="The email's subject, or the text message itself.")
+
+    class Meta:
+        model = OutboundMessage
+        fields = [
+            "id", "caregiver", "channel", "kind", "status", "status_reason", "send_at", "sent_at", "delivered_at",
+            "appointment", "text",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+    def get_text(self, message: OutboundMessage) -> str:
+        # Never a sign-up code: staff must not be able to confirm a number for the caregiver.
+        return message_text_for_staff(message)
+
+
+# --- Writing ------------------------------------------------------------------------------------
+
+
+class FamilyCaregiverInputSerializer(StrictSerializer):
+    name = serializers.CharField()
+    phone = serializers.CharField(default="", allow_blank=True, help_text="A mobile number; +1 is assumed.")
+    email = serializers.CharField(default="", allow_blank=True)
+    channels = serializers.ChoiceField(choices=Caregiver.Channels.choices)
+    relationship = serializers.ChoiceField(choices=CareLink.Relationship.choices, default=CareLink.Relationship.OTHER)
+    time_zone = serializers.CharField(required=False, help_text="IANA name; the clinic's zone if left out.")
+
+
+class FamilyAppointmentInputSerializer(StrictSerializer):
+    starts_at = AwareDateTimeField()
+    kind = serializers.ChoiceField(choices=Appointment.Kind.choices, default=Appointment.Kind.INFUSION)
+    duration_minutes = serializers.IntegerField(default=60, help_text="5 to 600.")
+
+
+class FamilyCreateSerializer(StrictSerializer):
+    clinic = id_field(required=False, help_text="One of your clinics' ids. Needed only when you work at more than one.")
+    first_name = serializers.CharField(help_text="The loved one's first name or nickname, nothing more.")
+    caregivers = FamilyCaregiverInputSerializer(many=True, max_length=20)
+    appointments = FamilyAppointmentInputSerializer(many=True, required=False, max_length=100)
+
+    def validate_clinic(self, value: int) -> Clinic:
+        clinic = selectors.clinics_for_user(user=self.context["request"].user).filter(pk=value).first()
+        if clinic is None:
+            raise serializers.ValidationError(f"You do not work at a clinic with id {value}.")
+        return clinic
+
+    def validate(self, attrs: dict) -> dict:
+        if "clinic" not in attrs:
+            clinics = list(selectors.clinics_for_user(user=self.context["request"].user)[:20])
+            if len(clinics) != 1:
+                yours = ", ".join(f"{c.pk} ({c.name})" for c in clinics)
+                raise serializers.ValidationError({"clinic": [f"You work at several clinics; say which: {yours}."]})
+            attrs["clinic"] = clinics[0]
+        return attrs
+
+
+class CaregiverUpdateSerializer(StrictSerializer):
+    """Exactly caregiver.services.CAREGIVER_EDITABLE; status and consent change only through their own flows."""
+
+    name = serializers.CharField(required=False)
+    phone = serializers.CharField(required=False, allow_blank=True)
+    email = serializers.CharField(required=False, allow_blank=True)
+    channels = serializers.ChoiceField(choices=Caregiver.Channels.choices, required=False)
+    time_zone = serializers.CharField(required=False)
+    tip_time = serializers.TimeField(required=False)
+    tip_frequency = serializers.ChoiceField(choices=Caregiver.Frequency.choices, required=False)
+    quiet_start = serializers.TimeField(required=False)
+    quiet_end = serializers.TimeField(required=False)
+    language = serializers.ChoiceField(choices=_choices(Caregiver, "language"), required=False)
+
+
+class AppointmentCreateSerializer(StrictSerializer):
+    loved_one = id_field(help_text="The family's id.")
+    starts_at = AwareDateTimeField()
+    kind = serializers.ChoiceField(choices=Appointment.Kind.choices, default=Appointment.Kind.INFUSION)
+    duration_minutes = serializers.IntegerField(default=60, help_text="5 to 600.")
+
+    def validate_loved_one(self, value: int) -> LovedOne:
+        loved_one = selectors.loved_ones_for_user(user=self.context["request"].user).filter(pk=value).first()
+        if loved_one is None:
+            # The same words whether it never existed or belongs to another clinic.
+            raise serializers.ValidationError(f"No family with id {value} was found.")
+        return loved_one
+
+
+class AppointmentRescheduleSerializer(StrictSerializer):
+    starts_at = AwareDateTimeField()
+    duration_minutes = serializers.IntegerField(required=False, help_text="5 to 600; unchanged if left out.")
+
+
+# --- Query parameters -----------------------------------------------------------------------------
+
+
+class FamilyQuerySerializer(serializers.Serializer):
+    q = serializers.CharField(
+        required=False,
+        max_length=80,
+        help_text="Words in the loved one's first name or a caregiver's name, phone number or email address.",
+    )
+
+
+class CaregiverQuerySerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=Caregiver.Status.choices, required=False)
+    family = id_field(required=False, help_text="Only caregivers of this family (loved one id).")
+
+
+class AppointmentQuerySerializer(serializers.Serializer):
+    family = id_field(required=False, help_text="Only this family's appointments (loved one id).")
+    status = serializers.ChoiceField(choices=Appointment.Status.choices, required=False)
+    to = AwareDateTimeField(required=False, help_text="Only appointments starting before this time (with offset).")
+
+    def get_fields(self) -> dict:
+        fields = super().get_fields()
+        # `from` is a Python keyword, so it cannot be declared above.
+        fields["from"] = AwareDateTimeField(
+            required=False, help_text="Only appointments starting at or after this time (with offset)."
+        )
+        return fields
+
+
+class MessageQuerySerializer(serializers.Serializer):
+    family = id_field(required=False, help_text="Only messages about this family (loved one id).")
+    caregiver = id_field(required=False, help_text="Only messages to this caregiver.")
+    status = serializers.ChoiceField(choices=OutboundMessage.Status.choices, required=False)
+    kind = serializers.ChoiceField(choices=OutboundMessage.Kind.choices, required=False)
