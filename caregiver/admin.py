@@ -5,7 +5,16 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from . import selectors, services
-from .models import Appointment, Caregiver, CareLink, Clinic, ConsentRecord, LovedOne, StaffMembership
+from .models import (
+    Appointment,
+    Caregiver,
+    CareLink,
+    ChannelConfirmation,
+    Clinic,
+    ConsentRecord,
+    LovedOne,
+    StaffMembership,
+)
 
 
 class ClinicScopedAdmin(admin.ModelAdmin):
@@ -163,3 +172,15 @@ class AppointmentAdmin(ClinicScopedAdmin):
             )
         else:
             super().save_model(request, obj, form, change)
+
+
+@admin.register(ChannelConfirmation)
+class ChannelConfirmationAdmin(ClinicScopedAdmin, ReadOnlyAdmin):
+    """Who was asked to confirm what, and when they did. The code's hash is never shown."""
+
+    clinic_path = "caregiver__clinic"
+    list_display = ["caregiver", "channel", "method", "source", "created_at", "expires_at", "confirmed_at", "attempts"]
+    list_filter = ["channel", "method", "source"]
+    search_fields = ["caregiver__name", "address"]
+    exclude = ["code_hash"]
+    list_select_related = ["caregiver"]

@@ -88,9 +88,13 @@ class JoinCodeForm(forms.Form):
 
 class SignupForm(ChannelsMixin, forms.Form):
     name = forms.CharField(label="Your name", max_length=80, widget=forms.TextInput(attrs={"autocomplete": "name"}))
-    phone = PhoneField(required=False, help_text="US numbers can be typed like (202) 555-0143.")
+    phone = PhoneField(required=False, help_text="Needed for text messages. Type it any way, like (202) 555-0143.")
     email = forms.EmailField(
-        label="Email address", required=False, max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "email"})
+        label="Email address",
+        required=False,
+        max_length=254,
+        help_text="Needed for emails.",
+        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
     )
     channels = forms.ChoiceField(
         label="How should we reach you?",
