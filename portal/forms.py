@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import zoneinfo
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 
 from caregiver.models import Appointment, Caregiver, CareLink, Clinic
 from caregiver.validators import phone_to_e164
@@ -262,7 +263,8 @@ class CourseForm(forms.Form):
 
     def clean_first_day(self) -> date:
         day = self.cleaned_data["first_day"]
-        if day < date.today():
+        # A day's grace: the clinic may be west of UTC, where "today" is still yesterday.
+        if day < timezone.localdate() - timedelta(days=1):
             raise ValidationError("The first infusion can't be in the past.")
         return day
 

@@ -34,8 +34,10 @@ CHROMIUM_ARGS = [
 
 @pytest.fixture(scope="session")
 def chromium() -> Iterator:
-    if browser_problem():
-        pytest.skip(browser_problem())  # the `browser` marker has already failed the test in CI
+    # Tests that use this carry the `browser` marker, which skips them locally (fails them in CI)
+    # before we get here when Chromium is missing; reaching here without it is a mistake.
+    if problem := browser_problem():
+        pytest.fail(f"{problem}; mark the test @pytest.mark.browser")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
