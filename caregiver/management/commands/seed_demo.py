@@ -50,7 +50,7 @@ class Command(BaseCommand):
             self.style.SUCCESS(f"Demo clinic “{clinic.name}” ready: {count} appointments for {loved_one.first_name}.")
         )
         self.stdout.write(f"  Staff portal:     {base_url}/staff/   login {DEMO_USERNAME} / {DEMO_PASSWORD}")
-        self.stdout.write(f"  Caregiver sign-up: {base_url}/join/{clinic.enrollment_code}/")
+        self.stdout.write(f"  Sign-up page:     {base_url}/join/{clinic.enrollment_code}/")
         self.stdout.write(f"  Demo API key:     {api_key}")
         self.stdout.write(f"  Try:              curl -H 'Authorization: Api-Key {api_key}' {base_url}/api/v1/tips/")
 
