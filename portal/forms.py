@@ -226,13 +226,8 @@ class RescheduleForm(forms.Form):
         return datetime.combine(self.cleaned_data["day"], self.cleaned_data["at"])
 
 
-class FamilyForm(forms.Form):
-    loved_one = forms.CharField(
-        label="First name of the person in treatment",
-        max_length=40,
-        help_text="First name or nickname only. No surname, date of birth or diagnosis.",
-    )
-    clinic = forms.ModelChoiceField(queryset=Clinic.objects.none(), empty_label=None)
+class ClinicChoiceMixin:
+    """A clinic field listing the staff member's clinics; hidden when there is only one."""
 
     def __init__(self, *args, clinics, **kwargs):
         super().__init__(*args, **kwargs)
@@ -240,6 +235,15 @@ class FamilyForm(forms.Form):
         if clinics.count() == 1:
             self.fields["clinic"].widget = forms.HiddenInput()
             self.fields["clinic"].initial = clinics.first().pk
+
+
+class FamilyForm(ClinicChoiceMixin, forms.Form):
+    loved_one = forms.CharField(
+        label="First name of the person in treatment",
+        max_length=40,
+        help_text="First name or nickname only. No surname, date of birth or diagnosis.",
+    )
+    clinic = forms.ModelChoiceField(queryset=Clinic.objects.none(), empty_label=None)
 
 
 class CourseForm(forms.Form):
@@ -283,13 +287,6 @@ CaregiverFormSet = forms.formset_factory(
 EnrollAppointmentFormSet = forms.formset_factory(OptionalAppointmentForm, extra=2, max_num=10, absolute_max=12)
 
 
-class ImportForm(forms.Form):
+class ImportForm(ClinicChoiceMixin, forms.Form):
     file = forms.FileField(label="CSV file", help_text="UTF-8 CSV, up to 1 MB and 2,000 rows.")
     clinic = forms.ModelChoiceField(queryset=Clinic.objects.none(), empty_label=None)
-
-    def __init__(self, *args, clinics, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["clinic"].queryset = clinics
-        if clinics.count() == 1:
-            self.fields["clinic"].widget = forms.HiddenInput()
-            self.fields["clinic"].initial = clinics.first().pk

@@ -20,13 +20,27 @@ from .core import appointment_create, caregiver_create, loved_one_create
 
 def caregiver_invite(*, caregiver: Caregiver, by: AbstractBaseUser | None) -> int:
     """Ask a staff-entered caregiver to confirm each channel they chose (YES by text, a link by email)."""
+    return _confirm_chosen_channels(
+        caregiver=caregiver, source=ConsentRecord.Source.STAFF, consent_text_version=CURRENT_STAFF, by=by
+    )
+
+
+def _confirm_chosen_channels(
+    *,
+    caregiver: Caregiver,
+    source: str,
+    consent_text_version: str,
+    ip_address: str | None = None,
+    by: AbstractBaseUser | None = None,
+) -> int:
     channels = [c for c, wanted in (("sms", caregiver.wants_sms), ("email", caregiver.wants_email)) if wanted]
     for channel in channels:
         confirmation_start(
             caregiver=caregiver,
             channel=channel,
-            source=ConsentRecord.Source.STAFF,
-            consent_text_version=CURRENT_STAFF,
+            source=source,
+            consent_text_version=consent_text_version,
+            ip_address=ip_address,
             requested_by=by,
         )
     return len(channels)
@@ -67,15 +81,12 @@ def caregiver_sign_up(
         errors.update(_by_field(exc))
     if errors:
         raise ValidationError(errors)
-    for channel, wanted in (("sms", caregiver.wants_sms), ("email", caregiver.wants_email)):
-        if wanted:
-            confirmation_start(
-                caregiver=caregiver,
-                channel=channel,
-                source=ConsentRecord.Source.WEB,
-                consent_text_version=consent_text_version,
-                ip_address=ip_address,
-            )
+    _confirm_chosen_channels(
+        caregiver=caregiver,
+        source=ConsentRecord.Source.WEB,
+        consent_text_version=consent_text_version,
+        ip_address=ip_address,
+    )
     return caregiver
 
 
@@ -344,7 +355,7 @@ def _import_rows(clinic: Clinic, result: ImportResult, *, by: AbstractBaseUser |
                             caregiver_invite(caregiver=caregiver, by=by)
                     result.caregivers += 1
                 except ValidationError as exc:
-                    errors.extend(f"{name}: {m}" if name != "__all__" else m for name, ms in _messages(exc) for m in ms)
+                    errors.extend(_row_messages(exc))
         if row["appointment"]:
             kind = row["kind"].lower() or Appointment.Kind.INFUSION
             if kind not in kinds:
@@ -370,10 +381,9 @@ def _import_rows(clinic: Clinic, result: ImportResult, *, by: AbstractBaseUser |
                     )
                 result.appointments += 1
             except ValidationError as exc:
-                errors.extend(f"{name}: {m}" if name != "__all__" else m for name, ms in _messages(exc) for m in ms)
+                errors.extend(_row_messages(exc))
 
 
-def _messages(exc: ValidationError) -> list[tuple[str, list[str]]]:
-    if hasattr(exc, "error_dict"):
-        return list(exc.message_dict.items())
-    return [("__all__", exc.messages)]
+def _row_messages(exc: ValidationError) -> list[str]:
+    """A service's errors as lines for a CSV row: "phone: …", or the message alone if it has no field."""
+    return [m if name == "non_field" else f"{name}: {m}" for name, ms in _by_field(exc).items() for m in ms]

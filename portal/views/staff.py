@@ -99,7 +99,7 @@ def family(request: HttpRequest, pk: int) -> HttpResponse:
                 return redirect("portal:family", pk=loved_one.pk)
         else:
             status = 400
-    caregivers = selectors.caregivers_with_consent(loved_one.caregivers.all()).prefetch_related("links")
+    caregivers = selectors.caregivers_with_consent(loved_one.caregivers.all())
     links = {link.caregiver_id: link for link in loved_one.links.all()}
     context = {
         "family": loved_one,
