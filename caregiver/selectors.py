@@ -5,6 +5,8 @@ object finds nothing (a 404), it is never "forbidden" (which would confirm it ex
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Count, Min, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.utils import timezone
@@ -46,6 +48,15 @@ def caregiver_consent(*, caregiver: Caregiver) -> dict[str, bool]:
     consent: dict[str, bool] = {}
     for channel, action in caregiver.consent_records.order_by("-created_at", "-id").values_list("channel", "action"):
         consent.setdefault(channel, action == ConsentRecord.Action.OPT_IN)
+    return consent
+
+
+def caregivers_consent(*, caregiver_ids: Iterable[int]) -> dict[int, dict[str, bool]]:
+    """`caregiver_consent` for many caregivers in one query: {caregiver_id: {"sms": True, ...}}."""
+    consent: dict[int, dict[str, bool]] = {}
+    records = ConsentRecord.objects.filter(caregiver_id__in=list(caregiver_ids)).order_by("-created_at", "-id")
+    for caregiver_id, channel, action in records.values_list("caregiver_id", "channel", "action"):
+        consent.setdefault(caregiver_id, {}).setdefault(channel, action == ConsentRecord.Action.OPT_IN)
     return consent
 
 

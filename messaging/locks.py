@@ -81,6 +81,29 @@ redis.call('EXPIRE', KEYS[1], math.ceil(burst / rate) + 60)
 return tostring(wait)
 """
 
+# The same bucket, for a whole batch: take up to `want` tokens from each sender in one round trip.
+# ARGV holds want, rate and burst for each key in turn; returns how many each key granted.
+_BATCH_SCRIPT = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local granted = {}
+for i, key in ipairs(KEYS) do
+  local want = tonumber(ARGV[3 * i - 2])
+  local rate = tonumber(ARGV[3 * i - 1])
+  local burst = tonumber(ARGV[3 * i])
+  local state = redis.call('HMGET', key, 'tokens', 'ts')
+  local tokens = tonumber(state[1]) or burst
+  local ts = tonumber(state[2]) or now
+  tokens = math.min(burst, tokens + math.max(0, now - ts) * rate)
+  local take = math.min(want, math.floor(tokens))
+  tokens = tokens - take
+  redis.call('HSET', key, 'tokens', tostring(tokens), 'ts', tostring(now))
+  redis.call('EXPIRE', key, math.ceil(burst / rate) + 60)
+  granted[i] = take
+end
+return granted
+"""
+
 _local_buckets: dict[str, tuple[float, float]] = {}
 _local_lock = threading.Lock()
 
@@ -100,3 +123,34 @@ def sender_take_token(sender: str, *, rate: float) -> float:
             return 0.0
         _local_buckets[sender] = (tokens, now)
         return (1 - tokens) / rate
+
+
+def senders_take_tokens(wants: dict[str, tuple[int, float]]) -> dict[str, int]:
+    """Take up to `count` tokens for each sender in {sender: (count, rate)}, in one Redis round trip.
+
+    Returns how many each sender granted; a batch asks once instead of once per message, and
+    whatever was not granted goes through `sender_take_token` one message at a time.
+    """
+    if not wants:
+        return {}
+    senders = list(wants)
+    if redis_in_use():
+        args: list[float] = []
+        for sender in senders:
+            count, rate = wants[sender]
+            args += [count, rate, max(1.0, rate)]
+        script = redis_client().register_script(_BATCH_SCRIPT)
+        granted = script(keys=[f"alongside:bucket:{sender}" for sender in senders], args=args)
+        return {sender: int(n) for sender, n in zip(senders, granted, strict=True)}
+    granted_local: dict[str, int] = {}
+    with _local_lock:
+        now = time.monotonic()
+        for sender in senders:
+            count, rate = wants[sender]
+            burst = max(1.0, rate)
+            tokens, ts = _local_buckets.get(sender, (burst, now))
+            tokens = min(burst, tokens + (now - ts) * rate)
+            take = min(count, int(tokens))
+            _local_buckets[sender] = (tokens - take, now)
+            granted_local[sender] = take
+    return granted_local

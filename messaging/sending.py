@@ -7,16 +7,19 @@ from __future__ import annotations
 import logging
 import random
 import time
-from datetime import datetime, timedelta
+from collections import Counter
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import F, OuterRef, Subquery
 from django.urls import reverse
 from django.utils import timezone
 
 from caregiver import services as caregiver_services
 from caregiver.models import Appointment, Caregiver, ConsentRecord
-from caregiver.selectors import caregiver_consent
+from caregiver.selectors import caregivers_consent
 
 from . import locks, rendering, timing
 from .models import OutboundMessage
@@ -34,13 +37,13 @@ MAX_INLINE_WAIT = 1.0
 # --- Checks at send time ----------------------------------------------------------------------
 
 
-def _consent_problem(message: OutboundMessage, now: datetime) -> str:
+def _consent_problem(message: OutboundMessage, consent: dict[str, bool], now: datetime) -> str:
     """Why this message may not go to this caregiver now ('' when it may)."""
     if message.kind == Kind.ALERT:
         return ""  # to clinic staff, about a caregiver: their consent is not the question
     caregiver = message.caregiver
-    consent = caregiver_consent(caregiver=caregiver).get(message.channel)
-    if consent is False or caregiver.status == Caregiver.Status.OPTED_OUT:
+    opted_in = consent.get(message.channel)
+    if opted_in is False or caregiver.status == Caregiver.Status.OPTED_OUT:
         return "opted_out"
     if message.channel == "sms" and (not caregiver.phone or caregiver.sms_blocked_reason):
         return "undeliverable"
@@ -50,7 +53,7 @@ def _consent_problem(message: OutboundMessage, now: datetime) -> str:
         return ""  # they asked for it: a code, a welcome, an answer
     if caregiver.status == Caregiver.Status.PAUSED and (caregiver.paused_until is None or caregiver.paused_until > now):
         return "paused"
-    if caregiver.status == Caregiver.Status.PENDING or consent is not True:
+    if caregiver.status == Caregiver.Status.PENDING or opted_in is not True:
         return "no_consent"
     return ""
 
@@ -68,76 +71,134 @@ def _reminder_problem(message: OutboundMessage) -> str:
     return ""
 
 
-def _over_cap(message: OutboundMessage) -> bool:
-    if message.kind not in OutboundMessage.CAPPED_KINDS:
-        return False
-    zone = timing.zone_of(message.caregiver)
-    day = message.send_at.astimezone(zone).date()
-    start = datetime.combine(day, datetime.min.time(), tzinfo=zone)
-    went_out = (
-        OutboundMessage.objects.filter(
-            caregiver=message.caregiver,
-            channel=message.channel,
+class _DailyCap:
+    """How many capped messages each caregiver got per channel and local day: one query per batch.
+
+    Messages this batch lets through count too, so two tips in one batch cannot both take the last place.
+    """
+
+    def __init__(self, messages: list[OutboundMessage]):
+        self.counts: Counter[tuple[int, str, date]] = Counter()
+        capped = [m for m in messages if m.kind in OutboundMessage.CAPPED_KINDS]
+        if not capped:
+            return
+        starts = [self._day_start(m) for m in capped]
+        went_out = OutboundMessage.objects.filter(
+            caregiver_id__in={m.caregiver_id for m in capped},
             kind__in=OutboundMessage.CAPPED_KINDS,
             status__in=OutboundMessage.OUT,
-            sent_at__gte=start,
-            sent_at__lt=start + timedelta(days=1),
-        )
-        .exclude(pk=message.pk)
-        .count()
-    )
-    return went_out >= settings.DAILY_MESSAGE_CAP
+            sent_at__gte=min(starts),
+            sent_at__lt=max(starts) + timedelta(days=1),
+        ).exclude(pk__in=[m.pk for m in messages])
+        zones = {m.caregiver_id: timing.zone_of(m.caregiver) for m in capped}
+        for caregiver_id, channel, sent_at in went_out.values_list("caregiver_id", "channel", "sent_at"):
+            self.counts[(caregiver_id, channel, sent_at.astimezone(zones[caregiver_id]).date())] += 1
+
+    @staticmethod
+    def _day_start(message: OutboundMessage) -> datetime:
+        zone = timing.zone_of(message.caregiver)
+        return datetime.combine(message.send_at.astimezone(zone).date(), datetime.min.time(), tzinfo=zone)
+
+    def take(self, message: OutboundMessage) -> bool:
+        """Count `message` as going out; False (and nothing counted) when its day is full."""
+        if message.kind not in OutboundMessage.CAPPED_KINDS:
+            return True
+        key = (message.caregiver_id, message.channel, timing.local_day(message.caregiver, message.send_at))
+        if self.counts[key] >= settings.DAILY_MESSAGE_CAP:
+            return False
+        self.counts[key] += 1
+        return True
 
 
-def _suppress(message: OutboundMessage, reason: str, now: datetime) -> None:
-    message.status = Status.CANCELLED if reason in ("appointment_cancelled", "rescheduled") else Status.SUPPRESSED
-    message.status_reason = reason
-    message.lease_expires_at = None
-    message.save(update_fields=["status", "status_reason", "lease_expires_at", "updated_at"])
+def _decide(message: OutboundMessage, consent: dict[str, bool], cap: _DailyCap, now: datetime) -> str:
+    """What to do with one locked, queued message: 'send', 'defer', or the reason to suppress it."""
+    if message.not_after and now > message.not_after:
+        return "stale"
+    reason = _consent_problem(message, consent, now) or _reminder_problem(message)
+    if reason:
+        return reason
+    if message.kind in OutboundMessage.CAPPED_KINDS and not timing.is_allowed(message.caregiver, now):
+        later = timing.next_allowed(message.caregiver, now) if message.kind == Kind.TIP else None
+        if later is not None and (message.not_after is None or later < message.not_after):
+            message.send_at = later
+            return "defer"
+        return "quiet_hours"
+    if not cap.take(message):
+        return "daily_cap"
+    return "send"
 
 
-# --- The send ---------------------------------------------------------------------------------
+# --- The claim --------------------------------------------------------------------------------
 
 
-def _claim_for_send(message_id: int, now: datetime) -> OutboundMessage | str:
-    """Lock the row and decide. Returns the message, now `sending`, or why it was not sent."""
+def _claim_batch(message_ids: list[int], now: datetime) -> tuple[list[OutboundMessage], dict[int, str]]:
+    """Lock the batch's rows and decide each, in one transaction and a handful of queries.
+
+    Returns the messages now `sending`, and what happened to every other id.
+    """
+    outcomes: dict[int, str] = {}
     with transaction.atomic():
-        message = (
+        messages = list(
             OutboundMessage.objects.select_for_update(skip_locked=True, of=("self",))
             .select_related("caregiver__clinic", "appointment__loved_one__clinic", "rule")
-            .filter(pk=message_id)
-            .first()
+            .filter(pk__in=message_ids)
+            .order_by("pk")
         )
-        if message is None:
-            return "locked"  # another worker has it, or it is gone
-        if message.status != Status.QUEUED:
-            return f"skipped:{message.status}"
-        if message.not_after and now > message.not_after:
-            _suppress(message, "stale", now)
-            return "suppressed:stale"
-        reason = _consent_problem(message, now) or _reminder_problem(message)
-        if reason:
-            _suppress(message, reason, now)
-            return f"suppressed:{reason}"
-        if message.kind in OutboundMessage.CAPPED_KINDS and not timing.is_allowed(message.caregiver, now):
-            later = timing.next_allowed(message.caregiver, now) if message.kind == Kind.TIP else None
-            if later is not None and (message.not_after is None or later < message.not_after):
-                message.status, message.send_at, message.lease_expires_at = Status.SCHEDULED, later, None
-                message.save(update_fields=["status", "send_at", "lease_expires_at", "updated_at"])
-                return "deferred:quiet_hours"
-            _suppress(message, "quiet_hours", now)
-            return "suppressed:quiet_hours"
-        if _over_cap(message):
-            _suppress(message, "daily_cap", now)
-            return "suppressed:daily_cap"
-        if message.kind != Kind.ALERT:
-            message.to = message.caregiver.phone if message.channel == "sms" else message.caregiver.email
-        message.status = Status.SENDING
-        message.attempts += 1
-        message.attempt_started_at = now
-        message.lease_expires_at = now + timedelta(seconds=settings.DISPATCH_LEASE_SECONDS)
-        message.save(update_fields=["to", "status", "attempts", "attempt_started_at", "lease_expires_at", "updated_at"])
-        return message
+        found = {m.pk for m in messages}
+        outcomes.update({pk: "locked" for pk in message_ids if pk not in found})  # another worker has it, or gone
+        for message in messages:
+            if message.status != Status.QUEUED:
+                outcomes[message.pk] = f"skipped:{message.status}"
+        messages = [m for m in messages if m.status == Status.QUEUED]
+        consents = caregivers_consent(caregiver_ids={m.caregiver_id for m in messages if m.kind != Kind.ALERT})
+        cap = _DailyCap(messages)
+        lease = now + timedelta(seconds=settings.DISPATCH_LEASE_SECONDS)
+        going, deferred, suppressed = [], [], []
+        for message in messages:
+            decision = _decide(message, consents.get(message.caregiver_id, {}), cap, now)
+            message.lease_expires_at, message.updated_at = None, now
+            if decision == "send":
+                if message.kind != Kind.ALERT:
+                    message.to = message.caregiver.phone if message.channel == "sms" else message.caregiver.email
+                message.status, message.attempts, message.attempt_started_at = Status.SENDING, message.attempts + 1, now
+                message.lease_expires_at = lease
+                going.append(message)
+            elif decision == "defer":
+                message.status = Status.SCHEDULED
+                deferred.append(message)
+                outcomes[message.pk] = "deferred:quiet_hours"
+            else:
+                cancels = decision in ("appointment_cancelled", "rescheduled")
+                message.status = Status.CANCELLED if cancels else Status.SUPPRESSED
+                message.status_reason = decision
+                suppressed.append(message)
+                outcomes[message.pk] = f"suppressed:{decision}"
+        _mark_sending(going, now=now, lease=lease)
+        # Rare paths: a row each is fine here.
+        OutboundMessage.objects.bulk_update(deferred, ["status", "send_at", "lease_expires_at", "updated_at"])
+        OutboundMessage.objects.bulk_update(suppressed, ["status", "status_reason", "lease_expires_at", "updated_at"])
+    return going, outcomes
+
+
+def _mark_sending(messages: list[OutboundMessage], *, now: datetime, lease: datetime) -> None:
+    """Mark the batch `sending` with one UPDATE per channel, the same expressions for every row
+    (bulk_update's CASE per row and field cost more CPU than the sends themselves)."""
+    address = {"sms": "phone", "email": "email"}
+    for channel, field in address.items():
+        ids = [m.pk for m in messages if m.channel == channel]
+        alerts = [m.pk for m in messages if m.channel == channel and m.kind == Kind.ALERT]
+        if not ids:
+            continue
+        changes = {
+            "status": Status.SENDING, "attempts": F("attempts") + 1, "attempt_started_at": now,
+            "lease_expires_at": lease, "updated_at": now,
+        }  # fmt: skip
+        caregivers = [pk for pk in ids if pk not in alerts]
+        if caregivers:
+            to = Subquery(Caregiver.objects.filter(pk=OuterRef("caregiver_id")).values(field)[:1])
+            OutboundMessage.objects.filter(pk__in=caregivers).update(to=to, **changes)
+        if alerts:  # to clinic staff: the address was set when the alert was made
+            OutboundMessage.objects.filter(pk__in=alerts).update(**changes)
 
 
 def status_callback_url(message: OutboundMessage) -> str:
@@ -178,27 +239,69 @@ def _provider_send(message: OutboundMessage) -> str:
     )
 
 
-def _wait_for_token(message: OutboundMessage) -> float:
+def _sender_bucket(message: OutboundMessage) -> tuple[str, float]:
+    clinic = message.caregiver.clinic
+    sender = clinic.twilio_messaging_service_sid or clinic.twilio_from_number or f"clinic-{clinic.pk}"
+    return sender, clinic.sms_mps or settings.SMS_SENDER_MPS
+
+
+def _prepaid_tokens(messages: list[OutboundMessage]) -> Counter[str]:
+    """Take the batch's send tokens in one round trip, per clinic sender."""
+    wants: dict[str, tuple[int, float]] = {}
+    for message in messages:
+        if message.channel == "sms":
+            sender, rate = _sender_bucket(message)
+            wants[sender] = (wants.get(sender, (0, rate))[0] + 1, rate)
+    return Counter(locks.senders_take_tokens(wants))
+
+
+def _wait_for_token(message: OutboundMessage, prepaid: Counter[str]) -> float:
     """Take a send token for the clinic's SMS sender; returns seconds still to wait (0: go)."""
     if message.channel != "sms":
         return 0.0
-    clinic = message.caregiver.clinic
-    sender = clinic.twilio_messaging_service_sid or clinic.twilio_from_number or f"clinic-{clinic.pk}"
-    wait = locks.sender_take_token(sender, rate=clinic.sms_mps or settings.SMS_SENDER_MPS)
+    sender, rate = _sender_bucket(message)
+    if prepaid[sender] > 0:
+        prepaid[sender] -= 1
+        return 0.0
+    wait = locks.sender_take_token(sender, rate=rate)
     if 0 < wait <= MAX_INLINE_WAIT:
         time.sleep(wait)
-        wait = locks.sender_take_token(sender, rate=clinic.sms_mps or settings.SMS_SENDER_MPS)
+        wait = locks.sender_take_token(sender, rate=rate)
     return wait
 
 
+def messages_send(*, message_ids: Sequence[int]) -> dict[int, str]:
+    """Send a batch of queued messages, each at most once. Returns what happened to each id.
+
+    One transaction claims and checks the whole batch; the provider is called outside it, one
+    message after another; successes are recorded together at the end. A batch never outlives
+    half its lease: what is left by then goes back to the table for the next tick, so a slow
+    provider cannot make the dispatcher think this worker died and hand its rows to another.
+    """
+    started = timezone.now()
+    claimed, outcomes = _claim_batch(list(message_ids), started)
+    deadline = time.monotonic() + settings.DISPATCH_LEASE_SECONDS / 2
+    sent: list[tuple[OutboundMessage, str]] = []
+    prepaid = _prepaid_tokens(claimed)
+    try:
+        for index, message in enumerate(claimed):
+            if time.monotonic() > deadline:
+                outcomes.update(_release(claimed[index:]))
+                break
+            outcomes[message.pk] = _send_claimed(message, sent, prepaid)
+    finally:
+        # Even if something unexpected breaks the loop, what reached the provider is written down.
+        _record_sent(sent)
+    return outcomes
+
+
 def message_send(*, message_id: int) -> str:
-    """Send one queued message at most once. Returns what happened, for the task's log."""
-    now = timezone.now()
-    claimed = _claim_for_send(message_id, now)
-    if isinstance(claimed, str):
-        return claimed
-    message = claimed
-    wait = _wait_for_token(message)
+    """Send one queued message at most once (a batch of one)."""
+    return messages_send(message_ids=[message_id])[message_id]
+
+
+def _send_claimed(message: OutboundMessage, sent: list[tuple[OutboundMessage, str]], prepaid: Counter[str]) -> str:
+    wait = _wait_for_token(message, prepaid)
     if wait > 0:
         _record_later(message, delay=wait, error="", code="rate_limited", ambiguous=False, count_attempt=False)
         return "deferred:rate_limited"
@@ -208,22 +311,49 @@ def message_send(*, message_id: int) -> str:
         return _record_transient(message, exc)
     except PermanentError as exc:
         return _record_permanent(message, exc)
-    _record_sent(message, provider_id)
+    sent.append((message, provider_id))
     return "sent"
+
+
+def _release(messages: list[OutboundMessage]) -> dict[int, str]:
+    """Give claimed rows back, unsent and with the attempt uncounted: the next tick takes them."""
+    now = timezone.now()
+    OutboundMessage.objects.filter(pk__in=[m.pk for m in messages], status=Status.SENDING).update(
+        status=Status.SCHEDULED, attempts=F("attempts") - 1, lease_expires_at=None, send_at=now, updated_at=now
+    )
+    return {m.pk: "deferred:batch_time" for m in messages}
 
 
 # --- Recording results ------------------------------------------------------------------------
 
 
-def _record_sent(message: OutboundMessage, provider_id: str) -> None:
+def _record_sent(sent: list[tuple[OutboundMessage, str]]) -> None:
+    """One UPDATE for every success of the batch (a second only if a status callback beat us).
+
+    Plain SQL: each row has its own provider id, and the ORM's CASE WHEN per row is slow to build.
+    """
+    if not sent:
+        return
     now = timezone.now()
-    moved = OutboundMessage.objects.filter(pk=message.pk, status=Status.SENDING).update(
-        status=Status.SENT, provider_id=provider_id, sent_at=now, lease_expires_at=None,
-        needs_reconcile=False, last_error="", error_code="", updated_at=now,
-    )  # fmt: skip
-    if not moved:
-        # A status callback got there first and moved it further; keep that, fill in the id.
-        OutboundMessage.objects.filter(pk=message.pk, provider_id="").update(provider_id=provider_id, sent_at=now)
+    table = connection.ops.quote_name(OutboundMessage._meta.db_table)
+    rows = ", ".join(["(%s, %s)"] * len(sent))
+    params = [value for message, sid in sent for value in (message.pk, sid)]
+    # A CTE with named columns: the one spelling PostgreSQL and SQLite both accept.
+    values = f"WITH v(id, sid) AS (VALUES {rows}) "
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"{values}UPDATE {table} SET status = %s, provider_id = v.sid, sent_at = %s, lease_expires_at = NULL, "  # noqa: S608 - names are ours, values are parameters
+            f"needs_reconcile = %s, last_error = '', error_code = '', updated_at = %s "
+            f"FROM v WHERE {table}.id = v.id AND {table}.status = %s",
+            [*params, Status.SENT, now, False, now, Status.SENDING],
+        )
+        if cursor.rowcount < len(sent):
+            # A status callback got there first and moved it further; keep that, fill in the id.
+            cursor.execute(
+                f"{values}UPDATE {table} SET provider_id = v.sid, sent_at = %s "  # noqa: S608 - as above
+                f"FROM v WHERE {table}.id = v.id AND {table}.provider_id = ''",
+                [*params, now],
+            )
 
 
 def backoff_seconds(attempts: int, *, retry_after: float | None = None) -> float:

@@ -227,6 +227,8 @@ PLAN_INTERVAL_SECONDS = env.int("PLAN_INTERVAL_SECONDS", default=60)
 DISPATCH_INTERVAL_SECONDS = env.float("DISPATCH_INTERVAL_SECONDS", default=5.0)
 DISPATCH_BATCH_SIZE = env.int("DISPATCH_BATCH_SIZE", default=500)
 DISPATCH_MAX_PER_TICK = env.int("DISPATCH_MAX_PER_TICK", default=5000)
+# Messages per send task: one claim query and one result UPDATE for each batch, not each message.
+DISPATCH_TASK_SIZE = env.int("DISPATCH_TASK_SIZE", default=20)
 # A claimed message not sent within this long is taken back by the dispatcher.
 DISPATCH_LEASE_SECONDS = env.int("DISPATCH_LEASE_SECONDS", default=120)
 SEND_MAX_ATTEMPTS = env.int("SEND_MAX_ATTEMPTS", default=6)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
 
 import requests
 from django.conf import settings
@@ -65,17 +64,19 @@ class TwilioSms:
     def find_sent(self, *, to: str, from_number: str, body: str, since: datetime) -> str | None:
         """Twilio's POST is not idempotent: after a timeout we ask Twilio what it has before resending."""
         try:
-            found = self.client.messages.list(
+            # Every page, not the newest 50: a number can get more than that in the window (a
+            # worker killed mid-batch leaves a whole batch to reconcile), and a miss means a duplicate.
+            found = self.client.messages.stream(
                 to=to,
                 from_=from_number or None,
                 date_sent_after=(since - timedelta(minutes=10)).astimezone(UTC),
-                limit=50,
+                page_size=200,
             )
+            for message in found:
+                if message.body == body:
+                    return message.sid
         except (TwilioException, requests.exceptions.RequestException) as exc:
             raise TransientError(f"could not list messages to reconcile: {exc}", code="reconcile") from exc
-        for message in found:
-            if message.body == body:
-                return message.sid
         return None
 
 
@@ -87,12 +88,19 @@ def _classify(exc: TwilioRestException, *, retry_after: float | None) -> Excepti
     return PermanentError(text, code=code)
 
 
-@lru_cache(maxsize=4)
-def _cached(account_sid: str, auth_token: str, base_url: str, timeout: float) -> TwilioSms:
-    return TwilioSms(account_sid=account_sid, auth_token=auth_token, base_url=base_url, timeout=timeout)
+_per_thread = threading.local()
 
 
 def twilio_provider() -> TwilioSms:
-    return _cached(
+    """This thread's client. requests.Session is not thread-safe, and a shared pool of 10
+    connections makes a worker with more threads open a new TCP connection per message."""
+    key = (
         settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN, settings.TWILIO_API_BASE_URL, settings.TWILIO_TIMEOUT
-    )
+    )  # fmt: skip
+    cached = getattr(_per_thread, "provider", None)
+    if cached is None or cached[0] != key:
+        account_sid, auth_token, base_url, timeout = key
+        cached = _per_thread.provider = (
+            key, TwilioSms(account_sid=account_sid, auth_token=auth_token, base_url=base_url, timeout=timeout)
+        )  # fmt: skip
+    return cached[1]

@@ -178,3 +178,85 @@ def test_the_sender_rate_limit_defers_instead_of_bursting(fake_twilio, due):
     assert second.status == "scheduled"
     assert second.attempts == 0
     assert len(fake_twilio.messages) == 1
+
+
+# --- Batches: one claim, one record, the same checks per message --------------------------------
+
+
+def send_batch(messages, at=NOON_NY):
+    with time_machine.travel(at, tick=False):
+        return sending.messages_send(message_ids=[m.pk for m in messages])
+
+
+def test_a_batch_is_checked_per_message_and_each_is_sent_once(fake_twilio, due):
+    from caregiver import services
+
+    going = [due() for _ in range(3)]
+    stopped = due()
+    services.caregiver_opt_out(caregiver=stopped.caregiver, channel="sms", source="sms")
+    already = due(status="sent")
+    outcomes = send_batch([*going, stopped, already])
+    assert outcomes == {
+        **{m.pk: "sent" for m in going}, stopped.pk: "suppressed:opted_out", already.pk: "skipped:sent",
+    }  # fmt: skip
+    assert sorted(r["to"] for r in fake_twilio.messages) == sorted(m.caregiver.phone for m in going)
+    sids = {r["to"]: r["sid"] for r in fake_twilio.messages}
+    for message in going:
+        message.refresh_from_db()
+        assert (message.status, message.provider_id, message.attempts) == ("sent", sids[message.caregiver.phone], 1)
+    assert send_batch(going) == {m.pk: "skipped:sent" for m in going}
+    assert len(fake_twilio.messages) == 3
+
+
+def test_a_batch_costs_the_same_queries_for_five_messages_or_twenty(fake_twilio, due, django_assert_max_num_queries):
+    small, large = [due() for _ in range(5)], [due() for _ in range(20)]
+    with django_assert_max_num_queries(8):
+        assert set(send_batch(small).values()) == {"sent"}
+    with django_assert_max_num_queries(8):
+        assert set(send_batch(large).values()) == {"sent"}
+    assert len(fake_twilio.messages) == 25
+
+
+def test_two_tips_in_one_batch_cannot_both_take_the_last_place_under_the_daily_cap(fake_twilio, due, settings):
+    settings.DAILY_MESSAGE_CAP = 3
+    noon = datetime(2026, 12, 8, 17, tzinfo=UTC)
+    first = due(kind="tip", send_at=noon)
+    for _ in range(2):
+        OutboundMessageFactory(
+            caregiver=first.caregiver, kind="tip", status="sent", sent_at=datetime(2026, 12, 8, 14, tzinfo=UTC)
+        )
+    second = OutboundMessageFactory(caregiver=first.caregiver, kind="tip", send_at=noon)
+    assert sorted(send_batch([first, second]).values()) == ["sent", "suppressed:daily_cap"]
+    assert len(fake_twilio.messages) == 1
+
+
+def test_a_batch_that_runs_past_half_its_lease_gives_the_rest_back_unsent(fake_twilio, due, settings):
+    settings.DISPATCH_LEASE_SECONDS = 0  # every message is already "too late" to start
+    messages = [due() for _ in range(3)]
+    assert send_batch(messages) == {m.pk: "deferred:batch_time" for m in messages}
+    for message in messages:
+        message.refresh_from_db()
+        assert (message.status, message.attempts, message.lease_expires_at) == ("scheduled", 0, None)
+    assert fake_twilio.messages == []
+
+
+def test_a_batch_takes_its_send_tokens_together_and_never_bursts_past_the_limit(fake_twilio, due):
+    first = due()
+    clinic = first.caregiver.clinic
+    clinic.sms_mps = 0.1  # a bucket of one token, refilled every ten seconds
+    clinic.twilio_from_number = f"+1202556{first.pk % 10000:04d}"  # a bucket no other test has used
+    clinic.save()
+    rest = [OutboundMessageFactory(caregiver=first.caregiver) for _ in range(2)]
+    outcomes = send_batch([first, *rest])
+    assert sorted(outcomes.values()) == ["deferred:rate_limited", "deferred:rate_limited", "sent"]
+    assert len(fake_twilio.messages) == 1
+
+
+def test_a_delivery_callback_that_beats_our_bookkeeping_is_kept_and_the_id_filled_in(due):
+    ahead, behind = due(status="sending"), due(status="sending")
+    OutboundMessage.objects.filter(pk=ahead.pk).update(status="delivered")  # its callback came first
+    sending._record_sent([(ahead, "SMahead"), (behind, "SMbehind")])
+    ahead.refresh_from_db()
+    behind.refresh_from_db()
+    assert (ahead.status, ahead.provider_id) == ("delivered", "SMahead")
+    assert (behind.status, behind.provider_id) == ("sent", "SMbehind")
