@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -20,6 +21,13 @@ from .timing import zone_of
 
 UNSUBSCRIBE_SALT = "alongside.unsubscribe"
 SMS_PREFIX = "Alongside: "
+# A sign-up code in a confirmation message: masked for staff, and in the outbox once the message
+# is done with, so the only lasting copy of a code is its HMAC on the ChannelConfirmation.
+SIGN_UP_CODE = re.compile(r"\b\d{6}\b")
+
+
+def redact_codes(text: str) -> str:
+    return SIGN_UP_CODE.sub("••••••", text)
 
 
 @dataclass(frozen=True)

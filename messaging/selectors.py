@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -13,6 +12,7 @@ from caregiver.models import LovedOne
 from caregiver.selectors import clinics_for_user
 
 from .models import InboundMessage, OutboundMessage
+from .rendering import redact_codes
 
 
 def messages_for_user(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[OutboundMessage]:
@@ -32,13 +32,10 @@ def family_messages(*, loved_one: LovedOne) -> QuerySet[OutboundMessage]:
     )
 
 
-CODE = re.compile(r"\b\d{6}\b")
-
-
 def message_text_for_staff(message: OutboundMessage) -> str:
     """What staff see of a message: never a sign-up code (they could confirm for the caregiver)."""
     text = message.subject or message.body
-    return CODE.sub("••••••", text) if message.kind == OutboundMessage.Kind.CONFIRMATION else text
+    return redact_codes(text) if message.kind == OutboundMessage.Kind.CONFIRMATION else text
 
 
 @dataclass(frozen=True)

@@ -128,6 +128,25 @@ def _decide(message: OutboundMessage, consent: dict[str, bool], cap: _DailyCap, 
     return "send"
 
 
+def _forget_code(message: OutboundMessage) -> bool:
+    """Mask a sign-up code in the message once it is done with (sent, failed or dropped).
+
+    Not before: after an ambiguous timeout the body is how we find the message at Twilio.
+    """
+    if message.kind != Kind.CONFIRMATION:
+        return False
+    body, html = rendering.redact_codes(message.body), rendering.redact_codes(message.html)
+    changed = (body, html) != (message.body, message.html)
+    message.body, message.html = body, html
+    return changed
+
+
+def _forget_codes(messages: list[OutboundMessage]) -> None:
+    for message in messages:
+        if _forget_code(message):
+            OutboundMessage.objects.filter(pk=message.pk).update(body=message.body, html=message.html)
+
+
 # --- The claim --------------------------------------------------------------------------------
 
 
@@ -171,12 +190,15 @@ def _claim_batch(message_ids: list[int], now: datetime) -> tuple[list[OutboundMe
                 cancels = decision in ("appointment_cancelled", "rescheduled")
                 message.status = Status.CANCELLED if cancels else Status.SUPPRESSED
                 message.status_reason = decision
+                _forget_code(message)
                 suppressed.append(message)
                 outcomes[message.pk] = f"suppressed:{decision}"
         _mark_sending(going, now=now, lease=lease)
         # Rare paths: a row each is fine here.
         OutboundMessage.objects.bulk_update(deferred, ["status", "send_at", "lease_expires_at", "updated_at"])
-        OutboundMessage.objects.bulk_update(suppressed, ["status", "status_reason", "lease_expires_at", "updated_at"])
+        OutboundMessage.objects.bulk_update(
+            suppressed, ["status", "status_reason", "lease_expires_at", "updated_at", "body", "html"]
+        )
     return going, outcomes
 
 
@@ -354,6 +376,7 @@ def _record_sent(sent: list[tuple[OutboundMessage, str]]) -> None:
                 f"FROM v WHERE {table}.id = v.id AND {table}.provider_id = ''",
                 [*params, now],
             )
+    _forget_codes([message for message, _ in sent])
 
 
 def backoff_seconds(attempts: int, *, retry_after: float | None = None) -> float:
@@ -376,6 +399,8 @@ def _record_later(
     if message.not_after and send_at > message.not_after:
         fields.update(status=Status.SUPPRESSED, status_reason="stale")
     OutboundMessage.objects.filter(pk=message.pk, status=Status.SENDING).update(**fields)
+    if fields["status"] == Status.SUPPRESSED:
+        _forget_codes([message])
     return f"retry:{code}" if fields["status"] == Status.SCHEDULED else "suppressed:stale"
 
 
@@ -397,6 +422,7 @@ def _record_failed(message: OutboundMessage, error: str, code: str) -> str:
     OutboundMessage.objects.filter(pk=message.pk, status=Status.SENDING).update(
         status=Status.FAILED, last_error=error[:2000], error_code=code, lease_expires_at=None, updated_at=now
     )
+    _forget_codes([message])
     return f"failed:{code}"
 
 

@@ -260,3 +260,28 @@ def test_a_delivery_callback_that_beats_our_bookkeeping_is_kept_and_the_id_fille
     behind.refresh_from_db()
     assert (ahead.status, ahead.provider_id) == ("delivered", "SMahead")
     assert (behind.status, behind.provider_id) == ("sent", "SMbehind")
+
+
+def test_a_sign_up_code_leaves_the_outbox_once_it_is_sent(fake_twilio, due):
+    message = due(kind="confirmation", body="Alongside: your code is 482913. It expires in 10 minutes.")
+    assert send(message) == "sent"
+    (received,) = fake_twilio.messages
+    assert "482913" in received["body"]
+    message.refresh_from_db()
+    assert message.body == "Alongside: your code is ••••••. It expires in 10 minutes."
+
+
+def test_a_sign_up_code_is_kept_for_a_retry_and_forgotten_when_dropped(fake_twilio, due):
+    fake_twilio.fail_next(status=500)
+    message = due(kind="confirmation", body="Alongside: your code is 482913.")
+    assert send(message) == "retry:20500"
+    message.refresh_from_db()
+    assert "482913" in message.body  # after a timeout, the body is how Twilio's copy is found
+    from caregiver import services
+
+    services.caregiver_opt_out(caregiver=message.caregiver, channel="sms", source="sms")
+    message.status = "queued"
+    message.save()
+    assert send(message, at="2026-12-08 17:05Z") == "suppressed:opted_out"
+    message.refresh_from_db()
+    assert "482913" not in message.body
