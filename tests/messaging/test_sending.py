@@ -285,3 +285,17 @@ def test_a_sign_up_code_is_kept_for_a_retry_and_forgotten_when_dropped(fake_twil
     assert send(message, at="2026-12-08 17:05Z") == "suppressed:opted_out"
     message.refresh_from_db()
     assert "482913" not in message.body
+
+
+def test_a_proxy_in_the_environment_is_still_honoured(monkeypatch):
+    from messaging.providers.twilio import TwilioSms
+
+    def session(**env):
+        for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "NO_PROXY", "no_proxy"):
+            monkeypatch.delenv(name, raising=False)
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        return TwilioSms(account_sid="AC" + "0" * 32, auth_token="t", base_url="", timeout=1).client.http_client.session
+
+    assert session().trust_env is False
+    assert session(HTTPS_PROXY="http://proxy.example:3128").trust_env is True
