@@ -159,7 +159,7 @@ def _claim_batch(message_ids: list[int], now: datetime) -> tuple[list[OutboundMe
     with transaction.atomic():
         messages = list(
             OutboundMessage.objects.select_for_update(skip_locked=True, of=("self",))
-            .select_related("caregiver__clinic", "appointment__loved_one__clinic", "rule")
+            .select_related("caregiver__clinic", "appointment", "rule")
             .filter(pk__in=message_ids)
             .order_by("pk")
         )
