@@ -1,33 +1,42 @@
 """The tip API for clinic websites and patient apps: /api/v1/tips/ and /api/v1/categories/.
 
 Authenticated by API keys (djangorestframework-api-key: `Authorization: Api-Key <key>`),
-throttled per key, cacheable with ETag / Last-Modified.
+throttled per key, cacheable with ETag / Last-Modified. Tip pages are rendered once per content
+version and kept in memory (content/api_cache.py).
 """
 
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime, time
+import time as clock
+from collections.abc import Callable
+from datetime import UTC, datetime, time, timedelta
+from functools import lru_cache
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponseBase
-from django.utils.cache import get_conditional_response, patch_cache_control, patch_vary_headers
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseNotModified
+from django.utils.cache import get_conditional_response
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.http import http_date, quote_etag
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, serializers, status
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.permissions import BasePermission
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import SimpleRateThrottle
+from rest_framework.throttling import BaseThrottle
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 from rest_framework.views import APIView
 from rest_framework_api_key.models import APIKey
 
 from . import selectors
+from .api_cache import Page, content_version, pages, request_counts, verified_keys
 from .models import Category, Tip
+
+JSON = JSONRenderer.media_type
 
 # --- Authentication, permission, throttle ----------------------------------------------------
 
@@ -61,10 +70,14 @@ class ApiKeyAuthentication(HeaderKeyAuthentication):
         key = self.key_from(request)
         if key is None:
             return None
-        prefix = key.partition(".")[0]
-        api_key = APIKey.objects.filter(prefix=prefix).first()
-        if api_key is None or not api_key.is_valid(key):
-            raise exceptions.AuthenticationFailed("This API key is not valid.")
+        api_key = verified_keys.get(key)
+        if api_key is None:
+            prefix = key.partition(".")[0]
+            api_key = APIKey.objects.filter(prefix=prefix).first()
+            if api_key is None or not api_key.is_valid(key):
+                raise exceptions.AuthenticationFailed("This API key is not valid.")
+            if not api_key.revoked:
+                verified_keys.put(key, api_key)
         if api_key.revoked:
             raise exceptions.PermissionDenied("This API key has been revoked. Ask for a new one.")
         if api_key.has_expired:
@@ -79,16 +92,39 @@ class HasApiKey(BasePermission):
         return isinstance(request.auth, APIKey)
 
 
-class ApiKeyThrottle(SimpleRateThrottle):
-    """Requests per API key, API_KEY_THROTTLE_RATE (default 600/min). 429 with Retry-After."""
+class ApiKeyThrottle(BaseThrottle):
+    """Requests per API key, API_KEY_THROTTLE_RATE (default 600/min). 429 with Retry-After.
 
-    scope = "api_key"
+    A fixed window (each clock minute for /min), counted in Redis a few requests at a time
+    (content.api_cache.RequestCounts) where DRF's sliding log read and rewrote a list of every
+    request's time on each one. A key may send up to twice its rate across the boundary of two
+    windows, and may be refused a few requests short of it; never more than its rate per window.
+    """
 
-    def get_rate(self) -> str:
-        return settings.API_KEY_THROTTLE_RATE
+    wait_seconds: float | None = None
 
-    def get_cache_key(self, request: Request, view: APIView) -> str | None:
-        return f"throttle:api_key:{request.auth.pk}" if isinstance(request.auth, APIKey) else None
+    def allow_request(self, request: Request, view: APIView) -> bool:
+        if not isinstance(request.auth, APIKey) or _within_rate(request.auth):
+            return True
+        seconds = _parse_rate(settings.API_KEY_THROTTLE_RATE)[1]
+        self.wait_seconds = seconds - clock.time() % seconds
+        return False
+
+    def wait(self) -> float | None:
+        return self.wait_seconds
+
+
+def _within_rate(api_key: APIKey) -> bool:
+    """Count one request for `api_key`: True if it is within API_KEY_THROTTLE_RATE."""
+    limit, seconds = _parse_rate(settings.API_KEY_THROTTLE_RATE)
+    return request_counts.take(api_key.pk, limit=limit, seconds=seconds)
+
+
+@lru_cache(maxsize=8)
+def _parse_rate(rate: str) -> tuple[int, int]:
+    """DRF's notation, a count per second, minute, hour or day: "600/min" is (600, 60)."""
+    count, _, period = rate.partition("/")
+    return int(count), {"s": 1, "m": 60, "h": 3600, "d": 86400}[period[0]]
 
 
 class ApiKeyScheme(OpenApiAuthenticationExtension):
@@ -104,10 +140,27 @@ class ApiKeyScheme(OpenApiAuthenticationExtension):
         }
 
 
+class JsonNegotiation(DefaultContentNegotiation):
+    """The tip API answers in JSON only: settle at once when the client takes anything, or JSON."""
+
+    def select_renderer(self, request: Request, renderers: list, format_suffix: str | None = None) -> tuple:
+        accept = request.META.get("HTTP_ACCEPT", "*/*")
+        only = renderers[0]
+        if (
+            len(renderers) == 1
+            and not format_suffix
+            and accept in ("*/*", only.media_type)
+            and "format" not in request.META.get("QUERY_STRING", "")
+        ):
+            return only, only.media_type
+        return super().select_renderer(request, renderers, format_suffix)
+
+
 class KeyedAPIView(APIView):
     authentication_classes = [ApiKeyAuthentication]
     permission_classes = [HasApiKey]
     throttle_classes = [ApiKeyThrottle]
+    content_negotiation_class = JsonNegotiation
 
     def permission_denied(self, request: Request, message: str | None = None, code: str | None = None) -> None:
         if request.auth is None:
@@ -175,7 +228,9 @@ class TipQuerySerializer(serializers.Serializer):
         required=False, help_text="Only tips changed at or after this ISO 8601 date or date-time (UTC if no offset)."
     )
     search = serializers.CharField(required=False, max_length=200, help_text="Words to look for in the tips.")
-    page = serializers.IntegerField(required=False, min_value=1, default=1, help_text="Page number, from 1.")
+    page = serializers.IntegerField(
+        required=False, min_value=1, max_value=10**6, default=1, help_text="Page number, from 1."
+    )
     page_size = serializers.IntegerField(
         required=False, min_value=1, max_value=100, default=20, help_text="Tips per page, 1 to 100 (default 20)."
     )
@@ -201,27 +256,112 @@ def _parse_since(value: str) -> datetime:
         )
     if moment is None:
         moment = datetime.combine(day, time.min)
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    if not moment.tzinfo:
+        return moment.replace(tzinfo=UTC)
+    if abs(moment.utcoffset()) > timedelta(hours=14):
+        raise BadParameter("updated_since", f"“{value}” has a UTC offset no place uses (-12:00 to +14:00).")
+    try:
+        # In Python: PostgreSQL refuses offsets past ±15:59, and some moments fall off the calendar in UTC.
+        return moment.astimezone(UTC)
+    except (OverflowError, ValueError):
+        raise BadParameter("updated_since", f"“{value}” is outside the dates this API can answer for.") from None
 
 
-def _not_modified(request: HttpRequest, etag: str, last_modified: datetime | None) -> HttpResponseBase | None:
-    return get_conditional_response(
-        request, etag=etag, last_modified=int(last_modified.timestamp()) if last_modified else None
-    )
-
-
-def _with_validators(response: HttpResponseBase, etag: str, last_modified: datetime | None) -> HttpResponseBase:
-    response["ETag"] = etag
-    if last_modified:
-        response["Last-Modified"] = http_date(last_modified.timestamp())
+def _kept_page(body: bytes, content_type: str, last_modified: datetime | None) -> Page:
+    """A rendered answer, ready to keep. The ETag is a hash of the body, so an unchanged page keeps
+    its ETag across content versions and processes."""
+    etag = quote_etag(hashlib.sha256(body).hexdigest()[:32])
+    stamp = int(last_modified.timestamp()) if last_modified else None
+    headers = [("ETag", etag)] + ([("Last-Modified", http_date(stamp))] if stamp is not None else [])
     # Clients may keep a copy but must revalidate it; a copy is only for the key that fetched it.
-    patch_cache_control(response, private=True, no_cache=True)
-    patch_vary_headers(response, ["Authorization"])
+    headers += [("Cache-Control", "private, no-cache"), ("Vary", "Authorization")]
+    return Page(body=body, content_type=content_type, etag=etag, last_modified=stamp, headers=tuple(headers))
+
+
+def _answer(request: HttpRequest | Request, page: Page) -> HttpResponseBase:
+    """200 with the page, or 304 when the client's copy is this one (Django's conditional rules)."""
+    meta = request.META
+    if meta.get("HTTP_IF_NONE_MATCH") == page.etag and not {"HTTP_IF_MATCH", "HTTP_IF_UNMODIFIED_SINCE"} & set(meta):
+        response = HttpResponseNotModified()  # the usual revalidation, without parsing every conditional header
+    else:
+        response = get_conditional_response(request, etag=page.etag, last_modified=page.last_modified)
+        response = response or HttpResponse(page.body, content_type=page.content_type)
+    for name, value in page.headers:
+        response[name] = value
     return response
 
 
-def _digest(*parts: object) -> str:
-    return quote_etag(hashlib.sha256(repr(parts).encode()).hexdigest()[:32])
+def _page_key(request: HttpRequest | Request, media_type: str) -> tuple[str, ...]:
+    # Everything the body depends on: its links carry the scheme, the host and the full path.
+    return (request.scheme, request.get_host(), request.get_full_path(), media_type)
+
+
+def _cached_page(
+    view: APIView, request: Request, render: Callable[[], tuple[object, datetime | None]]
+) -> HttpResponseBase:
+    """Answer from the page cache, or render(), which returns (data, last modified) or raises.
+
+    Only a 200 is kept, per absolute URL and media type, under the current content version: a page
+    kept before a change is not served after it.
+    """
+    version = content_version()
+    key = _page_key(request, request.accepted_media_type)
+    page = pages.get(version, key) if version else None
+    if page is None:
+        data, last_modified = render()
+        renderer = request.accepted_renderer
+        body = renderer.render(data, request.accepted_media_type, view.get_renderer_context())
+        content_type = f"{renderer.media_type}; charset={renderer.charset}" if renderer.charset else renderer.media_type
+        page = _kept_page(body, content_type, last_modified)
+        if version:
+            pages.put(version, key, page)
+    return _answer(request, page)
+
+
+class KeptPageView(KeyedAPIView):
+    """A keyed view whose pages are kept per content version (_cached_page).
+
+    A request for a page already kept, with a key verified in the last few seconds, is answered
+    before DRF runs: the same checks (key, revocation, expiry, media type, rate), made from memory,
+    at a fraction of the cost. Anything else (a new or bad key, a page not kept, a 429) goes
+    through DRF as usual.
+    """
+
+    def dispatch(self, request: HttpRequest, *args: object, **kwargs: object) -> HttpResponseBase:
+        return self._kept(request) or super().dispatch(request, *args, **kwargs)
+
+    def _kept(self, request: HttpRequest) -> HttpResponseBase | None:
+        meta = request.META
+        if (
+            request.method not in ("GET", "HEAD")
+            or meta.get("HTTP_ACCEPT", "*/*") not in ("*/*", JSON)
+            or "format" in meta.get("QUERY_STRING", "")
+        ):
+            return None
+        scheme, _, key = meta.get("HTTP_AUTHORIZATION", "").partition(" ")
+        api_key = verified_keys.get(key.strip()) if scheme.lower() == ApiKeyAuthentication.keyword.lower() else None
+        if api_key is None or api_key.revoked or api_key.has_expired:
+            return None  # DRF says what is wrong with it
+        version = content_version()
+        page = pages.get(version, _page_key(request, JSON)) if version else None
+        # Counted last, so that a request counted here is answered here; one refused goes on to
+        # DRF, which refuses it again with its 429 and Retry-After.
+        if page is None or not _within_rate(api_key):
+            return None
+        response = _answer(request, page)
+        response["Allow"] = self._allow()  # as DRF adds to its answers
+        return response
+
+    def _allow(self) -> str:
+        cls = type(self)
+        if "_allow_header" not in cls.__dict__:
+            cls._allow_header = ", ".join(self.allowed_methods)  # the same for every request to a view
+        return cls._allow_header
+
+
+class Gone(exceptions.APIException):
+    status_code = status.HTTP_410_GONE
+    default_code = "gone"
 
 
 ERRORS = {
@@ -234,7 +374,7 @@ ERRORS = {
 # --- Views ----------------------------------------------------------------------------------------
 
 
-class TipListView(KeyedAPIView):
+class TipListView(KeptPageView):
     @extend_schema(
         operation_id="tips_list",
         summary="List tips",
@@ -253,6 +393,9 @@ class TipListView(KeyedAPIView):
         tags=["tips"],
     )
     def get(self, request: Request) -> HttpResponseBase:
+        return _cached_page(self, request, lambda: self._render(request))
+
+    def _render(self, request: Request) -> tuple[dict, datetime | None]:
         params = _parse_query(TipQuerySerializer, request)
         languages = selectors.content_languages()
         if params.get("language") and params["language"] not in languages:
@@ -271,12 +414,6 @@ class TipListView(KeyedAPIView):
         result = selectors.tip_page(tips, page=page, page_size=size)
         if not result.tips:
             self._explain_empty(params, result.total, page, size)
-        etag = _digest(
-            request.get_full_path(), result.total, result.last_modified, [(t.pk, t.version) for t in result.tips]
-        )
-        not_modified = _not_modified(request, etag, result.last_modified)
-        if not_modified is not None:
-            return _with_validators(not_modified, etag, result.last_modified)
         url = request.build_absolute_uri()
         last_page = max(1, -(-result.total // size))
         body = {
@@ -291,7 +428,7 @@ class TipListView(KeyedAPIView):
             ),
             "results": TipSerializer(result.tips, many=True, context={"request": request}).data,
         }
-        return _with_validators(Response(body), etag, result.last_modified)
+        return body, result.last_modified
 
     @staticmethod
     def _explain_empty(params: dict, total: int, page: int, size: int) -> None:
@@ -307,7 +444,7 @@ class TipListView(KeyedAPIView):
             raise exceptions.NotFound(f"Page {page} does not exist: {there} of {size}.")
 
 
-class TipDetailView(KeyedAPIView):
+class TipDetailView(KeptPageView):
     @extend_schema(
         operation_id="tips_retrieve",
         summary="One tip",
@@ -321,16 +458,16 @@ class TipDetailView(KeyedAPIView):
         tags=["tips"],
     )
     def get(self, request: Request, slug: str) -> HttpResponseBase:
+        return _cached_page(self, request, lambda: self._render(request, slug))
+
+    @staticmethod
+    def _render(request: Request, slug: str) -> tuple[dict, datetime | None]:
         tip = selectors.tip_get(slug=slug)
         if tip is None:
             raise exceptions.NotFound(f"No tip has the slug “{slug}”.")
         if not tip.active:
-            return Response({"detail": f"The tip “{slug}” was retired from the library."}, status=status.HTTP_410_GONE)
-        etag = _digest(tip.slug, tip.version, tip.updated_at)
-        not_modified = _not_modified(request, etag, tip.updated_at)
-        if not_modified is not None:
-            return _with_validators(not_modified, etag, tip.updated_at)
-        return _with_validators(Response(TipSerializer(tip, context={"request": request}).data), etag, tip.updated_at)
+            raise Gone(f"The tip “{slug}” was retired from the library.")
+        return TipSerializer(tip, context={"request": request}).data, tip.updated_at
 
 
 class CategoryQuerySerializer(serializers.Serializer):

@@ -16,6 +16,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from . import selectors
+from .api_cache import content_version_drop
 from .models import Category, MessageTemplate, Tip
 from .validation import ContentError, render_text, sms_problems, template_entry_problems, tip_entry_problems
 
@@ -253,6 +254,15 @@ def tip_update(*, tip: Tip, **changes: object) -> Tip:
     tip.full_clean()
     tip.save()
     return tip
+
+
+def content_changed() -> None:
+    """Tips or categories changed: drop the content version, so the tip API renders afresh.
+
+    Called for every saved or deleted tip and category (content/receivers.py). The next request
+    makes a new version; a page whose words changed gets a new ETag, an unchanged one keeps its own.
+    """
+    content_version_drop()
 
 
 @dataclass(frozen=True)
