@@ -19,6 +19,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, Max, Q
 
+from caregiver import services as caregiver_services
 from caregiver.models import Appointment, Caregiver, CareLink, Clinic, ConsentRecord
 from caregiver.selectors import caregivers_with_consent
 from content.models import Tip
@@ -190,21 +191,46 @@ def tip_candidates(*, caregiver: Caregiver, now: datetime, until: datetime) -> l
     return found
 
 
-def tips_choose(*, caregiver: Caregiver, count: int, check_in: bool = False) -> list[Tip]:
-    """The next `count` tips for a caregiver: none repeats before they have had every active tip,
-    and each pick prefers the category they heard from least recently."""
-    tips = Tip.objects.filter(active=True, language=caregiver.language).select_related("category")
+def _tip_library(*, language: str, check_in: bool) -> list[Tip]:
+    tips = Tip.objects.filter(active=True, language=language).select_related("category")
     if check_in:
         tips = tips.filter(Q(category__slug="what-to-say") | Q(tags__icontains='"check-in"'))
-    tips = list(tips)
-    if not tips:
-        return []
-    history = list(
-        OutboundMessage.objects.filter(caregiver=caregiver, tip__isnull=False)
+    return list(tips)
+
+
+def _tip_history(caregiver_ids: Iterable[int]) -> dict[int, list[dict]]:
+    """Per caregiver, each tip they were given or will be: how many times, and the latest send_at."""
+    history: dict[int, list[dict]] = defaultdict(list)
+    rows = (
+        OutboundMessage.objects.filter(caregiver_id__in=list(caregiver_ids), tip__isnull=False)
         .exclude(status__in=[Status.CANCELLED, Status.SUPPRESSED, Status.FAILED])
-        .values("tip_id")
+        .values("caregiver_id", "tip_id")
         .annotate(times=Count("id"), last=Max("send_at"))
     )
+    for row in rows:
+        history[row["caregiver_id"]].append(row)
+    return history
+
+
+def tips_choose(
+    *,
+    caregiver: Caregiver,
+    count: int,
+    check_in: bool = False,
+    library: list[Tip] | None = None,
+    history: list[dict] | None = None,
+) -> list[Tip]:
+    """The next `count` tips for a caregiver: none repeats before they have had every active tip,
+    and each pick prefers the category they heard from least recently.
+
+    `library` (the active tips to choose from) and `history` (the caregiver's, from `_tip_history`)
+    are loaded here unless given: the planner loads them once for every caregiver of a tick.
+    """
+    tips = library if library is not None else _tip_library(language=caregiver.language, check_in=check_in)
+    if not tips:
+        return []
+    if history is None:
+        history = _tip_history([caregiver.pk])[caregiver.pk]
     times = Counter({row["tip_id"]: row["times"] for row in history})
     # Larger means heard more recently; a category never heard sorts first.
     category_of = {t.pk: t.category_id for t in tips}
@@ -273,9 +299,19 @@ def _attach_tips(candidates: list[Candidate]) -> None:
     by_caregiver: dict[tuple[int, bool], list[tuple[date, list[Candidate]]]] = defaultdict(list)
     for (caregiver_id, day, check_in), group in wanted.items():
         by_caregiver[(caregiver_id, check_in)].append((day, group))
-    for (_, check_in), days in by_caregiver.items():
+    # Two queries for the whole tick, not two per caregiver: a month of planning spent most of its time here.
+    history = _tip_history({caregiver_id for caregiver_id, _ in by_caregiver})
+    libraries: dict[tuple[str, bool], list[Tip]] = {}
+    for (caregiver_id, check_in), days in by_caregiver.items():
         caregiver = days[0][1][0].caregiver
-        tips = tips_choose(caregiver=caregiver, count=len(days), check_in=check_in)
+        library = libraries.get((caregiver.language, check_in))
+        if library is None:
+            library = libraries[(caregiver.language, check_in)] = _tip_library(
+                language=caregiver.language, check_in=check_in
+            )
+        tips = tips_choose(
+            caregiver=caregiver, count=len(days), check_in=check_in, library=library, history=history[caregiver_id]
+        )
         for (_, group), tip in zip(sorted(days, key=lambda d: d[0]), tips, strict=False):
             for c in group:
                 c.tip = tip
@@ -384,8 +420,24 @@ def _materialise(new: list[Candidate], now: datetime, until: datetime) -> list[O
     return [row for row in map(_row, kept) if row is not None]
 
 
+def pauses_end(*, now: datetime) -> int:
+    """Resume the caregivers whose pause is over.
+
+    Nothing else ends a pause, and the planner plans for active caregivers only: without this, a
+    caregiver who paused for three days heard nothing ever again. Resuming announces the change,
+    which re-plans the rows cancelled when they paused.
+    """
+    ended = Caregiver.objects.filter(status=Caregiver.Status.PAUSED, paused_until__lte=now)
+    resumed = 0
+    for caregiver in ended:
+        caregiver_services.caregiver_resume(caregiver=caregiver)
+        resumed += 1
+    return resumed
+
+
 def plan_window(*, now: datetime) -> dict[str, int]:
     """Create the rows for the next PLAN_HORIZON_HOURS that do not exist yet. Idempotent."""
+    resumed = pauses_end(now=now)
     until = now + timedelta(hours=settings.PLAN_HORIZON_HOURS)
     appointments = _appointments_near(now, until)
     caregivers = _load_caregivers(Caregiver.objects.filter(status=Caregiver.Status.ACTIVE))
@@ -394,7 +446,7 @@ def plan_window(*, now: datetime) -> dict[str, int]:
     new = [c for c in candidates if c.dedupe_key not in existing]
     rows = _materialise(new, now, until)
     OutboundMessage.objects.bulk_create(rows, ignore_conflicts=True, batch_size=500)
-    return {"candidates": len(candidates), "created": len(rows)}
+    return {"candidates": len(candidates), "created": len(rows), "resumed": resumed}
 
 
 @transaction.atomic

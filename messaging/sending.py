@@ -13,7 +13,7 @@ from datetime import date, datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, OuterRef, Subquery
+from django.db.models import Case, F, OuterRef, Subquery, When
 from django.urls import reverse
 from django.utils import timezone
 
@@ -179,7 +179,9 @@ def _claim_batch(message_ids: list[int], now: datetime) -> tuple[list[OutboundMe
             if decision == "send":
                 if message.kind != Kind.ALERT:
                     message.to = message.caregiver.phone if message.channel == "sms" else message.caregiver.email
-                message.status, message.attempts, message.attempt_started_at = Status.SENDING, message.attempts + 1, now
+                message.status, message.attempts = Status.SENDING, message.attempts + 1
+                if not (message.needs_reconcile and message.attempt_started_at):
+                    message.attempt_started_at = now
                 message.lease_expires_at = lease
                 going.append(message)
             elif decision == "defer":
@@ -202,6 +204,12 @@ def _claim_batch(message_ids: list[int], now: datetime) -> tuple[list[OutboundMe
     return going, outcomes
 
 
+def _attempt_start(now: datetime) -> Case:
+    # After an ambiguous attempt, reconciling looks at Twilio from when that attempt began, however
+    # long the row waited since (a retry pushed past quiet hours waits for hours): keep its start.
+    return Case(When(needs_reconcile=True, attempt_started_at__isnull=False, then=F("attempt_started_at")), default=now)
+
+
 def _mark_sending(messages: list[OutboundMessage], *, now: datetime, lease: datetime) -> None:
     """Mark the batch `sending` with one UPDATE per channel, the same expressions for every row
     (bulk_update's CASE per row and field cost more CPU than the sends themselves)."""
@@ -212,7 +220,7 @@ def _mark_sending(messages: list[OutboundMessage], *, now: datetime, lease: date
         if not ids:
             continue
         changes = {
-            "status": Status.SENDING, "attempts": F("attempts") + 1, "attempt_started_at": now,
+            "status": Status.SENDING, "attempts": F("attempts") + 1, "attempt_started_at": _attempt_start(now),
             "lease_expires_at": lease, "updated_at": now,
         }  # fmt: skip
         caregivers = [pk for pk in ids if pk not in alerts]

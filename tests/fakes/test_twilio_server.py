@@ -189,6 +189,22 @@ def test_accepted_timeout_records_the_message_the_client_gave_up_on(
     assert fake_twilio.duplicates() == [(TO, "ambiguous")]
 
 
+def test_latency_answers_late_but_records_the_message_at_once(
+    fake_twilio: FakeTwilio, make_twilio_client: TwilioClientFactory
+) -> None:
+    client = make_twilio_client(timeout=5)
+    fake_twilio.set_latency(1.5)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = pool.submit(send, client, body="slow")
+        # Recorded before the answer: what a worker killed while waiting leaves at Twilio.
+        deadline = datetime.now(UTC) + timedelta(seconds=2)
+        while not fake_twilio.messages and datetime.now(UTC) < deadline:
+            threading.Event().wait(0.01)
+        assert fake_twilio.bodies() == ["slow"]
+        assert not pending.done()
+        assert pending.result() == fake_twilio.messages[0]["sid"]
+
+
 def test_unaccepted_timeout_records_nothing(fake_twilio: FakeTwilio, make_twilio_client: TwilioClientFactory) -> None:
     client = make_twilio_client(timeout=0.5)
     fake_twilio.timeout_next(accept=False, delay=1.5)

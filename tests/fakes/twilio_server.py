@@ -22,7 +22,8 @@ at all (``requests.exceptions.ReadTimeout``). ``date_sent_after=`` goes out as `
 
 Implemented (Python stdlib only): POST/GET ``Messages.json`` and GET ``Messages/{Sid}.json`` with Twilio's
 error JSON, plus scripted faults (``fail_next``, ``timeout_next``, ``reject``, ``set_random_failures``) for
-retry and reconciliation tests. Standalone: ``python -m tests.fakes.twilio_server --port 8765``.
+retry and reconciliation tests, and a slow answer (``set_latency``).
+Standalone: ``python -m tests.fakes.twilio_server --port 8765``.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ import secrets
 import socket
 import sys
 import threading
+import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -146,6 +148,7 @@ class FakeTwilio:
         self._random_rates = (0.0, 0.0, 0.0)
         self._random_delay = 3.0
         self._rng = random.Random(0)
+        self._latency = 0.0
         self._connections: dict[socket.socket, threading.Thread] = {}
         self._stopping = threading.Event()
         self._server: _Server | None = None
@@ -213,7 +216,9 @@ class FakeTwilio:
 
     @property
     def requests(self) -> list[dict[str, Any]]:
-        """Every request: method, path, form (POST body or GET query), auth_ok, and the status answered."""
+        """Every request: method, path, form (POST body or GET query), auth_ok, the status answered, when it
+        arrived (``at``, time.monotonic(): gaps between retries, unaffected by time-machine), and how long its
+        answer was held back (``delay``: a scripted timeout or latency)."""
         with self._lock:
             return copy.deepcopy(self._requests)
 
@@ -290,6 +295,14 @@ class FakeTwilio:
             self._random_delay = timeout_delay
             self._rng = random.Random(seed)
 
+    def set_latency(self, seconds: float) -> None:
+        """Answer every accepted send ``seconds`` late (recorded first): a slow Twilio, not a failing one.
+
+        Keep it below the client's timeout, or it becomes an ambiguous timeout.
+        """
+        with self._lock:
+            self._latency = seconds
+
     # Request handling (called from the handler threads)
 
     def _track(self, connection: socket.socket) -> None:
@@ -319,7 +332,15 @@ class FakeTwilio:
             reply = self._list(path, query, form)
         with self._lock:
             self._requests.append(
-                {"method": method, "path": path, "form": form, "auth_ok": auth_ok, "status": reply.status}
+                {
+                    "method": method,
+                    "path": path,
+                    "form": form,
+                    "auth_ok": auth_ok,
+                    "status": reply.status,
+                    "at": time.monotonic(),
+                    "delay": delay,
+                }
             )
         if delay:
             self._stopping.wait(delay)
@@ -359,7 +380,7 @@ class FakeTwilio:
             reply = _error(503, *_FAILURE_DEFAULTS[503])
         if reply is None:
             reply = _Reply(201, self._record(form))
-        return reply, fault.delay if fault is not None else 0.0
+        return reply, fault.delay if fault is not None else self._latency
 
     def _invalid(self, form: Form) -> _Reply | None:
         """The 400 Twilio would answer for this send, or None when it is acceptable."""

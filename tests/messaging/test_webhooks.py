@@ -1,6 +1,8 @@
 """Twilio's webhooks, signed as Twilio signs them, answered in TwiML."""
 
+from functools import partial
 from itertools import count
+from urllib.parse import urlencode
 
 import pytest
 from django.utils import timezone
@@ -238,3 +240,84 @@ def test_a_crisis_text_from_an_unknown_number_still_gets_988(client, caregiver):
     body = post(client, "/webhooks/twilio/inbound/", params).content.decode()
     assert "call or text 988" in body
     assert InboundMessage.objects.get().action == "unknown_sender"
+
+
+# --- Exactly once, and the fast path for plain answers -------------------------------------------
+
+
+def test_a_repeated_plain_text_is_stored_once(client, caregiver):
+    first = text(client, caregiver, "Thanks, see you Tuesday", sid="SMplain")
+    second = text(client, caregiver, "Thanks, see you Tuesday", sid="SMplain")
+    assert first.content == second.content
+    stored = InboundMessage.objects.get()
+    assert (stored.action, stored.caregiver, stored.clinic) == ("stored", caregiver, caregiver.clinic)
+    assert not OutboundMessage.objects.exists()
+
+
+def test_a_repeated_crisis_text_alerts_staff_once(client, caregiver):
+    first = text(client, caregiver, "she said she wants to die", sid="SMcrisis")
+    second = text(client, caregiver, "she said she wants to die", sid="SMcrisis")
+    assert first.content == second.content
+    assert "988" in second.content.decode()
+    assert InboundMessage.objects.count() == 1
+    assert OutboundMessage.objects.filter(kind="alert").count() == 1
+    assert OutboundMessage.objects.filter(kind="reply").count() == 1
+
+
+def test_a_form_posted_as_twilio_posts_it_is_checked_and_read(client, caregiver):
+    params = {"MessageSid": "SMform", "From": caregiver.phone, "To": caregiver.clinic.twilio_from_number,
+              "Body": "We're at the clinic now 🙏 & all good", "NumMedia": "0", "FromZip": ""}  # fmt: skip
+    signature = RequestValidator(TOKEN).compute_signature(BASE + "/webhooks/twilio/inbound/", params)
+    body = urlencode(params)
+    post_form = partial(client.post, "/webhooks/twilio/inbound/", content_type="application/x-www-form-urlencoded")
+    assert post_form(body.replace("all+good", "all+bad"), HTTP_X_TWILIO_SIGNATURE=signature).status_code == 403
+    assert post_form(body, HTTP_X_TWILIO_SIGNATURE=signature).status_code == 200
+    assert InboundMessage.objects.get().body == "We're at the clinic now 🙏 & all good"
+
+
+def test_a_signature_over_the_url_with_its_port_is_accepted(client, caregiver, settings):
+    settings.PUBLIC_BASE_URL = "https://alongside.example.org"
+    params = {"MessageSid": "SMport", "From": caregiver.phone, "To": caregiver.clinic.twilio_from_number, "Body": "ok"}
+    signed = "https://alongside.example.org:443/webhooks/twilio/inbound/"
+    assert post(client, "/webhooks/twilio/inbound/", params, signed_url=signed).status_code == 200
+
+
+def test_a_text_to_a_messaging_service_goes_to_the_clinic_that_has_it(client, caregiver, other_clinic):
+    other_clinic.twilio_messaging_service_sid = "MG" + "a" * 32
+    other_clinic.save()
+    someone = CareLinkFactory(caregiver__clinic=other_clinic, caregiver__phone=caregiver.phone).caregiver
+    params = {"MessageSid": "SMservice", "From": caregiver.phone, "To": caregiver.clinic.twilio_from_number,
+              "Body": "thanks", "MessagingServiceSid": other_clinic.twilio_messaging_service_sid}  # fmt: skip
+    assert post(client, "/webhooks/twilio/inbound/", params).status_code == 200
+    stored = InboundMessage.objects.get()
+    assert (stored.clinic, stored.caregiver) == (other_clinic, someone)
+
+
+def test_a_text_from_an_unknown_number_to_an_unknown_clinic_is_kept(client):
+    params = {"MessageSid": "SMnobody", "From": "+14155550123", "To": "+14155550999", "Body": "hello?"}
+    assert post(client, "/webhooks/twilio/inbound/", params).status_code == 200
+    stored = InboundMessage.objects.get()
+    assert (stored.action, stored.clinic, stored.caregiver) == ("unknown_sender", None, None)
+
+
+def test_a_callback_without_a_message_id_is_matched_by_its_sid(client, caregiver):
+    message = OutboundMessageFactory(caregiver=caregiver, status="sent", provider_id="SMbysid")
+    response = post(client, "/webhooks/twilio/status/", {"MessageSid": "SMbysid", "MessageStatus": "delivered"})
+    assert response.status_code == 204
+    message.refresh_from_db()
+    assert (message.status, message.lease_expires_at) == ("delivered", None)
+
+
+def test_a_late_sent_callback_leaves_a_delivered_message_delivered_but_records_its_sid(client, caregiver):
+    message = OutboundMessageFactory(caregiver=caregiver, status="delivered", provider_id="")
+    callback(client, message, "sent", sid="SMlate")
+    message.refresh_from_db()
+    assert (message.status, message.provider_id) == ("delivered", "SMlate")
+    assert message.sent_at is not None
+
+
+def test_a_failure_callback_records_its_error_code(client, caregiver):
+    message = OutboundMessageFactory(caregiver=caregiver, status="sent", provider_id="SMabc")
+    callback(client, message, "undelivered", ErrorCode="30003")
+    message.refresh_from_db()
+    assert (message.status, message.error_code, message.delivered_at) == ("undelivered", "30003", None)
