@@ -6,12 +6,14 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: help install run test lint format check migrate demo clean screenshots
+.PHONY: help install run test lint audit format check migrate demo clean screenshots bench
 
 help:
 	@echo "make run    install, migrate, load demo data, start web + Celery worker + beat"
 	@echo "make test   the whole test suite (uses DATABASE_URL / REDIS_URL when set)"
-	@echo "make lint   ruff, Django's checks and the migrations check"
+	@echo "make lint   ruff, bandit, Django's checks and the migrations check (offline)"
+	@echo "make audit  pip-audit: known vulnerabilities in requirements.txt (needs PyPI)"
+	@echo "make bench  the benchmarks against PostgreSQL and Redis on 127.0.0.1 (under 10 min); JSON in var/bench/"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +50,21 @@ test: install
 	@mkdir -p var
 	$(BIN)/pytest $(PYTEST_ARGS)
 
+# Each script measures its figures side by side in one run (docs/benchmarks.md). One script
+# failing (say, wrk missing for http) does not stop the others; make still exits non-zero.
+BENCHES := planner memory http dispatch
+bench: install
+	@mkdir -p var/bench
+	@failed=""; begin=$$SECONDS; \
+	for name in $(BENCHES); do \
+		echo "== bench/$${name}_bench.py"; started=$$SECONDS; \
+		$(BIN)/python bench/$${name}_bench.py --out var/bench/$$name.json || failed="$$failed $$name"; \
+		echo "== $$name: $$((SECONDS - started)) s"; \
+	done; \
+	echo; echo "  JSON: $(foreach name,$(BENCHES),var/bench/$(name).json)"; \
+	echo "  $$((SECONDS - begin)) s in all on $$(nproc) cores"; \
+	if [ -n "$$failed" ]; then echo "  failed:$$failed"; exit 1; fi
+
 # Re-take docs/screenshots/*.png from the browser tests (needs Debian's chromium).
 screenshots: install
 	@mkdir -p var docs/screenshots
@@ -56,8 +73,16 @@ screenshots: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/bandit -c pyproject.toml -r . -q
 	DJANGO_SETTINGS_MODULE=config.settings.test $(BIN)/python manage.py check
 	DJANGO_SETTINGS_MODULE=config.settings.test $(BIN)/python manage.py makemigrations --check --dry-run
+
+# Resolves requirements.txt in a throwaway venv and asks PyPI's advisory data about every
+# package, pinned or pulled in. --strict: a package it cannot look up fails the audit rather
+# than passing unaudited (PIP_AUDIT_FLAGS= to relax, e.g. behind a mirror without that data).
+PIP_AUDIT_FLAGS ?= --strict
+audit: install
+	$(BIN)/pip-audit --requirement requirements.txt --progress-spinner off $(PIP_AUDIT_FLAGS)
 
 format: install
 	$(BIN)/ruff format .

@@ -7,6 +7,7 @@ from django.http import HttpRequest
 from . import selectors, services
 from .models import (
     Appointment,
+    AuditEvent,
     Caregiver,
     CareLink,
     ChannelConfirmation,
@@ -28,6 +29,27 @@ class ClinicScopedAdmin(admin.ModelAdmin):
             return queryset
         clinics = selectors.clinics_for_user(user=request.user).values("id")
         return queryset.filter(**{f"{self.clinic_path}__in": clinics})
+
+    def get_list_filter(self, request: HttpRequest) -> list:
+        filters = list(super().get_list_filter(request))
+        if request.user.is_superuser:
+            return filters
+        # A related filter lists every row of its model, so "clinic" would name other clinics;
+        # RelatedOnlyFieldListFilter offers only what the (scoped) rows point at.
+        return [
+            (name, admin.RelatedOnlyFieldListFilter) if isinstance(name, str) and self._is_relation(name) else name
+            for name in filters
+        ]
+
+    def _is_relation(self, path: str) -> bool:
+        model = self.model
+        field = None
+        for part in path.split("__"):
+            field = model._meta.get_field(part)
+            if not field.is_relation:
+                return False
+            model = field.related_model
+        return field is not None
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if not request.user.is_superuser:
@@ -68,6 +90,13 @@ class ClinicAdmin(ClinicScopedAdmin):
     search_fields = ["name", "slug", "enrollment_code", "contact_email"]
     prepopulated_fields = {"slug": ["name"]}
     inlines = [StaffMembershipInline]
+    # Operators' settings: inbound texts find their clinic by these numbers, so a clinic that took
+    # another's number would receive that clinic's caregivers' texts (and their STOPs).
+    OPERATOR_FIELDS = ("twilio_from_number", "twilio_messaging_service_sid", "sms_mps")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Clinic | None = None) -> list[str]:
+        fields = list(super().get_readonly_fields(request, obj))
+        return fields if request.user.is_superuser else [*fields, *self.OPERATOR_FIELDS]
 
 
 @admin.register(StaffMembership)
@@ -123,13 +152,15 @@ class CaregiverAdmin(ClinicScopedAdmin):
         # Through the services, so that edits re-plan messages like any other change.
         if not change:
             fields = {f: form.cleaned_data[f] for f in services.CAREGIVER_EDITABLE if f in form.cleaned_data}
-            created = services.caregiver_create(clinic=form.cleaned_data["clinic"], **fields)
+            created = services.caregiver_create(clinic=form.cleaned_data["clinic"], by=request.user, **fields)
             obj.pk = created.pk
             obj._state.adding = False
             return
         fresh = Caregiver.objects.get(pk=obj.pk)
         services.caregiver_update(
-            caregiver=fresh, **{f: form.cleaned_data[f] for f in form.changed_data if f in services.CAREGIVER_EDITABLE}
+            caregiver=fresh,
+            by=request.user,
+            **{f: form.cleaned_data[f] for f in form.changed_data if f in services.CAREGIVER_EDITABLE},
         )
 
 
@@ -158,20 +189,31 @@ class AppointmentAdmin(ClinicScopedAdmin):
         # Through the services, so that reminders are planned, moved or cancelled.
         if not change:
             created = services.appointment_create(
-                loved_one=obj.loved_one, starts_at=obj.starts_at, kind=obj.kind, duration_minutes=obj.duration_minutes
+                loved_one=obj.loved_one,
+                starts_at=obj.starts_at,
+                kind=obj.kind,
+                duration_minutes=obj.duration_minutes,
+                by=request.user,
             )
             obj.pk = created.pk
             obj._state.adding = False
             return
         fresh = Appointment.objects.get(pk=obj.pk)
         if "status" in form.changed_data and obj.status == Appointment.Status.CANCELLED:
-            services.appointment_cancel(appointment=fresh)
+            services.appointment_cancel(appointment=fresh, by=request.user)
         elif {"starts_at", "duration_minutes"} & set(form.changed_data):
             services.appointment_reschedule(
-                appointment=fresh, starts_at=obj.starts_at, duration_minutes=obj.duration_minutes
+                appointment=fresh, starts_at=obj.starts_at, duration_minutes=obj.duration_minutes, by=request.user
             )
         else:
             super().save_model(request, obj, form, change)
+            if form.changed_data:
+                services.audit_record(
+                    by=request.user,
+                    action=AuditEvent.Action.APPOINTMENT_UPDATE,
+                    target=obj,
+                    changes={f: [form.initial.get(f), form.cleaned_data[f]] for f in form.changed_data},
+                )
 
 
 @admin.register(ChannelConfirmation)
@@ -184,3 +226,14 @@ class ChannelConfirmationAdmin(ClinicScopedAdmin, ReadOnlyAdmin):
     search_fields = ["caregiver__name", "address"]
     exclude = ["code_hash"]
     list_select_related = ["caregiver"]
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(ReadOnlyAdmin, ClinicScopedAdmin):
+    """Who changed what, read-only: services append events and nobody edits them."""
+
+    list_display = ["created_at", "clinic", "actor", "action", "target_type", "target_id", "target_label", "changes"]
+    list_filter = ["action", "target_type", "clinic"]
+    search_fields = ["actor__username", "target_label"]
+    date_hierarchy = "created_at"
+    list_select_related = ["clinic", "actor"]

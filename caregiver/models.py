@@ -7,6 +7,7 @@ nickname at a clinic, nothing more. Appointments say when, not why.
 from __future__ import annotations
 
 from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -14,6 +15,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator, RegexVa
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
+from django.utils import timezone
 
 from .validators import enrollment_code_generate, validate_e164, validate_time_zone
 
@@ -177,8 +179,8 @@ class Caregiver(TimeStamped):
         return self.name
 
     def clean(self) -> None:
-        if not self.phone and not self.email:
-            raise ValidationError("Give a mobile number, an email address, or both.")
+        # "Give a mobile number, an email address, or both" is the check constraint's own message: full_clean
+        # validates constraints, and saying it here as well showed it twice.
         if self.channels in (self.Channels.SMS, self.Channels.BOTH) and not self.phone:
             raise ValidationError({"phone": "Text messages need a mobile number."})
         if self.channels in (self.Channels.EMAIL, self.Channels.BOTH) and not self.email:
@@ -268,6 +270,9 @@ class ConsentRecord(models.Model):
         raise ValidationError("Consent records are append-only and cannot be deleted.")
 
 
+APPOINTMENT_HORIZON = timedelta(days=20 * 365)
+
+
 class Appointment(TimeStamped):
     """A visit to the clinic. Times are stored in UTC and shown in the clinic's zone."""
 
@@ -305,6 +310,19 @@ class Appointment(TimeStamped):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} for {self.loved_one} at {self.starts_at:%Y-%m-%d %H:%M} UTC"
+
+    def clean(self) -> None:
+        # A year typed wrong (2062, 9999) would otherwise be saved, and at the ends of the calendar
+        # the end time, the pickup time and the reminders cannot even be computed.
+        starts_at = self.starts_at
+        if (
+            starts_at is not None
+            and timezone.is_aware(starts_at)
+            and abs(starts_at - timezone.now()) > APPOINTMENT_HORIZON
+        ):
+            raise ValidationError(
+                {"starts_at": f"Check the year: {starts_at:%Y-%m-%d} is more than 20 years from today."}
+            )
 
     @property
     def ends_at(self) -> datetime:
@@ -362,3 +380,90 @@ class ChannelConfirmation(models.Model):
     def __str__(self) -> str:
         state = "confirmed" if self.confirmed_at else "pending"
         return f"{self.caregiver} {self.get_method_display().lower()} ({state})"
+
+
+class AuditEvent(models.Model):
+    """One change a clinic staff member made: who, at which clinic, what, to which row, when.
+
+    Written by the services staff use (caregiver.services.audit), inside the change's own
+    transaction: a change that rolls back leaves no event. Append-only, like consent records.
+    `changes` is short and holds nothing staff could not already see on the family page:
+    {"starts_at": [old, new]}; a new phone number or email address is recorded as "changed",
+    never copied. `target_label` keeps what the row was called then, so the log stays readable
+    after a rename.
+    """
+
+    class Action(models.TextChoices):
+        APPOINTMENT_CREATE = "appointment.create", "Added an appointment"
+        APPOINTMENT_RESCHEDULE = "appointment.reschedule", "Rescheduled an appointment"
+        APPOINTMENT_CANCEL = "appointment.cancel", "Cancelled an appointment"
+        APPOINTMENT_UPDATE = "appointment.update", "Changed an appointment"
+        CAREGIVER_CREATE = "caregiver.create", "Added a caregiver"
+        CAREGIVER_UPDATE = "caregiver.update", "Changed a caregiver's details"
+        CAREGIVER_INVITE = "caregiver.invite", "Asked a caregiver to confirm"
+        FAMILY_ENROLL = "family.enroll", "Enrolled a family"
+        COURSE_CREATE = "course.create", "Planned a course"
+        FAMILY_IMPORT = "family.import", "Imported families from a file"
+
+    class Target(models.TextChoices):
+        FAMILY = "family", "Family"
+        CAREGIVER = "caregiver", "Caregiver"
+        APPOINTMENT = "appointment", "Appointment"
+        CLINIC = "clinic", "Clinic"
+
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="audit_events"
+    )
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="audit_events")
+    action = models.CharField(max_length=30, choices=Action.choices)
+    target_type = models.CharField(max_length=12, choices=Target.choices)
+    target_id = models.PositiveBigIntegerField()
+    target_label = models.CharField(max_length=120, blank=True)
+    changes = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = "audit event"
+        indexes = [
+            models.Index(fields=["clinic", "-created_at"], name="audit_clinic_created"),
+            models.Index(fields=["target_type", "target_id"], name="audit_target"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.actor or 'a deleted user'}: {self.get_action_display()} ({self.target_label})"
+
+    def save(self, *args, **kwargs) -> None:
+        if not self._state.adding:
+            raise ValidationError("Audit events are append-only; record a new one instead.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValidationError("Audit events are append-only and cannot be deleted.")
+
+    def describe(self, time_zone: str) -> str:
+        """The changes in words, times in `time_zone`: "starts at Mon Nov 2, 10:00 AM → Wed Nov 4, 9:30 AM"."""
+        zone = ZoneInfo(time_zone)
+        model = {self.Target.CAREGIVER: Caregiver, self.Target.APPOINTMENT: Appointment}.get(self.target_type)
+
+        def show(field: str, value: object) -> str:
+            if isinstance(value, str) and len(value) >= 16 and value[4:5] == "-" and value[10:11] == "T":
+                try:
+                    return datetime.fromisoformat(value).astimezone(zone).strftime("%a %b %-d, %-I:%M %p")
+                except ValueError:
+                    return value
+            choices = dict(model._meta.get_field(field).choices or []) if model and _has_field(model, field) else {}
+            return str(choices.get(value, value))
+
+        parts = []
+        for field, value in self.changes.items():
+            label = field.replace("_", " ")
+            if isinstance(value, list) and len(value) == 2:
+                parts.append(f"{label} {show(field, value[0])} → {show(field, value[1])}")
+            else:
+                parts.append(f"{label} {show(field, value)}")
+        return "; ".join(parts)
+
+
+def _has_field(model: type[models.Model], name: str) -> bool:
+    return any(f.name == name for f in model._meta.get_fields())

@@ -18,10 +18,26 @@ class Limit:
     seconds: int
 
 
+def _key(limit: Limit, subject: str) -> str:
+    return f"rl:{limit.name}:{subject}:{int(time.time()) // limit.seconds}"
+
+
+def _wait(limit: Limit) -> int:
+    return limit.seconds - int(time.time()) % limit.seconds
+
+
+def limit_wait(limit: Limit, subject: str) -> int | None:
+    """Counts nothing: None if `subject` has uses of `limit` left in this window, else seconds until it has.
+
+    For limits on failures (wrong passwords): ask before trying, count with limit_hit only on failure.
+    """
+    used = cache.get(_key(limit, subject)) or 0
+    return _wait(limit) if used >= limit.count else None
+
+
 def limit_hit(limit: Limit, subject: str) -> int | None:
     """Count one use of `limit` by `subject`. Returns None if allowed, else seconds until it is."""
-    window = int(time.time()) // limit.seconds
-    key = f"rl:{limit.name}:{subject}:{window}"
+    key = _key(limit, subject)
     # add() then incr() keeps the counter atomic in Redis; a missing key starts the window.
     if cache.add(key, 1, timeout=limit.seconds + 5):
         used = 1
@@ -32,5 +48,5 @@ def limit_hit(limit: Limit, subject: str) -> int | None:
             cache.set(key, 1, timeout=limit.seconds + 5)
             used = 1
     if used > limit.count:
-        return limit.seconds - int(time.time()) % limit.seconds
+        return _wait(limit)
     return None

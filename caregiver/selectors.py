@@ -11,7 +11,7 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Count, Min, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.utils import timezone
 
-from .models import Appointment, Caregiver, Clinic, ConsentRecord, LovedOne
+from .models import Appointment, AuditEvent, Caregiver, CareLink, Clinic, ConsentRecord, LovedOne
 
 
 def clinics_for_user(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[Clinic]:
@@ -88,7 +88,8 @@ def families_for_user(*, user: AbstractBaseUser | AnonymousUser, search: str = "
         ),
         caregiver_count=Count("links", distinct=True),
     )
-    search = search.strip()[:80]
+    # Typed in a page's search box, so anything: NUL would be a database error (no name contains it).
+    search = search.replace("\x00", "").strip()[:80]
     if search:
         match = (
             Q(first_name__icontains=search)
@@ -102,3 +103,19 @@ def families_for_user(*, user: AbstractBaseUser | AnonymousUser, search: str = "
     return families.prefetch_related(
         Prefetch("caregivers", queryset=Caregiver.objects.order_by("name", "id"))
     ).order_by("first_name", "id")
+
+
+def family_audit_events(*, loved_one: LovedOne) -> QuerySet[AuditEvent]:
+    """Staff changes to a family, its caregivers and its appointments, newest first."""
+    return (
+        AuditEvent.objects.filter(clinic_id=loved_one.clinic_id)
+        .filter(
+            Q(target_type=AuditEvent.Target.FAMILY, target_id=loved_one.pk)
+            | Q(
+                target_type=AuditEvent.Target.CAREGIVER,
+                target_id__in=CareLink.objects.filter(loved_one=loved_one).values("caregiver_id"),
+            )
+            | Q(target_type=AuditEvent.Target.APPOINTMENT, target_id__in=loved_one.appointments.values("pk"))
+        )
+        .select_related("actor")
+    )

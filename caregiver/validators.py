@@ -21,6 +21,11 @@ _NOT_POSSIBLE = {
 _CANNOT_TEXT = {PhoneNumberType.FIXED_LINE, PhoneNumberType.PAGER, PhoneNumberType.UAN, PhoneNumberType.VOICEMAIL}
 
 
+def _shown(text: str, limit: int = 40) -> str:
+    # Errors quote what was typed; a pasted page must not come back at full length.
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def phone_to_e164(raw: str, *, region: str | None = None, require_mobile: bool = False) -> str:
     """Return `raw` as an E.164 string (+12025550143) or raise a ValidationError saying why not.
 
@@ -30,32 +35,33 @@ def phone_to_e164(raw: str, *, region: str | None = None, require_mobile: bool =
     if not text:
         raise ValidationError("Enter a phone number.", code="required")
     region = region or settings.PHONE_DEFAULT_REGION
+    shown = _shown(text)
     try:
         number = phonenumbers.parse(text, region)
     except NumberParseException as exc:
         if exc.error_type == NumberParseException.INVALID_COUNTRY_CODE:
-            message = f"“{text}” starts with an unknown country code. Start with + and the country code."
+            message = f"“{shown}” starts with an unknown country code. Start with + and the country code."
         elif (
             exc.error_type == NumberParseException.TOO_SHORT_NSN
             or exc.error_type == NumberParseException.TOO_SHORT_AFTER_IDD
         ):
-            message = f"“{text}” has too few digits for a phone number."
+            message = f"“{shown}” has too few digits for a phone number."
         elif exc.error_type == NumberParseException.TOO_LONG:
-            message = f"“{text}” has too many digits for a phone number."
+            message = f"“{shown}” has too many digits for a phone number."
         else:
-            message = f"“{text}” is not a phone number. Use digits, like (202) 555-0143 or +1 202 555 0143."
+            message = f"“{shown}” is not a phone number. Use digits, like (202) 555-0143 or +1 202 555 0143."
         raise ValidationError(message, code="invalid_phone") from exc
     reason = phonenumbers.is_possible_number_with_reason(number)
     if reason in _NOT_POSSIBLE:
-        raise ValidationError(f"“{text}” {_NOT_POSSIBLE[reason]} for a phone number.", code="invalid_phone")
+        raise ValidationError(f"“{shown}” {_NOT_POSSIBLE[reason]} for a phone number.", code="invalid_phone")
     if not phonenumbers.is_valid_number(number):
         raise ValidationError(
-            f"“{text}” is not a valid phone number in "
+            f"“{shown}” is not a valid phone number in "
             f"{phonenumbers.region_code_for_number(number) or region}. Check the digits and the country code.",
             code="invalid_phone",
         )
     if require_mobile and phonenumbers.number_type(number) in _CANNOT_TEXT:
-        raise ValidationError(f"“{text}” looks like a landline; text messages need a mobile number.", code="landline")
+        raise ValidationError(f"“{shown}” looks like a landline; text messages need a mobile number.", code="landline")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
@@ -76,7 +82,8 @@ def _time_zone_names() -> frozenset[str]:
 def validate_time_zone(value: str) -> None:
     if value not in _time_zone_names():
         raise ValidationError(
-            f"“{value}” is not a time zone name. Use an IANA name such as America/New_York or Europe/London.",
+            f"“{_shown(str(value))}” is not a time zone name. Use an IANA name such as America/New_York or "
+            "Europe/London.",
             code="invalid_time_zone",
         )
 
@@ -89,10 +96,18 @@ def local_to_utc(naive: datetime, *, time_zone: str) -> datetime:
     """
     if naive.tzinfo is not None:
         return naive.astimezone(UTC)
+    validate_time_zone(time_zone)
     zone = zoneinfo.ZoneInfo(time_zone)
     aware = naive.replace(tzinfo=zone, fold=0)
-    as_utc = aware.astimezone(UTC)
-    if as_utc.astimezone(zone).replace(tzinfo=None) != naive:
+    try:
+        as_utc = aware.astimezone(UTC)
+        back = as_utc.astimezone(zone)
+    except OverflowError:
+        # Year 9999 late in the evening west of UTC (or year 1 east of it) has no UTC time.
+        raise ValidationError(
+            f"{naive:%Y-%m-%d %H:%M} is too far in the future or the past for a date.", code="out_of_range"
+        ) from None
+    if back.replace(tzinfo=None) != naive:
         raise ValidationError(
             f"{naive:%Y-%m-%d %H:%M} does not exist in {time_zone}: the clocks go forward that night. "
             "Pick a time an hour later.",

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 
+from django.conf import settings
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.paginator import Paginator
@@ -21,15 +22,18 @@ from django.http import Http404
 from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import exceptions, serializers, status
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.decorators import action
 from rest_framework.pagination import PageNumberPagination
+from rest_framework.parsers import JSONParser
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
+from rest_framework.throttling import SimpleRateThrottle
+from rest_framework.utils import json
 from rest_framework.views import APIView
 from rest_framework.viewsets import GenericViewSet
 
@@ -40,6 +44,7 @@ from messaging.models import OutboundMessage
 from messaging.selectors import family_messages, messages_for_user
 
 from . import serializers as s
+from .auth import auth_failed, auth_wait
 from .models import StaffApiToken
 
 # --- Authentication and permission ---------------------------------------------------------------
@@ -56,6 +61,11 @@ class StaffTokenAuthentication(HeaderKeyAuthentication):
         key = self.key_from(request)
         if key is None:
             return None
+        # Guessed tokens count against the address like wrong passwords, and are refused unchecked
+        # once it is over its limit: each check of a real prefix costs a hash.
+        wait = auth_wait(request)
+        if wait is not None:
+            raise exceptions.Throttled(wait=wait, detail="Too many tokens that are not valid from your address.")
         try:
             token = StaffApiToken.objects.get_from_key(key)
         except StaffApiToken.DoesNotExist:
@@ -63,6 +73,7 @@ class StaffTokenAuthentication(HeaderKeyAuthentication):
             revoked = StaffApiToken.objects.filter(prefix=key.partition(".")[0], revoked=True).first()
             if revoked is not None and revoked.is_valid(key):
                 raise exceptions.PermissionDenied("This token has been revoked. Ask for a new one.") from None
+            auth_failed(request)
             raise exceptions.AuthenticationFailed("This token is not valid.") from None
         if token.has_expired:
             raise exceptions.PermissionDenied(f"This token expired on {token.expiry_date:%Y-%m-%d}. Ask for a new one.")
@@ -87,6 +98,25 @@ class StaffTokenScheme(OpenApiAuthenticationExtension):
             "name": "Authorization",
             "description": "`Token <key>`. Tokens are made with `python manage.py create_staff_token USERNAME`.",
         }
+
+
+class StaffApiThrottle(SimpleRateThrottle):
+    """STAFF_API_THROTTLE_RATE requests per token, or per staff member on a session. 429 with Retry-After.
+
+    Per token, so that one clinic system's sync cannot use up a person's budget, or another system's.
+    """
+
+    scope = "staff_api"
+
+    def get_rate(self) -> str:
+        return settings.STAFF_API_THROTTLE_RATE
+
+    def get_cache_key(self, request: Request, view: APIView) -> str | None:
+        if isinstance(request.auth, StaffApiToken):
+            return f"throttle:staff_api:token:{request.auth.pk}"
+        if request.user is not None and request.user.is_authenticated:
+            return f"throttle:staff_api:user:{request.user.pk}"
+        return None
 
 
 class IsClinicStaff(BasePermission):
@@ -120,6 +150,32 @@ def service_errors() -> Iterator[None]:
         raise serializers.ValidationError(detail) from exc
 
 
+class BodyTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_code = "too_large"
+
+
+class JSONBodyParser(JSONParser):
+    """DRF's JSON parser reads the whole body, however large, and lets a deeply nested document (a
+    RecursionError) or an unknown charset (a LookupError) escape as a 500. This one answers each with
+    a 413 or a 400 that says what is wrong."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        raw = stream.read(limit + 1)
+        if len(raw) > limit:
+            raise BodyTooLarge(f"The request is too large: we accept at most {limit / 1024 / 1024:g} MB of JSON.")
+        encoding = (parser_context or {}).get("encoding") or settings.DEFAULT_CHARSET
+        try:
+            return json.loads(raw.decode(encoding), parse_constant=json.strict_constant if self.strict else None)
+        except LookupError:
+            raise exceptions.ParseError(f"JSON parse error - “{encoding}” is not a character set: use UTF-8.") from None
+        except RecursionError:
+            raise exceptions.ParseError("JSON parse error - the document is nested too deeply.") from None
+        except ValueError as exc:  # UnicodeDecodeError and json.JSONDecodeError are ValueErrors
+            raise exceptions.ParseError(f"JSON parse error - {exc}") from None
+
+
 def _flatten(errors: object, prefix: str = "") -> dict[str, list[str]]:
     """DRF's nested errors as flat dotted keys, the way the services key theirs."""
     if isinstance(errors, dict):
@@ -143,8 +199,18 @@ def _valid(serializer: serializers.Serializer) -> dict:
     return serializer.validated_data
 
 
+PAGING = ("page", "page_size")
+
+
 def _query(serializer_class: type[serializers.Serializer], request: Request) -> dict:
     query = serializer_class(data=request.query_params)
+    known = sorted([*query.fields, *PAGING])
+    for name, value in request.query_params.items():
+        # A misspelt filter (or an unset variable, ?status=) would otherwise list everything.
+        if name not in known:
+            raise BadParameter(name, f"“{name}” is not a query parameter here. Use: {', '.join(known)}.")
+        if value == "" and not getattr(query.fields.get(name), "allow_blank", False):
+            raise BadParameter(name, f"Query parameter “{name}” is empty: give it a value, or leave it out.")
     if not query.is_valid():
         parameter, messages = next(iter(query.errors.items()))
         raise BadParameter(parameter, f"Query parameter “{parameter}”: {' '.join(map(str, messages))}")
@@ -187,9 +253,13 @@ class StaffPagination(PageNumberPagination):
 
     def get_schema_operation_parameters(self, view: APIView) -> list[dict]:
         parameters = super().get_schema_operation_parameters(view)
+        # The bounds are in the schema too, so a client generated from it cannot send page_size=0.
         for parameter in parameters:
             if parameter["name"] == self.page_size_query_param:
                 parameter["description"] = "Rows per page, 1 to 100 (default 50); more is a 400."
+                parameter["schema"] = {"type": "integer", "minimum": 1, "maximum": self.max_page_size}
+            elif parameter["name"] == self.page_query_param:
+                parameter["schema"] = {"type": "integer", "minimum": 1}
         return parameters
 
 
@@ -198,8 +268,14 @@ ERRORS = {
     403: OpenApiResponse(
         ErrorSerializer, description="The token was revoked or expired, or the account belongs to no clinic."
     ),
+    429: OpenApiResponse(
+        ErrorSerializer,
+        description="Too many requests for this token (or staff member), or too many tokens that are not valid "
+        "from this address. `Retry-After` says how many seconds to wait.",
+    ),
 }
 NOT_FOUND = {404: OpenApiResponse(ErrorSerializer, description="Not one of your clinics' (or it does not exist).")}
+PAGE_NOT_FOUND = {404: OpenApiResponse(ErrorSerializer, description="The page does not exist (past the last).")}
 INVALID = {
     400: OpenApiResponse(
         OpenApiTypes.OBJECT,
@@ -214,7 +290,9 @@ INVALID = {
 
 class StaffViewSet(GenericViewSet):
     authentication_classes = [StaffTokenAuthentication, SessionAuthentication]
+    parser_classes = [JSONBodyParser]
     permission_classes = [IsClinicStaff]
+    throttle_classes = [StaffApiThrottle]
     pagination_class = StaffPagination
     lookup_value_regex = r"[0-9]{1,18}"  # longer is no id of ours, and would overflow
     noun = "object"
@@ -244,7 +322,7 @@ class StaffViewSet(GenericViewSet):
         summary="List families",
         description="Your clinics' families, by first name. `q` searches names, phone numbers and email addresses.",
         parameters=[s.FamilyQuerySerializer],
-        responses={200: s.FamilySerializer(many=True), 400: INVALID[400], **ERRORS},
+        responses={200: s.FamilySerializer(many=True), 400: INVALID[400], **PAGE_NOT_FOUND, **ERRORS},
     ),
     retrieve=extend_schema(
         summary="One family: the loved one, their caregivers (status, consent) and appointments",
@@ -257,11 +335,29 @@ class StaffViewSet(GenericViewSet):
             "`pending` until they confirm each channel (a YES by text, a link by email)."
         ),
         request=s.FamilyCreateSerializer,
+        examples=[
+            OpenApiExample(
+                "A partner by text and a daughter by email, with the first infusion",
+                request_only=True,
+                value={
+                    "first_name": "Alex",
+                    "caregivers": [
+                        {"name": "Sam", "phone": "(202) 555-0143", "channels": "sms", "relationship": "partner"},
+                        {"name": "Jo", "email": "jo@example.com", "channels": "email", "relationship": "child"},
+                    ],
+                    "appointments": [{"starts_at": "2027-01-05T10:30:00-05:00", "kind": "infusion"}],
+                },
+            )
+        ],
         responses={
             201: s.FamilyDetailSerializer,
             **INVALID,
             **ERRORS,
-            429: OpenApiResponse(ErrorSerializer, description="Too many confirmations sent to a number or address."),
+            429: OpenApiResponse(
+                ErrorSerializer,
+                description="Too many confirmations sent to a number or address, or too many requests. "
+                "`Retry-After` says how many seconds to wait.",
+            ),
         },
     ),
 )
@@ -316,7 +412,7 @@ class FamilyViewSet(StaffViewSet):
     list=extend_schema(
         summary="List caregivers",
         parameters=[s.CaregiverQuerySerializer],
-        responses={200: s.CaregiverSerializer(many=True), 400: INVALID[400], **ERRORS},
+        responses={200: s.CaregiverSerializer(many=True), 400: INVALID[400], **PAGE_NOT_FOUND, **ERRORS},
     ),
     retrieve=extend_schema(summary="One caregiver", responses={200: s.CaregiverSerializer, **NOT_FOUND, **ERRORS}),
     partial_update=extend_schema(
@@ -361,7 +457,7 @@ class CaregiverViewSet(StaffViewSet):
         caregiver = self.get_object()
         changes = _valid(s.CaregiverUpdateSerializer(data=request.data, partial=True))
         with service_errors():
-            services.caregiver_update(caregiver=caregiver, **changes)
+            services.caregiver_update(caregiver=caregiver, by=request.user, **changes)
         return Response(s.CaregiverSerializer(self.get_queryset().get(pk=caregiver.pk)).data)
 
 
@@ -370,7 +466,7 @@ class CaregiverViewSet(StaffViewSet):
         summary="List appointments",
         description="Your clinics' appointments, soonest first.",
         parameters=[s.AppointmentQuerySerializer],
-        responses={200: s.AppointmentSerializer(many=True), 400: INVALID[400], **ERRORS},
+        responses={200: s.AppointmentSerializer(many=True), 400: INVALID[400], **PAGE_NOT_FOUND, **ERRORS},
     ),
     retrieve=extend_schema(summary="One appointment", responses={200: s.AppointmentSerializer, **NOT_FOUND, **ERRORS}),
     create=extend_schema(
@@ -421,7 +517,7 @@ class AppointmentViewSet(StaffViewSet):
     def create(self, request: Request) -> Response:
         data = _valid(s.AppointmentCreateSerializer(data=request.data, context={"request": request}))
         with service_errors():
-            appointment = services.appointment_create(**data)
+            appointment = services.appointment_create(**data, by=request.user)
         appointment = self.get_queryset().get(pk=appointment.pk)
         return Response(
             s.AppointmentSerializer(appointment).data,
@@ -434,14 +530,14 @@ class AppointmentViewSet(StaffViewSet):
         appointment = self.get_object()
         data = _valid(s.AppointmentRescheduleSerializer(data=request.data))
         with service_errors():
-            services.appointment_reschedule(appointment=appointment, **data)
+            services.appointment_reschedule(appointment=appointment, by=request.user, **data)
         return Response(s.AppointmentSerializer(appointment).data)
 
     @action(detail=True, methods=["post"])
     def cancel(self, request: Request, pk: str) -> Response:
         appointment = self.get_object()
         with service_errors():
-            services.appointment_cancel(appointment=appointment)
+            services.appointment_cancel(appointment=appointment, by=request.user)
         return Response(s.AppointmentSerializer(appointment).data)
 
 
@@ -450,7 +546,7 @@ class AppointmentViewSet(StaffViewSet):
         summary="The outbox: every message planned, sent, delivered, failed or suppressed",
         description="Newest first by when it is (or was) due. HTML bodies are not included.",
         parameters=[s.MessageQuerySerializer],
-        responses={200: s.MessageSerializer(many=True), 400: INVALID[400], **ERRORS},
+        responses={200: s.MessageSerializer(many=True), 400: INVALID[400], **PAGE_NOT_FOUND, **ERRORS},
     ),
     retrieve=extend_schema(summary="One message", responses={200: s.MessageSerializer, **NOT_FOUND, **ERRORS}),
 )

@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.contrib.admin import apps as admin_apps
 
 
 class PortalConfig(AppConfig):
@@ -9,3 +10,10 @@ class PortalConfig(AppConfig):
 
     name = "portal"
     verbose_name = "Pages and staff API"
+
+
+class AdminConfig(admin_apps.AdminConfig):
+    """django.contrib.admin with our site as `admin.site`: the same sign-in limits as /staff/login/."""
+
+    default = False  # named in INSTALLED_APPS in place of django.contrib.admin; PortalConfig is portal's
+    default_site = "portal.auth.StaffAdminSite"

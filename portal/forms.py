@@ -9,7 +9,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from caregiver.models import Appointment, Caregiver, CareLink, Clinic
+from caregiver.models import APPOINTMENT_HORIZON, Appointment, Caregiver, CareLink, Clinic
 from caregiver.validators import phone_to_e164
 
 COMMON_ZONES = [
@@ -270,6 +270,8 @@ class CourseForm(forms.Form):
         # A day's grace: the clinic may be west of UTC, where "today" is still yesterday.
         if day < timezone.localdate() - timedelta(days=1):
             raise ValidationError("The first infusion can't be in the past.")
+        if day > timezone.localdate() + APPOINTMENT_HORIZON:
+            raise ValidationError("Check the year: the first infusion is more than 20 years from today.")
         return day
 
 

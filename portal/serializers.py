@@ -4,9 +4,12 @@ services in caregiver/ validate and write, and their errors come back keyed by t
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
+from django.db import models
 from django.utils import timezone
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from caregiver import selectors
@@ -28,6 +31,40 @@ class AwareDateTimeField(serializers.DateTimeField):
         if timezone.is_naive(value):
             self.fail("naive")
         return super().enforce_timezone(value)
+
+
+LOCAL_TIME = re.compile(r"([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,6})?)?")
+
+
+@extend_schema_field(
+    {
+        "type": "string",
+        "pattern": f"^{LOCAL_TIME.pattern}$",
+        "example": "21:00",
+        "description": "A wall-clock time in the caregiver's time zone, HH:MM[:SS], without an offset.",
+    }
+)
+class LocalTimeField(serializers.TimeField):
+    """A wall-clock time, HH:MM[:SS]. An offset is refused: quiet hours follow the caregiver's zone,
+    and OpenAPI's `format: time` would promise (and let clients send) one."""
+
+    default_error_messages = {
+        "local": "“{value}” is not a local time: use HH:MM or HH:MM:SS, like 21:00, with no offset.",
+    }
+
+    def to_internal_value(self, value):
+        if not isinstance(value, str) or not LOCAL_TIME.fullmatch(value):
+            self.fail("local", value=str(value)[:40])
+        return super().to_internal_value(value)
+
+
+class TextField(serializers.CharField):
+    """Text and only text: DRF's CharField takes 0 or 1.5 too and stores "0", where the schema says string."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
 
 
 class StrictSerializer(serializers.Serializer):
@@ -89,7 +126,13 @@ class CaregiverFamilySerializer(serializers.ModelSerializer):
 
 
 class CaregiverSerializer(serializers.ModelSerializer):
+    serializer_field_mapping = {
+        **serializers.ModelSerializer.serializer_field_mapping,
+        models.TimeField: LocalTimeField,  # tip_time and quiet hours are wall-clock times
+    }
     clinic = serializers.IntegerField(source="clinic_id", read_only=True)
+    # Text, not `format: email`: a caregiver reached by text alone has "" here, which no email format allows.
+    email = serializers.CharField(read_only=True, help_text="Their email address, or empty if they gave none.")
     consent = CaregiverConsentSerializer(source="*", read_only=True)
     families = CaregiverFamilySerializer(source="links", many=True, read_only=True)
 
@@ -182,12 +225,12 @@ class MessageSerializer(serializers.ModelSerializer):
 
 
 class FamilyCaregiverInputSerializer(StrictSerializer):
-    name = serializers.CharField()
-    phone = serializers.CharField(default="", allow_blank=True, help_text="A mobile number; +1 is assumed.")
-    email = serializers.CharField(default="", allow_blank=True)
+    name = TextField()
+    phone = TextField(default="", allow_blank=True, help_text="A mobile number; +1 is assumed.")
+    email = TextField(default="", allow_blank=True)
     channels = serializers.ChoiceField(choices=Caregiver.Channels.choices)
     relationship = serializers.ChoiceField(choices=CareLink.Relationship.choices, default=CareLink.Relationship.OTHER)
-    time_zone = serializers.CharField(required=False, help_text="IANA name; the clinic's zone if left out.")
+    time_zone = TextField(required=False, help_text="IANA name; the clinic's zone if left out.")
 
 
 class FamilyAppointmentInputSerializer(StrictSerializer):
@@ -198,8 +241,15 @@ class FamilyAppointmentInputSerializer(StrictSerializer):
 
 class FamilyCreateSerializer(StrictSerializer):
     clinic = id_field(required=False, help_text="One of your clinics' ids. Needed only when you work at more than one.")
-    first_name = serializers.CharField(help_text="The loved one's first name or nickname, nothing more.")
-    caregivers = FamilyCaregiverInputSerializer(many=True, max_length=20)
+    first_name = TextField(help_text="The loved one's first name or nickname, nothing more.")
+    caregivers = FamilyCaregiverInputSerializer(
+        many=True,
+        min_length=1,
+        max_length=20,
+        allow_empty=False,
+        error_messages={"empty": "Add at least one caregiver.", "min_length": "Add at least one caregiver."},
+        help_text="1 to 20 caregivers.",
+    )
     appointments = FamilyAppointmentInputSerializer(many=True, required=False, max_length=100)
 
     def validate_clinic(self, value: int) -> Clinic:
@@ -221,15 +271,15 @@ class FamilyCreateSerializer(StrictSerializer):
 class CaregiverUpdateSerializer(StrictSerializer):
     """Exactly caregiver.services.CAREGIVER_EDITABLE; status and consent change only through their own flows."""
 
-    name = serializers.CharField(required=False)
-    phone = serializers.CharField(required=False, allow_blank=True)
-    email = serializers.CharField(required=False, allow_blank=True)
+    name = TextField(required=False)
+    phone = TextField(required=False, allow_blank=True)
+    email = TextField(required=False, allow_blank=True)
     channels = serializers.ChoiceField(choices=Caregiver.Channels.choices, required=False)
-    time_zone = serializers.CharField(required=False)
-    tip_time = serializers.TimeField(required=False)
+    time_zone = TextField(required=False)
+    tip_time = LocalTimeField(required=False)
     tip_frequency = serializers.ChoiceField(choices=Caregiver.Frequency.choices, required=False)
-    quiet_start = serializers.TimeField(required=False)
-    quiet_end = serializers.TimeField(required=False)
+    quiet_start = LocalTimeField(required=False)
+    quiet_end = LocalTimeField(required=False)
     language = serializers.ChoiceField(choices=_choices(Caregiver, "language"), required=False)
 
 
@@ -258,6 +308,7 @@ class AppointmentRescheduleSerializer(StrictSerializer):
 class FamilyQuerySerializer(serializers.Serializer):
     q = serializers.CharField(
         required=False,
+        allow_blank=True,
         max_length=80,
         help_text="Words in the loved one's first name or a caregiver's name, phone number or email address.",
     )

@@ -1,6 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
+from .auth import StaffLoginView
 from .views import join, preferences, staff
 
 app_name = "portal"
@@ -14,11 +15,7 @@ urlpatterns = [
     path("email/confirm/<str:token>/", join.email_confirm, name="email-confirm"),
     path("p/<str:token>/", preferences.preferences, name="preferences"),
     # Clinic staff
-    path(
-        "staff/login/",
-        auth_views.LoginView.as_view(template_name="portal/staff/login.html", redirect_authenticated_user=True),
-        name="login",
-    ),
+    path("staff/login/", StaffLoginView.as_view(), name="login"),
     path("staff/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("staff/", staff.families, name="families"),
     path("staff/families/new/", staff.enroll, name="enroll"),

@@ -5,6 +5,7 @@ Split by topic: `core` (people, consent, appointments), `confirmations` (double 
 `families` (enrolling several at once, courses, CSV import).
 """
 
+from .audit import audit_record
 from .confirmations import (
     RateLimited,
     confirmation_code_check,
@@ -56,6 +57,7 @@ __all__ = [
     "appointment_create",
     "appointment_mark_ride_arranged",
     "appointment_reschedule",
+    "audit_record",
     "caregiver_block_sms",
     "caregiver_create",
     "caregiver_invite",

@@ -15,6 +15,7 @@ from .. import selectors
 from ..models import Appointment, Caregiver, CareLink, Clinic, ConsentRecord, LovedOne, StaffMembership
 from ..signals import appointment_changed, caregiver_changed
 from ..validators import phone_to_e164
+from .audit import audit_record, changed_fields
 
 
 def _announce_caregiver(caregiver: Caregiver, change: str) -> None:
@@ -87,12 +88,14 @@ def caregiver_create(
     time_zone: str | None = None,
     loved_one: LovedOne | None = None,
     relationship: str = CareLink.Relationship.OTHER,
+    by: AbstractBaseUser | None = None,
     **preferences: object,
 ) -> Caregiver:
     """Enroll a caregiver as `pending`: nothing but a confirmation reaches them until they opt in.
 
     `preferences` are other Caregiver fields (tip_time, tip_frequency, quiet_start, ...).
-    Raises ValidationError keyed by field, in words a person can act on.
+    Raises ValidationError keyed by field, in words a person can act on. `by`: the staff member
+    adding them, for the audit log (None when they sign themselves up).
     """
     errors: dict[str, list[str]] = {}
     normalised_phone = ""
@@ -125,6 +128,7 @@ def caregiver_create(
     caregiver.save()
     if loved_one is not None:
         caregiver_link(caregiver=caregiver, loved_one=loved_one, relationship=relationship)
+    audit_record(by=by, action="caregiver.create", target=caregiver, changes={"channels": caregiver.channels})
     return caregiver
 
 
@@ -136,8 +140,11 @@ CAREGIVER_EDITABLE = (
 
 
 @transaction.atomic
-def caregiver_update(*, caregiver: Caregiver, **changes: object) -> Caregiver:
-    """Change preferences or contact details; pending messages are re-planned after commit."""
+def caregiver_update(*, caregiver: Caregiver, by: AbstractBaseUser | None = None, **changes: object) -> Caregiver:
+    """Change preferences or contact details; pending messages are re-planned after commit.
+
+    `by`: the staff member making the change, for the audit log (None when it is the caregiver).
+    """
     unknown = set(changes) - set(CAREGIVER_EDITABLE)
     if unknown:
         raise ValueError(f"caregiver_update cannot change {', '.join(sorted(unknown))}")
@@ -151,6 +158,7 @@ def caregiver_update(*, caregiver: Caregiver, **changes: object) -> Caregiver:
     changed = [field for field, value in changes.items() if getattr(caregiver, field) != value]
     if not changed:
         return caregiver
+    before = {field: getattr(caregiver, field) for field in changed}
     for field in changed:
         setattr(caregiver, field, changes[field])
     if "phone" in changed:
@@ -158,6 +166,12 @@ def caregiver_update(*, caregiver: Caregiver, **changes: object) -> Caregiver:
         changed.append("sms_blocked_reason")
     caregiver.full_clean()
     caregiver.save(update_fields=[*changed, "updated_at"])
+    audit_record(
+        by=by,
+        action="caregiver.update",
+        target=caregiver,
+        changes=changed_fields(before, {field: changes[field] for field in before}),
+    )
     _announce_caregiver(caregiver, "time_zone" if "time_zone" in changed else "preferences")
     return caregiver
 
@@ -298,23 +312,36 @@ def appointment_create(
     starts_at: datetime,
     kind: str = Appointment.Kind.INFUSION,
     duration_minutes: int = 60,
+    by: AbstractBaseUser | None = None,
 ) -> Appointment:
+    """Add an appointment; messaging plans its reminders after commit. `by`: the staff member."""
     _require_aware(starts_at, "starts_at")
     appointment = Appointment(loved_one=loved_one, starts_at=starts_at, kind=kind, duration_minutes=duration_minutes)
     appointment.full_clean()
     appointment.save()
+    audit_record(
+        by=by,
+        action="appointment.create",
+        target=appointment,
+        changes={"starts_at": starts_at, "kind": kind, "duration_minutes": duration_minutes},
+    )
     _announce_appointment(appointment, "created")
     return appointment
 
 
 @transaction.atomic
 def appointment_reschedule(
-    *, appointment: Appointment, starts_at: datetime, duration_minutes: int | None = None
+    *,
+    appointment: Appointment,
+    starts_at: datetime,
+    duration_minutes: int | None = None,
+    by: AbstractBaseUser | None = None,
 ) -> Appointment:
-    """Move an appointment; messaging re-plans its reminders after commit."""
+    """Move an appointment; messaging re-plans its reminders after commit. `by`: the staff member."""
     _require_aware(starts_at, "starts_at")
     if appointment.status != Appointment.Status.SCHEDULED:
         raise ValidationError(f"A {appointment.get_status_display().lower()} appointment cannot be rescheduled.")
+    before = {"starts_at": appointment.starts_at, "duration_minutes": appointment.duration_minutes}
     appointment.starts_at = starts_at
     if duration_minutes is not None:
         appointment.duration_minutes = duration_minutes
@@ -324,18 +351,27 @@ def appointment_reschedule(
     appointment.ride_arranged_by_user = None
     appointment.full_clean()
     appointment.save()
+    after = {"starts_at": appointment.starts_at, "duration_minutes": appointment.duration_minutes}
+    audit_record(by=by, action="appointment.reschedule", target=appointment, changes=changed_fields(before, after))
     _announce_appointment(appointment, "rescheduled")
     return appointment
 
 
 @transaction.atomic
-def appointment_cancel(*, appointment: Appointment) -> Appointment:
+def appointment_cancel(*, appointment: Appointment, by: AbstractBaseUser | None = None) -> Appointment:
+    """Cancel an appointment and, after commit, its reminders. Cancelling twice changes (and logs) nothing."""
     if appointment.status == Appointment.Status.CANCELLED:
         return appointment
     if appointment.status == Appointment.Status.COMPLETED:
         raise ValidationError("A completed appointment cannot be cancelled.")
     appointment.status = Appointment.Status.CANCELLED
     appointment.save(update_fields=["status", "updated_at"])
+    audit_record(
+        by=by,
+        action="appointment.cancel",
+        target=appointment,
+        changes={"status": [Appointment.Status.SCHEDULED, Appointment.Status.CANCELLED]},
+    )
     _announce_appointment(appointment, "cancelled")
     return appointment
 

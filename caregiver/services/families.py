@@ -14,12 +14,21 @@ from django.db import transaction
 from ..consent import CURRENT_STAFF, CURRENT_WEB
 from ..models import Appointment, Caregiver, CareLink, Clinic, ConsentRecord, LovedOne
 from ..validators import local_to_utc
+from .audit import audit_record
 from .confirmations import confirmation_start
 from .core import appointment_create, caregiver_create, loved_one_create
 
 
 def caregiver_invite(*, caregiver: Caregiver, by: AbstractBaseUser | None) -> int:
     """Ask a staff-entered caregiver to confirm each channel they chose (YES by text, a link by email)."""
+    with transaction.atomic():
+        asked = _staff_invite(caregiver, by=by)
+        audit_record(by=by, action="caregiver.invite", target=caregiver, changes={"channels": caregiver.channels})
+    return asked
+
+
+def _staff_invite(caregiver: Caregiver, *, by: AbstractBaseUser | None) -> int:
+    # Enrolling and importing invite through here: their own audit event covers the invitations.
     return _confirm_chosen_channels(
         caregiver=caregiver, source=ConsentRecord.Source.STAFF, consent_text_version=CURRENT_STAFF, by=by
     )
@@ -128,7 +137,13 @@ def family_enroll(
     if errors:
         raise ValidationError(errors)
     for caregiver in made:
-        caregiver_invite(caregiver=caregiver, by=by)
+        _staff_invite(caregiver, by=by)
+    audit_record(
+        by=by,
+        action="family.enroll",
+        target=loved_one,
+        changes={"caregivers": len(made), "appointments": len(appointments or [])},
+    )
     return loved_one
 
 
@@ -172,21 +187,28 @@ def course_sessions(
         raise ValidationError({"maintenance_sessions": "Plan at most 24 maintenance sessions."})
     planned: list[PlannedSession] = []
     day = first_day
-    while len(planned) < sessions:
-        if day.weekday() in weekdays:
-            planned.append(PlannedSession(datetime.combine(day, at), Appointment.Kind.INFUSION))
-        day += timedelta(days=1)
-    last = planned[-1].local
-    for number in range(1, maintenance_sessions + 1):
-        planned.append(
-            PlannedSession(last + timedelta(weeks=maintenance_every_weeks * number), Appointment.Kind.BOOSTER)
-        )
+    try:
+        while len(planned) < sessions:
+            if day.weekday() in weekdays:
+                planned.append(PlannedSession(datetime.combine(day, at), Appointment.Kind.INFUSION))
+            day += timedelta(days=1)
+        last = planned[-1].local
+        for number in range(1, maintenance_sessions + 1):
+            planned.append(
+                PlannedSession(last + timedelta(weeks=maintenance_every_weeks * number), Appointment.Kind.BOOSTER)
+            )
+    except OverflowError:  # a first day in year 9999 runs off the calendar
+        raise ValidationError({"first_day": "Check the year: the course would end after the year 9999."}) from None
     return planned
 
 
 @transaction.atomic
 def course_create(
-    *, loved_one: LovedOne, sessions: list[PlannedSession], duration_minutes: int = 60
+    *,
+    loved_one: LovedOne,
+    sessions: list[PlannedSession],
+    duration_minutes: int = 60,
+    by: AbstractBaseUser | None = None,
 ) -> list[Appointment]:
     """Save a reviewed course in the clinic's time zone, all or nothing; errors keyed by session index."""
     if not sessions:
@@ -207,6 +229,12 @@ def course_create(
             errors[f"sessions.{index}"] = exc.messages
     if errors:
         raise ValidationError(errors)
+    audit_record(
+        by=by,
+        action="course.create",
+        target=loved_one,
+        changes={"appointments": len(made), "first": made[0].starts_at, "last": made[-1].starts_at},
+    )
     return made
 
 
@@ -252,6 +280,13 @@ def family_import_read(raw: bytes) -> ImportResult:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
         result.errors.append("The file is not UTF-8 text. Export it from your spreadsheet as “CSV UTF-8”.")
+        return result
+    if "\x00" in text:
+        # No spreadsheet writes NUL into a CSV, and PostgreSQL cannot store it.
+        line = text.count("\n", 0, text.index("\x00")) + 1
+        result.errors.append(
+            f"Line {line} has a NUL character, so this is not a CSV file. Export it again as “CSV UTF-8”."
+        )
         return result
     reader = csv.DictReader(io.StringIO(text))
     header = [name.strip().lower() for name in (reader.fieldnames or [])]
@@ -304,6 +339,16 @@ def family_import(
             _import_rows(clinic, result, by=by if commit else None, invite=commit)
             if not commit or not result.ok:
                 raise ImportInvalid(result)
+            audit_record(
+                by=by,
+                action="family.import",
+                target=clinic,
+                changes={
+                    "families": result.families,
+                    "caregivers": result.caregivers,
+                    "appointments": result.appointments,
+                },
+            )
     except ImportInvalid:
         pass
     return result
@@ -352,7 +397,7 @@ def _import_rows(clinic: Clinic, result: ImportResult, *, by: AbstractBaseUser |
                             relationship=relationship,
                         )  # fmt: skip
                         if invite:
-                            caregiver_invite(caregiver=caregiver, by=by)
+                            _staff_invite(caregiver, by=by)
                     result.caregivers += 1
                 except ValidationError as exc:
                     errors.extend(_row_messages(exc))

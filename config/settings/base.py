@@ -29,7 +29,7 @@ ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=[])
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://localhost:8000").rstrip("/")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "portal.apps.AdminConfig",  # django.contrib.admin, signing in with portal.auth's limits
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -190,6 +190,8 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": None,
 }
 API_KEY_THROTTLE_RATE = env.str("API_KEY_THROTTLE_RATE", default="600/min")
+# Staff API requests per token (or per staff member on a session); over it, 429 with Retry-After.
+STAFF_API_THROTTLE_RATE = env.str("STAFF_API_THROTTLE_RATE", default="300/min")
 CONTENT_LANGUAGES = ["en"]
 
 SPECTACULAR_SETTINGS = {
@@ -254,6 +256,12 @@ PHONE_DEFAULT_REGION = env.str("PHONE_DEFAULT_REGION", default="US")
 CONFIRMATIONS_PER_ADDRESS_PER_HOUR = env.int("CONFIRMATIONS_PER_ADDRESS_PER_HOUR", default=5)
 CONFIRMATIONS_PER_IP_PER_HOUR = env.int("CONFIRMATIONS_PER_IP_PER_HOUR", default=20)
 SIGNUPS_PER_IP_PER_HOUR = env.int("SIGNUPS_PER_IP_PER_HOUR", default=20)
+# Guessing staff passwords (or API tokens): failed attempts per username, from any address, and
+# per IP address, sign-ins and tokens together, in a fixed window. Over either, every attempt is
+# a 429 until the window ends, whether or not the account exists (see portal/auth.py).
+STAFF_LOGIN_FAILURES_PER_USERNAME = env.int("STAFF_LOGIN_FAILURES_PER_USERNAME", default=5)
+STAFF_AUTH_FAILURES_PER_IP = env.int("STAFF_AUTH_FAILURES_PER_IP", default=20)
+STAFF_AUTH_FAILURE_WINDOW_SECONDS = env.int("STAFF_AUTH_FAILURE_WINDOW_SECONDS", default=900)
 LOGIN_URL = "/staff/login/"
 LOGIN_REDIRECT_URL = "/staff/"
 LOGOUT_REDIRECT_URL = "/staff/login/"

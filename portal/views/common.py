@@ -4,13 +4,19 @@ from __future__ import annotations
 
 from django import forms
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest
+from django.http import HttpRequest, QueryDict
 
 
 def client_ip(request: HttpRequest) -> str | None:
     # Behind the production proxy, SecurityMiddleware trusts X-Forwarded-Proto only; the proxy
     # sets REMOTE_ADDR via the WSGI server's forwarded-allow-ips, so REMOTE_ADDR is the client.
     return request.META.get("REMOTE_ADDR") or None
+
+
+def posted(request: HttpRequest) -> QueryDict | None:
+    """A POST's form data, even when empty: `request.POST or None` reads an empty POST as a GET, and the
+    page comes back a 400 with no error on it."""
+    return request.POST if request.method == "POST" else None
 
 
 def errors_to_form(form: forms.Form, exc: ValidationError, *, field_map: dict[str, str] | None = None) -> None:

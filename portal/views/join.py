@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 
@@ -17,14 +19,23 @@ from caregiver.selectors import caregiver_consent
 from caregiver.tokens import email_confirm_id
 
 from ..forms import CodeForm, JoinCodeForm, SignupForm, mask_email, mask_phone
-from .common import client_ip, errors_to_form
+from .common import client_ip, errors_to_form, posted
 
 SESSION_KEY = "signup_caregiver"
+ENROLLMENT_CODE = re.compile(r"[A-Za-z0-9]{6,16}")
+
+
+def _clinic(code: str) -> Clinic:
+    # Anything but letters and digits (a NUL byte, a path) is no code of ours, and must not reach the
+    # database: PostgreSQL refuses NUL in a query.
+    if not ENROLLMENT_CODE.fullmatch(code):
+        raise Http404("No clinic has this code.")
+    return get_object_or_404(Clinic, enrollment_code=code.upper())
 
 
 @require_http_methods(["GET", "POST"])
 def join_start(request: HttpRequest) -> HttpResponse:
-    form = JoinCodeForm(request.POST or None)
+    form = JoinCodeForm(posted(request))
     if request.method == "POST" and form.is_valid():
         return redirect("portal:join", code=form.cleaned_data["code"])
     return render(request, "portal/join/start.html", {"form": form}, status=400 if form.errors else 200)
@@ -32,8 +43,8 @@ def join_start(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 def join(request: HttpRequest, code: str) -> HttpResponse:
-    clinic = get_object_or_404(Clinic, enrollment_code=code.upper())
-    form = SignupForm(request.POST or None, initial={"time_zone": clinic.time_zone})
+    clinic = _clinic(code)
+    form = SignupForm(posted(request), initial={"time_zone": clinic.time_zone})
     status = 200
     if request.method == "POST":
         wait = limit_hit(Limit("signup-ip", settings.SIGNUPS_PER_IP_PER_HOUR, 3600), client_ip(request) or "none")
@@ -79,7 +90,7 @@ def _signed_up(request: HttpRequest, clinic: Clinic) -> Caregiver | None:
 @require_http_methods(["GET", "POST"])
 def join_confirm(request: HttpRequest, code: str) -> HttpResponse:
     """Type the SMS code (or ask for a new one); says where the email link went."""
-    clinic = get_object_or_404(Clinic, enrollment_code=code.upper())
+    clinic = _clinic(code)
     caregiver = _signed_up(request, clinic)
     if caregiver is None:
         messages.error(
@@ -87,7 +98,7 @@ def join_confirm(request: HttpRequest, code: str) -> HttpResponse:
         )
         return redirect("portal:join", code=clinic.enrollment_code)
     consent = caregiver_consent(caregiver=caregiver)
-    form = CodeForm(request.POST or None)
+    form = CodeForm(posted(request))
     status, page_error = 200, ""
     if request.method == "POST" and request.POST.get("action") == "resend":
         try:
@@ -128,7 +139,7 @@ def join_confirm(request: HttpRequest, code: str) -> HttpResponse:
 
 
 def join_done(request: HttpRequest, code: str) -> HttpResponse:
-    clinic = get_object_or_404(Clinic, enrollment_code=code.upper())
+    clinic = _clinic(code)
     caregiver = _signed_up(request, clinic)
     if caregiver is None:
         return redirect("portal:join", code=clinic.enrollment_code)

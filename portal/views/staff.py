@@ -18,7 +18,7 @@ from django.db.models import Exists, OuterRef
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from caregiver import selectors, services
 from caregiver.models import Appointment, Caregiver
@@ -36,7 +36,7 @@ from ..forms import (
     ImportForm,
     RescheduleForm,
 )
-from .common import errors_to_form
+from .common import errors_to_form, posted
 
 IMPORT_SESSION_KEY = "staff_import"
 
@@ -63,6 +63,7 @@ def _appointment(request: HttpRequest, pk: int) -> Appointment:
 
 
 @staff_required
+@require_GET
 def families(request: HttpRequest) -> HttpResponse:
     search = request.GET.get("q", "")
     recent_crisis = InboundMessage.objects.filter(
@@ -80,7 +81,7 @@ def families(request: HttpRequest) -> HttpResponse:
 def family(request: HttpRequest, pk: int) -> HttpResponse:
     loved_one = _family(request, pk)
     zone = loved_one.clinic.time_zone
-    form = AppointmentForm(request.POST or None, prefix="new")
+    form = AppointmentForm(posted(request), prefix="new")
     status = 200
     if request.method == "POST":
         if form.is_valid():
@@ -90,6 +91,7 @@ def family(request: HttpRequest, pk: int) -> HttpResponse:
                     starts_at=local_to_utc(form.local(), time_zone=zone),
                     kind=form.cleaned_data["kind"],
                     duration_minutes=form.cleaned_data["duration_minutes"],
+                    by=request.user,
                 )
             except ValidationError as exc:
                 errors_to_form(form, exc, field_map={"starts_at": "day"})
@@ -107,6 +109,7 @@ def family(request: HttpRequest, pk: int) -> HttpResponse:
         "caregivers": [(c, links.get(c.pk)) for c in caregivers],
         "appointments": loved_one.appointments.order_by("-starts_at")[:100],
         "timeline": family_timeline(loved_one=loved_one),
+        "changes": [(e, e.describe(zone)) for e in selectors.family_audit_events(loved_one=loved_one)[:10]],
         "form": form,
         "now": timezone.now(),
     }
@@ -117,9 +120,9 @@ def family(request: HttpRequest, pk: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def enroll(request: HttpRequest) -> HttpResponse:
     clinics = selectors.clinics_for_user(user=request.user)
-    form = FamilyForm(request.POST or None, clinics=clinics)
-    caregiver_forms = CaregiverFormSet(request.POST or None, prefix="caregivers")
-    appointment_forms = EnrollAppointmentFormSet(request.POST or None, prefix="appointments")
+    form = FamilyForm(posted(request), clinics=clinics)
+    caregiver_forms = CaregiverFormSet(posted(request), prefix="caregivers")
+    appointment_forms = EnrollAppointmentFormSet(posted(request), prefix="appointments")
     status = 200
     if request.method == "POST":
         valid = all([form.is_valid(), caregiver_forms.is_valid(), appointment_forms.is_valid()])
@@ -194,7 +197,7 @@ def reschedule(request: HttpRequest, pk: int) -> HttpResponse:
         "at": local.time().replace(second=0),
         "duration_minutes": appointment.duration_minutes,
     }
-    form = RescheduleForm(request.POST or None, initial=initial)
+    form = RescheduleForm(posted(request), initial=initial)
     status = 200
     if request.method == "POST":
         if form.is_valid():
@@ -203,6 +206,7 @@ def reschedule(request: HttpRequest, pk: int) -> HttpResponse:
                     appointment=appointment,
                     starts_at=local_to_utc(form.local(), time_zone=str(zone)),
                     duration_minutes=form.cleaned_data["duration_minutes"],
+                    by=request.user,
                 )
             except ValidationError as exc:
                 errors_to_form(form, exc, field_map={"starts_at": "day"})
@@ -221,7 +225,7 @@ def reschedule(request: HttpRequest, pk: int) -> HttpResponse:
 def cancel(request: HttpRequest, pk: int) -> HttpResponse:
     appointment = _appointment(request, pk)
     try:
-        services.appointment_cancel(appointment=appointment)
+        services.appointment_cancel(appointment=appointment, by=request.user)
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:
@@ -290,7 +294,10 @@ def course(request: HttpRequest, pk: int) -> HttpResponse:
                 ]
                 try:
                     made = services.course_create(
-                        loved_one=loved_one, sessions=chosen, duration_minutes=data["duration_minutes"]
+                        loved_one=loved_one,
+                        sessions=chosen,
+                        duration_minutes=data["duration_minutes"],
+                        by=request.user,
                     )
                 except ValidationError as exc:
                     _errors_to_sessions(
@@ -325,7 +332,7 @@ def _errors_to_sessions(exc: ValidationError, sessions, *, chosen_forms: list) -
 def csv_import(request: HttpRequest) -> HttpResponse:
     """Upload, preview with per-row errors, then import. Nothing is saved unless every row is valid."""
     clinics = selectors.clinics_for_user(user=request.user)
-    form = ImportForm(request.POST or None, request.FILES or None, clinics=clinics)
+    form = ImportForm(posted(request), request.FILES if request.method == "POST" else None, clinics=clinics)
     result = None
     status = 200
     if request.method == "POST" and request.POST.get("step") == "import":

@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from celery import current_app
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -46,22 +47,35 @@ def test_production_refuses_to_start_without_its_secrets():
     assert "Set the DJANGO_SECRET_KEY environment variable" in run.stderr
 
 
+PRODUCTION_SECRETS = {
+    "DJANGO_SECRET_KEY": "x" * 60,
+    "DJANGO_ALLOWED_HOSTS": "alongside.example.org",
+    "PUBLIC_BASE_URL": "https://alongside.example.org",
+    "DATABASE_URL": "postgres://u:p@db.example.org:5432/alongside",
+    "REDIS_URL": "redis://cache.example.org:6379/0",
+    "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
+    "TWILIO_AUTH_TOKEN": "t" * 32,
+    "EMAIL_URL": "smtp+tls://user:pw@smtp.example.org:587",
+    "DEFAULT_FROM_EMAIL": "hello@alongside.example.org",
+}
+
+
 def test_production_starts_with_every_secret_given():
     run = _settings(
         "config.settings.production",
         "[s.DEBUG, s.SMS_BACKEND, s.SESSION_COOKIE_SECURE, s.EMAIL_HOST]",
-        DJANGO_SECRET_KEY="x" * 60,
-        DJANGO_ALLOWED_HOSTS="alongside.example.org",
-        PUBLIC_BASE_URL="https://alongside.example.org",
-        DATABASE_URL="postgres://u:p@db.example.org:5432/alongside",
-        REDIS_URL="redis://cache.example.org:6379/0",
-        TWILIO_ACCOUNT_SID="AC" + "0" * 32,
-        TWILIO_AUTH_TOKEN="t" * 32,
-        EMAIL_URL="smtp+tls://user:pw@smtp.example.org:587",
-        DEFAULT_FROM_EMAIL="hello@alongside.example.org",
+        **PRODUCTION_SECRETS,
     )
     assert run.returncode == 0, run.stderr
     assert json.loads(run.stdout) == [False, "twilio", True, "smtp.example.org"]
+
+
+@pytest.mark.parametrize("missing", PRODUCTION_SECRETS)
+def test_production_refuses_to_start_without_any_one_of_its_secrets(missing):
+    given = {name: value for name, value in PRODUCTION_SECRETS.items() if name != missing}
+    run = _settings("config.settings.production", "s.DEBUG", **given)
+    assert run.returncode != 0
+    assert f"Set the {missing} environment variable" in run.stderr
 
 
 def test_celery_speaks_json_and_limits_every_task():

@@ -1,0 +1,108 @@
+"""Staff sign-in, limited: failed attempts are counted per username and per IP address.
+
+The counters are caregiver.ratelimit's fixed windows in the shared cache (Redis in production),
+the same ones that limit sign-up codes: no extra tables, middleware or dependency. After
+STAFF_LOGIN_FAILURES_PER_USERNAME failures for one username, or STAFF_AUTH_FAILURES_PER_IP for one
+address (sign-ins and staff API tokens together), every further attempt in the window is refused
+with a 429 before the password is even checked, so a right guess cannot be confirmed. The answer
+is the same whether the account exists or not. Both /staff/login/ and /admin/login/ use it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from django.conf import settings
+from django.contrib import admin
+from django.contrib.admin.forms import AdminAuthenticationForm
+from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.auth.views import LoginView
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+
+from caregiver.ratelimit import Limit, limit_hit, limit_wait
+
+from .views.common import client_ip
+
+
+def _limits(request: HttpRequest | None, username: str | None) -> list[tuple[Limit, str]]:
+    window = settings.STAFF_AUTH_FAILURE_WINDOW_SECONDS
+    limits = []
+    if username is not None:
+        # Hashed: any text may be typed as a username, and it should not sit in Redis as typed.
+        who = hashlib.sha256(username.strip().casefold().encode()).hexdigest()[:32]
+        limits.append((Limit("login-user", settings.STAFF_LOGIN_FAILURES_PER_USERNAME, window), who))
+    ip = client_ip(request) if request is not None else None
+    if ip:
+        limits.append((Limit("auth-ip", settings.STAFF_AUTH_FAILURES_PER_IP, window), ip))
+    return limits
+
+
+def auth_wait(request: HttpRequest | None, username: str | None = None) -> int | None:
+    """Seconds until this username and address may try again, or None if they may now. Counts nothing."""
+    waits = [wait for limit, subject in _limits(request, username) if (wait := limit_wait(limit, subject))]
+    return max(waits) if waits else None
+
+
+def auth_failed(request: HttpRequest | None, username: str | None = None) -> None:
+    """Count one failed sign-in (or one staff API token that is not valid)."""
+    for limit, subject in _limits(request, username):
+        limit_hit(limit, subject)
+
+
+def too_many_message(wait: int) -> str:
+    minutes = max(1, -(-wait // 60))
+    return f"Too many failed sign-ins. Try again in {minutes} minute{'s' if minutes != 1 else ''}."
+
+
+class RateLimitedLoginMixin:
+    """For an AuthenticationForm: refuse while over a limit, count each failure."""
+
+    rate_limited_wait: int | None = None
+
+    def clean(self) -> dict:
+        username = self.cleaned_data.get("username")
+        wait = auth_wait(self.request, username)
+        if wait is not None:
+            self.rate_limited_wait = wait
+            raise ValidationError(too_many_message(wait), code="rate_limited")
+        try:
+            return super().clean()
+        except ValidationError:
+            auth_failed(self.request, username)
+            raise
+
+
+class StaffLoginForm(RateLimitedLoginMixin, AuthenticationForm):
+    pass
+
+
+class AdminLoginForm(RateLimitedLoginMixin, AdminAuthenticationForm):
+    pass
+
+
+def _mark_too_many(response: HttpResponse) -> HttpResponse:
+    form = (getattr(response, "context_data", None) or {}).get("form")
+    wait = getattr(form, "rate_limited_wait", None)
+    if wait is not None:
+        response.status_code = 429
+        response["Retry-After"] = str(wait)
+    return response
+
+
+class StaffLoginView(LoginView):
+    template_name = "portal/staff/login.html"
+    redirect_authenticated_user = True
+    authentication_form = StaffLoginForm
+
+    def form_invalid(self, form: StaffLoginForm) -> HttpResponse:
+        return _mark_too_many(super().form_invalid(form))
+
+
+class StaffAdminSite(admin.AdminSite):
+    """The default admin site (see portal.apps.AdminConfig), with the same sign-in limits."""
+
+    login_form = AdminLoginForm
+
+    def login(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
+        return _mark_too_many(super().login(request, extra_context))
