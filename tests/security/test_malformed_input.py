@@ -740,13 +740,6 @@ def test_a_status_callback_for_a_non_numeric_message_is_a_400(client, twilio):
     refused(_webhook(client, "/webhooks/twilio/status/?m=abc", form), "Query parameter m must be a message id.")
 
 
-NUL_REASON = (
-    "messaging/webhooks.py passes form values to the database as sent; PostgreSQL refuses NUL in text, so a text "
-    "with NUL in Body or From is a 500 (Twilio retries it, to no end). Fix: in twilio_inbound, answer 400 "
-    "“Form fields must not contain NUL characters.” when any value contains \\x00 (or strip it from Body)."
-)
-
-
 @pytest.mark.postgres
 @pytest.mark.parametrize("field", ["Body", "From", "To", "MessageSid"])
 def test_a_text_with_a_nul_character_is_a_400(client, twilio, field):
