@@ -11,11 +11,10 @@ import pytest
 from django.utils import timezone
 from twilio.request_validator import RequestValidator
 
-from config.celery import app
 from messaging.models import OutboundMessage
 from messaging.tasks import dispatch_task
 from tests.factories import CareLinkFactory, ConsentRecordFactory, OutboundMessageFactory
-from tests.messaging.worker import Worker
+from tests.messaging.worker import Worker, sms_worker_env
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
 TOKEN = "e2e-auth-token"
@@ -24,16 +23,7 @@ TOKEN = "e2e-auth-token"
 @pytest.fixture
 def worker_env(fake_twilio, settings, content):
     settings.TWILIO_AUTH_TOKEN = fake_twilio.auth_token
-    settings.DISPATCH_LEASE_SECONDS = 3
-    app.control.purge()
-    return {
-        "SMS_BACKEND": "twilio",
-        "TWILIO_ACCOUNT_SID": fake_twilio.account_sid,
-        "TWILIO_AUTH_TOKEN": fake_twilio.auth_token,
-        "TWILIO_API_BASE_URL": fake_twilio.base_url,
-        "TWILIO_TIMEOUT": "2",
-        "DISPATCH_LEASE_SECONDS": "3",
-    }
+    return sms_worker_env(fake_twilio, settings, lease_seconds=3)
 
 
 @pytest.fixture

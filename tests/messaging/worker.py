@@ -39,6 +39,24 @@ def process_env(extra: dict[str, str]) -> dict[str, str]:
     }
 
 
+def sms_worker_env(fake_twilio, settings, *, lease_seconds: int) -> dict[str, str]:
+    """Environment for a Worker that texts through the fake Twilio with short leases.
+
+    The test process runs the dispatcher, so it gets the same lease as the workers; the queue
+    starts empty so no earlier test's tasks reach this one's worker.
+    """
+    settings.DISPATCH_LEASE_SECONDS = lease_seconds
+    app.control.purge()
+    return {
+        "SMS_BACKEND": "twilio",
+        "TWILIO_ACCOUNT_SID": fake_twilio.account_sid,
+        "TWILIO_AUTH_TOKEN": fake_twilio.auth_token,
+        "TWILIO_API_BASE_URL": fake_twilio.base_url,
+        "TWILIO_TIMEOUT": "2",
+        "DISPATCH_LEASE_SECONDS": str(lease_seconds),
+    }
+
+
 class Worker:
     def __init__(self, *, env: dict[str, str], concurrency: int = 2):
         self.env = env

@@ -22,7 +22,7 @@ from config.celery import app
 from messaging.models import OutboundMessage
 from messaging.tasks import dispatch_task
 from tests.factories import ClinicFactory
-from tests.messaging.worker import Beat, Worker
+from tests.messaging.worker import Beat, Worker, sms_worker_env
 from tests.service_markers import in_ci
 
 # Long enough for a batch of 20 to finish inside half of it on a busy 2-core machine, short
@@ -32,20 +32,7 @@ LEASE_SECONDS = 8
 
 @pytest.fixture
 def worker_env(fake_twilio, settings):
-    """Environment for tests.messaging.worker.Worker: SMS to the fake Twilio, short leases.
-
-    The test process runs the dispatcher, so it gets the same lease as the workers.
-    """
-    settings.DISPATCH_LEASE_SECONDS = LEASE_SECONDS
-    app.control.purge()
-    return {
-        "SMS_BACKEND": "twilio",
-        "TWILIO_ACCOUNT_SID": fake_twilio.account_sid,
-        "TWILIO_AUTH_TOKEN": fake_twilio.auth_token,
-        "TWILIO_API_BASE_URL": fake_twilio.base_url,
-        "TWILIO_TIMEOUT": "2",
-        "DISPATCH_LEASE_SECONDS": str(LEASE_SECONDS),
-    }
+    return sms_worker_env(fake_twilio, settings, lease_seconds=LEASE_SECONDS)
 
 
 class CeleryProcesses:
