@@ -27,6 +27,7 @@ from rest_framework.permissions import BasePermission
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.throttling import BaseThrottle
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 from rest_framework.views import APIView
@@ -236,8 +237,24 @@ class TipQuerySerializer(serializers.Serializer):
     )
 
 
-def _parse_query(serializer_class: type[serializers.Serializer], request: Request) -> dict:
+def query_parse(
+    serializer_class: type[serializers.Serializer], request: Request, *, also: tuple[str, ...] = ()
+) -> dict:
+    """The query string read by serializer_class; anything it does not name, or leaves blank, is a 400.
+
+    A misspelt filter (?categroy=) or an unset variable (?language=) would otherwise be read as no
+    filter, and the whole list would come back as if it were the answer. `also` names parameters
+    read elsewhere (the staff API's paging); DRF's own `format` is always allowed.
+    """
     query = serializer_class(data=request.query_params)
+    known = sorted({*query.fields, *also})
+    for name, value in request.query_params.items():
+        if name == api_settings.URL_FORMAT_OVERRIDE:
+            continue
+        if name not in known:
+            raise BadParameter(name, f"“{name}” is not a query parameter here. Use: {', '.join(known)}.")
+        if value == "" and not getattr(query.fields.get(name), "allow_blank", False):
+            raise BadParameter(name, f"Query parameter “{name}” is empty: give it a value, or leave it out.")
     if not query.is_valid():
         parameter, messages = next(iter(query.errors.items()))
         raise BadParameter(parameter, f"Query parameter “{parameter}”: {' '.join(map(str, messages))}")
@@ -396,7 +413,7 @@ class TipListView(KeptPageView):
         return _cached_page(self, request, lambda: self._render(request))
 
     def _render(self, request: Request) -> tuple[dict, datetime | None]:
-        params = _parse_query(TipQuerySerializer, request)
+        params = query_parse(TipQuerySerializer, request)
         languages = selectors.content_languages()
         if params.get("language") and params["language"] not in languages:
             raise BadParameter(
@@ -487,7 +504,7 @@ class CategoryListView(KeyedAPIView):
         tags=["tips"],
     )
     def get(self, request: Request) -> Response:
-        language = _parse_query(CategoryQuerySerializer, request).get("language")
+        language = query_parse(CategoryQuerySerializer, request).get("language")
         if language and language not in (languages := selectors.content_languages()):
             raise BadParameter(
                 "language", f"“{language}” is not a language we have. Use one of: {', '.join(languages)}."

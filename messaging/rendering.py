@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import phonenumbers
+from anyascii import anyascii
 from django.conf import settings
 from django.core import signing
 from django.template.loader import render_to_string
@@ -16,6 +17,7 @@ from caregiver.models import Appointment, Caregiver, Clinic
 from caregiver.tokens import email_confirm_token, preferences_token
 from content.models import Tip
 from content.services import message_render
+from content.validation import GSM7_BASIC, GSM7_EXTENDED
 
 from .timing import zone_of
 
@@ -121,10 +123,44 @@ def email_text(*, caregiver: Caregiver | None, body: str) -> str:
     )
 
 
+# Names people and staff type, and what an SMS says where one has no GSM-7 spelling at all.
+SMS_NAMES = {"caregiver": "", "loved_one": "your loved one", "clinic": "your clinic"}
+_EMOJI_NAME = re.compile(r":[a-z0-9_+-]+:")  # anyascii spells 🌻 as :sunflower:
+_NO_NAME = "\ue000"  # a private-use character: no name keeps one after sms_name
+_NAME_GAP_BEFORE_PUNCTUATION = re.compile(r",?\s*\ue000(?=[.,!?])")
+_NAME_GAP = re.compile(r"\s*\ue000")
+
+
+def sms_name(name: str) -> str:
+    """A name in the GSM-7 alphabet: as written when it already is, else transliterated (Zoë → Zoe).
+
+    One character outside GSM-7 makes a carrier send the whole text as UCS-2, 67 characters a
+    segment instead of 153: a loved one called Zoë would turn a 2-segment invite into 4. Emails keep
+    names as written. Returns "" when nothing of the name survives (an emoji, say).
+    """
+    if all(ch in GSM7_BASIC or ch in GSM7_EXTENDED for ch in name):
+        return name
+    spelt = _EMOJI_NAME.sub(" ", anyascii(name))
+    # anyascii keeps control characters and ASCII that GSM-7 lacks (`): spaces instead.
+    spelt = "".join(ch if ch.isprintable() and (ch in GSM7_BASIC or ch in GSM7_EXTENDED) else " " for ch in spelt)
+    folded = " ".join(spelt.split()).strip(" '-.")
+    return folded if any(ch.isalnum() for ch in folded) else ""
+
+
+def sms_context(context: dict[str, str]) -> dict[str, str]:
+    names = {key: sms_name(context[key]) or fallback for key, fallback in SMS_NAMES.items() if key in context}
+    return {**context, **names}
+
+
 def template_body(*, key: str, channel: str, context: dict[str, str], caregiver: Caregiver | None) -> Body:
-    rendered = message_render(key=key, context=context)
     if channel == "sms":
-        return Body(text=rendered.sms)
+        names = sms_context(context)
+        if names.get("caregiver") != "":
+            return Body(text=message_render(key=key, context=names).sms)
+        # With no name to give, "Welcome, {{ caregiver }}." reads "Welcome." and "Hi {{ caregiver }}," "Hi,".
+        text = message_render(key=key, context={**names, "caregiver": _NO_NAME}).sms
+        return Body(text=_NAME_GAP.sub("", _NAME_GAP_BEFORE_PUNCTUATION.sub("", text)))
+    rendered = message_render(key=key, context=context)
     subject = rendered.email_subject or rendered.sms
     return Body(
         text=email_text(caregiver=caregiver, body=rendered.email_text or rendered.sms),

@@ -39,7 +39,7 @@ from rest_framework.viewsets import GenericViewSet
 
 from caregiver import selectors, services
 from caregiver.models import Appointment, Caregiver, CareLink, LovedOne
-from content.api import BadParameter, ErrorSerializer, HeaderKeyAuthentication
+from content.api import BadParameter, ErrorSerializer, HeaderKeyAuthentication, query_parse
 from messaging.models import OutboundMessage
 from messaging.selectors import family_messages, messages_for_user
 
@@ -203,18 +203,7 @@ PAGING = ("page", "page_size")
 
 
 def _query(serializer_class: type[serializers.Serializer], request: Request) -> dict:
-    query = serializer_class(data=request.query_params)
-    known = sorted([*query.fields, *PAGING])
-    for name, value in request.query_params.items():
-        # A misspelt filter (or an unset variable, ?status=) would otherwise list everything.
-        if name not in known:
-            raise BadParameter(name, f"“{name}” is not a query parameter here. Use: {', '.join(known)}.")
-        if value == "" and not getattr(query.fields.get(name), "allow_blank", False):
-            raise BadParameter(name, f"Query parameter “{name}” is empty: give it a value, or leave it out.")
-    if not query.is_valid():
-        parameter, messages = next(iter(query.errors.items()))
-        raise BadParameter(parameter, f"Query parameter “{parameter}”: {' '.join(map(str, messages))}")
-    return query.validated_data
+    return query_parse(serializer_class, request, also=PAGING)
 
 
 def _whole(raw: str) -> bool:

@@ -519,21 +519,11 @@ def test_an_updated_since_with_an_impossible_offset_is_a_400(tips, content, sinc
     refused(tips.get("/api/v1/tips/", {"updated_since": since}), "updated_since")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="content/api.py reads the query with a plain serializer: an unknown parameter (a typo) is ignored "
-    "and the full list comes back. Fix: refuse names outside TipQuerySerializer's fields, as portal/api.py _query.",
-)
 def test_an_unknown_tip_filter_is_a_400_naming_it(tips, content):
     body = refused(tips.get("/api/v1/tips/", {"categroy": "what-to-say"}), "categroy")
     assert json.loads(body)["parameter"] == "categroy"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="content/api.py: an empty filter (?language=, ?updated_since=) is read as no filter, where the schema "
-    "says minLength 1. Fix: refuse blank values in _parse_query, as portal/api.py _query does.",
-)
 def test_an_empty_tip_filter_is_a_400_naming_it(tips, content):
     body = refused(tips.get("/api/v1/categories/", {"language": ""}), "language")
     assert json.loads(body)["parameter"] == "language"
