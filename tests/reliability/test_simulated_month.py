@@ -31,6 +31,7 @@ from caregiver.validators import local_to_utc
 from config.celery import app
 from messaging import dispatch, planning, sending
 from messaging.models import OutboundMessage
+from messaging.tasks import task_chunks
 from tests.factories import ClinicFactory
 from tests.reliability.conftest import families
 
@@ -154,10 +155,9 @@ def happen(event: tuple[datetime, str, int, object], month: Month, client) -> No
 
 
 def send_now(ids: list[int]) -> None:
-    # What the workers do with the dispatcher's claim: batches of DISPATCH_TASK_SIZE.
-    size = settings.DISPATCH_TASK_SIZE
-    for start in range(0, len(ids), size):
-        sending.messages_send(message_ids=ids[start : start + size])
+    # What the workers do with the dispatcher's claim, one task's batch after another.
+    for chunk in task_chunks(ids):
+        sending.messages_send(message_ids=chunk)
 
 
 @pytest.fixture
