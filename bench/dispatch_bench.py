@@ -106,7 +106,7 @@ def _raw_process(
 
 def raw_limit(fake: FakeInItsOwnProcess, jobs: list[tuple[str, str]], *, processes: int, threads: int) -> float:
     """Messages/s with `processes` x `threads` senders calling twilio directly."""
-    # Spawned, not forked: by now this process has threads (the fake server, Django's and Celery's
+    # Spawned, not forked: by now this process has threads (Django's and Celery's
     # connections) and a fork can copy a lock some thread holds, then wait on it forever. The clock
     # starts once every sender has imported twilio and is waiting for the go.
     spawn = multiprocessing.get_context("spawn")

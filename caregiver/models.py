@@ -28,6 +28,23 @@ class TimeStamped(models.Model):
         abstract = True
 
 
+class AppendOnly(models.Model):
+    """A record of something that happened: written once, never changed or deleted."""
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs) -> None:
+        if not self._state.adding:
+            raise ValidationError(
+                f"{self._meta.verbose_name_plural.capitalize()} are append-only; record a new one instead."
+            )
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValidationError(f"{self._meta.verbose_name_plural.capitalize()} are append-only and cannot be deleted.")
+
+
 class Clinic(TimeStamped):
     """A clinic that enrolls families. Its settings shape every message its caregivers get."""
 
@@ -221,7 +238,7 @@ class CareLink(TimeStamped):
             raise ValidationError("A caregiver can only support loved ones at their own clinic.")
 
 
-class ConsentRecord(models.Model):
+class ConsentRecord(AppendOnly):
     """One opt-in or opt-out, exactly as it happened. Append-only: never edited, never deleted.
 
     The current consent for a channel is the latest record for it (see selectors).
@@ -260,14 +277,6 @@ class ConsentRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.caregiver} {self.get_action_display().lower()} {self.get_channel_display()}"
-
-    def save(self, *args, **kwargs) -> None:
-        if not self._state.adding:
-            raise ValidationError("Consent records are append-only; record a new one instead.")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise ValidationError("Consent records are append-only and cannot be deleted.")
 
 
 APPOINTMENT_HORIZON = timedelta(days=20 * 365)
@@ -382,7 +391,7 @@ class ChannelConfirmation(models.Model):
         return f"{self.caregiver} {self.get_method_display().lower()} ({state})"
 
 
-class AuditEvent(models.Model):
+class AuditEvent(AppendOnly):
     """One change a clinic staff member made: who, at which clinic, what, to which row, when.
 
     Written by the services staff use (caregiver.services.audit), inside the change's own
@@ -432,14 +441,6 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.actor or 'a deleted user'}: {self.get_action_display()} ({self.target_label})"
-
-    def save(self, *args, **kwargs) -> None:
-        if not self._state.adding:
-            raise ValidationError("Audit events are append-only; record a new one instead.")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise ValidationError("Audit events are append-only and cannot be deleted.")
 
     def describe(self, time_zone: str) -> str:
         """The changes in words, times in `time_zone`: "starts at Mon Nov 2, 10:00 AM → Wed Nov 4, 9:30 AM"."""

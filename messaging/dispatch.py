@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -52,6 +53,13 @@ def due_claim(*, now: datetime, batch_size: int) -> list[int]:
                 updated_at=now,
             )
     return ids
+
+
+def task_chunks(ids: list[int]) -> list[list[int]]:
+    """A claim split into send tasks: at most DISPATCH_TASK_SIZE ids each, yet spread over at least
+    DISPATCH_MIN_TASKS tasks, so that a handful of due messages still go out side by side."""
+    size = max(1, min(settings.DISPATCH_TASK_SIZE, math.ceil(len(ids) / settings.DISPATCH_MIN_TASKS)))
+    return [ids[start : start + size] for start in range(0, len(ids), size)]
 
 
 def dispatch_due(*, now: datetime, batch_size: int, max_per_tick: int, enqueue) -> dict[str, int]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import math
 from collections import Counter
 
 from celery import shared_task
@@ -16,17 +15,10 @@ from .locks import beat_lock
 logger = logging.getLogger(__name__)
 
 
-def task_chunks(ids: list[int]) -> list[list[int]]:
-    """A claim split into send tasks: at most DISPATCH_TASK_SIZE ids each, yet spread over at least
-    DISPATCH_MIN_TASKS tasks, so that a handful of due messages still go out side by side."""
-    size = max(1, min(settings.DISPATCH_TASK_SIZE, math.ceil(len(ids) / settings.DISPATCH_MIN_TASKS)))
-    return [ids[start : start + size] for start in range(0, len(ids), size)]
-
-
 def _enqueue(ids: list[int]) -> None:
     """Publish the claim's send tasks (task_chunks) over one broker connection."""
     with send_batch_task.app.producer_or_acquire() as producer:
-        for chunk in task_chunks(ids):
+        for chunk in dispatch.task_chunks(ids):
             send_batch_task.apply_async((chunk,), producer=producer)
 
 

@@ -12,15 +12,9 @@ from rest_framework.test import APIClient
 from caregiver.models import Appointment, Caregiver, ChannelConfirmation, LovedOne
 from portal.models import StaffApiToken
 from tests import factories
+from tests.clients import token_client
 
 API = "/api/v1"
-
-
-def token_client(user) -> APIClient:
-    _, key = StaffApiToken.objects.create_key(name="test", user=user)
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
-    return client
 
 
 @pytest.fixture

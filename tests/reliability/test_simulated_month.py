@@ -30,8 +30,8 @@ from caregiver.models import Appointment, Caregiver
 from caregiver.validators import local_to_utc
 from config.celery import app
 from messaging import dispatch, planning, sending
+from messaging.dispatch import task_chunks
 from messaging.models import OutboundMessage
-from messaging.tasks import task_chunks
 from tests.factories import ClinicFactory
 from tests.reliability.conftest import families
 

@@ -19,8 +19,8 @@ from rest_framework.test import APIClient
 
 from caregiver.models import Appointment, AuditEvent, Caregiver, LovedOne
 from caregiver.tokens import preferences_token
-from portal.models import StaffApiToken
 from tests import factories
+from tests.clients import token_client
 from tests.portal.conftest import text
 
 NY = ZoneInfo("America/New_York")
@@ -45,10 +45,7 @@ def pages(user) -> Client:
 
 
 def api(user) -> APIClient:
-    _, key = StaffApiToken.objects.create_key(name="audit", user=user)
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
-    return client
+    return token_client(user, name="audit")
 
 
 def admin(user) -> Client:

@@ -39,6 +39,7 @@ from messaging.models import InboundMessage, OutboundMessage, ReminderRule
 from portal.models import StaffApiToken
 from portal.views.staff import IMPORT_SESSION_KEY
 from tests import factories
+from tests.clients import token_client
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 NEVER = 987654321  # an id no row has
@@ -366,13 +367,6 @@ def api_body(name: str, method: str, family: dict) -> dict | None:
 
 def api_send(client: APIClient, method: str, url: str, body: dict | None):
     return getattr(client, method.lower())(url, body, format="json")
-
-
-def token_client(user) -> APIClient:
-    _, key = StaffApiToken.objects.create_key(name="matrix", user=user)
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
-    return client
 
 
 def session_client(user) -> APIClient:

@@ -22,8 +22,8 @@ from twilio.request_validator import RequestValidator
 from caregiver.models import Appointment, Caregiver
 from caregiver.tokens import preferences_token
 from messaging.rendering import unsubscribe_token
-from portal.models import StaffApiToken
 from tests import factories
+from tests.clients import token_client
 from tests.portal.conftest import text
 
 pytestmark = pytest.mark.django_db
@@ -539,10 +539,7 @@ def test_a_junk_tip_slug_is_a_json_404(tips, content, slug):
 
 @pytest.fixture
 def api(staff_user) -> APIClient:
-    _, key = StaffApiToken.objects.create_key(name="fuzz", user=staff_user)
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
-    return client
+    return token_client(staff_user, name="fuzz")
 
 
 FAMILY = {

@@ -20,8 +20,8 @@ from caregiver.models import Caregiver
 from content.api import ApiKeyThrottle
 from messaging.models import OutboundMessage
 from portal.api import StaffApiThrottle
-from portal.models import StaffApiToken
 from tests import factories
+from tests.clients import token_client
 from tests.portal.conftest import text
 
 PASSWORD = "a-long-test-password"  # the staff_user fixture's
@@ -179,13 +179,6 @@ def test_the_admin_login_counts_and_obeys_the_same_limits(staff_user, settings):
 
 
 # --- Staff API: throttles and guessed tokens ----------------------------------------------------------------
-
-
-def token_client(user) -> APIClient:
-    _, key = StaffApiToken.objects.create_key(name="limits", user=user)
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
-    return client
 
 
 def test_each_staff_token_is_throttled_with_retry_after(staff_user, settings):

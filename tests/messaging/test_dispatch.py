@@ -1,6 +1,6 @@
 """How a dispatcher claim is cut into send tasks."""
 
-from messaging.tasks import task_chunks
+from messaging.dispatch import task_chunks
 
 
 def test_a_big_claim_goes_out_in_tasks_of_the_largest_size(settings):
