@@ -14,8 +14,10 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("content.urls")),
     path("api/v1/", include("portal.api_urls")),
-    path("", include("portal.urls")),
+    # Twilio's webhooks come before the portal's many pages: they are the most frequent requests,
+    # and Django tries the patterns in order.
     path("", include("messaging.urls")),
+    path("", include("portal.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
 ]

@@ -5,8 +5,6 @@ from __future__ import annotations
 import logging
 import re
 import unicodedata
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -15,7 +13,7 @@ from zoneinfo import ZoneInfo
 import psycopg
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import connection, transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from caregiver import services as caregiver_services
@@ -109,8 +107,7 @@ def _store_once(inbound: InboundMessage, *, messaging_service_sid: str, action: 
         "service": messaging_service_sid, "action": action, "unknown_action": InboundMessage.Action.UNKNOWN_SENDER,
         "now": connection.ops.adapt_datetimefield_value(inbound.received_at),
     }  # fmt: skip
-    with _statement(_STORE_ONCE, params) as cursor:
-        row = cursor.fetchone()
+    row = _execute(_STORE_ONCE, params, one_row=True)
     if row is None:
         return False
     inbound.pk, inbound.clinic_id, inbound.caregiver_id, inbound.action = row
@@ -386,23 +383,38 @@ def _move_forward(*, message_id: int | None, message_sid: str, target: str, erro
     else:
         where.append("provider_id = %(sid)s")
     sql = f"UPDATE {OutboundMessage._meta.db_table} SET {', '.join(sets)} WHERE {' AND '.join(where)}"  # noqa: S608
-    with _statement(sql, params) as cursor:
-        return cursor.rowcount > 0
+    return _execute(sql, params, one_row=False) > 0
 
 
-@contextmanager
-def _statement(sql: str, params: dict[str, object]) -> Iterator[Any]:
-    """Run one of the webhooks' statements; yields the cursor, for its row or its row count.
+def _execute(sql: str, params: dict[str, object], *, one_row: bool) -> Any:
+    """Run one of the webhooks' statements: its first row if `one_row`, else its row count.
 
     On PostgreSQL each is prepared once per connection: planning them costs the server more than
     running them, and Django's cursors bind parameters on the client, so nothing would ever be
-    prepared. The connection, its health check and its error handling stay Django's.
+    prepared. Outside a transaction the connection's health check is a retry instead: Django's
+    (CONN_HEALTH_CHECKS) costs a round trip to the server before the statement, and every statement
+    here may safely run twice (an insert that does nothing on conflict, an update that only moves a
+    status forward), so it goes straight out and, should the connection prove dead (the server
+    restarted, a proxy dropped it), goes again once on a new one.
     """
-    with connection.cursor() as cursor:
-        if connection.vendor != "postgresql":
+    if connection.vendor != "postgresql":
+        with connection.cursor() as cursor:
             cursor.execute(sql, params)
-            yield cursor
-            return
-        with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as prepared:
-            prepared.execute(sql, params, prepare=True)
-            yield prepared
+            return cursor.fetchone() if one_row else cursor.rowcount
+    # In a transaction (the keyword path) Django checked the connection as the transaction began.
+    retry = not connection.in_atomic_block
+    if retry:
+        connection.health_check_done = True
+    attempts = 2 if retry else 1
+    while True:
+        attempts -= 1
+        connection.ensure_connection()
+        try:
+            with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+                cursor.execute(sql, params, prepare=True)
+                return cursor.fetchone() if one_row else cursor.rowcount
+        except (OperationalError, InterfaceError):
+            if not attempts or connection.is_usable():
+                raise
+            logger.warning("the database connection was lost; running the statement again on a new one")
+            connection.close()

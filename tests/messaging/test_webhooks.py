@@ -321,3 +321,49 @@ def test_a_failure_callback_records_its_error_code(client, caregiver):
     callback(client, message, "undelivered", ErrorCode="30003")
     message.refresh_from_db()
     assert (message.status, message.error_code, message.delivered_at) == ("undelivered", "30003", None)
+
+
+# --- A lost database connection ----------------------------------------------------------------
+
+
+def connection_lost():
+    """The server ends this process's connection, as a restart or a proxy's idle timeout would, and
+    a request starts as the server starts one (Django's request_started handler)."""
+    import time
+
+    import psycopg
+    from django.db import close_old_connections, connection
+
+    connection.ensure_connection()
+    pid = connection.connection.info.backend_pid
+    params = connection.settings_dict
+    with psycopg.connect(
+        dbname=params["NAME"], host=params["HOST"], port=params["PORT"] or None, user=params["USER"],
+        password=params["PASSWORD"], autocommit=True,
+    ) as admin:  # fmt: skip
+        admin.execute("SELECT pg_terminate_backend(%s)", [pid])
+        for _ in range(100):
+            if admin.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s", [pid]).fetchone()[0] == 0:
+                break
+            time.sleep(0.05)
+    close_old_connections()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("body", ["Thanks, see you Tuesday", "I want to die"])
+def test_a_text_after_the_database_connection_was_lost_is_kept(client, caregiver, body):
+    connection_lost()
+    response = text(client, caregiver, body)
+    assert response.status_code == 200
+    assert InboundMessage.objects.get().body == body
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_callback_after_the_database_connection_was_lost_lands(client, caregiver):
+    message = OutboundMessageFactory(caregiver=caregiver, status="sent", provider_id="SMabc")
+    connection_lost()
+    assert callback(client, message, "delivered").status_code == 204
+    message.refresh_from_db()
+    assert message.status == "delivered"
