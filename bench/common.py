@@ -17,6 +17,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PG = "postgres://postgres@127.0.0.1:5432"
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+# The table bench.urls' /bench/stored/ writes to; http_bench.py makes it.
+STORED_TABLE = "bench_stored"
 
 
 def bench_database(name: str, *, fresh: bool = True) -> str:

@@ -128,6 +128,19 @@ def test_an_endpoint_is_compared_with_the_mean_of_its_neighbouring_hello_runs():
     assert compare(rps=599, hello_rps=[900, 1100], bar=0.6)["passed"] is False
 
 
+def test_the_floor_has_a_ratio_but_no_verdict():
+    row = compare(rps=500, hello_rps=[1000, 1000], bar=None)
+    assert (row["ratio"], row["passed"]) == (0.5, None)
+    hello = {"rps": 1000.0, "p50_ms": 3.5, "p99_ms": 8.0}
+    line = http_bench.table(
+        hello=hello, endpoints=[(http_bench.ENDPOINTS[-1], {**row, "p50_ms": 6.0, "p99_ms": 9.0})]
+    ).splitlines()[-1]
+    assert "floor" in line
+    assert "0.50" in line
+    assert "MISSED" not in line
+    assert "pass" not in line
+
+
 def test_the_threads_share_of_requests_is_known_and_repeats_are_counted():
     items = [f"r{n}" for n in range(10)]
     sent, repeats = sent_by_threads(items, [{"id": 1, "loaded": 5, "sent": 2}, {"id": 2, "loaded": 5, "sent": 7}])
