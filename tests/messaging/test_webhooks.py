@@ -1,10 +1,13 @@
 """Twilio's webhooks, signed as Twilio signs them, answered in TwiML."""
 
+import time
 from functools import partial
 from itertools import count
 from urllib.parse import urlencode
 
+import psycopg
 import pytest
+from django.db import close_old_connections, connection
 from django.utils import timezone
 from twilio.request_validator import RequestValidator
 
@@ -329,11 +332,6 @@ def test_a_failure_callback_records_its_error_code(client, caregiver):
 def connection_lost():
     """The server ends this process's connection, as a restart or a proxy's idle timeout would, and
     a request starts as the server starts one (Django's request_started handler)."""
-    import time
-
-    import psycopg
-    from django.db import close_old_connections, connection
-
     connection.ensure_connection()
     pid = connection.connection.info.backend_pid
     params = connection.settings_dict
