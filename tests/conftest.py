@@ -26,6 +26,14 @@ def other_clinic(db):
 
 
 @pytest.fixture
+def caregiver(content):
+    """A caregiver who agreed to texts, caring for Alex (modules may define their own)."""
+    link = factories.CareLinkFactory(loved_one__first_name="Alex")
+    factories.ConsentRecordFactory(caregiver=link.caregiver, channel="sms")
+    return link.caregiver
+
+
+@pytest.fixture
 def staff_user(clinic):
     user = get_user_model().objects.create_user(username="dana", password="a-long-test-password")
     factories.StaffMembershipFactory(user=user, clinic=clinic)

@@ -13,7 +13,7 @@ from twilio.request_validator import RequestValidator
 
 from caregiver import selectors
 from messaging.models import InboundMessage, OutboundMessage
-from tests.factories import AppointmentFactory, CareLinkFactory, ConsentRecordFactory, OutboundMessageFactory
+from tests.factories import AppointmentFactory, CareLinkFactory, OutboundMessageFactory
 
 pytestmark = pytest.mark.django_db
 TOKEN = "webhook-test-token"
@@ -25,13 +25,6 @@ sids = count(1)
 def twilio_token(settings):
     settings.TWILIO_AUTH_TOKEN = TOKEN
     settings.PUBLIC_BASE_URL = BASE
-
-
-@pytest.fixture
-def caregiver(content):
-    link = CareLinkFactory(loved_one__first_name="Alex")
-    ConsentRecordFactory(caregiver=link.caregiver, channel="sms")
-    return link.caregiver
 
 
 def post(client, path, params, *, token=TOKEN, signed_url=None):

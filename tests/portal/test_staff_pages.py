@@ -10,6 +10,7 @@ from django.utils import timezone
 from caregiver.models import Appointment, Caregiver, ChannelConfirmation, LovedOne
 from messaging.models import InboundMessage
 from tests import factories
+from tests.forms import CASEY, SAM, enrollment
 from tests.portal.conftest import text
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -105,20 +106,11 @@ def test_the_family_page_shows_the_timeline_with_reasons_and_crisis_alerts(staff
 
 def test_enrolling_a_family_invites_each_caregiver_and_sends_nothing_else(staff_client, clinic, content):
     day = next_weekday(2)
+    appointment = {"day": day.isoformat(), "at": "10:00", "kind": "infusion", "duration_minutes": "60"}
     response = staff_client.post(
         "/staff/families/new/",
-        {
-            "loved_one": "Robin", "clinic": clinic.pk,
-            "caregivers-TOTAL_FORMS": "2", "caregivers-INITIAL_FORMS": "0",
-            "caregivers-0-name": "Casey Lee", "caregivers-0-phone": "202-555-0177", "caregivers-0-email": "",
-            "caregivers-0-relationship": "parent", "caregivers-0-channels": "sms",
-            "caregivers-1-name": "Sam Lee", "caregivers-1-phone": "", "caregivers-1-email": "sam@example.com",
-            "caregivers-1-relationship": "sibling", "caregivers-1-channels": "email",
-            "appointments-TOTAL_FORMS": "2", "appointments-INITIAL_FORMS": "0",
-            "appointments-0-day": day.isoformat(), "appointments-0-at": "10:00",
-            "appointments-0-kind": "infusion", "appointments-0-duration_minutes": "60",
-        },
-    )  # fmt: skip
+        enrollment(clinic=clinic.pk, loved_one="Robin", caregivers=[CASEY, SAM], appointments=[appointment, {}]),
+    )
     loved_one = LovedOne.objects.get(first_name="Robin")
     assert response["Location"] == f"/staff/families/{loved_one.pk}/"
     assert {c.status for c in loved_one.caregivers.all()} == {Caregiver.Status.PENDING}
@@ -133,14 +125,12 @@ def test_enrolling_a_family_invites_each_caregiver_and_sends_nothing_else(staff_
 def test_enrolling_with_a_bad_number_shows_the_error_by_that_caregiver(staff_client, clinic, content):
     response = staff_client.post(
         "/staff/families/new/",
-        {
-            "loved_one": "Robin", "clinic": clinic.pk,
-            "caregivers-TOTAL_FORMS": "1", "caregivers-INITIAL_FORMS": "0",
-            "caregivers-0-name": "Casey", "caregivers-0-phone": "12345", "caregivers-0-relationship": "parent",
-            "caregivers-0-channels": "sms",
-            "appointments-TOTAL_FORMS": "0", "appointments-INITIAL_FORMS": "0",
-        },
-    )  # fmt: skip
+        enrollment(
+            clinic=clinic.pk,
+            loved_one="Robin",
+            caregivers=[{"name": "Casey", "phone": "12345", "relationship": "parent", "channels": "sms"}],
+        ),
+    )
     assert response.status_code == 400
     assert "“12345” has too few digits" in text(response)
     assert not LovedOne.objects.filter(first_name="Robin").exists()
@@ -149,12 +139,8 @@ def test_enrolling_with_a_bad_number_shows_the_error_by_that_caregiver(staff_cli
 def test_enrolling_without_a_caregiver_is_refused(staff_client, clinic, content):
     response = staff_client.post(
         "/staff/families/new/",
-        {
-            "loved_one": "Robin", "clinic": clinic.pk,
-            "caregivers-TOTAL_FORMS": "1", "caregivers-INITIAL_FORMS": "0",
-            "appointments-TOTAL_FORMS": "0", "appointments-INITIAL_FORMS": "0",
-        },
-    )  # fmt: skip
+        enrollment(clinic=clinic.pk, loved_one="Robin", caregivers=[{}]),
+    )
     assert response.status_code == 400
     assert "This field is required" in text(response)
 

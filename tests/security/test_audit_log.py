@@ -21,6 +21,7 @@ from caregiver.models import Appointment, AuditEvent, Caregiver, LovedOne
 from caregiver.tokens import preferences_token
 from tests import factories
 from tests.clients import token_client
+from tests.forms import CASEY, SAM, enrollment
 from tests.portal.conftest import text
 
 NY = ZoneInfo("America/New_York")
@@ -81,18 +82,15 @@ def _new_appointment(family: dict):
 def _enroll_page(user, family):
     return pages(user).post(
         "/staff/families/new/",
-        {
-            "loved_one": "Morgan", "clinic": family["family"].clinic_id,
-            "caregivers-TOTAL_FORMS": "2", "caregivers-INITIAL_FORMS": "0",
-            "caregivers-0-name": "Casey Lee", "caregivers-0-phone": "202-555-0177", "caregivers-0-email": "",
-            "caregivers-0-relationship": "parent", "caregivers-0-channels": "sms",
-            "caregivers-1-name": "Sam Lee", "caregivers-1-phone": "", "caregivers-1-email": "sam@example.com",
-            "caregivers-1-relationship": "sibling", "caregivers-1-channels": "email",
-            "appointments-TOTAL_FORMS": "1", "appointments-INITIAL_FORMS": "0",
-            "appointments-0-day": in_ten_days().date().isoformat(), "appointments-0-at": "10:00",
-            "appointments-0-kind": "infusion", "appointments-0-duration_minutes": "60",
-        },
-    )  # fmt: skip
+        enrollment(
+            clinic=family["family"].clinic_id,
+            loved_one="Morgan",
+            caregivers=[CASEY, SAM],
+            appointments=[
+                {"day": in_ten_days().date().isoformat(), "at": "10:00", "kind": "infusion", "duration_minutes": "60"}
+            ],
+        ),
+    )
 
 
 def _course_page(user, family):

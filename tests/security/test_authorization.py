@@ -40,6 +40,7 @@ from portal.models import StaffApiToken
 from portal.views.staff import IMPORT_SESSION_KEY
 from tests import factories
 from tests.clients import token_client
+from tests.forms import CASEY, enrollment
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 NEVER = 987654321  # an id no row has
@@ -221,13 +222,7 @@ def page_body(name: str, family: dict) -> dict:
             "sessions-0-at": "10:00", "sessions-0-kind": "infusion",
         }  # fmt: skip
     if name == "portal:enroll":
-        return {
-            "loved_one": "Morgan", "clinic": family["clinic"].pk,
-            "caregivers-TOTAL_FORMS": "1", "caregivers-INITIAL_FORMS": "0",
-            "caregivers-0-name": "Casey Lee", "caregivers-0-phone": "202-555-0177", "caregivers-0-email": "",
-            "caregivers-0-relationship": "parent", "caregivers-0-channels": "sms",
-            "appointments-TOTAL_FORMS": "0", "appointments-INITIAL_FORMS": "0",
-        }  # fmt: skip
+        return enrollment(clinic=family["clinic"].pk, loved_one="Morgan", caregivers=[CASEY])
     return {}
 
 

@@ -24,6 +24,7 @@ from caregiver.tokens import preferences_token
 from messaging.rendering import unsubscribe_token
 from tests import factories
 from tests.clients import token_client
+from tests.forms import enrollment
 from tests.portal.conftest import text
 
 pytestmark = pytest.mark.django_db
@@ -255,22 +256,12 @@ def test_staff_login_with_a_junk_form_says_only_that_they_do_not_match(client, s
 
 
 def _enroll(for_clinic, **changes) -> dict:
-    form = {
-        "loved_one": "Alex",
-        "clinic": str(for_clinic.pk),
-        "caregivers-TOTAL_FORMS": "1",
-        "caregivers-INITIAL_FORMS": "0",
-        "caregivers-0-name": "Sam",
-        "caregivers-0-phone": "(202) 555-0143",
-        "caregivers-0-relationship": "partner",
-        "caregivers-0-channels": "sms",
-        "appointments-TOTAL_FORMS": "1",
-        "appointments-INITIAL_FORMS": "0",
-        "appointments-0-day": "",
-        "appointments-0-at": "",
-        "appointments-0-kind": "infusion",
-        "appointments-0-duration_minutes": "60",
-    }
+    form = enrollment(
+        clinic=str(for_clinic.pk),
+        loved_one="Alex",
+        caregivers=[{"name": "Sam", "phone": "(202) 555-0143", "relationship": "partner", "channels": "sms"}],
+        appointments=[{"day": "", "at": "", "kind": "infusion", "duration_minutes": "60"}],
+    )
     form.update(changes)
     return {name: value for name, value in form.items() if value is not None}
 

@@ -16,7 +16,7 @@ from twilio.request_validator import RequestValidator
 
 from caregiver import selectors
 from messaging.models import InboundMessage, OutboundMessage
-from tests.factories import CareLinkFactory, ConsentRecordFactory, OutboundMessageFactory
+from tests.factories import OutboundMessageFactory
 
 pytestmark = pytest.mark.django_db
 TOKEN = "webhook-signature-test-token"
@@ -29,13 +29,6 @@ STATUS = "/webhooks/twilio/status/"
 def twilio_settings(settings):
     settings.TWILIO_AUTH_TOKEN = TOKEN
     settings.PUBLIC_BASE_URL = PUBLIC
-
-
-@pytest.fixture
-def caregiver(content):
-    link = CareLinkFactory()
-    ConsentRecordFactory(caregiver=link.caregiver, channel="sms")
-    return link.caregiver
 
 
 @pytest.fixture
