@@ -19,6 +19,7 @@ PG = "postgres://postgres@127.0.0.1:5432"
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 # The table bench.urls' /bench/stored/ writes to; http_bench.py makes it.
 STORED_TABLE = "bench_stored"
+STORED_TABLE_CREATE = f"CREATE TABLE {STORED_TABLE} (id bigserial PRIMARY KEY, at timestamptz NOT NULL DEFAULT now())"
 
 
 def bench_database(name: str, *, fresh: bool = True) -> str:

@@ -41,7 +41,7 @@ from twilio.request_validator import RequestValidator
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import ROOT, STORED_TABLE, bench_database, django_setup, machine
+from bench.common import ROOT, STORED_TABLE_CREATE, bench_database, django_setup, machine
 
 DATABASE = "alongside_bench_http"
 WORK_DIR = ROOT / "var" / "bench" / "http"
@@ -603,7 +603,7 @@ def prepare(*, caregivers: int, count: int, warm: int = 4) -> Prepared:
     for name, posts in (("inbound", texts["inbound"]), ("status", callbacks)):
         files[name].write_text("".join(post.line() + "\n" for post in posts))
     with connections["default"].cursor() as cursor:
-        cursor.execute(f"CREATE TABLE {STORED_TABLE} (id bigserial PRIMARY KEY, at timestamptz NOT NULL DEFAULT now())")
+        cursor.execute(STORED_TABLE_CREATE)
     connections.close_all()
     return Prepared(
         base_url=base_url,

@@ -3,9 +3,11 @@
 from urllib.parse import parse_qsl
 
 import pytest
+from django.db import connection
 from twilio.request_validator import RequestValidator
 
 from bench import http_bench
+from bench.common import STORED_TABLE, STORED_TABLE_CREATE
 from bench.http_bench import Endpoint, compare, once_check, parse_wrk, sent_by_threads
 
 BASE = "http://127.0.0.1:48085"
@@ -126,6 +128,18 @@ def test_an_endpoint_is_compared_with_the_mean_of_its_neighbouring_hello_runs():
     row = compare(rps=600, hello_rps=[900, 1100], bar=0.6)
     assert (row["hello_rps_mean"], row["ratio"], row["passed"]) == (1000, 0.6, True)
     assert compare(rps=599, hello_rps=[900, 1100], bar=0.6)["passed"] is False
+
+
+@pytest.mark.postgres
+def test_the_floor_stores_a_row_for_each_request(client, settings, db):
+    settings.ROOT_URLCONF = "bench.urls"
+    with connection.cursor() as cursor:
+        cursor.execute(STORED_TABLE_CREATE)
+    responses = [client.get(http_bench.STORED_PATH) for _ in range(3)]
+    assert [(r.status_code, r.content) for r in responses] == [(200, b"stored")] * 3
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT count(*) FROM {STORED_TABLE}")  # noqa: S608 - a constant
+        assert cursor.fetchone() == (3,)
 
 
 def test_the_floor_has_a_ratio_but_no_verdict():
