@@ -14,6 +14,7 @@ from .models import (
     Clinic,
     ConsentRecord,
     LovedOne,
+    OnCallContact,
     StaffMembership,
 )
 
@@ -82,6 +83,14 @@ class StaffMembershipInline(admin.TabularInline):
     autocomplete_fields = ["user"]
 
 
+class OnCallContactInline(admin.TabularInline):
+    """Who is told of a crisis text, in order (lowest position first)."""
+
+    model = OnCallContact
+    extra = 1
+    fields = ["position", "name", "phone", "email"]
+
+
 @admin.register(Clinic)
 class ClinicAdmin(ClinicScopedAdmin):
     clinic_path = "pk"
@@ -89,7 +98,7 @@ class ClinicAdmin(ClinicScopedAdmin):
     list_filter = ["discreet_mode", "time_zone"]
     search_fields = ["name", "slug", "enrollment_code", "contact_email"]
     prepopulated_fields = {"slug": ["name"]}
-    inlines = [StaffMembershipInline]
+    inlines = [OnCallContactInline, StaffMembershipInline]
     # Operators' settings: inbound texts find their clinic by these numbers, so a clinic that took
     # another's number would receive that clinic's caregivers' texts (and their STOPs).
     OPERATOR_FIELDS = ("twilio_from_number", "twilio_messaging_service_sid", "sms_mps")

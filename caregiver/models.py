@@ -82,12 +82,46 @@ class Clinic(TimeStamped):
         validators=[MaxValueValidator(480)],
         help_text="How long patients are observed after an infusion before they can go home.",
     )
+    auto_reply_hours = models.PositiveSmallIntegerField(
+        default=24,
+        validators=[MinValueValidator(1), MaxValueValidator(24 * 14)],
+        help_text=(
+            "A text that is not a keyword or a crisis gets the auto-reply (not watched 24/7, the clinic's "
+            "phone, 988 and 911) at most once per sender in this many hours."
+        ),
+    )
 
     class Meta:
         ordering = ["name"]
 
     def __str__(self) -> str:
         return self.name
+
+
+class OnCallContact(TimeStamped):
+    """Who is told of a crisis text, in order: the first at once, the next when nobody has
+    acknowledged within CRISIS_ACK_MINUTES, and after the last, everyone (every on-call contact,
+    the clinic's staff and its contact address). A contact has a mobile number, an email, or both."""
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="on_call")
+    position = models.PositiveSmallIntegerField(default=0, help_text="Lower is told first.")
+    name = models.CharField(max_length=80)
+    phone = models.CharField(max_length=20, blank=True, validators=[validate_e164], help_text="Mobile (E.164).")
+    email = models.EmailField(blank=True)
+
+    class Meta:
+        ordering = ["clinic", "position", "id"]
+        verbose_name = "on-call contact"
+        constraints = [
+            models.CheckConstraint(condition=~Q(phone="") | ~Q(email=""), name="on_call_has_phone_or_email"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.clinic}, #{self.position + 1})"
+
+    def clean(self) -> None:
+        if not self.phone and not self.email:
+            raise ValidationError("Give a mobile number, an email address, or both.")
 
 
 class StaffMembership(TimeStamped):
@@ -413,6 +447,8 @@ class AuditEvent(AppendOnly):
         FAMILY_ENROLL = "family.enroll", "Enrolled a family"
         COURSE_CREATE = "course.create", "Planned a course"
         FAMILY_IMPORT = "family.import", "Imported families from a file"
+        ALERT_ACKNOWLEDGE = "alert.acknowledge", "Acknowledged a crisis alert"
+        ALERT_CLOSE = "alert.close", "Closed a crisis alert"
 
     class Target(models.TextChoices):
         FAMILY = "family", "Family"

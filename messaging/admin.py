@@ -2,7 +2,7 @@ from django.contrib import admin
 
 from caregiver.admin import ClinicScopedAdmin, ReadOnlyAdmin
 
-from .models import InboundMessage, OutboundMessage, ReminderRule
+from .models import CrisisAlert, InboundMessage, OutboundMessage, ReminderRule
 
 
 @admin.register(ReminderRule)
@@ -35,3 +35,14 @@ class InboundMessageAdmin(ReadOnlyAdmin, ClinicScopedAdmin):
     list_filter = ["action", "clinic"]
     search_fields = ["from_number", "body", "caregiver__name"]
     date_hierarchy = "received_at"
+
+
+@admin.register(CrisisAlert)
+class CrisisAlertAdmin(ReadOnlyAdmin, ClinicScopedAdmin):
+    """Crisis alerts and where each stands; staff acknowledge and close them in the portal."""
+
+    list_display = ["opened_at", "clinic", "caregiver", "severity", "status", "level", "acknowledged_by_name"]
+    list_filter = ["status", "severity", "clinic"]
+    search_fields = ["caregiver__name", "inbound__from_number", "inbound__body"]
+    date_hierarchy = "opened_at"
+    list_select_related = ["clinic", "caregiver"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import time
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
@@ -134,7 +135,13 @@ class OutboundMessage(models.Model):
     # Messages the daily cap applies to; replies, confirmations and alerts always go.
     CAPPED_KINDS = (Kind.TIP, Kind.REMINDER)
 
-    caregiver = models.ForeignKey(Caregiver, on_delete=models.PROTECT, related_name="messages")
+    # Alerts to clinic staff name their clinic, and a caregiver when the alert is about one (a crisis
+    # text from an unknown number is about nobody we know).
+    caregiver = models.ForeignKey(Caregiver, null=True, blank=True, on_delete=models.PROTECT, related_name="messages")
+    clinic = models.ForeignKey(Clinic, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    crisis_alert = models.ForeignKey(
+        "CrisisAlert", null=True, blank=True, on_delete=models.PROTECT, related_name="notifications"
+    )
     channel = models.CharField(max_length=5, choices=Channel.choices)
     kind = models.CharField(max_length=12, choices=Kind.choices)
     to = models.CharField(max_length=254, blank=True, help_text="Address used; for caregivers, filled at send time.")
@@ -174,14 +181,30 @@ class OutboundMessage(models.Model):
             models.Index(fields=["caregiver", "send_at"], name="outbox_caregiver_time"),
             models.Index(fields=["appointment", "status"], name="outbox_appointment"),
         ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(caregiver__isnull=False) | Q(kind="alert", clinic__isnull=False),
+                name="outbox_to_a_caregiver_or_a_clinic_alert",
+            ),
+        ]
 
     def __str__(self) -> str:
         when = f"{self.send_at:%Y-%m-%d %H:%M}"
-        return f"{self.get_kind_display()} {self.channel} to {self.caregiver} at {when} ({self.status})"
+        return f"{self.get_kind_display()} {self.channel} to {self.caregiver or self.to} at {when} ({self.status})"
+
+    @property
+    def sender_clinic(self) -> Clinic:
+        """The clinic whose number and rate an SMS goes out with."""
+        return self.clinic if self.clinic_id else self.caregiver.clinic
 
 
 class InboundMessage(models.Model):
-    """Every text a caregiver (or anyone) sent us, with what we did about it."""
+    """Every text a caregiver (or anyone) sent us, with what we did about it.
+
+    Every text gets a safe answer: a keyword its reply, danger the crisis reply (911 first for a
+    medical emergency) and a CrisisAlert, and anything else at least the auto-reply (not watched
+    24/7, the clinic's phone, 988 and 911), once per sender per clinic's `auto_reply_hours`.
+    """
 
     class Action(models.TextChoices):
         OPT_OUT = "opt_out", "Opted out"
@@ -191,6 +214,7 @@ class InboundMessage(models.Model):
         RIDE = "ride", "Marked ride arranged"
         RIDE_NOT_FOUND = "ride_not_found", "RIDE, but no upcoming appointment"
         CRISIS = "crisis", "Crisis resources sent, staff alerted"
+        REVIEW = "review", "May be an opt-out: for staff to read"
         STORED = "stored", "Kept for clinic staff"
         UNKNOWN_SENDER = "unknown_sender", "From a number we do not know"
 
@@ -201,11 +225,79 @@ class InboundMessage(models.Model):
     clinic = models.ForeignKey(Clinic, null=True, blank=True, on_delete=models.SET_NULL, related_name="inbound")
     caregiver = models.ForeignKey(Caregiver, null=True, blank=True, on_delete=models.SET_NULL, related_name="inbound")
     action = models.CharField(max_length=16, choices=Action.choices)
+    reading = models.CharField(max_length=40, blank=True, help_text="The reading rule that matched, if any.")
     reply = models.TextField(blank=True)
+    auto_replied = models.BooleanField(default=False, help_text="The reply was the once-a-day auto-reply.")
     received_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
         ordering = ["-received_at", "-id"]
+        indexes = [models.Index(fields=["from_number", "received_at"], name="inbound_sender_time")]
 
     def __str__(self) -> str:
         return f"From {self.from_number}: {self.body[:40]} ({self.action})"
+
+
+class CrisisAlert(models.Model):
+    """A text that may mean someone is in danger, until a person has dealt with it.
+
+        open ─acknowledge─▶ acknowledged ─close (with a note)─▶ closed
+          └─────────────────close (with a note)───────────────▶ closed
+
+    While open it escalates (messaging/alerts.py): at `level` 0 the clinic's first on-call contact is
+    told at once; each CRISIS_ACK_MINUTES without an acknowledgement tells the next, and after the
+    last, everyone (every on-call contact, the clinic's staff and its contact address). One alert per
+    inbound text, so a repeated delivery of the text makes no second alert.
+    """
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        ACKNOWLEDGED = "acknowledged", "Acknowledged"
+        CLOSED = "closed", "Closed"
+
+    class Severity(models.TextChoices):
+        EMERGENCY = "emergency", "Medical emergency"
+        DANGER = "danger", "Danger"
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="crisis_alerts")
+    caregiver = models.ForeignKey(
+        Caregiver, null=True, blank=True, on_delete=models.SET_NULL, related_name="crisis_alerts"
+    )
+    inbound = models.OneToOneField(InboundMessage, on_delete=models.PROTECT, related_name="crisis_alert")
+    severity = models.CharField(max_length=10, choices=Severity.choices)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.OPEN)
+    level = models.PositiveSmallIntegerField(default=0, help_text="How far the alert has escalated.")
+    next_escalation_at = models.DateTimeField(null=True, blank=True)
+    opened_at = models.DateTimeField()
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    acknowledged_by_name = models.CharField(max_length=150, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    closed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    close_note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-opened_at", "-id"]
+        indexes = [
+            # The escalation tick's only question: which open alerts are due a next step?
+            models.Index(fields=["next_escalation_at"], condition=Q(status="open"), name="crisis_escalation_due"),
+            models.Index(fields=["clinic", "status"], name="crisis_clinic_status"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(status__in=["open", "acknowledged", "closed"]), name="crisis_status"),
+            models.CheckConstraint(
+                condition=Q(status="open") | Q(acknowledged_at__isnull=False, next_escalation_at__isnull=True),
+                name="crisis_acknowledged_stops_escalating",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="closed") | (Q(closed_at__isnull=False) & ~Q(close_note="")),
+                name="crisis_closed_with_a_note",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_severity_display()} alert at {self.clinic} ({self.get_status_display()})"

@@ -70,6 +70,7 @@ _INVISIBLE = re.compile(r"[\u200b-\u200f\u2060\ufeff\u00ad]")
 _CLOCK = re.compile(r"\b\d{1,2}[:.]\d{2}\b|\b\d{1,2}\s?(?:am|pm)\b")
 _REPEATS = re.compile(r"([a-z])\1{2,}")
 _WORDS = re.compile(r"[a-z0-9]+")
+_WITHOUT = re.compile(r"\bw/o\b")
 
 
 def plain(body: str) -> str:
@@ -81,7 +82,7 @@ def plain(body: str) -> str:
 
 def normalize(body: str) -> str:
     """The text as the rules read it: lower-case words separated by single spaces."""
-    text = plain(body).lower()
+    text = _WITHOUT.sub(" without ", plain(body).lower())
     text = _APOSTROPHES.sub("", text)
     text = _CLOCK.sub(" clocktime ", text)
     text = _REPEATS.sub(r"\1", text)
@@ -92,6 +93,8 @@ def normalize(body: str) -> str:
             word = spelling[word]
         elif word in typos and word not in known:
             word = typos[word]
+        elif word.endswith("in") and word not in known and word + "g" in known:
+            word += "g"  # thinkin, talkin, nothin
         words.append(word)
     return " ".join(w for w in words if w)
 
@@ -142,6 +145,7 @@ class Rules:
     not_danger: re.Pattern[str]
     stop_sentence: re.Pattern[str]
     fewer: re.Pattern[str]
+    fewer_request: re.Pattern[str]
     stay: re.Pattern[str]
     not_opt_out: re.Pattern[str]
     maybe_opt_out: re.Pattern[str]
@@ -170,6 +174,7 @@ def rules() -> Rules:
         not_danger=one("not_danger"),
         stop_sentence=one("stop_sentence"),
         fewer=one("fewer"),
+        fewer_request=one("fewer_request"),
         stay=one("stay"),
         not_opt_out=one("not_opt_out"),
         maybe_opt_out=one("maybe_opt_out"),
@@ -225,7 +230,7 @@ def read_text(body: str) -> TextReading:
         return TextReading(Reading.KEYWORD, keyword=keyword, rule="keyword", opt_out=keyword in OPT_OUT)
     if wants_out:
         return TextReading(Reading.OPT_OUT, rule=rule, opt_out=True)
-    if fewer and not excused:
+    if (fewer and not excused) or rules().fewer_request.search(text):
         return TextReading(Reading.FEWER, rule="fewer")
     if rules().maybe_opt_out.search(text) and not excused:
         return TextReading(Reading.MAYBE_OPT_OUT, rule="maybe")

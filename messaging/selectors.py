@@ -6,20 +6,51 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import Q, QuerySet
+from django.db.models import Case, Q, QuerySet, When
 
 from caregiver.models import LovedOne
 from caregiver.selectors import clinics_for_user
 
-from .models import InboundMessage, OutboundMessage
+from .models import CrisisAlert, InboundMessage, OutboundMessage
 from .rendering import redact_codes
 
 
 def messages_for_user(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[OutboundMessage]:
-    """Every outbox row of the user's clinics' caregivers (alerts included: staff sent them)."""
-    return OutboundMessage.objects.filter(
-        caregiver__clinic__in=clinics_for_user(user=user).values("id")
-    ).select_related("caregiver", "appointment")
+    """Every outbox row of the user's clinics' caregivers, and their alerts (staff sent them)."""
+    clinics = clinics_for_user(user=user).values("id")
+    return OutboundMessage.objects.filter(Q(caregiver__clinic__in=clinics) | Q(clinic__in=clinics)).select_related(
+        "caregiver", "appointment"
+    )
+
+
+def crisis_alerts_for_user(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[CrisisAlert]:
+    """Crisis alerts of the user's clinics, open ones first, newest first."""
+    return (
+        CrisisAlert.objects.filter(clinic__in=clinics_for_user(user=user).values("id"))
+        .select_related("clinic", "caregiver", "inbound", "acknowledged_by", "closed_by")
+        .order_by(Case(When(status=CrisisAlert.Status.OPEN, then=0), default=1), "-opened_at", "-id")
+    )
+
+
+def open_alert_count(*, user: AbstractBaseUser | AnonymousUser) -> int:
+    return CrisisAlert.objects.filter(
+        clinic__in=clinics_for_user(user=user).values("id"), status=CrisisAlert.Status.OPEN
+    ).count()
+
+
+def inbound_for_user(*, user: AbstractBaseUser | AnonymousUser, show: str = "") -> QuerySet[InboundMessage]:
+    """Texts to the user's clinics, newest first. `show`: "unknown" (numbers we don't know),
+    "review" (might be opt-outs), "crisis", or everything."""
+    texts = InboundMessage.objects.filter(clinic__in=clinics_for_user(user=user).values("id")).select_related(
+        "caregiver", "clinic"
+    )
+    if show == "unknown":
+        texts = texts.filter(caregiver__isnull=True)
+    elif show == "review":
+        texts = texts.filter(action=InboundMessage.Action.REVIEW)
+    elif show == "crisis":
+        texts = texts.filter(action=InboundMessage.Action.CRISIS)
+    return texts.order_by("-received_at", "-id")
 
 
 def family_messages(*, loved_one: LovedOne) -> QuerySet[OutboundMessage]:
@@ -100,5 +131,31 @@ def family_timeline(*, loved_one: LovedOne, limit: int = 300) -> list[TimelineEn
                 crisis=text.action == InboundMessage.Action.CRISIS,
             )
         )
+    for alert in CrisisAlert.objects.filter(caregiver__links__loved_one=loved_one).order_by("-opened_at")[:limit]:
+        entries.append(
+            TimelineEntry(
+                at=alert.opened_at,
+                direction="alert",
+                caregiver=alert.caregiver.name if alert.caregiver else "",
+                channel="",
+                kind="Crisis alert",
+                status=alert.status,
+                reason=alert_state_text(alert),
+                text=alert.close_note,
+                crisis=alert.status == CrisisAlert.Status.OPEN,
+            )
+        )
     entries.sort(key=lambda entry: entry.at, reverse=True)
     return entries[:limit]
+
+
+def alert_state_text(alert: CrisisAlert) -> str:
+    """Where an alert stands, in words staff read at a glance."""
+    if alert.status == CrisisAlert.Status.OPEN:
+        return "Open: nobody has acknowledged it yet"
+    who = alert.acknowledged_by_name or "someone"
+    text = f"Acknowledged by {who}"
+    if alert.status == CrisisAlert.Status.CLOSED:
+        closer = (alert.closed_by.get_full_name() or alert.closed_by.get_username()) if alert.closed_by else "someone"
+        text += f"; closed by {closer}"
+    return text

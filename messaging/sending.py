@@ -159,7 +159,7 @@ def _claim_batch(message_ids: list[int], now: datetime) -> tuple[list[OutboundMe
     with transaction.atomic():
         messages = list(
             OutboundMessage.objects.select_for_update(skip_locked=True, of=("self",))
-            .select_related("caregiver__clinic", "appointment", "rule")
+            .select_related("caregiver__clinic", "clinic", "appointment", "rule")
             .filter(pk__in=message_ids)
             .order_by("pk")
         )
@@ -237,7 +237,7 @@ def status_callback_url(message: OutboundMessage) -> str:
 
 
 def _sender(message: OutboundMessage) -> tuple[str, str]:
-    clinic = message.caregiver.clinic
+    clinic = message.sender_clinic
     return clinic.twilio_from_number, clinic.twilio_messaging_service_sid
 
 
@@ -270,7 +270,7 @@ def _provider_send(message: OutboundMessage) -> str:
 
 
 def _sender_bucket(message: OutboundMessage) -> tuple[str, float]:
-    clinic = message.caregiver.clinic
+    clinic = message.sender_clinic
     sender = clinic.twilio_messaging_service_sid or clinic.twilio_from_number or f"clinic-{clinic.pk}"
     return sender, clinic.sms_mps or settings.SMS_SENDER_MPS
 

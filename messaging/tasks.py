@@ -9,7 +9,7 @@ from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
-from . import dispatch, planning, sending, services
+from . import alerts, dispatch, planning, sending, services
 from .locks import beat_lock
 
 logger = logging.getLogger(__name__)
@@ -68,3 +68,12 @@ def replan_caregiver_task(caregiver_id: int) -> dict[str, int]:
 @shared_task(acks_late=True, ignore_result=True)
 def welcome_task(caregiver_id: int) -> int:
     return services.welcome_enqueue(caregiver_id=caregiver_id)
+
+
+@shared_task(ignore_result=True, soft_time_limit=50, time_limit=60)
+def escalate_task() -> dict[str, int]:
+    # Locked for the task's hard limit: a tick that dies frees the lock by then.
+    with beat_lock("escalate", ttl=60) as got:
+        if not got:
+            return {"skipped": 1}
+        return alerts.crisis_alerts_escalate(now=timezone.now())

@@ -15,7 +15,8 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 from twilio.request_validator import RequestValidator
 
-from .inbound import inbound_receive, status_callback_record
+from .callbacks import status_callback_record
+from .inbound import inbound_receive
 
 logger = logging.getLogger(__name__)
 MAX_BODY = 64 * 1024

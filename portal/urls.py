@@ -2,7 +2,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from .auth import StaffLoginView
-from .views import join, preferences, staff
+from .views import alerts, join, preferences, staff
 
 app_name = "portal"
 
@@ -14,6 +14,8 @@ urlpatterns = [
     path("join/<str:code>/done/", join.join_done, name="join-done"),
     path("email/confirm/<str:token>/", join.email_confirm, name="email-confirm"),
     path("p/<str:token>/", preferences.preferences, name="preferences"),
+    # On-call contacts, from an alert's email or SMS
+    path("alerts/<str:token>/", alerts.alert_ack_link, name="alert-ack"),
     # Clinic staff
     path("staff/login/", StaffLoginView.as_view(), name="login"),
     path("staff/logout/", auth_views.LogoutView.as_view(), name="logout"),
@@ -25,4 +27,8 @@ urlpatterns = [
     path("staff/appointments/<int:pk>/cancel/", staff.cancel, name="cancel"),
     path("staff/caregivers/<int:pk>/reinvite/", staff.caregiver_reinvite, name="reinvite"),
     path("staff/import/", staff.csv_import, name="import"),
+    path("staff/alerts/", alerts.alert_list, name="alerts"),
+    path("staff/alerts/<int:pk>/", alerts.alert_detail, name="alert"),
+    path("staff/alerts/<int:pk>/acknowledge/", alerts.alert_acknowledge, name="alert-acknowledge"),
+    path("staff/texts/", alerts.texts, name="texts"),
 ]

@@ -6,7 +6,16 @@ import factory
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from caregiver.models import Appointment, Caregiver, CareLink, Clinic, ConsentRecord, LovedOne, StaffMembership
+from caregiver.models import (
+    Appointment,
+    Caregiver,
+    CareLink,
+    Clinic,
+    ConsentRecord,
+    LovedOne,
+    OnCallContact,
+    StaffMembership,
+)
 
 
 class ClinicFactory(factory.django.DjangoModelFactory):
@@ -20,6 +29,17 @@ class ClinicFactory(factory.django.DjangoModelFactory):
     contact_email = factory.Sequence(lambda n: f"care{n}@clinic.example")
     twilio_from_number = "+12025550199"
     sms_mps = 1000  # the rate limit has its own test; elsewhere it would only make tests wait
+
+
+class OnCallContactFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = OnCallContact
+
+    clinic = factory.SubFactory(ClinicFactory)
+    position = factory.Sequence(lambda n: n)
+    name = factory.Sequence(lambda n: f"On-call {n}")
+    phone = factory.Sequence(lambda n: f"+1202555{3000 + n:04d}")
+    email = factory.Sequence(lambda n: f"oncall{n}@clinic.example")
 
 
 class UserFactory(factory.django.DjangoModelFactory):

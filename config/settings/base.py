@@ -69,6 +69,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "portal.context_processors.staff_navigation",
             ],
         },
     },
@@ -227,6 +228,10 @@ EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 PLAN_HORIZON_HOURS = env.int("PLAN_HORIZON_HOURS", default=48)
 PLAN_INTERVAL_SECONDS = env.int("PLAN_INTERVAL_SECONDS", default=60)
 DISPATCH_INTERVAL_SECONDS = env.float("DISPATCH_INTERVAL_SECONDS", default=5.0)
+# A crisis alert nobody has acknowledged after this long goes to the next on-call contact, then to
+# everyone; the beat job that does it runs every CRISIS_ESCALATE_INTERVAL_SECONDS.
+CRISIS_ACK_MINUTES = env.float("CRISIS_ACK_MINUTES", default=10.0)
+CRISIS_ESCALATE_INTERVAL_SECONDS = env.float("CRISIS_ESCALATE_INTERVAL_SECONDS", default=30.0)
 DISPATCH_BATCH_SIZE = env.int("DISPATCH_BATCH_SIZE", default=500)
 DISPATCH_MAX_PER_TICK = env.int("DISPATCH_MAX_PER_TICK", default=5000)
 # Messages per send task, at most: one claim transaction and one result UPDATE for each batch, not
@@ -246,6 +251,10 @@ SMS_SENDER_MPS = env.float("SMS_SENDER_MPS", default=1.0)
 CELERY_BEAT_SCHEDULE = {
     "plan-messages": {"task": "messaging.tasks.plan_task", "schedule": float(PLAN_INTERVAL_SECONDS)},
     "dispatch-due": {"task": "messaging.tasks.dispatch_task", "schedule": DISPATCH_INTERVAL_SECONDS},
+    "escalate-crisis-alerts": {
+        "task": "messaging.tasks.escalate_task",
+        "schedule": CRISIS_ESCALATE_INTERVAL_SECONDS,
+    },
 }
 
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")

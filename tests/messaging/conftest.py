@@ -6,6 +6,7 @@ import pytest
 from caregiver import services
 from caregiver.validators import local_to_utc
 from tests import factories
+from tests.messaging.texting import BASE, TOKEN
 
 
 @pytest.fixture
@@ -41,3 +42,10 @@ def infusion():
 
 def local(moment: datetime, zone: str) -> datetime:
     return moment.astimezone(ZoneInfo(zone)).replace(tzinfo=None)
+
+
+@pytest.fixture
+def twilio_token(settings):
+    """Webhooks signed with a known token, against the public URL Twilio would call."""
+    settings.TWILIO_AUTH_TOKEN = TOKEN
+    settings.PUBLIC_BASE_URL = BASE

@@ -2,7 +2,6 @@
 
 import time
 from functools import partial
-from itertools import count
 from urllib.parse import urlencode
 
 import psycopg
@@ -12,34 +11,11 @@ from django.utils import timezone
 from twilio.request_validator import RequestValidator
 
 from caregiver import selectors
-from messaging.models import InboundMessage, OutboundMessage
+from messaging.models import CrisisAlert, InboundMessage, OutboundMessage
 from tests.factories import AppointmentFactory, CareLinkFactory, OutboundMessageFactory
+from tests.messaging.texting import BASE, TOKEN, post, text
 
-pytestmark = pytest.mark.django_db
-TOKEN = "webhook-test-token"
-BASE = "http://localhost:8000"
-sids = count(1)
-
-
-@pytest.fixture(autouse=True)
-def twilio_token(settings):
-    settings.TWILIO_AUTH_TOKEN = TOKEN
-    settings.PUBLIC_BASE_URL = BASE
-
-
-def post(client, path, params, *, token=TOKEN, signed_url=None):
-    signature = RequestValidator(token).compute_signature(signed_url or BASE + path, params)
-    return client.post(path, params, HTTP_X_TWILIO_SIGNATURE=signature)
-
-
-def text(client, caregiver, body, sid=None):
-    params = {
-        "MessageSid": sid or f"SM{next(sids):032d}",
-        "From": caregiver.phone,
-        "To": caregiver.clinic.twilio_from_number,
-        "Body": body,
-    }
-    return post(client, "/webhooks/twilio/inbound/", params)
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("twilio_token")]
 
 
 # --- Signatures ---------------------------------------------------------------------------------
@@ -128,10 +104,13 @@ def test_a_crisis_text_gets_988_at_once_and_alerts_every_staff_member(client, ca
     body = text(client, caregiver, "I'm scared, she said she wants to die").content.decode()
     assert "call or text 988" in body
     assert InboundMessage.objects.get().action == "crisis"
-    alerts = OutboundMessage.objects.filter(kind="alert", status="scheduled")
+    # A clinic with no on-call contacts has everyone told at once.
+    alert = CrisisAlert.objects.get()
+    assert (alert.status, alert.caregiver, alert.next_escalation_at) == ("open", caregiver, None)
+    alerts = OutboundMessage.objects.filter(kind="alert", status="scheduled", crisis_alert=alert)
     assert set(alerts.values_list("to", flat=True)) == {caregiver.clinic.contact_email, "dana@clinic.example"}
     assert all("she wants to die" in a.body for a in alerts)
-    assert all(a.subject == "Crisis alert: message from a caregiver" for a in alerts)
+    assert all(a.subject == "Urgent: a text may mean someone is in danger" for a in alerts)
 
 
 def test_ride_marks_the_next_treatment_and_confirms_its_day(client, caregiver):
@@ -150,10 +129,18 @@ def test_ride_without_an_upcoming_appointment_says_so(client, caregiver):
     assert "(202) 555-0100" in body
 
 
-def test_other_texts_are_kept_for_staff_without_a_reply(client, caregiver):
-    response = text(client, caregiver, "Thanks, this was helpful")
-    assert response.content.decode().endswith("<Response></Response>")
-    assert InboundMessage.objects.get().action == "stored"
+def test_other_texts_are_kept_for_staff_and_get_the_auto_reply_once_a_day(client, caregiver):
+    first = text(client, caregiver, "Thanks, this was helpful").content.decode()
+    assert "aren't watched around the clock" in first
+    assert "(202) 555-0100" in first
+    assert "911" in first
+    assert "988" in first
+    second = text(client, caregiver, "see you tuesday")
+    assert second.content.decode().endswith("<Response></Response>")
+    assert list(InboundMessage.objects.order_by("id").values_list("action", "auto_replied")) == [
+        ("stored", True),
+        ("stored", False),
+    ]
 
 
 def test_a_repeated_delivery_is_harmless(client, caregiver):
@@ -235,7 +222,11 @@ def test_a_crisis_text_from_an_unknown_number_still_gets_988(client, caregiver):
               "Body": "my brother talks about suicide"}  # fmt: skip
     body = post(client, "/webhooks/twilio/inbound/", params).content.decode()
     assert "call or text 988" in body
-    assert InboundMessage.objects.get().action == "unknown_sender"
+    assert f"We've let {caregiver.clinic.name} know" in body
+    assert InboundMessage.objects.get().action == "crisis"
+    alert = CrisisAlert.objects.get()
+    assert (alert.clinic, alert.caregiver, alert.status) == (caregiver.clinic, None, "open")
+    assert OutboundMessage.objects.filter(crisis_alert=alert, to=caregiver.clinic.contact_email).exists()
 
 
 # --- Exactly once, and the fast path for plain answers -------------------------------------------
@@ -247,7 +238,7 @@ def test_a_repeated_plain_text_is_stored_once(client, caregiver):
     assert first.content == second.content
     stored = InboundMessage.objects.get()
     assert (stored.action, stored.caregiver, stored.clinic) == ("stored", caregiver, caregiver.clinic)
-    assert not OutboundMessage.objects.exists()
+    assert OutboundMessage.objects.get().kind == "reply"  # the one auto-reply, for the timeline
 
 
 def test_a_repeated_crisis_text_alerts_staff_once(client, caregiver):
@@ -278,12 +269,25 @@ def test_a_signature_over_the_url_with_its_port_is_accepted(client, caregiver, s
     assert post(client, "/webhooks/twilio/inbound/", params, signed_url=signed).status_code == 200
 
 
-def test_a_text_to_a_messaging_service_goes_to_the_clinic_that_has_it(client, caregiver, other_clinic):
+def test_a_text_to_a_clinics_own_number_goes_to_it_before_a_shared_messaging_service(client, caregiver, other_clinic):
     other_clinic.twilio_messaging_service_sid = "MG" + "a" * 32
     other_clinic.save()
-    someone = CareLinkFactory(caregiver__clinic=other_clinic, caregiver__phone=caregiver.phone).caregiver
+    CareLinkFactory(caregiver__clinic=other_clinic, caregiver__phone=caregiver.phone)
     params = {"MessageSid": "SMservice", "From": caregiver.phone, "To": caregiver.clinic.twilio_from_number,
-              "Body": "thanks", "MessagingServiceSid": other_clinic.twilio_messaging_service_sid}  # fmt: skip
+              "Body": "STOP", "MessagingServiceSid": other_clinic.twilio_messaging_service_sid}  # fmt: skip
+    assert post(client, "/webhooks/twilio/inbound/", params).status_code == 200
+    stored = InboundMessage.objects.get()
+    assert (stored.clinic, stored.caregiver, stored.action) == (caregiver.clinic, caregiver, "opt_out")
+
+
+def test_a_text_to_a_shared_messaging_service_goes_to_the_clinic_that_knows_the_sender(client, caregiver, other_clinic):
+    service = "MG" + "b" * 32
+    for clinic in (caregiver.clinic, other_clinic):
+        clinic.twilio_messaging_service_sid = service
+        clinic.save()
+    someone = CareLinkFactory(caregiver__clinic=other_clinic, caregiver__phone="+14155550188").caregiver
+    params = {"MessageSid": "SMshared", "From": someone.phone, "To": "+14155550999", "Body": "thanks",
+              "MessagingServiceSid": service}  # fmt: skip
     assert post(client, "/webhooks/twilio/inbound/", params).status_code == 200
     stored = InboundMessage.objects.get()
     assert (stored.clinic, stored.caregiver) == (other_clinic, someone)

@@ -26,7 +26,7 @@ from caregiver.validators import local_to_utc, phone_to_e164, validate_time_zone
 from content.models import MessageTemplate
 from content.validation import MAX_SEGMENTS, sms_size
 from messaging import rendering
-from messaging.inbound import CRISIS, HELP, KEYWORDS, OPT_IN, OPT_OUT, RIDE, keyword_of, signals_crisis
+from messaging.reading import HELP, KEYWORDS, OPT_IN, OPT_OUT, RIDE, keyword_of, signals_crisis
 from messaging.timing import EARLIEST, LATEST, is_allowed, latest_allowed_before, next_allowed
 from tests import factories
 
@@ -363,8 +363,10 @@ CRISIS_PHRASES = [
     "suicide", "suicidal", "kill myself", "kill himself", "end it all", "end my life", "want to die",
     "better off dead", "no reason to live", "don't want to live", "doesn't want to be here",
     "hurting herself", "self-harm", "self harm", "overdose", "took all the pills", "took too many pills",
-    "can't go on", "not safe", "in danger", "emergency", "911", "988",
+    "can't go on", "not safe", "in danger", "911",
 ]  # fmt: skip
+# Not here: "988" and "emergency" on their own ("the 988 number is saved", "family emergency, need to
+# reschedule") are everyday words; messaging/reading_rules.yaml reads them in context.
 filler = st.text(st.characters(exclude_categories=["Cs"]), max_size=60)
 
 
@@ -373,7 +375,6 @@ filler = st.text(st.characters(exclude_categories=["Cs"]), max_size=60)
 def test_crisis_words_anywhere_in_a_text_are_caught(phrase, before, after, shout):
     body = f"{before} {phrase.upper() if shout else phrase} {after}"
     assert signals_crisis(body)
-    assert CRISIS.search(body)
 
 
 @FUZZ

@@ -1,0 +1,254 @@
+"""Crisis alerts: opened by a text that may mean someone is in danger, told to the clinic's on-call
+contacts one after another until a person acknowledges, closed with a note.
+
+The lifecycle is drawn on messaging.models.CrisisAlert; each arrow is one function here. Every
+notification is an outbox row (kind ALERT, tied to the alert), so it is sent, retried and shown
+like any other message; the escalation tick is a beat job over an index of what is due.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.core import signing
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.urls import reverse
+
+from caregiver.models import AuditEvent, Caregiver, Clinic, OnCallContact
+from caregiver.services import audit_record
+
+from . import rendering
+from .models import CrisisAlert, InboundMessage, OutboundMessage
+
+logger = logging.getLogger(__name__)
+Status = CrisisAlert.Status
+ACK_SALT = "alongside.crisis-ack"
+ACK_LINK_DAYS = 7
+ESCALATE_BATCH = 100
+
+
+# --- Acknowledgement links ------------------------------------------------------------------------
+
+
+def ack_token(*, alert_id: int, contact_id: int | None) -> str:
+    """A link for one contact to acknowledge one alert: who clicked is who is recorded."""
+    return signing.dumps({"a": alert_id, "c": contact_id or 0}, salt=ACK_SALT, compress=True)
+
+
+def ack_token_read(token: str) -> tuple[int, int | None] | None:
+    """(alert id, on-call contact id or None) from a link, or None if it is forged or too old."""
+    try:
+        data = signing.loads(token, salt=ACK_SALT, max_age=ACK_LINK_DAYS * 86400)
+        return int(data["a"]), int(data["c"]) or None
+    except (signing.BadSignature, KeyError, TypeError, ValueError):
+        return None
+
+
+def ack_url(*, alert_id: int, contact_id: int | None) -> str:
+    token = ack_token(alert_id=alert_id, contact_id=contact_id)
+    return settings.PUBLIC_BASE_URL + reverse("portal:alert-ack", args=[token])
+
+
+# --- Who is told --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Recipient:
+    channel: str  # "sms" or "email"
+    address: str
+    contact_id: int | None = None
+
+
+def _contact_recipients(contact: OnCallContact) -> list[Recipient]:
+    found = []
+    if contact.phone:
+        found.append(Recipient("sms", contact.phone, contact.pk))
+    if contact.email:
+        found.append(Recipient("email", contact.email, contact.pk))
+    return found
+
+
+def recipients(*, clinic: Clinic, contacts: list[OnCallContact], level: int) -> list[Recipient]:
+    """Level k < len(contacts): the k-th on-call contact. Past them: everyone, once each."""
+    if level < len(contacts):
+        return _contact_recipients(contacts[level])
+    everyone = [r for contact in contacts for r in _contact_recipients(contact)]
+    staff = (
+        get_user_model()
+        .objects.filter(memberships__clinic=clinic, is_active=True)
+        .exclude(email="")
+        .values_list("email", flat=True)
+    )
+    everyone += [Recipient("email", address) for address in sorted({clinic.contact_email, *staff}) if address]
+    seen: set[tuple[str, str]] = set()
+    unique = []
+    for recipient in everyone:
+        key = (recipient.channel, recipient.address.lower())
+        if key not in seen:
+            seen.add(key)
+            unique.append(recipient)
+    return unique
+
+
+def _last_level(contacts: list[OnCallContact]) -> int:
+    """The level at which everyone is told; with no on-call contacts, that is the first."""
+    return len(contacts)
+
+
+def _contacts(clinic: Clinic) -> list[OnCallContact]:
+    return list(OnCallContact.objects.filter(clinic=clinic).order_by("position", "id"))
+
+
+# --- The arrows -------------------------------------------------------------------------------------
+
+
+def crisis_alert_open(
+    *, inbound: InboundMessage, clinic: Clinic, caregiver: Caregiver | None, severity: str, now: datetime
+) -> CrisisAlert:
+    """Open an alert for a danger text and tell the first on-call contact (everyone, if the clinic
+    has none). One alert per text: a repeated delivery finds the one already open."""
+    alert, created = CrisisAlert.objects.get_or_create(
+        inbound=inbound,
+        defaults={"clinic": clinic, "caregiver": caregiver, "severity": severity, "opened_at": now},
+    )
+    if created:
+        contacts = _contacts(clinic)
+        _notify(alert, contacts=contacts, now=now)
+        if alert.level < _last_level(contacts):
+            alert.next_escalation_at = now + timedelta(minutes=settings.CRISIS_ACK_MINUTES)
+            alert.save(update_fields=["next_escalation_at"])
+    return alert
+
+
+def crisis_alerts_escalate(*, now: datetime) -> dict[str, int]:
+    """Tell the next contact about every open alert nobody acknowledged in time (beat job)."""
+    escalated = 0
+    with transaction.atomic():
+        due = list(
+            CrisisAlert.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(status=Status.OPEN, next_escalation_at__lte=now)
+            .select_related("clinic", "caregiver", "inbound")
+            .order_by("next_escalation_at")[:ESCALATE_BATCH]
+        )
+        for alert in due:
+            # Re-checked under the lock: an acknowledgement that committed since the query above
+            # leaves the row acknowledged, and the constraint would refuse a further step anyway.
+            contacts = _contacts(alert.clinic)
+            alert.level = min(alert.level + 1, _last_level(contacts))
+            _notify(alert, contacts=contacts, now=now)
+            more = alert.level < _last_level(contacts)
+            alert.next_escalation_at = now + timedelta(minutes=settings.CRISIS_ACK_MINUTES) if more else None
+            alert.save(update_fields=["level", "next_escalation_at"])
+            escalated += 1
+    return {"escalated": escalated}
+
+
+def crisis_alert_acknowledge(
+    *, alert_id: int, now: datetime, by: AbstractBaseUser | None = None, contact_id: int | None = None
+) -> CrisisAlert:
+    """Someone is on it: escalation stops. Acknowledging twice keeps the first person's name."""
+    with transaction.atomic():
+        alert = CrisisAlert.objects.select_for_update(of=("self",)).select_related("clinic").get(pk=alert_id)
+        if alert.status != Status.OPEN:
+            return alert
+        name = ""
+        if by is not None:
+            name = by.get_full_name() or by.get_username()
+        elif contact_id is not None:
+            contact = OnCallContact.objects.filter(pk=contact_id, clinic=alert.clinic).first()
+            name = f"{contact.name} (from the alert link)" if contact else "Someone with the alert link"
+        alert.status, alert.acknowledged_at, alert.next_escalation_at = Status.ACKNOWLEDGED, now, None
+        alert.acknowledged_by, alert.acknowledged_by_name = by, name[:150]
+        alert.save(
+            update_fields=["status", "acknowledged_at", "next_escalation_at", "acknowledged_by", "acknowledged_by_name"]
+        )
+        # Notifications still waiting (a quiet moment in the outbox) are no longer needed.
+        OutboundMessage.objects.filter(crisis_alert=alert, status__in=OutboundMessage.PENDING).update(
+            status=OutboundMessage.Status.CANCELLED, status_reason="acknowledged", updated_at=now
+        )
+        audit_record(by=by, action=AuditEvent.Action.ALERT_ACKNOWLEDGE, target=alert.caregiver or alert.clinic)
+    return alert
+
+
+def crisis_alert_close(*, alert_id: int, by: AbstractBaseUser, note: str, now: datetime) -> CrisisAlert:
+    """Closed with a note of what was done; an open alert is acknowledged by the same act."""
+    note = note.strip()
+    if not note:
+        raise ValidationError({"note": "Say what was done (for example: called the caregiver, all safe)."})
+    alert = crisis_alert_acknowledge(alert_id=alert_id, now=now, by=by)
+    with transaction.atomic():
+        alert = CrisisAlert.objects.select_for_update(of=("self",)).select_related("clinic").get(pk=alert_id)
+        if alert.status == Status.CLOSED:
+            return alert
+        alert.status, alert.closed_at, alert.closed_by, alert.close_note = Status.CLOSED, now, by, note[:2000]
+        alert.save(update_fields=["status", "closed_at", "closed_by", "close_note"])
+        audit_record(
+            by=by,
+            action=AuditEvent.Action.ALERT_CLOSE,
+            target=alert.caregiver or alert.clinic,
+            changes={"note": alert.close_note[:200]},
+        )
+    return alert
+
+
+# --- Notifications ------------------------------------------------------------------------------
+
+
+def _notify(alert: CrisisAlert, *, contacts: list[OnCallContact], now: datetime) -> int:
+    """Outbox rows telling this level's recipients; the dispatcher is woken after commit."""
+    created = 0
+    for recipient in recipients(clinic=alert.clinic, contacts=contacts, level=alert.level):
+        body = _alert_body(alert, recipient=recipient, everyone=alert.level >= _last_level(contacts))
+        _, made = OutboundMessage.objects.get_or_create(
+            dedupe_key=f"crisis:{alert.pk}:{alert.level}:{recipient.channel}:{recipient.address.lower()}",
+            defaults={
+                "caregiver": alert.caregiver, "clinic": alert.clinic, "crisis_alert": alert,
+                "channel": recipient.channel, "kind": OutboundMessage.Kind.ALERT, "to": recipient.address,
+                "body": body.text, "subject": body.subject, "html": body.html, "send_at": now,
+            },
+        )  # fmt: skip
+        created += made
+    if created:
+        from .inbound import dispatcher_wake
+
+        transaction.on_commit(dispatcher_wake)
+    return created
+
+
+def _alert_body(alert: CrisisAlert, *, recipient: Recipient, everyone: bool) -> rendering.Body:
+    clinic, caregiver, inbound = alert.clinic, alert.caregiver, alert.inbound
+    received = inbound.received_at.astimezone(ZoneInfo(clinic.time_zone))
+    if caregiver is not None:
+        loved_ones = ", ".join(caregiver.loved_ones.order_by("first_name").values_list("first_name", flat=True))
+        family = caregiver.loved_ones.order_by("pk").values_list("pk", flat=True).first()
+        who, phone = caregiver.name, rendering.national_phone(caregiver.phone)
+        page = f"{settings.PUBLIC_BASE_URL}{reverse('portal:family', args=[family])}" if family else ""
+    else:
+        loved_ones, who, phone = "not known", "A number we don't know", rendering.national_phone(inbound.from_number)
+        page = ""
+    context = {
+        **rendering.base_context(caregiver, clinic, loved_ones),
+        "caregiver_full_name": who,
+        "caregiver_phone": phone,
+        "received_at": f"{received:%b} {received.day}, {received:%I:%M %p}".replace(" 0", " "),
+        # One line, so a blank line in what they wrote cannot break the quote it is shown in.
+        "message_text": " ".join(inbound.body.split())[:320],
+        "family_url": page or f"{settings.PUBLIC_BASE_URL}{reverse('portal:alerts')}",
+        "ack_url": ack_url(alert_id=alert.pk, contact_id=recipient.contact_id),
+        "severity": "Medical emergency" if alert.severity == CrisisAlert.Severity.EMERGENCY else "Possible danger",
+        "escalation": (
+            "Nobody has acknowledged this alert yet, so it has gone to everyone on the list."
+            if everyone and alert.level > 0
+            else "If nobody acknowledges it, the next person on call will be alerted."
+            if not everyone
+            else "Everyone on the clinic's list has this alert."
+        ),
+    }
+    return rendering.template_body(key="staff-crisis-alert", channel=recipient.channel, context=context, caregiver=None)

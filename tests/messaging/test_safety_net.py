@@ -1,0 +1,168 @@
+"""Every text from a person gets a safe answer, through the signed webhook, as families text."""
+
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.utils import timezone
+
+from caregiver import selectors
+from messaging.models import CrisisAlert, InboundMessage, OutboundMessage
+from tests.factories import ClinicFactory, OutboundMessageFactory
+from tests.messaging.texting import INBOUND, post, text, text_from
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("twilio_token")]
+STRANGER = "+14155550123"
+
+
+def reply_of(response) -> str:
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+# --- Opt-outs in plain words ---------------------------------------------------------------------
+
+
+def test_an_opt_out_written_as_a_sentence_is_honoured_and_confirmed(
+    client, caregiver, django_capture_on_commit_callbacks
+):
+    pending = OutboundMessageFactory(caregiver=caregiver, kind="tip", status="scheduled", channel="sms")
+    with django_capture_on_commit_callbacks(execute=True):
+        body = reply_of(text(client, caregiver, "pls take me off this list, my mom finished her treatment"))
+    assert "unsubscribed" in body
+    assert selectors.caregiver_consent(caregiver=caregiver)["sms"] is False
+    record = caregiver.consent_records.get(action="opt_out")
+    assert (record.source, record.message_sid) == ("sms", InboundMessage.objects.get().message_sid)
+    pending.refresh_from_db()
+    assert pending.status in ("cancelled", "suppressed")
+
+
+def test_a_second_opt_out_in_other_words_is_not_confirmed_again(client, caregiver):
+    assert "unsubscribed" in reply_of(text(client, caregiver, "stop texting me"))
+    second = reply_of(text(client, caregiver, "I said leave me alone"))
+    assert second.endswith("<Response></Response>")
+    assert caregiver.consent_records.filter(action="opt_out").count() == 2
+
+
+def test_a_request_for_fewer_texts_gets_the_preferences_link_and_stays_subscribed(client, caregiver):
+    body = reply_of(text(client, caregiver, "can you text less often? its a lot"))
+    assert "/p/" in body
+    assert "Reply STOP" in body
+    assert selectors.caregiver_consent(caregiver=caregiver)["sms"] is True
+    assert InboundMessage.objects.get().action == "preferences"
+
+
+def test_a_text_that_might_be_an_opt_out_goes_to_staff_and_says_how_to_stop(client, caregiver):
+    body = reply_of(text(client, caregiver, "this is getting annoying"))
+    assert "Reply STOP" in body
+    assert selectors.caregiver_consent(caregiver=caregiver)["sms"] is True
+    assert InboundMessage.objects.get().action == "review"
+
+
+def test_stop_about_something_else_is_not_an_opt_out(client, caregiver):
+    text(client, caregiver, "the nausea finally stopped around 8, thank you")
+    text(client, caregiver, "we need to cancel thursday's appointment")
+    assert selectors.caregiver_consent(caregiver=caregiver)["sms"] is True
+
+
+# --- Danger ----------------------------------------------------------------------------------------
+
+
+def test_a_medical_emergency_is_answered_with_911_first(client, caregiver):
+    body = reply_of(text(client, caregiver, "she took a whole bottle of pills and i cant wake her"))
+    assert body.index("911") < body.index("988")
+    assert CrisisAlert.objects.get().severity == "emergency"
+
+
+def test_a_danger_text_that_also_asks_to_stop_gets_the_crisis_reply_and_the_opt_out(client, caregiver):
+    body = reply_of(text(client, caregiver, "stop texting me. i want to die"))
+    assert "call or text 988" in body
+    assert CrisisAlert.objects.get().caregiver == caregiver
+    assert selectors.caregiver_consent(caregiver=caregiver)["sms"] is False
+
+
+def test_help_alone_gets_the_help_reply_and_opens_an_alert(client, caregiver):
+    body = reply_of(text(client, caregiver, "help"))
+    assert "(202) 555-0100" in body
+    assert "988" in body
+    assert CrisisAlert.objects.get().status == "open"
+
+
+# --- The auto-reply --------------------------------------------------------------------------------
+
+
+def test_the_auto_reply_comes_once_per_sender_in_the_clinics_window(client, caregiver):
+    caregiver.clinic.auto_reply_hours = 2
+    caregiver.clinic.save()
+    start = timezone.now()
+    with time_machine.travel(start, tick=False):
+        assert "watched around the clock" in reply_of(text(client, caregiver, "ok thank you"))
+    with time_machine.travel(start + timedelta(hours=1), tick=False):
+        assert reply_of(text(client, caregiver, "see you then")).endswith("<Response></Response>")
+    with time_machine.travel(start + timedelta(hours=2, minutes=1), tick=False):
+        assert "watched around the clock" in reply_of(text(client, caregiver, "one more question"))
+
+
+def test_a_keyword_or_crisis_reply_does_not_use_up_the_auto_reply(client, caregiver):
+    text(client, caregiver, "RIDE")
+    assert "watched around the clock" in reply_of(text(client, caregiver, "thanks"))
+
+
+# --- Numbers we don't know -------------------------------------------------------------------------
+
+
+def test_a_plain_text_from_an_unknown_number_gets_the_auto_reply_and_is_kept(client, caregiver):
+    body = reply_of(text_from(client, sender=STRANGER, to=caregiver.clinic.twilio_from_number, body="who is this?"))
+    assert "watched around the clock" in body
+    stored = InboundMessage.objects.get()
+    assert (stored.action, stored.clinic, stored.caregiver) == ("unknown_sender", caregiver.clinic, None)
+
+
+def test_stop_from_an_unknown_number_gets_no_reply(client, caregiver):
+    body = reply_of(text_from(client, sender=STRANGER, to=caregiver.clinic.twilio_from_number, body="STOP"))
+    assert body.endswith("<Response></Response>")
+
+
+def test_a_crisis_text_to_a_number_no_clinic_owns_gets_988_and_claims_no_alert(client, content):
+    body = reply_of(text_from(client, sender=STRANGER, to="+14155550999", body="my son wants to kill himself"))
+    assert "988" in body
+    assert "know" not in body  # nobody could be told, so the reply does not say so
+    assert not CrisisAlert.objects.exists()
+
+
+# --- Bad input: one correct answer each, never a 500, never two alerts ----------------------------
+
+
+@pytest.mark.parametrize(
+    "body",
+    ["", "   ", "🙏🙏🙏", "x" * 5000, "Привет, спасибо 谢谢 شكرا", "ok\n\n\nthanks", "\u200b\u200b"],
+    ids=["empty", "spaces", "emoji", "huge", "mixed-scripts", "newlines", "zero-width"],
+)
+def test_odd_bodies_get_one_safe_answer(client, caregiver, body):
+    reply = reply_of(text(client, caregiver, body))
+    assert "911" in reply  # the auto-reply: this is the first text of the day
+    stored = InboundMessage.objects.get()
+    assert len(stored.body) <= 1600
+
+
+def test_a_picture_with_no_text_gets_the_auto_reply(client, caregiver):
+    params = {"MessageSid": "MM" + "1" * 32, "From": caregiver.phone, "To": caregiver.clinic.twilio_from_number,
+              "Body": "", "NumMedia": "1", "MediaUrl0": "https://api.twilio.com/media/1"}  # fmt: skip
+    assert "911" in reply_of(post(client, INBOUND, params))
+
+
+def test_a_crisis_text_delivered_three_times_makes_one_alert_and_one_reply(client, caregiver, staff_user):
+    staff_user.memberships.update(clinic=caregiver.clinic)
+    replies = {reply_of(text(client, caregiver, "he has a gun and said goodbye", sid="SMsame")) for _ in range(3)}
+    assert len(replies) == 1
+    assert CrisisAlert.objects.count() == 1
+    assert OutboundMessage.objects.filter(kind="reply").count() == 1
+    notified = OutboundMessage.objects.filter(kind="alert").values_list("to", flat=True)
+    assert len(notified) == len(set(notified))
+
+
+def test_a_caregiver_at_two_clinics_is_read_at_the_one_whose_number_they_texted(client, caregiver):
+    other = ClinicFactory(twilio_from_number="+12025550777")
+    assert text_from(client, sender=caregiver.phone, to=other.twilio_from_number, body="thanks").status_code == 200
+    stored = InboundMessage.objects.get()
+    assert (stored.clinic, stored.caregiver) == (other, None)
