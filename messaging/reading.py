@@ -23,15 +23,19 @@ How a text is read:
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
 from dataclasses import dataclass
 from enum import StrEnum
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
+import numpy as np
 import yaml
 from spellchecker import SpellChecker
+
+from . import embedding
 
 OPT_OUT = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"}
 OPT_IN = {"START", "YES", "UNSTOP"}
@@ -132,6 +136,7 @@ def keyword_of(body: str) -> str:
 # --- The rules ----------------------------------------------------------------------------------
 
 RULES_FILE = Path(__file__).with_name("reading_rules.yaml")
+MODEL_FILE = Path(__file__).with_name("reading_model.json")
 _PART = re.compile(r"\{([A-Z]+)\}")
 
 
@@ -141,6 +146,8 @@ class Rules:
 
     emergency: list[tuple[str, re.Pattern[str]]]
     danger: list[tuple[str, re.Pattern[str]]]
+    weak: frozenset[str]
+    weak_floor: float
     opt_out: list[tuple[str, re.Pattern[str]]]
     not_danger: re.Pattern[str]
     stop_sentence: re.Pattern[str]
@@ -170,6 +177,10 @@ def rules() -> Rules:
     return Rules(
         emergency=named("emergency"),
         danger=named("danger"),
+        weak=frozenset(
+            rule["name"] for section in ("emergency", "danger") for rule in data[section] if rule.get("weak")
+        ),
+        weak_floor=float(data["weak_floor"]),
         opt_out=named("opt_out"),
         not_danger=one("not_danger"),
         stop_sentence=one("stop_sentence"),
@@ -194,7 +205,35 @@ def danger_rule(text: str) -> tuple[Reading, str] | None:
 
 
 def signals_crisis(body: str) -> bool:
-    return danger_rule(normalize(body)) is not None
+    return read_text(body).danger
+
+
+@cache
+def _model() -> tuple[np.ndarray, float, float]:
+    """(coefficients, intercept, threshold) of the danger model (bench/reading_train.py writes it)."""
+    data = json.loads(MODEL_FILE.read_text(encoding="utf-8"))
+    return np.array(data["coef"], dtype=np.float32), float(data["intercept"]), float(data["threshold"])
+
+
+@lru_cache(maxsize=4096)
+def danger_score(body: str) -> float:
+    """How much a text reads like the danger texts in the corpus, 0 to 1: a logistic regression over
+    its sentence embedding. It catches what no rule names ("she's been giving her things away and
+    seems at peace"); the rules catch what it would miss, and carve out the idioms."""
+    text = model_text(body)
+    if not text:
+        return 0.0
+    coef, intercept, _ = _model()
+    return float(1 / (1 + np.exp(-(embedding.encoder().encode_one(text) @ coef + intercept))))
+
+
+def model_text(body: str) -> str:
+    """What the model reads: the normalized text with the everyday idioms taken out, as the rules
+    read it ("my mom is gonna kill me if we're late" is no sign of danger to either)."""
+    text = normalize(body)
+    stripped = rules().not_danger.sub(" ", text)
+    # Read as written (punctuation helps the model) unless an idiom had to be taken out.
+    return plain(body) if stripped == text else " ".join(stripped.split())
 
 
 _SENTENCES = re.compile(r"[.!?;,\n]+|\s-\s")
@@ -211,6 +250,7 @@ def opt_out_rule(body: str, text: str) -> str:
     return ""
 
 
+@lru_cache(maxsize=4096)
 def read_text(body: str) -> TextReading:
     """What a text is. Danger is read first and wins; an opt-out alongside it is kept."""
     keyword = keyword_of(body)
@@ -220,9 +260,15 @@ def read_text(body: str) -> TextReading:
     excused = rule != "keyword" and (
         bool(rules().stay.search(text)) or (rule != "stop-sentence" and bool(rules().not_opt_out.search(text)))
     )
-    fewer = bool(rule) and rule != "keyword" and bool(rules().fewer.search(text))
+    # A sentence that is only "stop" is an opt-out, unless the text says outright it wants fewer.
+    loose = rules().fewer_request if rule == "stop-sentence" else rules().fewer
+    fewer = bool(rule) and rule != "keyword" and bool(loose.search(text))
     wants_out = bool(rule) and not excused and not fewer
     found = danger_rule(text)
+    if found is not None and found[1] in rules().weak and danger_score(body) < rules().weak_floor:
+        found = None  # "shoot me the address", "the 911 center": a weak word the model reads as ordinary
+    if found is None and danger_score(body) >= _model()[2]:
+        found = (Reading.DANGER, "model")
     if found is not None:
         reading, name = found
         return TextReading(reading, keyword=keyword, rule=name, opt_out=wants_out)

@@ -95,7 +95,11 @@ def test_closing_needs_a_note_and_is_in_the_audit_log(client, caregiver, staff_u
         alerts.crisis_alert_close(alert_id=alert.pk, by=staff_user, note="   ", now=timezone.now())
     alerts.crisis_alert_close(alert_id=alert.pk, by=staff_user, note="Called Casey; safe tonight.", now=timezone.now())
     alert.refresh_from_db()
-    assert (alert.status, alert.close_note, alert.acknowledged_by) == ("closed", "Called Casey; safe tonight.", staff_user)
+    assert (alert.status, alert.close_note, alert.acknowledged_by) == (
+        "closed",
+        "Called Casey; safe tonight.",
+        staff_user,
+    )
     actions = set(AuditEvent.objects.values_list("action", flat=True))
     assert {"alert.acknowledge", "alert.close"} <= actions
 
