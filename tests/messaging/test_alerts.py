@@ -77,8 +77,8 @@ def test_acknowledging_stops_the_escalation_and_keeps_the_first_name(client, car
     assert second.email not in told(alert)
 
 
-def test_a_crisis_text_from_an_unknown_number_alerts_the_clinic(client, caregiver, on_call):
-    first, _ = on_call
+@pytest.mark.usefixtures("on_call")
+def test_a_crisis_text_from_an_unknown_number_alerts_the_clinic(client, caregiver):
     text_from(client, sender="+14155550123", to=caregiver.clinic.twilio_from_number, body="my brother has a gun")
     alert = CrisisAlert.objects.get()
     assert (alert.caregiver, alert.clinic) == (None, caregiver.clinic)

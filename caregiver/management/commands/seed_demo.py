@@ -18,7 +18,7 @@ from django.utils import timezone
 from rest_framework_api_key.models import APIKey
 
 from caregiver import services
-from caregiver.models import Appointment, Caregiver, CareLink, Clinic, LovedOne, StaffMembership
+from caregiver.models import Appointment, Caregiver, CareLink, Clinic, LovedOne, OnCallContact, StaffMembership
 from caregiver.validators import local_to_utc
 
 DEMO_SLUG = "demo-clinic"
@@ -43,6 +43,7 @@ class Command(BaseCommand):
         with transaction.atomic():
             clinic = self._clinic()
             self._staff(clinic)
+            self._on_call(clinic)
             loved_one = self._family(clinic)
             count = self._course(loved_one)
             api_key = self._api_key()
@@ -86,6 +87,16 @@ class Command(BaseCommand):
                 Permission.objects.filter(content_type__app_label__in=["caregiver", "content", "messaging"])
             )
         services.staff_membership_add(user=user, clinic=clinic, role=StaffMembership.Role.ADMIN)
+
+    def _on_call(self, clinic: Clinic) -> None:
+        """Two on-call contacts, so a crisis text in the demo escalates as it would at a clinic."""
+        if not OnCallContact.objects.filter(clinic=clinic).exists():
+            OnCallContact.objects.create(
+                clinic=clinic, position=0, name="Dana (on call)", phone="+12025550180", email="staff@riverside.example"
+            )
+            OnCallContact.objects.create(
+                clinic=clinic, position=1, name="Dr. Lee (backup)", phone="+12025550181", email="lee@riverside.example"
+            )
 
     def _family(self, clinic: Clinic) -> LovedOne:
         loved_one = LovedOne.objects.filter(clinic=clinic, first_name="Alex").first()
