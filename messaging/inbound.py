@@ -236,7 +236,7 @@ def _opt_out(caregiver: Caregiver, inbound: InboundMessage) -> None:
         message_sid=inbound.message_sid,
     )
     OutboundMessage.objects.filter(caregiver=caregiver, channel="sms", status__in=OutboundMessage.PENDING).update(
-        status=Status.SUPPRESSED, status_reason="opted_out", lease_expires_at=None, updated_at=timezone.now()
+        status=Status.CANCELLED, status_reason="opted_out", lease_expires_at=None, updated_at=timezone.now()
     )
 
 

@@ -1,24 +1,24 @@
 """Reading what people text us: a keyword, danger, an opt-out in plain words, or just a message.
 
 Pure functions of the text, no database: `read_text(body)` says what a text is, and the webhook
-decides what to do about it (messaging.inbound). The rules are patterns and a small lexicon, not a
-model, so that a person can read why a text was (or was not) caught; bench/reading_bench.py
-measures them against the labelled corpus in tests/data/ (docs/messaging.md has the figures, and
-what is and is not detected).
+decides what to do about it (messaging.inbound). bench/reading_bench.py measures the reading on the
+labelled texts in tests/data/; docs/messaging.md has the figures, and what is and is not detected.
 
 How a text is read:
 1. `normalize`: NFKC (full-width letters, ligatures), zero-width characters dropped, lower case,
    apostrophes dropped ("don't" and "dont" read alike), letters typed three or more times once
    ("pleeease" is "please"), clock times ("9:11") set apart from 911, everything else that is not a
    letter or digit a space; then words within one typo of a word the rules care about ("suicde",
-   "unresponive", "unsubscibe") are spelt right.
+   "unresponive", "unsubscibe") are spelt right, unless they are English words themselves.
 2. Danger first, whatever else the text says: a medical emergency (911 first) or a risk to
-   someone's life or safety (988 and 911). A false alarm costs a staff member a minute; a miss could
-   cost a life, so these rules lean broad, and only everyday idioms they would otherwise catch are
-   carved out ("my phone is dying", "shoot me the address", "glue gun").
+   someone's life or safety (988 and 911). Two readers, either of which is enough: the rules in
+   reading_rules.yaml, which a person can read and which carve out everyday idioms ("my phone is
+   dying", "shoot me the address"), and a model (a logistic regression over the text's sentence
+   embedding, messaging.embedding) that reads what no rule names. A false alarm costs a staff
+   member a minute; a miss could cost a life.
 3. Then an opt-out in any reasonable words (the FCC's 2024 revocation rule), unless the text asks
    only for fewer or different messages, which is answered with the preferences link. A text that
-   might be an opt-out but is not clearly one goes to staff.
+   might be an opt-out but is not clearly one goes to staff. Opt-outs are read by rules only.
 """
 
 from __future__ import annotations
@@ -267,7 +267,7 @@ def read_text(body: str) -> TextReading:
     found = danger_rule(text)
     if found is not None and found[1] in rules().weak and danger_score(body) < rules().weak_floor:
         found = None  # "shoot me the address", "the 911 center": a weak word the model reads as ordinary
-    if found is None and danger_score(body) >= _model()[2]:
+    if found is None and keyword not in KEYWORDS and danger_score(body) >= _model()[2]:
         found = (Reading.DANGER, "model")
     if found is not None:
         reading, name = found

@@ -200,7 +200,7 @@ class FamilyDetailSerializer(serializers.ModelSerializer):
 
 
 class MessageSerializer(serializers.ModelSerializer):
-    caregiver = serializers.IntegerField(source="caregiver_id", read_only=True)
+    caregiver = serializers.IntegerField(source="caregiver_id", read_only=True, allow_null=True)
     appointment = serializers.IntegerField(source="appointment_id", read_only=True, allow_null=True)
     # Plain text, not an enum: OpenAPI would otherwise share the name `kind` with appointments' kinds.
     kind = serializers.CharField(

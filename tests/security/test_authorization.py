@@ -35,7 +35,7 @@ from caregiver.models import (
 )
 from caregiver.tokens import email_confirm_token, preferences_token
 from messaging.inbound import inbound_receive
-from messaging.models import InboundMessage, OutboundMessage, ReminderRule
+from messaging.models import CrisisAlert, InboundMessage, OutboundMessage, ReminderRule
 from portal.models import StaffApiToken
 from portal.views.staff import IMPORT_SESSION_KEY
 from tests import factories
@@ -81,6 +81,10 @@ STAFF_PAGES = {
     "portal:reschedule": Route("appointment", {"GET": 200, "POST": 302}),
     "portal:cancel": Route("appointment", {"POST": 302}),
     "portal:reinvite": Route("caregiver", {"POST": 302}),
+    "portal:alerts": Route(None, {"GET": 200}),
+    "portal:alert": Route("alert", {"GET": 200, "POST": 302}),
+    "portal:alert-acknowledge": Route("alert", {"POST": 302}),
+    "portal:texts": Route(None, {"GET": 200}),
 }
 STAFF_API = {
     "staff-family-list": Route(None, {"GET": 200, "POST": 201}),
@@ -110,6 +114,7 @@ ELSEWHERE = {
     "portal:email-confirm": "signed link (test_signed_links_refuse_forged_and_borrowed_tokens below)",
     "portal:preferences": "signed link (test_signed_links_refuse_forged_and_borrowed_tokens below)",
     "messaging:unsubscribe": "signed link (test_signed_links_refuse_forged_and_borrowed_tokens below)",
+    "portal:alert-ack": "signed link per alert and on-call contact (tests/messaging/test_alerts.py)",
     "portal:login": "public, limited (tests/security/test_rate_limits.py)",
     "portal:logout": "ends the caller's own session",
     "messaging:twilio-inbound": "Twilio signature (tests/security/test_webhook_signatures.py)",
@@ -150,6 +155,9 @@ def family_at(clinic: Clinic, *, name: str, caregiver_name: str, phone: str) -> 
         message_sid=f"SM{caregiver.pk:032d}", from_number=phone, to_number="+12025550199", body="thanks",
         clinic=clinic, caregiver=caregiver, action=InboundMessage.Action.STORED,
     )  # fmt: skip
+    alert = CrisisAlert.objects.create(
+        clinic=clinic, caregiver=caregiver, inbound=inbound, severity="danger", opened_at=timezone.now()
+    )
     user = factories.UserFactory()
     membership = factories.StaffMembershipFactory(user=user, clinic=clinic)
     audit = services.audit_record(
@@ -159,6 +167,7 @@ def family_at(clinic: Clinic, *, name: str, caregiver_name: str, phone: str) -> 
         "clinic": clinic, "family": loved_one, "caregiver": caregiver, "appointment": appointment,
         "message": message, "consent": consent, "confirmation": confirmation, "inbound": inbound,
         "membership": membership, "audit": audit, "rule": ReminderRule.objects.filter(clinic=clinic).first(),
+        "alert": alert,
     }  # fmt: skip
 
 
@@ -189,6 +198,7 @@ def snapshot(clinic: Clinic) -> dict:
         "messages": OutboundMessage.objects.filter(caregiver__clinic=clinic).count(),
         "audit": AuditEvent.objects.filter(clinic=clinic).count(),
         "memberships": StaffMembership.objects.filter(clinic=clinic).count(),
+        "alerts": sorted(CrisisAlert.objects.filter(clinic=clinic).values_list("pk", "status", "close_note")),
     }
 
 
@@ -221,6 +231,8 @@ def page_body(name: str, family: dict) -> dict:
             "sessions-INITIAL_FORMS": "0", "sessions-0-include": "on", "sessions-0-day": day,
             "sessions-0-at": "10:00", "sessions-0-kind": "infusion",
         }  # fmt: skip
+    if name == "portal:alert":
+        return {"note": "Called the family; all safe."}
     if name == "portal:enroll":
         return enrollment(clinic=family["clinic"].pk, loved_one="Morgan", caregivers=[CASEY])
     return {}
@@ -481,6 +493,7 @@ ADMIN_SCOPED = {
     ReminderRule: "rule",
     OutboundMessage: "message",
     InboundMessage: "inbound",
+    CrisisAlert: "alert",
 }
 # Operators' models: superusers only, whatever permissions a staff member is given.
 ADMIN_OPERATOR_ONLY = {StaffApiToken}
@@ -600,6 +613,7 @@ def test_clinic_staff_cannot_take_another_clinics_twilio_number(admin_staff, our
         "contact_phone": clinic.contact_phone, "contact_email": clinic.contact_email,
         "twilio_from_number": number, "twilio_messaging_service_sid": "", "sms_mps": "1000",
         "enrollment_code": clinic.enrollment_code, "discreet_mode": "on", "observation_minutes": "60",
+        "auto_reply_hours": "24", "on_call-TOTAL_FORMS": "0", "on_call-INITIAL_FORMS": "0",
         "memberships-TOTAL_FORMS": "0", "memberships-INITIAL_FORMS": "0",
     }  # fmt: skip
     response = admin_staff.post(admin_url(Clinic, "change", clinic.pk), form)

@@ -363,10 +363,11 @@ CRISIS_PHRASES = [
     "suicide", "suicidal", "kill myself", "kill himself", "end it all", "end my life", "want to die",
     "better off dead", "no reason to live", "don't want to live", "doesn't want to be here",
     "hurting herself", "self-harm", "self harm", "overdose", "took all the pills", "took too many pills",
-    "can't go on", "not safe", "in danger", "911",
+    "can't go on", "not safe", "in danger",
 ]  # fmt: skip
-# Not here: "988" and "emergency" on their own ("the 988 number is saved", "family emergency, need to
-# reschedule") are everyday words; messaging/reading_rules.yaml reads them in context.
+# Not here: "988", "911" and "emergency" on their own ("the 988 number is saved", "I work at the 911
+# center", "family emergency, need to reschedule") are everyday words; messaging/reading_rules.yaml
+# reads them in context (tests/messaging/test_reading.py).
 filler = st.text(st.characters(exclude_categories=["Cs"]), max_size=60)
 
 
