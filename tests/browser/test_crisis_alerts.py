@@ -20,7 +20,9 @@ def clinic(content, settings):
     user = get_user_model().objects.create_user(username="dana", password="a-long-test-password", first_name="Dana")
     factories.StaffMembershipFactory(user=user, clinic=clinic)
     factories.OnCallContactFactory(clinic=clinic, position=0, name="Riley", phone="+12025550180")
-    link = factories.CareLinkFactory(caregiver__clinic=clinic, caregiver__name="Casey Rivera", loved_one__first_name="Alex")
+    link = factories.CareLinkFactory(
+        caregiver__clinic=clinic, caregiver__name="Casey Rivera", loved_one__first_name="Alex"
+    )
     factories.ConsentRecordFactory(caregiver=link.caregiver, channel="sms")
     inbound_receive(
         message_sid="SM" + "c" * 32, from_number=link.caregiver.phone, to_number=clinic.twilio_from_number,
