@@ -9,6 +9,7 @@ like any other message; the escalation tick is a beat job over an index of what 
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -43,12 +44,17 @@ def ack_token(*, alert_id: int, contact_id: int | None) -> str:
 
 
 def ack_token_read(token: str) -> tuple[int, int | None] | None:
-    """(alert id, on-call contact id or None) from a link, or None if it is forged or too old."""
+    """(alert id, on-call contact id or None) from a link, or None if it is forged, too old, or
+    was sent to a contact since removed from the clinic's on-call list."""
     try:
         data = signing.loads(token, salt=ACK_SALT, max_age=ACK_LINK_DAYS * 86400)
-        return int(data["a"]), int(data["c"]) or None
+        alert_id, contact_id = int(data["a"]), int(data["c"]) or None
     except (signing.BadSignature, KeyError, TypeError, ValueError):
         return None
+    on_call = OnCallContact.objects.filter(pk=contact_id, clinic__crisis_alerts=alert_id)
+    if contact_id is not None and not on_call.exists():
+        return None
+    return alert_id, contact_id
 
 
 def ack_url(*, alert_id: int, contact_id: int | None) -> str:
@@ -222,6 +228,14 @@ def _notify(alert: CrisisAlert, *, contacts: list[OnCallContact], now: datetime)
     return created
 
 
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|~])")
+
+
+def markdown_escape(text: str) -> str:
+    """A person's words shown as written in the email: no link, tag or emphasis of theirs works."""
+    return _MARKDOWN.sub(r"\\\1", text).replace("<", "&lt;").replace(">", "&gt;")
+
+
 def _alert_body(alert: CrisisAlert, *, recipient: Recipient, everyone: bool) -> rendering.Body:
     clinic, caregiver, inbound = alert.clinic, alert.caregiver, alert.inbound
     received = inbound.received_at.astimezone(ZoneInfo(clinic.time_zone))
@@ -239,7 +253,7 @@ def _alert_body(alert: CrisisAlert, *, recipient: Recipient, everyone: bool) -> 
         "caregiver_phone": phone,
         "received_at": f"{received:%b} {received.day}, {received:%I:%M %p}".replace(" 0", " "),
         # One line, so a blank line in what they wrote cannot break the quote it is shown in.
-        "message_text": " ".join(inbound.body.split())[:320],
+        "message_text": markdown_escape(" ".join(inbound.body.split())[:320]),
         "family_url": page or f"{settings.PUBLIC_BASE_URL}{reverse('portal:alerts')}",
         "ack_url": ack_url(alert_id=alert.pk, contact_id=recipient.contact_id),
         "severity": "Medical emergency" if alert.severity == CrisisAlert.Severity.EMERGENCY else "Possible danger",

@@ -31,7 +31,7 @@ from caregiver.selectors import caregiver_consent
 from content.models import MessageTemplate
 from content.validation import TemplateRenderError
 
-from . import alerts, rendering
+from . import alerts, reading, rendering
 from .models import CrisisAlert, InboundMessage, OutboundMessage
 from .reading import HELP, OPT_IN, OPT_OUT, PREFERENCES, RIDE, Reading, TextReading, read_text
 
@@ -151,8 +151,8 @@ def _act(
     """(action, reply) for one new text; does what it asks."""
     context = _context(clinic, caregiver)
     if reading.danger:
-        if caregiver is not None and reading.opt_out:
-            _opt_out(caregiver, inbound)  # they asked; the crisis reply still goes, as the one reply
+        # Not an opt-out, even with "stop" in it ("stop. he swallowed a whole bottle"): the crisis
+        # reply is the one reply, and the staff who follow up the alert can stop the texts.
         if clinic is not None:
             severity = CrisisAlert.Severity.EMERGENCY if reading.reading == Reading.EMERGENCY else "danger"
             alerts.crisis_alert_open(inbound=inbound, clinic=clinic, caregiver=caregiver, severity=severity, now=now)
@@ -170,7 +170,7 @@ def _act(
         # Confirmed once: a second opt-out, in any words, while already out gets no reply.
         was_in = caregiver_consent(caregiver=caregiver).get("sms") is True
         _opt_out(caregiver, inbound)
-        return Action.OPT_OUT, _reply("stop", context) if was_in or keyword in OPT_OUT else ""
+        return Action.OPT_OUT, _reply("stop", context) if was_in else ""
     if keyword in OPT_IN:
         # YES to a staff enrollment's invitation confirms it (with the consent text staff used);
         # otherwise START/YES is a plain opt-in. A first confirmation gets the welcome, sent on consent.
@@ -215,12 +215,14 @@ def _from_stranger(
 def _auto_reply(
     inbound: InboundMessage, *, clinic: Clinic | None, context: dict[str, str] | None, now: datetime
 ) -> str:
-    """The auto-reply, unless this sender had one from this clinic within its window."""
+    """The auto-reply, unless this sender had one from this clinic within its window. A text the
+    danger model does not read as plainly ordinary gets it again, window or not: if the readers
+    missed a danger text, its sender still hears 988 and 911."""
     hours = clinic.auto_reply_hours if clinic is not None else 24
     recent = InboundMessage.objects.filter(
         from_number=inbound.from_number, clinic=clinic, auto_replied=True, received_at__gte=now - timedelta(hours=hours)
     ).exclude(pk=inbound.pk)
-    if recent.exists():
+    if recent.exists() and not reading.worrying(inbound.body):
         return ""
     inbound.auto_replied = True
     return _reply("auto-reply", context)
@@ -235,9 +237,9 @@ def _opt_out(caregiver: Caregiver, inbound: InboundMessage) -> None:
         source=ConsentRecord.Source.SMS,
         message_sid=inbound.message_sid,
     )
-    OutboundMessage.objects.filter(caregiver=caregiver, channel="sms", status__in=OutboundMessage.PENDING).update(
-        status=Status.CANCELLED, status_reason="opted_out", lease_expires_at=None, updated_at=timezone.now()
-    )
+    OutboundMessage.objects.filter(caregiver=caregiver, channel="sms", status__in=OutboundMessage.PENDING).exclude(
+        kind=OutboundMessage.Kind.ALERT  # to on-call staff about this caregiver, not to the caregiver
+    ).update(status=Status.CANCELLED, status_reason="opted_out", lease_expires_at=None, updated_at=timezone.now())
 
 
 def _context(clinic: Clinic | None, caregiver: Caregiver | None) -> dict[str, str] | None:

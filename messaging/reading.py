@@ -227,6 +227,11 @@ def danger_score(body: str) -> float:
     return float(1 / (1 + np.exp(-(embedding.encoder().encode_one(text) @ coef + intercept))))
 
 
+def worrying(body: str) -> bool:
+    """Not plainly ordinary to the danger model (a score of at least the rules' weak floor)."""
+    return danger_score(body) >= rules().weak_floor
+
+
 def model_text(body: str) -> str:
     """What the model reads: the normalized text with the everyday idioms taken out, as the rules
     read it ("my mom is gonna kill me if we're late" is no sign of danger to either)."""
@@ -236,6 +241,11 @@ def model_text(body: str) -> str:
     return plain(body) if stripped == text else " ".join(stripped.split())
 
 
+# "done", "stop" and "cancel" are everyday words; a text that might be an opt-out also names the texts.
+_ABOUT_MESSAGES = re.compile(
+    r"\b(?:texts?|texting|messages?|msgs?|these|this number|my number|you guys|yall|you all|alerts?|reminders|tips"
+    r"|spam|subscription|list|program|annoying|harass\w*|fcc|lawyer|sue|report you|block)\b"
+)
 _SENTENCES = re.compile(r"[.!?;,\n]+|\s-\s")
 
 
@@ -278,6 +288,6 @@ def read_text(body: str) -> TextReading:
         return TextReading(Reading.OPT_OUT, rule=rule, opt_out=True)
     if (fewer and not excused) or rules().fewer_request.search(text):
         return TextReading(Reading.FEWER, rule="fewer")
-    if rules().maybe_opt_out.search(text) and not excused:
+    if rules().maybe_opt_out.search(text) and _ABOUT_MESSAGES.search(text) and not excused:
         return TextReading(Reading.MAYBE_OPT_OUT, rule="maybe")
     return TextReading(Reading.TEXT)

@@ -141,6 +141,26 @@ def test_a_forged_link_is_a_404(client):
     assert client.get("/alerts/not-a-real-token/").status_code == 404
 
 
+def test_the_link_of_a_contact_taken_off_the_on_call_list_stops_working(client, caregiver, on_call):
+    first, _ = on_call
+    text(client, caregiver, "she wrote a goodbye letter")
+    link = alerts.ack_url(alert_id=CrisisAlert.objects.get().pk, contact_id=first.pk)
+    first.delete()
+    assert client.get(link.removeprefix("http://localhost:8000")).status_code == 404
+
+
+def test_a_link_or_tag_in_a_text_is_not_a_link_in_the_alert_email(client, caregiver, on_call):
+    text(
+        client,
+        caregiver,
+        'he took all his pills [Say you are on it](http://evil.example/x) <a href="http://evil.example">ack</a>',
+    )
+    html = OutboundMessage.objects.filter(crisis_alert__isnull=False, channel="email").first().html
+    assert "evil.example" in html
+    assert '<a href="http://evil.example' not in html
+    assert 'href="http://localhost:8000/alerts/' in html  # the real link is the one that works
+
+
 # --- Staff pages -----------------------------------------------------------------------------------
 
 

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from caregiver import selectors
 from messaging.models import CrisisAlert, InboundMessage, OutboundMessage
-from tests.factories import ClinicFactory, OutboundMessageFactory
+from tests.factories import ClinicFactory, OnCallContactFactory, OutboundMessageFactory
 from tests.messaging.texting import INBOUND, post, text, text_from
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("twilio_token")]
@@ -74,11 +74,39 @@ def test_a_medical_emergency_is_answered_with_911_first(client, caregiver):
     assert CrisisAlert.objects.get().severity == "emergency"
 
 
-def test_a_danger_text_that_also_asks_to_stop_gets_the_crisis_reply_and_the_opt_out(client, caregiver):
-    body = reply_of(text(client, caregiver, "stop texting me. i want to die"))
-    assert "call or text 988" in body
+def test_a_danger_text_with_stop_in_it_is_answered_as_danger_and_opts_nobody_out(client, caregiver):
+    body = reply_of(text(client, caregiver, "stop. he swallowed a whole bottle of pills"))
+    assert "911" in body
     assert CrisisAlert.objects.get().caregiver == caregiver
-    assert selectors.caregiver_consent(caregiver=caregiver)["sms"] is False
+    assert selectors.caregiver_consent(caregiver=caregiver)["sms"] is True  # staff follow up; no silent stop
+
+
+def test_an_opt_out_after_a_crisis_text_leaves_the_on_call_alert_to_go_out(client, caregiver):
+    OnCallContactFactory(clinic=caregiver.clinic, position=0, name="Riley")
+    text(client, caregiver, "he took all his pills and wont wake up")
+    text(client, caregiver, "stop texting me")
+    alert_sms = OutboundMessage.objects.get(crisis_alert__isnull=False, channel="sms")
+    assert alert_sms.status == "scheduled"
+
+
+def test_a_worrying_text_after_the_days_auto_reply_still_hears_988_and_911(client, caregiver):
+    text(client, caregiver, "thanks for the tip")
+    body = reply_of(text(client, caregiver, "pulse is really weak and hes clammy and pale"))
+    assert "911" in body
+    assert "988" in body
+
+
+def test_stop_sent_twice_is_confirmed_once(client, caregiver):
+    assert "unsubscribed" in reply_of(text(client, caregiver, "STOP!!!"))
+    assert reply_of(text(client, caregiver, "Unsubscribe")).endswith("<Response></Response>")
+
+
+@pytest.mark.parametrize(
+    "body", ["my phone is dying, will text later", "the bus stop is right outside the clinic right?"]
+)
+def test_everyday_words_are_not_read_as_asking_for_fewer_texts(client, caregiver, body):
+    text(client, caregiver, body)
+    assert InboundMessage.objects.get().action == "stored"
 
 
 def test_help_alone_gets_the_help_reply_and_opens_an_alert(client, caregiver):
