@@ -86,13 +86,7 @@ def recipients(*, clinic: Clinic, contacts: list[OnCallContact], level: int) -> 
     if level < len(contacts):
         return _contact_recipients(contacts[level])
     everyone = [r for contact in contacts for r in _contact_recipients(contact)]
-    staff = (
-        get_user_model()
-        .objects.filter(memberships__clinic=clinic, is_active=True)
-        .exclude(email="")
-        .values_list("email", flat=True)
-    )
-    everyone += [Recipient("email", address) for address in sorted({clinic.contact_email, *staff}) if address]
+    everyone += [Recipient("email", address) for address in staff_addresses(clinic)]
     seen: set[tuple[str, str]] = set()
     unique = []
     for recipient in everyone:
@@ -101,6 +95,17 @@ def recipients(*, clinic: Clinic, contacts: list[OnCallContact], level: int) -> 
             seen.add(key)
             unique.append(recipient)
     return unique
+
+
+def staff_addresses(clinic: Clinic) -> list[str]:
+    """The clinic's contact address and its active staff members' emails, once each."""
+    staff = (
+        get_user_model()
+        .objects.filter(memberships__clinic=clinic, is_active=True)
+        .exclude(email="")
+        .values_list("email", flat=True)
+    )
+    return sorted(address for address in {clinic.contact_email, *staff} if address)
 
 
 def _last_level(contacts: list[OnCallContact]) -> int:
@@ -236,8 +241,8 @@ def markdown_escape(text: str) -> str:
     return _MARKDOWN.sub(r"\\\1", text).replace("<", "&lt;").replace(">", "&gt;")
 
 
-def _alert_body(alert: CrisisAlert, *, recipient: Recipient, everyone: bool) -> rendering.Body:
-    clinic, caregiver, inbound = alert.clinic, alert.caregiver, alert.inbound
+def text_context(*, inbound: InboundMessage, clinic: Clinic, caregiver: Caregiver | None) -> dict[str, str]:
+    """What an email to staff says about a text: who sent it, for whom, when, what, and where to look."""
     received = inbound.received_at.astimezone(ZoneInfo(clinic.time_zone))
     if caregiver is not None:
         loved_ones = ", ".join(caregiver.loved_ones.order_by("first_name").values_list("first_name", flat=True))
@@ -247,7 +252,7 @@ def _alert_body(alert: CrisisAlert, *, recipient: Recipient, everyone: bool) -> 
     else:
         loved_ones, who, phone = "not known", "A number we don't know", rendering.national_phone(inbound.from_number)
         page = ""
-    context = {
+    return {
         **rendering.base_context(caregiver, clinic, loved_ones),
         "caregiver_full_name": who,
         "caregiver_phone": phone,
@@ -255,6 +260,12 @@ def _alert_body(alert: CrisisAlert, *, recipient: Recipient, everyone: bool) -> 
         # One line, so a blank line in what they wrote cannot break the quote it is shown in.
         "message_text": markdown_escape(" ".join(inbound.body.split())[:320]),
         "family_url": page or f"{settings.PUBLIC_BASE_URL}{reverse('portal:alerts')}",
+    }
+
+
+def _alert_body(alert: CrisisAlert, *, recipient: Recipient, everyone: bool) -> rendering.Body:
+    context = {
+        **text_context(inbound=alert.inbound, clinic=alert.clinic, caregiver=alert.caregiver),
         "ack_url": ack_url(alert_id=alert.pk, contact_id=recipient.contact_id),
         "severity": "Medical emergency" if alert.severity == CrisisAlert.Severity.EMERGENCY else "Possible danger",
         "escalation": (

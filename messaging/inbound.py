@@ -18,10 +18,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
-from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -266,28 +263,11 @@ def _record_reply(caregiver: Caregiver, inbound_sid: str, body: str, now: dateti
 def staff_alert(*, caregiver: Caregiver, inbound: InboundMessage, template_key: str) -> int:
     """Email every staff member of the caregiver's clinic (and its contact address), now."""
     clinic = caregiver.clinic
-    addresses = {clinic.contact_email} | set(
-        get_user_model()
-        .objects.filter(memberships__clinic=clinic, is_active=True)
-        .exclude(email="")
-        .values_list("email", flat=True)
-    )
-    received = inbound.received_at.astimezone(ZoneInfo(clinic.time_zone))
-    context = {
-        **rendering.base_context(
-            caregiver, clinic, ", ".join(caregiver.loved_ones.values_list("first_name", flat=True))
-        ),
-        "caregiver_full_name": caregiver.name,
-        "caregiver_phone": rendering.national_phone(caregiver.phone),
-        "received_at": f"{received:%b} {received.day}, {received:%I:%M %p}".replace(" 0", " "),
-        # One line, so a blank line in what they wrote cannot break the quote it is shown in.
-        "message_text": " ".join(inbound.body.split())[:320],
-        "family_url": f"{settings.PUBLIC_BASE_URL}/staff/families/{_family_id(caregiver)}/",
-    }
+    context = alerts.text_context(inbound=inbound, clinic=clinic, caregiver=caregiver)
     body = rendering.template_body(key=template_key, channel="email", context=context, caregiver=None)
     now = timezone.now()
     created = 0
-    for address in sorted(a for a in addresses if a):
+    for address in alerts.staff_addresses(clinic):
         _, made = OutboundMessage.objects.get_or_create(
             dedupe_key=f"alert:{inbound.message_sid}:{address}",
             defaults={
@@ -313,11 +293,6 @@ def _next_treatment(caregiver: Caregiver, now: datetime) -> Appointment | None:
         .order_by("starts_at")
         .first()
     )
-
-
-def _family_id(caregiver: Caregiver) -> int | str:
-    first = caregiver.loved_ones.order_by("pk").values_list("pk", flat=True).first()
-    return first if first is not None else ""
 
 
 def _loved_one_names(caregiver: Caregiver) -> str:

@@ -32,6 +32,11 @@ def crisis_alerts_for_user(*, user: AbstractBaseUser | AnonymousUser) -> QuerySe
     )
 
 
+def crisis_alert_for_link(*, alert_id: int) -> CrisisAlert | None:
+    """The alert a signed acknowledgement link names (the link itself is the permission)."""
+    return CrisisAlert.objects.select_related("clinic", "caregiver", "inbound").filter(pk=alert_id).first()
+
+
 def open_alert_count(*, user: AbstractBaseUser | AnonymousUser) -> int:
     return CrisisAlert.objects.filter(
         clinic__in=clinics_for_user(user=user).values("id"), status=CrisisAlert.Status.OPEN

@@ -89,11 +89,7 @@ def alert_ack_link(request: HttpRequest, token: str) -> HttpResponse:
     """The link in an alert's email and SMS. Opening it shows the text; the button acknowledges, so
     a mail scanner that opens links acknowledges nothing."""
     found = alerts.ack_token_read(token)
-    alert = (
-        CrisisAlert.objects.select_related("clinic", "caregiver", "inbound").filter(pk=found[0]).first()
-        if found
-        else None
-    )
+    alert = selectors.crisis_alert_for_link(alert_id=found[0]) if found else None
     if alert is None:
         return render(request, "portal/alert_link.html", {"invalid": True}, status=404)
     if request.method == "POST":
