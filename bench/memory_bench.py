@@ -65,10 +65,10 @@ def remind(message_id: int) -> int:
 FILL_SQL = """
 INSERT INTO messaging_outboundmessage
   (caregiver_id, channel, kind, "to", body, subject, html, dedupe_key, send_at, status, status_reason,
-   attempts, needs_reconcile, provider_id, last_error, error_code, created_at, updated_at)
+   attempts, needs_reconcile, provider_id, last_error, error_code, created_at, updated_at, plan_digest)
 SELECT (%(caregivers)s::bigint[])[1 + g %% %(n)s], 'sms', 'tip', '', 'Alongside: a tip for tomorrow', '', '',
        'bench-memory:' || g, now() + interval '1 day' + (g %% 3600 || ' seconds')::interval, 'scheduled', '', 0,
-       false, '', '', '', now(), now()
+       false, '', '', '', now(), now(), ''
 FROM generate_series(%(first)s, %(last)s) AS g
 """
 

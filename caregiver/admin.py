@@ -149,13 +149,38 @@ class ConsentRecordInline(admin.TabularInline):
         return False
 
 
+class PlanProblemFilter(admin.SimpleListFilter):
+    title = "planning"
+    parameter_name = "planning"
+
+    def lookups(self, request, model_admin):
+        return [("problem", "Could not be planned"), ("waiting", "Waiting for the planner")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "problem":
+            return queryset.exclude(plan_problem="")
+        if self.value() == "waiting":
+            return queryset.filter(plan_dirty=True)
+        return queryset
+
+
 @admin.register(Caregiver)
 class CaregiverAdmin(ClinicScopedAdmin):
-    list_display = ["name", "clinic", "phone", "email", "channels", "tip_frequency", "status", "time_zone"]
-    list_filter = ["status", "channels", "tip_frequency", "clinic", "language"]
+    list_display = ["name", "clinic", "phone", "email", "channels", "tip_frequency", "status", "time_zone", "planning"]
+    list_filter = ["status", "channels", "tip_frequency", "clinic", "language", PlanProblemFilter]
     search_fields = ["name", "phone", "email", "loved_ones__first_name"]
-    readonly_fields = ["status", "paused_until", "created_at", "updated_at"]
+    readonly_fields = [
+        "status", "paused_until", "created_at", "updated_at", "plan_dirty", "planned_until", "plan_problem",
+        "plan_problem_at",
+    ]  # fmt: skip
+    exclude = ["plan_lease_until"]
     inlines = [ConsentRecordInline]
+
+    @admin.display(description="Planning")
+    def planning(self, obj: Caregiver) -> str:
+        if obj.plan_problem:
+            return f"Problem: {obj.plan_problem}"
+        return "Waiting for the planner" if obj.plan_dirty else "Planned"
 
     def save_model(self, request, obj, form, change) -> None:
         # Through the services, so that edits re-plan messages like any other change.

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
-from django.db import models
+from django.db import models, transaction
 from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
@@ -45,7 +45,39 @@ class AppendOnly(models.Model):
         raise ValidationError(f"{self._meta.verbose_name_plural.capitalize()} are append-only and cannot be deleted.")
 
 
-class Clinic(TimeStamped):
+def plan_mark(caregivers: models.QuerySet) -> int:
+    """Mark caregivers for the planner, in the caller's transaction: what they should get changed.
+
+    The one way planning learns of a change. The models below call it from save() and delete(),
+    so a change made anywhere (a service, the admin, a shell) re-plans, and a change that rolls
+    back marks nothing. messaging/planning.py syncs marked caregivers on its next tick.
+    """
+    # Not filtered on plan_dirty=False: a planner may be syncing them right now with what it read
+    # before this change; the update waits for its row lock and marks them again after it.
+    return caregivers.update(plan_dirty=True)
+
+
+class PlanInput(models.Model):
+    """A row whose saving or deleting changes what some caregivers should get (`planned_caregivers`)."""
+
+    class Meta:
+        abstract = True
+
+    def planned_caregivers(self) -> models.QuerySet:
+        raise NotImplementedError
+
+    def save(self, *args, **kwargs) -> None:
+        with transaction.atomic():
+            super().save(*args, **kwargs)
+            plan_mark(self.planned_caregivers())
+
+    def delete(self, *args, **kwargs):
+        with transaction.atomic():
+            plan_mark(self.planned_caregivers())
+            return super().delete(*args, **kwargs)
+
+
+class Clinic(PlanInput, TimeStamped):
     """A clinic that enrolls families. Its settings shape every message its caregivers get."""
 
     name = models.CharField(max_length=120)
@@ -97,6 +129,9 @@ class Clinic(TimeStamped):
     def __str__(self) -> str:
         return self.name
 
+    def planned_caregivers(self) -> models.QuerySet:
+        return Caregiver.objects.filter(clinic_id=self.pk)
+
 
 class OnCallContact(TimeStamped):
     """Who is told of a crisis text, in order: the first at once, the next when nobody has
@@ -142,7 +177,7 @@ class StaffMembership(TimeStamped):
         return f"{self.user} at {self.clinic} ({self.get_role_display()})"
 
 
-class LovedOne(TimeStamped):
+class LovedOne(PlanInput, TimeStamped):
     """The person in treatment. First name or nickname only: no diagnosis, no date of birth."""
 
     clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="loved_ones")
@@ -154,6 +189,9 @@ class LovedOne(TimeStamped):
 
     def __str__(self) -> str:
         return self.first_name
+
+    def planned_caregivers(self) -> models.QuerySet:
+        return Caregiver.objects.filter(links__loved_one_id=self.pk)
 
 
 class Caregiver(TimeStamped):
@@ -200,6 +238,18 @@ class Caregiver(TimeStamped):
         max_length=120, blank=True, help_text="Set when the carrier says texts cannot reach this number."
     )
     loved_ones = models.ManyToManyField(LovedOne, through="CareLink", related_name="caregivers")
+    # Planning state (messaging/planning.py). `plan_dirty` is set in the same transaction as any
+    # change that alters what this caregiver should get, so a broker outage loses no re-plan; the
+    # planner's tick syncs dirty caregivers and those whose plan ends short of the horizon.
+    plan_dirty = models.BooleanField(default=True, help_text="Something changed: the planner syncs them next.")
+    planned_until = models.DateTimeField(null=True, blank=True, help_text="Messages are planned up to here.")
+    plan_lease_until = models.DateTimeField(
+        null=True, blank=True, help_text="A planner has taken them until then (or a failed sync waits to retry)."
+    )
+    plan_problem = models.CharField(
+        max_length=300, blank=True, help_text="Why some of their messages could not be planned, if anything."
+    )
+    plan_problem_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["name", "id"]
@@ -224,7 +274,13 @@ class Caregiver(TimeStamped):
                 violation_error_message="This email address is already enrolled at this clinic.",
             ),
         ]
-        indexes = [models.Index(fields=["phone"]), models.Index(fields=["status"])]
+        indexes = [
+            models.Index(fields=["phone"]),
+            models.Index(fields=["status"]),
+            # The planner's two questions: who changed, and whose plan runs short of the horizon?
+            models.Index(fields=["id"], condition=Q(plan_dirty=True), name="caregiver_plan_dirty"),
+            models.Index(fields=["planned_until"], condition=Q(status="active"), name="caregiver_plan_horizon"),
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -237,6 +293,15 @@ class Caregiver(TimeStamped):
         if self.channels in (self.Channels.EMAIL, self.Channels.BOTH) and not self.email:
             raise ValidationError({"email": "Email needs an email address."})
 
+    def save(self, *args, **kwargs) -> None:
+        # Any change to a caregiver may change what they should get: the planner syncs them next.
+        # (The planner itself clears the mark with an update, never with save().)
+        self.plan_dirty = True
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None:
+            kwargs["update_fields"] = {*update_fields, "plan_dirty"}
+        super().save(*args, **kwargs)
+
     @property
     def wants_sms(self) -> bool:
         return self.channels in (self.Channels.SMS, self.Channels.BOTH)
@@ -246,7 +311,7 @@ class Caregiver(TimeStamped):
         return self.channels in (self.Channels.EMAIL, self.Channels.BOTH)
 
 
-class CareLink(TimeStamped):
+class CareLink(PlanInput, TimeStamped):
     """A caregiver supports a loved one. One caregiver can support several."""
 
     class Relationship(models.TextChoices):
@@ -266,6 +331,9 @@ class CareLink(TimeStamped):
 
     def __str__(self) -> str:
         return f"{self.caregiver} supports {self.loved_one} ({self.get_relationship_display()})"
+
+    def planned_caregivers(self) -> models.QuerySet:
+        return Caregiver.objects.filter(pk=self.caregiver_id)
 
     def clean(self) -> None:
         if self.caregiver.clinic_id != self.loved_one.clinic_id:
@@ -316,7 +384,7 @@ class ConsentRecord(AppendOnly):
 APPOINTMENT_HORIZON = timedelta(days=20 * 365)
 
 
-class Appointment(TimeStamped):
+class Appointment(PlanInput, TimeStamped):
     """A visit to the clinic. Times are stored in UTC and shown in the clinic's zone."""
 
     class Kind(models.TextChoices):
@@ -353,6 +421,9 @@ class Appointment(TimeStamped):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} for {self.loved_one} at {self.starts_at:%Y-%m-%d %H:%M} UTC"
+
+    def planned_caregivers(self) -> models.QuerySet:
+        return Caregiver.objects.filter(links__loved_one_id=self.loved_one_id)
 
     def clean(self) -> None:
         # A year typed wrong (2062, 9999) would otherwise be saved, and at the ends of the calendar

@@ -9,10 +9,11 @@ from __future__ import annotations
 from datetime import time
 
 from django.conf import settings
-from django.db import models
+from django.core.exceptions import ValidationError
+from django.db import models, transaction
 from django.db.models import Q
 
-from caregiver.models import Appointment, Caregiver, Clinic
+from caregiver.models import Appointment, Caregiver, Clinic, plan_mark
 from content.models import Tip
 
 
@@ -56,6 +57,27 @@ class ReminderRule(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.clinic})"
+
+    def clean(self) -> None:
+        # A key with no template, or one that needs words a reminder cannot give (a sign-up code),
+        # would make every reminder of this rule fail to render: refuse it here, in words.
+        if not self.template_key:
+            return
+        from .rendering import template_problem  # rendering imports this module
+
+        problem = template_problem(key=self.template_key)
+        if problem:
+            raise ValidationError({"template_key": problem})
+
+    def save(self, *args, **kwargs) -> None:
+        with transaction.atomic():
+            super().save(*args, **kwargs)
+            plan_mark(Caregiver.objects.filter(clinic_id=self.clinic_id))
+
+    def delete(self, *args, **kwargs):
+        with transaction.atomic():
+            plan_mark(Caregiver.objects.filter(clinic_id=self.clinic_id))
+            return super().delete(*args, **kwargs)
 
 
 # The defaults every clinic starts with, from the sources: ride home, the evening before, the
@@ -154,6 +176,9 @@ class OutboundMessage(models.Model):
     )
     rule = models.ForeignKey(ReminderRule, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     dedupe_key = models.CharField(max_length=200, unique=True)
+    plan_digest = models.CharField(
+        max_length=32, blank=True, help_text="What the planner rendered this row from: unchanged inputs, no rewrite."
+    )
     send_at = models.DateTimeField()
     not_after = models.DateTimeField(null=True, blank=True)
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.SCHEDULED)

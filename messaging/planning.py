@@ -1,38 +1,60 @@
-"""Planning: turn appointments, reminder rules and tip preferences into outbox rows.
+"""Planning: what each caregiver should get, reconciled with the outbox one caregiver at a time.
 
-The planner looks PLAN_HORIZON_HOURS (48) ahead and upserts on each row's dedupe key, so running
-it again creates nothing. Quiet hours and the daily cap are applied here and again at send time.
-A change (appointment moved or cancelled, caregiver paused, opted out, new time zone) re-plans
-that caregiver's or appointment's pending rows at once: `caregiver_replan`, `appointment_replan`.
+`caregiver_plan_sync` is the only writer of planned rows (reminders and tips). It locks the
+caregiver, computes the rows they should have up to the horizon as plain data
+(`desired_messages`, from timing.py), applies the daily cap once over those and what is already
+going or gone (`cap_apply`: reminders first, then tips), and diffs the result against the stored
+rows by dedupe key: it creates what is missing, rewrites unsent rows whose inputs changed, cancels
+unsent rows no longer wanted, and leaves everything else as it was.
+
+Who is synced: a change marks the caregiver (`Caregiver.plan_dirty`, set in the change's own
+transaction by the models' save(), see caregiver.models.plan_mark), and the beat tick
+(`plan_tick`) takes the marked caregivers, and those whose plan ends short of the horizon, in
+batches under a lease with SKIP LOCKED, and fans them out to workers (`plan_batch_task`). The
+tick's cost follows what changed or is due, never how many caregivers are stored.
+
+Isolation: a template that will not render skips that rule's rows for that caregiver, and a sync
+that raises is rolled back; either way the problem is recorded on the caregiver
+(`plan_problem`, shown on the staff family page and in the admin) and every other caregiver is
+planned as usual. A failed sync is retried after PLAN_RETRY_MINUTES.
+
+The same pure function previews a whole course, past the horizon (`course_preview`).
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, Max, Q
+from django.utils import timezone
 
 from caregiver import services as caregiver_services
-from caregiver.models import Appointment, Caregiver, CareLink, Clinic, ConsentRecord
+from caregiver.models import Appointment, Caregiver, Clinic, ConsentRecord
 from caregiver.selectors import caregivers_with_consent
-from content.models import Tip
+from content.models import MessageTemplate, Tip
 
 from . import rendering, timing
 from .models import DEFAULT_RULES, TREATMENT_KINDS, OutboundMessage, ReminderRule
 
 logger = logging.getLogger(__name__)
 Status = OutboundMessage.Status
+Kind = OutboundMessage.Kind
 TIP_STALE_AFTER = timedelta(hours=6)
 CHECK_IN_RULE = "next-morning"
-# Rows a re-plan may rewrite: nothing has gone out for them yet.
+# Rows a sync may rewrite: nothing has gone out for them, and no worker holds them.
 REWRITABLE = (Status.SCHEDULED, Status.CANCELLED, Status.SUPPRESSED)
+# Rows that will never go out; any other row a sync does not hold counts against the cap.
+DROPPED = (Status.CANCELLED, Status.SUPPRESSED, Status.FAILED)
+# Rules reach a few days either side of an appointment (two days before, the next morning).
+RULE_REACH = timedelta(days=3)
 
 
 def reminder_rules_seed(*, clinic: Clinic) -> int:
@@ -49,22 +71,27 @@ def reminder_rules_seed(*, clinic: Clinic) -> int:
 
 
 @dataclass
-class Candidate:
+class Desired:
+    """One row a caregiver should have: plain data, before the cap, the tip and the words."""
+
     dedupe_key: str
-    caregiver: Caregiver
     channel: str
     kind: str
     send_at: datetime
     not_after: datetime | None
     priority: int
+    local_date: date
     appointment: Appointment | None = None
     rule: ReminderRule | None = None
-    tip: Tip | None = None
+    # "quiet_hours" or "daily_cap": kept as a suppressed row, so staff see why it did not go.
     status_reason: str = ""
-    local_date: date = field(init=False)
+    # Its time has passed (planned late): it goes at once, whatever `send_at` a stored row has.
+    late: bool = False
+    tip: Tip | None = None
 
-    def __post_init__(self) -> None:
-        self.local_date = timing.local_day(self.caregiver, self.send_at)
+    @property
+    def wants_tip(self) -> bool:
+        return self.kind == Kind.TIP or (self.rule is not None and self.rule.key == CHECK_IN_RULE)
 
 
 # --- Who may get what -------------------------------------------------------------------------
@@ -91,7 +118,7 @@ def planned_channels(caregiver: Caregiver) -> list[str]:
     return channels
 
 
-# --- Reminders --------------------------------------------------------------------------------
+# --- The rows a caregiver should have: pure -------------------------------------------------------
 
 
 def reminder_key(appointment: Appointment, rule: ReminderRule, caregiver: Caregiver, channel: str) -> str:
@@ -100,11 +127,14 @@ def reminder_key(appointment: Appointment, rule: ReminderRule, caregiver: Caregi
     return f"reminder:{appointment.pk}:{rule.key}:{caregiver.pk}:{channel}:{int(appointment.starts_at.timestamp())}"
 
 
-def reminder_candidates(
-    *, appointment: Appointment, caregiver: Caregiver, rules: Iterable[ReminderRule], now: datetime, until: datetime
-) -> list[Candidate]:
-    channels = planned_channels(caregiver)
-    if appointment.status != Appointment.Status.SCHEDULED or not channels:
+def tip_key(caregiver: Caregiver, day: date, channel: str) -> str:
+    return f"tip:{caregiver.pk}:{day.isoformat()}:{channel}"
+
+
+def _reminders(
+    *, appointment: Appointment, caregiver: Caregiver, channels: list[str], rules: Iterable[ReminderRule], now, until
+) -> list[Desired]:
+    if appointment.status != Appointment.Status.SCHEDULED:
         return []
     zone = timing.zone_of(caregiver)
     found = []
@@ -120,36 +150,37 @@ def reminder_candidates(
         # Advice about the evening after a treatment is no use before the treatment has begun.
         earliest = now if fires_before else max(now, appointment.starts_at)
         reason = ""
+        late = send_at < now
         # Planned late (a new appointment, a late change): it would go out now, so judge now.
-        if send_at < now:
+        if late:
             send_at = now
         if not timing.is_allowed(caregiver, send_at):
             moved = timing.latest_allowed_before(caregiver, send_at)
             if moved is not None and earliest - timedelta(minutes=1) <= moved < not_after:
                 send_at = moved
+                late = late or moved < now
             else:
                 reason = "quiet_hours"
         if send_at > until or not_after <= now:
             continue
         for channel in channels:
             found.append(
-                Candidate(
+                Desired(
                     dedupe_key=reminder_key(appointment, rule, caregiver, channel),
-                    caregiver=caregiver,
                     channel=channel,
-                    kind=OutboundMessage.Kind.REMINDER,
+                    kind=Kind.REMINDER,
                     send_at=send_at,
                     not_after=not_after,
                     priority=rule.position,
+                    local_date=timing.local_day(caregiver, send_at),
                     appointment=appointment,
                     rule=rule,
                     status_reason=reason,
+                    late=late,
                 )
             )
     return found
 
-
-# --- Tips -------------------------------------------------------------------------------------
 
 TIP_DAYS = {
     Caregiver.Frequency.DAILY: {0, 1, 2, 3, 4, 5, 6},
@@ -159,46 +190,111 @@ TIP_DAYS = {
 }
 
 
-def tip_candidates(*, caregiver: Caregiver, now: datetime, until: datetime) -> list[Candidate]:
-    channels = planned_channels(caregiver)
+def _tips(
+    *, caregiver: Caregiver, channels: list[str], now: datetime, until: datetime, planned: frozenset[str]
+) -> list[Desired]:
     days = TIP_DAYS[caregiver.tip_frequency]
-    if not channels or not days:
+    if not days:
         return []
     zone = timing.zone_of(caregiver)
-    today = now.astimezone(zone).date()
+    day, last = now.astimezone(zone).date(), until.astimezone(zone).date()
     found = []
-    for offset in range(3):
-        day = today + timedelta(days=offset)
-        if day.weekday() not in days:
-            continue
-        wanted = datetime.combine(day, caregiver.tip_time, tzinfo=zone)
-        send_at = timing.next_allowed(caregiver, wanted)
-        # A tip that cannot go on its day is skipped, not squeezed into the next one.
-        if send_at is None or send_at.astimezone(zone).date() != day or not now <= send_at <= until:
-            continue
-        for channel in channels:
-            found.append(
-                Candidate(
-                    dedupe_key=f"tip:{caregiver.pk}:{day.isoformat()}:{channel}",
-                    caregiver=caregiver,
-                    channel=channel,
-                    kind=OutboundMessage.Kind.TIP,
-                    send_at=send_at,
-                    not_after=send_at + TIP_STALE_AFTER,
-                    priority=100,
-                )
-            )
+    while day <= last:
+        if day.weekday() in days:
+            wanted = datetime.combine(day, caregiver.tip_time, tzinfo=zone)
+            send_at = timing.next_allowed(caregiver, wanted)
+            # A tip that cannot go on its day is skipped, not squeezed into the next one.
+            if send_at is not None and send_at.astimezone(zone).date() == day and send_at <= until:
+                for channel in channels:
+                    key = tip_key(caregiver, day, channel)
+                    late = send_at < now
+                    # A tip whose time has passed is not planned afresh (it would arrive hours off
+                    # the time they chose), but one planned in time and not yet sent still goes.
+                    if late and (key not in planned or now >= send_at + TIP_STALE_AFTER):
+                        continue
+                    found.append(
+                        Desired(
+                            dedupe_key=key,
+                            channel=channel,
+                            kind=Kind.TIP,
+                            send_at=send_at,
+                            not_after=send_at + TIP_STALE_AFTER,
+                            priority=100,
+                            local_date=day,
+                            late=late,
+                        )
+                    )
+        day += timedelta(days=1)
     return found
 
 
-def _tip_library(*, language: str, check_in: bool) -> list[Tip]:
+def desired_messages(
+    *,
+    caregiver: Caregiver,
+    appointments: Iterable[Appointment],
+    rules: dict[int, list[ReminderRule]],
+    now: datetime,
+    until: datetime,
+    planned: frozenset[str] = frozenset(),
+) -> list[Desired]:
+    """Every reminder and tip `caregiver` should have from `now` to `until`, before the daily cap.
+
+    Pure: the caregiver (with consent annotations), their loved ones' appointments, the clinics'
+    rules and the keys already planned in, rows out. The same inputs give the same rows, in the
+    same order.
+    """
+    channels = planned_channels(caregiver)
+    if not channels:
+        return []
+    found: list[Desired] = []
+    for appointment in sorted(appointments, key=lambda a: (a.starts_at, a.pk)):
+        found += _reminders(
+            appointment=appointment,
+            caregiver=caregiver,
+            channels=channels,
+            rules=rules.get(appointment.loved_one.clinic_id, []),
+            now=now,
+            until=until,
+        )
+    return found + _tips(caregiver=caregiver, channels=channels, now=now, until=until, planned=planned)
+
+
+def cap_apply(desired: list[Desired], *, committed: Counter, cap: int) -> list[Desired]:
+    """The daily cap, applied once: per channel and local day, what has gone out or is going
+    (`committed`, keyed by (channel, local date)) plus what is planned stays within `cap`.
+
+    Reminders take their places first, by rule position, then tips. A reminder over the cap is
+    kept as suppressed (`daily_cap`), so staff see it; a tip over the cap is dropped. Pure.
+    """
+    counts = Counter(committed)
+    kept = []
+    order = sorted(desired, key=lambda d: (d.local_date, d.kind != Kind.REMINDER, d.priority, d.send_at))
+    for row in order:
+        if row.status_reason:
+            kept.append(row)
+            continue
+        slot = (row.channel, row.local_date)
+        if counts[slot] >= cap:
+            if row.kind == Kind.TIP:
+                continue
+            row.status_reason = "daily_cap"
+        else:
+            counts[slot] += 1
+        kept.append(row)
+    return kept
+
+
+# --- Tips: which one ------------------------------------------------------------------------------
+
+
+def tip_library(*, language: str, check_in: bool) -> list[Tip]:
     tips = Tip.objects.filter(active=True, language=language).select_related("category")
     if check_in:
         tips = tips.filter(Q(category__slug="what-to-say") | Q(tags__icontains='"check-in"'))
-    return list(tips)
+    return list(tips.order_by("pk"))
 
 
-def _tip_history(caregiver_ids: Iterable[int]) -> dict[int, list[dict]]:
+def tip_history(caregiver_ids: Iterable[int]) -> dict[int, list[dict]]:
     """Per caregiver, each tip they were given or will be: how many times, and the latest send_at."""
     history: dict[int, list[dict]] = defaultdict(list)
     rows = (
@@ -223,14 +319,14 @@ def tips_choose(
     """The next `count` tips for a caregiver: none repeats before they have had every active tip,
     and each pick prefers the category they heard from least recently.
 
-    `library` (the active tips to choose from) and `history` (the caregiver's, from `_tip_history`)
-    are loaded here unless given: the planner loads them once for every caregiver of a tick.
+    `library` (the active tips to choose from) and `history` (the caregiver's, from `tip_history`)
+    are loaded here unless given.
     """
-    tips = library if library is not None else _tip_library(language=caregiver.language, check_in=check_in)
+    tips = library if library is not None else tip_library(language=caregiver.language, check_in=check_in)
     if not tips:
         return []
     if history is None:
-        history = _tip_history([caregiver.pk])[caregiver.pk]
+        history = tip_history([caregiver.pk])[caregiver.pk]
     times = Counter({row["tip_id"]: row["times"] for row in history})
     # Larger means heard more recently; a category never heard sorts first.
     category_of = {t.pk: t.category_id for t in tips}
@@ -257,266 +353,490 @@ def tips_choose(
     return chosen
 
 
-# --- Turning candidates into rows -------------------------------------------------------------
+class Library:
+    """Rules, templates and tips, read once for a batch of syncs rather than once per caregiver."""
+
+    def __init__(self) -> None:
+        self._rules: dict[int, list[ReminderRule]] = {}
+        self._tips: dict[tuple[str, bool], list[Tip]] = {}
+        self._templates: dict[tuple[str, str], MessageTemplate | None] = {}
+
+    def rules(self, clinic_ids: Iterable[int]) -> dict[int, list[ReminderRule]]:
+        missing = set(clinic_ids) - set(self._rules)
+        if missing:
+            for clinic_id in missing:
+                self._rules[clinic_id] = []
+            for rule in ReminderRule.objects.filter(clinic_id__in=missing, active=True).order_by("position", "key"):
+                self._rules[rule.clinic_id].append(rule)
+        return self._rules
+
+    def tips(self, *, language: str, check_in: bool) -> list[Tip]:
+        if (language, check_in) not in self._tips:
+            self._tips[(language, check_in)] = tip_library(language=language, check_in=check_in)
+        return self._tips[(language, check_in)]
+
+    def template(self, key: str, language: str) -> MessageTemplate | None:
+        if (key, language) not in self._templates:
+            self._templates[(key, language)] = MessageTemplate.objects.filter(
+                key=key, language=language, active=True
+            ).first()
+        return self._templates[(key, language)]
 
 
-def _daily_counts(caregiver_ids: set[int], start: datetime, end: datetime) -> Counter:
-    """(caregiver, channel, local date) → capped messages already planned or sent."""
-    rows = OutboundMessage.objects.filter(
-        caregiver_id__in=caregiver_ids,
-        kind__in=OutboundMessage.CAPPED_KINDS,
-        send_at__gte=start,
-        send_at__lt=end,
-        status__in=[Status.SCHEDULED, Status.QUEUED, *OutboundMessage.OUT],
-    ).select_related("caregiver")
-    return Counter((m.caregiver_id, m.channel, timing.local_day(m.caregiver, m.send_at)) for m in rows)
-
-
-def _apply_cap(candidates: list[Candidate], counts: Counter) -> list[Candidate]:
-    """Reminders keep their place by rule position; tips only go where there is room."""
-    kept = []
-    for candidate in sorted(candidates, key=lambda c: (c.caregiver.pk, c.local_date, c.priority, c.send_at)):
-        slot = (candidate.caregiver.pk, candidate.channel, candidate.local_date)
-        if candidate.status_reason:
-            kept.append(candidate)
+def _tips_attach(rows: list[Desired], *, caregiver: Caregiver, stored: dict[str, OutboundMessage], library: Library):
+    """Give each tip row and check-in reminder its tip: the one it already has while that tip is
+    still active (a re-plan never reshuffles), else the next in the caregiver's rotation, one tip
+    per day shared by the day's channels."""
+    history: list[dict] | None = None
+    for check_in in (False, True):
+        active = {t.pk: t for t in library.tips(language=caregiver.language, check_in=check_in)}
+        days: dict[date, list[Desired]] = defaultdict(list)
+        for row in rows:
+            if row.wants_tip and (row.kind != Kind.TIP) == check_in:
+                days[row.local_date].append(row)
+        new_days = []
+        for day, group in sorted(days.items()):
+            kept = next(
+                (active[m.tip_id] for r in group if (m := stored.get(r.dedupe_key)) and m.tip_id in active), None
+            )
+            if kept is None:
+                new_days.append(group)
+            for row in group:
+                row.tip = kept
+        if not new_days:
             continue
-        if counts[slot] >= settings.DAILY_MESSAGE_CAP:
-            if candidate.kind == OutboundMessage.Kind.TIP:
-                continue
-            candidate.status_reason = "daily_cap"
-        else:
-            counts[slot] += 1
-        kept.append(candidate)
-    return kept
-
-
-def _attach_tips(candidates: list[Candidate]) -> None:
-    """Choose tips for new tip rows and check-in reminders: one tip per caregiver and day, shared by channels."""
-    wanted: dict[tuple[int, date, bool], list[Candidate]] = defaultdict(list)
-    for c in candidates:
-        if c.kind == OutboundMessage.Kind.TIP or (c.rule is not None and c.rule.key == CHECK_IN_RULE):
-            wanted[(c.caregiver.pk, c.local_date, c.kind != OutboundMessage.Kind.TIP)].append(c)
-    by_caregiver: dict[tuple[int, bool], list[tuple[date, list[Candidate]]]] = defaultdict(list)
-    for (caregiver_id, day, check_in), group in wanted.items():
-        by_caregiver[(caregiver_id, check_in)].append((day, group))
-    # Two queries for the whole tick, not two per caregiver: a month of planning spent most of its time here.
-    history = _tip_history({caregiver_id for caregiver_id, _ in by_caregiver})
-    libraries: dict[tuple[str, bool], list[Tip]] = {}
-    for (caregiver_id, check_in), days in by_caregiver.items():
-        caregiver = days[0][1][0].caregiver
-        library = libraries.get((caregiver.language, check_in))
-        if library is None:
-            library = libraries[(caregiver.language, check_in)] = _tip_library(
-                language=caregiver.language, check_in=check_in
-            )
-        tips = tips_choose(
-            caregiver=caregiver, count=len(days), check_in=check_in, library=library, history=history[caregiver_id]
+        if history is None:
+            history = tip_history([caregiver.pk])[caregiver.pk]
+        picks = tips_choose(
+            caregiver=caregiver, count=len(new_days), library=list(active.values()), history=history
         )
-        for (_, group), tip in zip(sorted(days, key=lambda d: d[0]), tips, strict=False):
-            for c in group:
-                c.tip = tip
+        for group, tip in zip(new_days, picks, strict=False):
+            for row in group:
+                row.tip = tip
 
 
-def _row(candidate: Candidate) -> OutboundMessage | None:
-    caregiver = candidate.caregiver
-    if candidate.kind == OutboundMessage.Kind.TIP:
-        if candidate.tip is None:
+# --- Words ---------------------------------------------------------------------------------------
+
+
+def _inputs(row: Desired, caregiver: Caregiver, library: Library) -> tuple[str, dict[str, str], str] | None:
+    """What `row` is rendered from: (template key or "tip", context, version); None if it cannot be."""
+    if row.kind == Kind.TIP:
+        if row.tip is None:
             return None
-        body = rendering.tip_body(tip=candidate.tip, channel=candidate.channel, caregiver=caregiver)
-    else:
-        context = rendering.appointment_context(caregiver, candidate.appointment)
-        if candidate.tip is not None:
-            context |= {
-                "tip_sms": candidate.tip.sms_body,
-                "tip_title": candidate.tip.title,
-                "tip_email": candidate.tip.email_markdown,
-            }
-        elif candidate.rule.key == CHECK_IN_RULE:
+        return "tip", {"tip": str(row.tip.pk)}, row.tip.updated_at.isoformat()
+    context = rendering.appointment_context(caregiver, row.appointment)
+    if row.rule.key == CHECK_IN_RULE:
+        if row.tip is None:
             return None
-        body = rendering.template_body(
-            key=candidate.rule.template_key, channel=candidate.channel, context=context, caregiver=caregiver
-        )
-    return OutboundMessage(
-        caregiver=caregiver,
-        channel=candidate.channel,
-        kind=candidate.kind,
-        body=body.text,
-        subject=body.subject,
-        html=body.html,
-        tip=candidate.tip,
-        appointment=candidate.appointment,
-        rule=candidate.rule,
-        dedupe_key=candidate.dedupe_key,
-        send_at=candidate.send_at,
-        not_after=candidate.not_after,
-        status=Status.SUPPRESSED if candidate.status_reason else Status.SCHEDULED,
-        status_reason=candidate.status_reason,
+        context |= {"tip_sms": row.tip.sms_body, "tip_title": row.tip.title, "tip_email": row.tip.email_markdown}
+    template = library.template(row.rule.template_key, caregiver.language)
+    version = template.updated_at.isoformat() if template else "missing"
+    return row.rule.template_key, context, version
+
+
+def _digest(row: Desired, inputs: tuple[str, dict[str, str], str], caregiver: Caregiver) -> str:
+    """A row's fingerprint: same inputs, same digest, so an unchanged row is never re-rendered or
+    rewritten (its email links carry a signing time, so comparing rendered words would not do)."""
+    key, context, version = inputs
+    payload = json.dumps(
+        [row.kind, row.channel, key, version, context, caregiver.pk, caregiver.language], sort_keys=True
     )
+    return hashlib.blake2b(payload.encode(), digest_size=16).hexdigest()
 
 
-def _existing(keys: list[str]) -> dict[str, OutboundMessage]:
-    found = {}
-    for start in range(0, len(keys), 1000):
-        chunk = keys[start : start + 1000]
-        found |= {
-            m.dedupe_key: m
-            for m in OutboundMessage.objects.filter(dedupe_key__in=chunk).only("id", "dedupe_key", "status")
-        }
-    return found
+def _render(row: Desired, inputs: tuple[str, dict[str, str], str], caregiver: Caregiver) -> rendering.Body:
+    key, context, _ = inputs
+    if key == "tip":
+        return rendering.tip_body(tip=row.tip, channel=row.channel, caregiver=caregiver)
+    return rendering.template_body(key=key, channel=row.channel, context=context, caregiver=caregiver)
 
 
-def _load_caregivers(queryset) -> list[Caregiver]:
-    return list(caregivers_with_consent(queryset.select_related("clinic")))
+# --- The sync ------------------------------------------------------------------------------------
 
 
-def _rules_by_clinic(clinic_ids: set[int]) -> dict[int, list[ReminderRule]]:
-    rules: dict[int, list[ReminderRule]] = defaultdict(list)
-    for rule in ReminderRule.objects.filter(clinic_id__in=clinic_ids, active=True).order_by("position"):
-        rules[rule.clinic_id].append(rule)
-    return rules
+@dataclass
+class SyncResult:
+    created: int = 0
+    updated: int = 0
+    cancelled: int = 0
+    unchanged: int = 0
+    problem: str = ""
+    missing: bool = False
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "created": self.created, "updated": self.updated, "cancelled": self.cancelled,
+            "unchanged": self.unchanged, "problems": int(bool(self.problem)),
+        }  # fmt: skip
 
 
-def _candidates(
-    *, appointments: list[Appointment], caregivers: list[Caregiver], now: datetime, until: datetime, tips: bool
-) -> list[Candidate]:
-    by_id = {c.pk: c for c in caregivers}
-    links = CareLink.objects.filter(loved_one__in={a.loved_one_id for a in appointments}, caregiver__in=by_id)
-    supporters: dict[int, list[Caregiver]] = defaultdict(list)
-    for loved_one_id, caregiver_id in links.values_list("loved_one_id", "caregiver_id"):
-        supporters[loved_one_id].append(by_id[caregiver_id])
-    rules = _rules_by_clinic({a.loved_one.clinic_id for a in appointments})
-    found: list[Candidate] = []
-    for appointment in appointments:
-        for caregiver in supporters[appointment.loved_one_id]:
-            found += reminder_candidates(
-                appointment=appointment,
-                caregiver=caregiver,
-                rules=rules[appointment.loved_one.clinic_id],
-                now=now,
-                until=until,
-            )
-    if tips:
-        for caregiver in caregivers:
-            found += tip_candidates(caregiver=caregiver, now=now, until=until)
-    return found
+def _cancel_reason(message: OutboundMessage, caregiver: Caregiver, channels: list[str]) -> str:
+    """Why a planned row is no longer wanted, in the words staff read on the timeline."""
+    by_status = {
+        Caregiver.Status.OPTED_OUT: "opted_out",
+        Caregiver.Status.PAUSED: "paused",
+        Caregiver.Status.PENDING: "no_consent",
+    }
+    if caregiver.status in by_status:
+        return by_status[caregiver.status]
+    if message.channel not in channels:
+        consent = caregiver.sms_consent if message.channel == "sms" else caregiver.email_consent
+        if consent == ConsentRecord.Action.OPT_OUT:
+            return "opted_out"
+        return "undeliverable" if message.channel == "sms" and caregiver.sms_blocked_reason else "channel_off"
+    appointment = message.appointment
+    if message.kind == Kind.REMINDER:
+        if appointment is None or appointment.status == Appointment.Status.CANCELLED:
+            return "appointment_cancelled"
+        if appointment.status == Appointment.Status.COMPLETED:
+            return "appointment_completed"
+        if not message.dedupe_key.endswith(f":{int(appointment.starts_at.timestamp())}"):
+            return "rescheduled"
+        if message.rule is not None and message.rule.skip_if_ride_arranged and appointment.ride_arranged:
+            return "ride_arranged"
+    return "replanned"
 
 
-def _appointments_near(now: datetime, until: datetime, **filters) -> list[Appointment]:
-    # Rules reach a few days either side of an appointment (two days before, the next morning).
+def _appointments(caregiver_id: int, now: datetime, until: datetime) -> list[Appointment]:
     return list(
         Appointment.objects.filter(
+            loved_one__links__caregiver_id=caregiver_id,
             status=Appointment.Status.SCHEDULED,
-            starts_at__gte=now - timedelta(days=3),
-            starts_at__lt=until + timedelta(days=3),
-            **filters,
+            starts_at__gte=now - RULE_REACH,
+            starts_at__lt=until + RULE_REACH,
         ).select_related("loved_one__clinic")
     )
 
 
-def _materialise(new: list[Candidate], now: datetime, until: datetime) -> list[OutboundMessage]:
-    counts = _daily_counts({c.caregiver.pk for c in new}, now - timedelta(days=1), until + timedelta(days=1))
-    kept = _apply_cap(new, counts)
-    _attach_tips(kept)
-    return [row for row in map(_row, kept) if row is not None]
+def horizon(now: datetime) -> datetime:
+    return now + timedelta(hours=settings.PLAN_HORIZON_HOURS)
+
+
+def caregiver_plan_sync(*, caregiver_id: int, now: datetime, library: Library | None = None) -> SyncResult:
+    """Reconcile one caregiver's planned reminders and tips with what they should have now.
+
+    Idempotent: syncing twice changes nothing, and a change that does not touch a row leaves it
+    as it was (same `updated_at`). Clears the caregiver's `plan_dirty` mark and records how far
+    they are planned (`planned_until`) and any problem.
+    """
+    library = library or Library()
+    with transaction.atomic():
+        caregiver = (
+            caregivers_with_consent(Caregiver.objects.select_for_update(of=("self",)).select_related("clinic"))
+            .filter(pk=caregiver_id)
+            .first()
+        )
+        if caregiver is None:
+            return SyncResult(missing=True)
+        # Rows since yesterday: enough to count a local day that began before `now`.
+        rows = OutboundMessage.objects.filter(
+            caregiver_id=caregiver_id, kind__in=OutboundMessage.CAPPED_KINDS, send_at__gte=now - timedelta(days=1)
+        )
+        # Locked, so a dispatcher claim (SKIP LOCKED) passes them by until this commits; a row it
+        # claimed first is no longer rewritable, so it is neither rewritten nor cancelled here,
+        # and it counts against the cap.
+        stored = list(rows.select_for_update())
+        locked = {m.pk for m in stored if m.status in REWRITABLE}
+        stored_by_key = {m.dedupe_key: m for m in stored}
+        pending_until = max((m.send_at for m in stored if m.status == Status.SCHEDULED), default=now)
+        until = max(horizon(now), pending_until)
+        appointments = _appointments(caregiver_id, now, until)
+        rules = library.rules({a.loved_one.clinic_id for a in appointments})
+        desired = desired_messages(
+            caregiver=caregiver,
+            appointments=appointments,
+            rules=rules,
+            now=now,
+            until=until,
+            planned=frozenset(m.dedupe_key for m in stored if m.status == Status.SCHEDULED),
+        )
+        committed = Counter(
+            (m.channel, timing.local_day(caregiver, m.send_at))
+            for m in stored
+            if m.pk not in locked and m.status not in DROPPED
+        )
+        # Rows already going or gone stay as they are; the rest share what the cap leaves.
+        open_rows = [
+            d for d in desired if d.dedupe_key not in stored_by_key or stored_by_key[d.dedupe_key].pk in locked
+        ]
+        wanted = cap_apply(open_rows, committed=committed, cap=settings.DAILY_MESSAGE_CAP)
+        _tips_attach(wanted, caregiver=caregiver, stored=stored_by_key, library=library)
+        result = _reconcile(caregiver, wanted, stored_by_key, locked, now=now, library=library)
+        Caregiver.objects.filter(pk=caregiver_id).update(
+            plan_dirty=False,
+            planned_until=until,
+            plan_lease_until=None,
+            plan_problem=result.problem[:300],
+            plan_problem_at=now if result.problem else None,
+        )
+    return result
+
+
+def _reconcile(
+    caregiver: Caregiver,
+    wanted: list[Desired],
+    stored: dict[str, OutboundMessage],
+    locked: set[int],
+    *,
+    now: datetime,
+    library: Library,
+) -> SyncResult:
+    result = SyncResult()
+    problems: list[str] = []
+    create: list[OutboundMessage] = []
+    keep: set[str] = set()
+    for row in wanted:
+        current = stored.get(row.dedupe_key)
+        try:
+            inputs = _inputs(row, caregiver, library)
+            if inputs is None:
+                continue  # no tip to give (an empty library): nothing to send
+            digest = _digest(row, inputs, caregiver)
+            status = Status.SUPPRESSED if row.status_reason else Status.SCHEDULED
+            # A late row keeps the time it was first due: it is due either way, and a sync a
+            # minute later must not move it again.
+            send_at = current.send_at if row.late and current is not None and current.send_at <= now else row.send_at
+            fields = {
+                "send_at": send_at, "not_after": row.not_after, "status": status,
+                "status_reason": row.status_reason, "tip_id": row.tip.pk if row.tip else None, "plan_digest": digest,
+            }  # fmt: skip
+            if current is not None and all(getattr(current, name) == value for name, value in fields.items()):
+                keep.add(row.dedupe_key)
+                result.unchanged += 1
+                continue
+            body = (
+                None
+                if current is not None and current.plan_digest == digest
+                else _render(row, inputs, caregiver)
+            )
+        except Exception as exc:  # a template or a caregiver's data: this row, not the whole plan
+            logger.exception("could not plan %s for caregiver %s", row.dedupe_key, caregiver.pk)
+            problems.append(_problem_text(row, exc))
+            if current is not None:
+                keep.add(row.dedupe_key)  # whatever it said before still stands
+            continue
+        keep.add(row.dedupe_key)
+        words = {} if body is None else {"body": body.text, "subject": body.subject, "html": body.html}
+        if current is None:
+            create.append(
+                OutboundMessage(
+                    caregiver=caregiver, channel=row.channel, kind=row.kind, appointment=row.appointment,
+                    rule=row.rule, dedupe_key=row.dedupe_key, **fields, **words,
+                )
+            )  # fmt: skip
+        else:
+            changed = {**fields, **words}
+            OutboundMessage.objects.filter(pk=current.pk, status__in=REWRITABLE).update(**changed, updated_at=now)
+            result.updated += 1
+    OutboundMessage.objects.bulk_create(create, ignore_conflicts=True)
+    result.created = len(create)
+    channels = planned_channels(caregiver)
+    for message in stored.values():
+        if message.dedupe_key in keep or message.status != Status.SCHEDULED or message.pk not in locked:
+            continue
+        if message.not_after is not None and message.not_after <= now:
+            continue  # past its time: the dispatcher marks it stale
+        OutboundMessage.objects.filter(pk=message.pk, status=Status.SCHEDULED).update(
+            status=Status.CANCELLED, status_reason=_cancel_reason(message, caregiver, channels), updated_at=now
+        )
+        result.cancelled += 1
+    result.problem = "; ".join(dict.fromkeys(problems))
+    return result
+
+
+def _problem_text(row: Desired, exc: Exception) -> str:
+    """What went wrong with a row, in words staff can pass on to whoever fixes it."""
+    if row.rule is None:
+        return f"Tips could not be written ({type(exc).__name__}: {exc})."
+    where = f"The reminder \"{row.rule.name}\" was not planned"
+    if isinstance(exc, MessageTemplate.DoesNotExist):
+        return f"{where}: its rule names a message template, '{row.rule.template_key}', that does not exist."
+    return f"{where}: its template '{row.rule.template_key}' could not be written ({type(exc).__name__}: {exc})."
+
+
+def caregiver_plan_failed(*, caregiver_id: int, now: datetime, problem: str) -> None:
+    """A sync raised and was rolled back: say so where staff and the admin look, and retry later."""
+    Caregiver.objects.filter(pk=caregiver_id).update(
+        plan_problem=problem[:300],
+        plan_problem_at=now,
+        plan_lease_until=now + timedelta(minutes=settings.PLAN_RETRY_MINUTES),
+    )
+
+
+def caregivers_plan(*, caregiver_ids: Iterable[int], now: Callable[[], datetime] = timezone.now) -> dict[str, int]:
+    """Sync each caregiver in turn, each in its own transaction: one that fails is recorded and
+    retried later, and the others are planned as usual."""
+    library = Library()
+    totals: Counter[str] = Counter()
+    for caregiver_id in caregiver_ids:
+        moment = now()
+        try:
+            result = caregiver_plan_sync(caregiver_id=caregiver_id, now=moment, library=library)
+        except Exception as exc:  # a bug or bad data: this caregiver, not the batch
+            logger.exception("planning failed for caregiver %s", caregiver_id)
+            caregiver_plan_failed(caregiver_id=caregiver_id, now=moment, problem=f"{type(exc).__name__}: {exc}")
+            totals["failed"] += 1
+            continue
+        totals.update(result.as_dict())
+        totals["synced"] += 1
+    return dict(totals)
+
+
+# --- The tick --------------------------------------------------------------------------------------
 
 
 def pauses_end(*, now: datetime) -> int:
-    """Resume the caregivers whose pause is over.
+    """Resume the caregivers whose pause is over (which marks them for planning).
 
     Nothing else ends a pause, and the planner plans for active caregivers only: without this, a
-    caregiver who paused for three days heard nothing ever again. Resuming announces the change,
-    which re-plans the rows cancelled when they paused.
+    caregiver who paused for three days heard nothing ever again.
     """
-    ended = Caregiver.objects.filter(status=Caregiver.Status.PAUSED, paused_until__lte=now)
     resumed = 0
-    for caregiver in ended:
+    for caregiver in Caregiver.objects.filter(status=Caregiver.Status.PAUSED, paused_until__lte=now):
         caregiver_services.caregiver_resume(caregiver=caregiver)
         resumed += 1
     return resumed
 
 
-def plan_window(*, now: datetime) -> dict[str, int]:
-    """Create the rows for the next PLAN_HORIZON_HOURS that do not exist yet. Idempotent."""
+def caregivers_due_claim(*, now: datetime, limit: int) -> list[int]:
+    """Take up to `limit` caregivers that need planning, under a lease of PLAN_LEASE_SECONDS:
+    first those marked dirty, then active ones whose plan ends short of the horizon by more than
+    PLAN_REFRESH_HOURS. SKIP LOCKED passes over caregivers being synced or claimed right now.
+    Both questions are answered by a partial index, so the cost follows the answer."""
+    free = Q(plan_lease_until__isnull=True) | Q(plan_lease_until__lt=now)
+    short = horizon(now) - timedelta(hours=settings.PLAN_REFRESH_HOURS)
+    with transaction.atomic():
+        ids = list(
+            Caregiver.objects.select_for_update(skip_locked=True)
+            .filter(free, plan_dirty=True)
+            .order_by()
+            .values_list("id", flat=True)[:limit]
+        )
+        if len(ids) < limit:
+            ids += list(
+                Caregiver.objects.select_for_update(skip_locked=True)
+                .filter(free, status=Caregiver.Status.ACTIVE, planned_until__lt=short, plan_dirty=False)
+                .order_by("planned_until")
+                .values_list("id", flat=True)[: limit - len(ids)]
+            )
+        if ids:
+            Caregiver.objects.filter(pk__in=ids).update(
+                plan_lease_until=now + timedelta(seconds=settings.PLAN_LEASE_SECONDS)
+            )
+    return ids
+
+
+def plan_tick(*, now: datetime, enqueue: Callable[[list[int]], None]) -> dict[str, int]:
+    """One planner tick: resume ended pauses, claim who needs planning, hand them to `enqueue` in
+    batches of PLAN_TASK_SIZE. If publishing fails (the broker is down), the unpublished claims
+    are let go at once and their marks stay: the next tick takes them again."""
     resumed = pauses_end(now=now)
-    until = now + timedelta(hours=settings.PLAN_HORIZON_HOURS)
-    appointments = _appointments_near(now, until)
-    caregivers = _load_caregivers(Caregiver.objects.filter(status=Caregiver.Status.ACTIVE))
-    candidates = _candidates(appointments=appointments, caregivers=caregivers, now=now, until=until, tips=True)
-    existing = _existing([c.dedupe_key for c in candidates])
-    new = [c for c in candidates if c.dedupe_key not in existing]
-    rows = _materialise(new, now, until)
-    OutboundMessage.objects.bulk_create(rows, ignore_conflicts=True, batch_size=500)
-    return {"candidates": len(candidates), "created": len(rows), "resumed": resumed}
+    ids = caregivers_due_claim(now=now, limit=settings.PLAN_MAX_PER_TICK)
+    size = settings.PLAN_TASK_SIZE
+    for start in range(0, len(ids), size):
+        try:
+            enqueue(ids[start : start + size])
+        except Exception:
+            logger.exception("could not publish planning tasks; %s caregivers wait for the next tick", len(ids) - start)
+            Caregiver.objects.filter(pk__in=ids[start:]).update(plan_lease_until=None)
+            return {"claimed": start, "resumed": resumed, "unpublished": len(ids) - start}
+    return {"claimed": len(ids), "resumed": resumed}
 
 
-@transaction.atomic
-def _replan(
-    *, caregivers: list[Caregiver], appointments: list[Appointment], scope: Q, reason: str, tips: bool, now: datetime
-) -> dict[str, int]:
-    until = now + timedelta(hours=settings.PLAN_HORIZON_HOURS)
-    candidates = _candidates(appointments=appointments, caregivers=caregivers, now=now, until=until, tips=tips)
-    wanted = {c.dedupe_key: c for c in candidates}
-    pending = list(OutboundMessage.objects.select_for_update().filter(scope, status=Status.SCHEDULED))
-    cancelled = [m.pk for m in pending if m.dedupe_key not in wanted]
-    OutboundMessage.objects.filter(pk__in=cancelled, status=Status.SCHEDULED).update(
-        status=Status.CANCELLED, status_reason=reason, updated_at=now
+def appointment_caregiver_ids(*, appointment_id: int) -> list[int]:
+    return list(Caregiver.objects.filter(links__loved_one__appointments=appointment_id).values_list("id", flat=True))
+
+
+def plan_due(*, now: datetime | None = None, caregiver_id: int | None = None) -> dict[str, int]:
+    """Plan synchronously, in this process: one caregiver (whatever their marks), or everyone the
+    tick would take, until nobody is left. For operators (`manage.py plan_now`), demos and tests."""
+    clock = (lambda: now) if now is not None else timezone.now
+    totals: Counter[str] = Counter(dict.fromkeys(PLAN_TOTALS, 0))
+    if caregiver_id is not None:
+        totals.update(caregivers_plan(caregiver_ids=[caregiver_id], now=clock))
+        return dict(totals)
+    totals["resumed"] = pauses_end(now=clock())
+    # Each claimed caregiver ends synced or leased for a retry, so the loop ends.
+    while ids := caregivers_due_claim(now=clock(), limit=settings.PLAN_MAX_PER_TICK):
+        totals.update(caregivers_plan(caregiver_ids=ids, now=clock))
+    return dict(totals)
+
+
+PLAN_TOTALS = ("synced", "created", "updated", "cancelled", "unchanged", "problems", "failed", "resumed")
+
+
+# --- The whole course, ahead of the horizon ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PreviewItem:
+    caregiver: Caregiver
+    send_at: datetime
+    channel: str
+    kind: str
+    what: str
+    text: str
+    status_reason: str
+    appointment_id: int | None
+    dedupe_key: str = field(repr=False, default="")
+
+    @property
+    def reason_text(self) -> str:
+        return {"daily_cap": "the day's limit is reached", "quiet_hours": "quiet hours"}.get(
+            self.status_reason, self.status_reason.replace("_", " ")
+        )
+
+
+def course_preview(*, caregiver: Caregiver, now: datetime, loved_one_id: int | None = None) -> list[PreviewItem]:
+    """Every reminder and tip the caregiver's course will bring that is not planned yet (beyond
+    the horizon), computed by the same function as the plan. `loved_one_id` keeps the reminders
+    to that loved one's appointments. `caregiver` must carry the consent annotations."""
+    appointments = [
+        a
+        for a in Appointment.objects.filter(
+            loved_one__links__caregiver_id=caregiver.pk, status=Appointment.Status.SCHEDULED, starts_at__gte=now
+        ).select_related("loved_one__clinic")
+        if loved_one_id is None or a.loved_one_id == loved_one_id
+    ]
+    if not appointments:
+        return []
+    until = max(a.starts_at for a in appointments) + RULE_REACH
+    library = Library()
+    rules = library.rules({a.loved_one.clinic_id for a in appointments})
+    desired = desired_messages(caregiver=caregiver, appointments=appointments, rules=rules, now=now, until=until)
+    # What is planned already is on the timeline as it stands; it takes its place under the cap.
+    planned = set(
+        OutboundMessage.objects.filter(
+            caregiver_id=caregiver.pk, dedupe_key__in=[d.dedupe_key for d in desired]
+        ).values_list("dedupe_key", flat=True)
     )
-    existing = _existing(list(wanted))
-    rewrite = {key: m for key, m in existing.items() if m.status in REWRITABLE}
-    fresh = [c for key, c in wanted.items() if key not in existing or key in rewrite]
-    rows = _materialise(fresh, now, until)
-    updated = 0
+    committed = Counter(
+        (channel, timing.local_day(caregiver, send_at))
+        for channel, send_at in OutboundMessage.objects.filter(
+            caregiver_id=caregiver.pk, kind__in=OutboundMessage.CAPPED_KINDS, send_at__gte=now - timedelta(days=1)
+        )
+        .exclude(status__in=DROPPED)
+        .values_list("channel", "send_at")
+    )
+    rows = cap_apply([d for d in desired if d.dedupe_key not in planned], committed=committed, cap=settings.DAILY_MESSAGE_CAP)
+    _tips_attach(rows, caregiver=caregiver, stored={}, library=library)
+    items = []
     for row in rows:
-        if row.dedupe_key in rewrite:
-            current = rewrite[row.dedupe_key]
-            fields = ["body", "subject", "html", "tip", "send_at", "not_after", "status", "status_reason"]
-            for name in fields:
-                setattr(current, name, getattr(row, name))
-            current.save(update_fields=[*fields, "updated_at"])
-            updated += 1
-    OutboundMessage.objects.bulk_create([r for r in rows if r.dedupe_key not in rewrite], ignore_conflicts=True)
-    return {"cancelled": len(cancelled), "updated": updated, "created": len(rows) - updated}
-
-
-def appointment_replan(*, appointment_id: int, now: datetime) -> dict[str, int]:
-    """An appointment changed: cancel what no longer fits, plan what does."""
-    appointment = Appointment.objects.select_related("loved_one__clinic").filter(pk=appointment_id).first()
-    if appointment is None:
-        return {"missing": 1}
-    caregivers = _load_caregivers(Caregiver.objects.filter(links__loved_one=appointment.loved_one_id))
-    reason = {
-        Appointment.Status.CANCELLED: "appointment_cancelled",
-        Appointment.Status.COMPLETED: "appointment_completed",
-    }.get(appointment.status, "rescheduled")
-    if appointment.ride_arranged and appointment.status == Appointment.Status.SCHEDULED:
-        reason = "ride_arranged"
-    return _replan(
-        caregivers=caregivers,
-        appointments=[appointment],
-        scope=Q(appointment_id=appointment.pk),
-        reason=reason,
-        tips=False,
-        now=now,
-    )
-
-
-def caregiver_replan(*, caregiver_id: int, now: datetime) -> dict[str, int]:
-    """A caregiver changed (paused, opted out, new preferences or time zone): re-plan their rows."""
-    caregiver = _load_caregivers(Caregiver.objects.filter(pk=caregiver_id))
-    if not caregiver:
-        return {"missing": 1}
-    until = now + timedelta(hours=settings.PLAN_HORIZON_HOURS)
-    appointments = _appointments_near(now, until, loved_one__links__caregiver_id=caregiver_id)
-    reason = {
-        Caregiver.Status.OPTED_OUT: "opted_out",
-        Caregiver.Status.PAUSED: "paused",
-        Caregiver.Status.PENDING: "no_consent",
-    }.get(caregiver[0].status, "replanned")
-    return _replan(
-        caregivers=caregiver,
-        appointments=appointments,
-        scope=Q(caregiver_id=caregiver_id, kind__in=OutboundMessage.CAPPED_KINDS),
-        reason=reason,
-        tips=True,
-        now=now,
-    )
+        inputs = _inputs(row, caregiver, library)
+        if inputs is None:
+            continue
+        try:
+            body = _render(row, inputs, caregiver)
+        except Exception as exc:  # shown, not raised: the page must still open
+            text = f"(cannot be written: {exc})"
+        else:
+            text = body.subject or body.text
+        items.append(
+            PreviewItem(
+                caregiver=caregiver, send_at=row.send_at, channel=row.channel, kind=row.kind,
+                what=row.rule.name if row.rule else (row.tip.title if row.tip else "A tip"), text=text,
+                status_reason=row.status_reason, appointment_id=row.appointment.pk if row.appointment else None,
+                dedupe_key=row.dedupe_key,
+            )
+        )  # fmt: skip
+    return sorted(items, key=lambda item: (item.send_at, item.dedupe_key))

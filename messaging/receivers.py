@@ -7,33 +7,38 @@ import logging
 from django.db.models.signals import post_save
 from django.dispatch import receiver
 
-from caregiver.models import Clinic
+from caregiver.models import Caregiver, Clinic, plan_mark
+from content.models import MessageTemplate, Tip
 from caregiver.signals import appointment_changed, caregiver_changed, confirmation_requested
 
 from . import planning, services
 from .inbound import dispatcher_wake
-from .tasks import replan_appointment_task, replan_caregiver_task, welcome_task
+from .models import OutboundMessage
+from .tasks import plan_batch_task, welcome_task
 
 logger = logging.getLogger(__name__)
 
 
-def _enqueue(task, object_id: int) -> None:
+def _enqueue(task, *args) -> None:
     try:
-        task.delay(object_id)
+        task.delay(*args)
     except Exception:
-        logger.exception(
-            "could not enqueue %s(%s); send-time checks and the next plan tick cover it", task.name, object_id
-        )
+        logger.exception("could not enqueue %s%s; the planner's next tick covers it", task.name, args)
 
 
+# The change already marked the caregivers for planning in its own transaction (caregiver.models
+# .plan_mark), so the beat tick re-plans them within PLAN_INTERVAL_SECONDS whatever happens here;
+# these only make it sooner.
 @receiver(appointment_changed)
 def on_appointment_changed(sender, *, appointment_id: int, change: str, **kwargs) -> None:
-    _enqueue(replan_appointment_task, appointment_id)
+    ids = planning.appointment_caregiver_ids(appointment_id=appointment_id)
+    if ids:
+        _enqueue(plan_batch_task, ids)
 
 
 @receiver(caregiver_changed)
 def on_caregiver_changed(sender, *, caregiver_id: int, change: str, **kwargs) -> None:
-    _enqueue(replan_caregiver_task, caregiver_id)
+    _enqueue(plan_batch_task, [caregiver_id])
     if change == "consent":
         _enqueue(welcome_task, caregiver_id)
 
@@ -50,3 +55,19 @@ def on_confirmation_requested(sender, *, confirmation_id: int, code: str, **kwar
     # rather than wait for its next tick.
     if services.confirmation_send(confirmation_id=confirmation_id, code=code) is not None:
         dispatcher_wake()
+
+
+# Words changed: the caregivers with a planned message in those words are re-planned, so what
+# goes out is the new text (or, for a tip taken out of use, another tip).
+@receiver(post_save, sender=Tip)
+def on_tip_saved(sender, *, instance: Tip, **kwargs) -> None:
+    planned = OutboundMessage.objects.filter(tip=instance, status=OutboundMessage.Status.SCHEDULED)
+    plan_mark(Caregiver.objects.filter(pk__in=planned.values("caregiver_id")))
+
+
+@receiver(post_save, sender=MessageTemplate)
+def on_template_saved(sender, *, instance: MessageTemplate, **kwargs) -> None:
+    planned = OutboundMessage.objects.filter(
+        rule__template_key=instance.key, status=OutboundMessage.Status.SCHEDULED
+    )
+    plan_mark(Caregiver.objects.filter(pk__in=planned.values("caregiver_id")))

@@ -15,9 +15,9 @@ from django.urls import reverse
 
 from caregiver.models import Appointment, Caregiver, Clinic
 from caregiver.tokens import email_confirm_token, preferences_token
-from content.models import Tip
+from content.models import MessageTemplate, Tip
 from content.services import message_render
-from content.validation import GSM7_BASIC, GSM7_EXTENDED
+from content.validation import GSM7_BASIC, GSM7_EXTENDED, TemplateRenderError
 
 from .timing import zone_of
 
@@ -179,3 +179,31 @@ def tip_body(*, tip: Tip, channel: str, caregiver: Caregiver) -> Body:
         subject=tip.title,
         html=email_html(caregiver=caregiver, subject=tip.title, body_html=tip.email_html),
     )
+
+
+# The words a reminder template may use: an appointment's context, and the tip a check-in carries.
+REMINDER_WORDS = (
+    "caregiver", "loved_one", "clinic", "clinic_phone", "clinic_email", "day", "time", "pickup_time",
+    "observation_minutes", "tip_sms", "tip_title", "tip_email",
+)  # fmt: skip
+REMINDER_PREFIX = "reminder-"
+
+
+def reminder_templates() -> list[str]:
+    return sorted(
+        MessageTemplate.objects.filter(key__startswith=REMINDER_PREFIX, active=True)
+        .values_list("key", flat=True)
+        .distinct()
+    )
+
+
+def template_problem(*, key: str) -> str:
+    """Why a reminder rule cannot use the template `key`, in words for the admin ('' when it can)."""
+    known = reminder_templates()
+    if key not in known:
+        return f"There is no reminder template called '{key}'. Choose one of: {', '.join(known) or 'none loaded'}."
+    try:
+        message_render(key=key, context=dict.fromkeys(REMINDER_WORDS, "x"))
+    except TemplateRenderError as exc:
+        return f"The template '{key}' needs words a reminder does not have ({exc})."
+    return ""

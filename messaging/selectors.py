@@ -9,9 +9,10 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Case, Q, QuerySet, When
 
 from caregiver.models import LovedOne
-from caregiver.selectors import clinics_for_user
+from caregiver.selectors import caregivers_with_consent, clinics_for_user
 
 from .models import CrisisAlert, InboundMessage, OutboundMessage
+from .planning import PreviewItem, course_preview
 from .rendering import redact_codes
 
 
@@ -164,3 +165,37 @@ def alert_state_text(alert: CrisisAlert) -> str:
         closer = (alert.closed_by.get_full_name() or alert.closed_by.get_username()) if alert.closed_by else "someone"
         text += f"; closed by {closer}"
     return text
+
+
+def family_preview(*, loved_one: LovedOne, now: datetime) -> list[PreviewItem]:
+    """What the rest of the loved one's course will bring each caregiver beyond what is planned
+    (the planner looks PLAN_HORIZON_HOURS ahead), soonest first: the plan's own pure function."""
+    items: list[PreviewItem] = []
+    for caregiver in caregivers_with_consent(loved_one.caregivers.select_related("clinic")):
+        items += course_preview(caregiver=caregiver, now=now, loved_one_id=loved_one.pk)
+    return sorted(items, key=lambda item: (item.send_at, item.caregiver.name, item.channel))
+
+
+def family_course(*, loved_one: LovedOne, now: datetime) -> list[dict]:
+    """Every message still to come for the loved one's caregivers: planned rows as they stand, and
+    the preview of the rest of the course, soonest first (the staff API's course endpoint)."""
+    planned = family_messages(loved_one=loved_one).filter(
+        send_at__gte=now, status__in=[*OutboundMessage.PENDING, OutboundMessage.Status.SUPPRESSED]
+    )
+    items = [
+        {
+            "id": m.pk, "preview": False, "caregiver": m.caregiver_id, "channel": m.channel, "kind": m.kind,
+            "status": m.status, "status_reason": m.status_reason, "send_at": m.send_at,
+            "appointment": m.appointment_id, "text": message_text_for_staff(m),
+        }
+        for m in planned.order_by("send_at", "id")
+    ]  # fmt: skip
+    items += [
+        {
+            "id": None, "preview": True, "caregiver": p.caregiver.pk, "channel": p.channel, "kind": p.kind,
+            "status": "preview", "status_reason": p.status_reason, "send_at": p.send_at,
+            "appointment": p.appointment_id, "text": p.text,
+        }
+        for p in family_preview(loved_one=loved_one, now=now)
+    ]  # fmt: skip
+    return sorted(items, key=lambda item: (item["send_at"], item["preview"], item["caregiver"], item["channel"]))

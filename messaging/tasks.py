@@ -47,22 +47,38 @@ def dispatch_task() -> dict[str, int]:
         )
 
 
-@shared_task(ignore_result=True)
+def _enqueue_plans(ids: list[int]) -> None:
+    plan_batch_task.delay(ids)
+
+
+# The tick only claims and publishes: seconds at most, however many caregivers are due.
+PLAN_TICK_LIMIT = 50
+
+
+@shared_task(ignore_result=True, soft_time_limit=PLAN_TICK_LIMIT - 10, time_limit=PLAN_TICK_LIMIT)
 def plan_task() -> dict[str, int]:
-    with beat_lock("plan", ttl=600) as got:
+    # Locked for the task's hard limit: a tick that dies frees the lock by then.
+    with beat_lock("plan", ttl=PLAN_TICK_LIMIT) as got:
         if not got:
             return {"skipped": 1}
-        return planning.plan_window(now=timezone.now())
+        return planning.plan_tick(now=timezone.now(), enqueue=_enqueue_plans)
 
 
 @shared_task(acks_late=True, ignore_result=True)
-def replan_appointment_task(appointment_id: int) -> dict[str, int]:
-    return planning.appointment_replan(appointment_id=appointment_id, now=timezone.now())
+def plan_batch_task(caregiver_ids: list[int]) -> dict[str, int]:
+    return planning.caregivers_plan(caregiver_ids=caregiver_ids)
 
 
 @shared_task(acks_late=True, ignore_result=True)
 def replan_caregiver_task(caregiver_id: int) -> dict[str, int]:
-    return planning.caregiver_replan(caregiver_id=caregiver_id, now=timezone.now())
+    # Kept so tasks published before the plan sync still run after a deploy.
+    return planning.caregivers_plan(caregiver_ids=[caregiver_id])
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def replan_appointment_task(appointment_id: int) -> dict[str, int]:
+    # Kept so tasks published before the plan sync still run after a deploy.
+    return planning.caregivers_plan(caregiver_ids=planning.appointment_caregiver_ids(appointment_id=appointment_id))
 
 
 @shared_task(acks_late=True, ignore_result=True)

@@ -41,7 +41,7 @@ from caregiver import selectors, services
 from caregiver.models import Appointment, Caregiver, CareLink, LovedOne
 from content.api import BadParameter, ErrorSerializer, HeaderKeyAuthentication, query_parse
 from messaging.models import OutboundMessage
-from messaging.selectors import family_messages, messages_for_user
+from messaging.selectors import family_course, family_messages, messages_for_user
 
 from . import serializers as s
 from .auth import auth_failed, auth_wait
@@ -378,6 +378,22 @@ class FamilyViewSet(StaffViewSet):
 
     def retrieve(self, request: Request, pk: str) -> Response:
         return Response(s.FamilyDetailSerializer(self.get_object()).data)
+
+    @extend_schema(
+        summary="Every message still to come for a family, to the end of its course",
+        description=(
+            "Planned messages as they stand (`preview: false`, with their `id`), and beyond the planner's "
+            "48-hour horizon a preview of every reminder and tip the rest of the course will bring "
+            "(`preview: true`, `status: \"preview\"`, no `id`), computed by the same rules as the plan. "
+            "A preview follows any later change to appointments or preferences. Soonest first."
+        ),
+        responses={200: s.CourseSerializer, **NOT_FOUND, **ERRORS},
+    )
+    @action(detail=True, methods=["get"])
+    def course(self, request: Request, pk: str) -> Response:
+        loved_one = self.get_object()
+        items = family_course(loved_one=loved_one, now=timezone.now())
+        return Response(s.CourseSerializer({"family": loved_one.pk, "count": len(items), "messages": items}).data)
 
     def create(self, request: Request) -> Response:
         data = _valid(s.FamilyCreateSerializer(data=request.data, context={"request": request}))

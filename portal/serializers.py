@@ -221,6 +221,25 @@ class MessageSerializer(serializers.ModelSerializer):
         return message_text_for_staff(message)
 
 
+class CourseMessageSerializer(serializers.Serializer):
+    id = serializers.IntegerField(allow_null=True, help_text="The outbox row; null for a preview.")
+    preview = serializers.BooleanField(help_text="Not planned yet: what the course will bring if nothing changes.")
+    caregiver = serializers.IntegerField()
+    channel = serializers.CharField()
+    kind = serializers.CharField(help_text="reminder or tip.")
+    status = serializers.CharField(help_text="scheduled, queued, suppressed, or preview.")
+    status_reason = serializers.CharField(help_text="Why it is (or will be) held back, if it is.")
+    send_at = serializers.DateTimeField()
+    appointment = serializers.IntegerField(allow_null=True)
+    text = serializers.CharField(help_text="The email's subject, or the text message itself.")
+
+
+class CourseSerializer(serializers.Serializer):
+    family = serializers.IntegerField()
+    count = serializers.IntegerField()
+    messages = CourseMessageSerializer(many=True)
+
+
 # --- Writing ------------------------------------------------------------------------------------
 
 

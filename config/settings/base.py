@@ -227,6 +227,15 @@ EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 
 PLAN_HORIZON_HOURS = env.int("PLAN_HORIZON_HOURS", default=48)
 PLAN_INTERVAL_SECONDS = env.int("PLAN_INTERVAL_SECONDS", default=60)
+# A caregiver whose plan ends more than this short of the horizon is synced again (so each is
+# re-planned about twice a day for the horizon's sake, and at once on any change).
+PLAN_REFRESH_HOURS = env.int("PLAN_REFRESH_HOURS", default=12)
+# Caregivers per planning task, and at most per tick; a claimed caregiver is not claimed again
+# for PLAN_LEASE_SECONDS, and one whose sync failed waits PLAN_RETRY_MINUTES before a retry.
+PLAN_TASK_SIZE = env.int("PLAN_TASK_SIZE", default=100)
+PLAN_MAX_PER_TICK = env.int("PLAN_MAX_PER_TICK", default=20000)
+PLAN_LEASE_SECONDS = env.int("PLAN_LEASE_SECONDS", default=600)
+PLAN_RETRY_MINUTES = env.int("PLAN_RETRY_MINUTES", default=15)
 DISPATCH_INTERVAL_SECONDS = env.float("DISPATCH_INTERVAL_SECONDS", default=5.0)
 # A crisis alert nobody has acknowledged after this long goes to the next on-call contact, then to
 # everyone; the beat job that does it runs every CRISIS_ESCALATE_INTERVAL_SECONDS.

@@ -24,7 +24,7 @@ from caregiver import selectors, services
 from caregiver.models import Appointment, Caregiver
 from caregiver.validators import local_to_utc
 from messaging.models import InboundMessage
-from messaging.selectors import family_timeline
+from messaging.selectors import family_preview, family_timeline
 
 from ..forms import (
     AppointmentForm,
@@ -109,6 +109,8 @@ def family(request: HttpRequest, pk: int) -> HttpResponse:
         "caregivers": [(c, links.get(c.pk)) for c in caregivers],
         "appointments": loved_one.appointments.order_by("-starts_at")[:100],
         "timeline": family_timeline(loved_one=loved_one),
+        "preview": family_preview(loved_one=loved_one, now=timezone.now()),
+        "plan_problems": [c for c in caregivers if c.plan_problem],
         "changes": [(e, e.describe(zone)) for e in selectors.family_audit_events(loved_one=loved_one)[:10]],
         "form": form,
         "now": timezone.now(),

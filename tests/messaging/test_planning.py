@@ -17,7 +17,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 def plan(now: str):
     with time_machine.travel(now, tick=False):
-        return planning.plan_window(now=timezone.now())
+        return planning.plan_due(now=timezone.now())
 
 
 def reminders(caregiver, rule_key=None):
@@ -131,7 +131,7 @@ def test_rescheduling_moves_pending_reminders_at_once(family, infusion, eager):
     caregiver, loved_one = family()
     with time_machine.travel("2026-12-06 12:00Z", tick=False):
         appointment = infusion(loved_one, "2026-12-09 10:00")
-        planning.plan_window(now=timezone.now())
+        planning.plan_due(now=timezone.now())
         old = reminders(caregiver, "ride-two-days-before")[0]
         replanned(
             lambda: services.appointment_reschedule(
@@ -148,7 +148,7 @@ def test_cancelling_an_appointment_cancels_its_reminders(family, infusion, eager
     caregiver, loved_one = family()
     with time_machine.travel("2026-12-07 06:00Z", tick=False):
         appointment = infusion(loved_one, "2026-12-09 10:00")
-        planning.plan_window(now=timezone.now())
+        planning.plan_due(now=timezone.now())
         replanned(lambda: services.appointment_cancel(appointment=appointment))
     statuses = {(m.status, m.status_reason) for m in reminders(caregiver)}
     assert statuses == {("cancelled", "appointment_cancelled")}
@@ -160,7 +160,7 @@ def test_opting_out_cancels_everything_pending(family, infusion, eager):
     caregiver.save()
     with time_machine.travel("2026-12-07 06:00Z", tick=False):
         infusion(loved_one, "2026-12-09 10:00")
-        planning.plan_window(now=timezone.now())
+        planning.plan_due(now=timezone.now())
         assert OutboundMessage.objects.filter(status="scheduled").exists()
         replanned(lambda: services.caregiver_opt_out(caregiver=caregiver, channel="sms", source="sms"))
     assert not OutboundMessage.objects.filter(status="scheduled").exists()
@@ -171,7 +171,7 @@ def test_a_new_time_zone_replans_to_the_new_local_time(family, infusion, eager):
     caregiver, loved_one = family()
     with time_machine.travel("2026-12-07 06:00Z", tick=False):
         infusion(loved_one, "2026-12-09 10:00")
-        planning.plan_window(now=timezone.now())
+        planning.plan_due(now=timezone.now())
         replanned(lambda: services.caregiver_update(caregiver=caregiver, time_zone="America/Los_Angeles"))
     (reminder,) = [m for m in reminders(caregiver, "evening-before") if m.status == "scheduled"]
     assert local(reminder.send_at, "America/Los_Angeles") == datetime(2026, 12, 8, 18, 0)
@@ -210,7 +210,7 @@ def test_no_tip_repeats_before_every_tip_was_sent_and_categories_mix(family, con
     start = datetime(2026, 12, 1, 5, tzinfo=UTC)
     for day in range(total + 3):
         with time_machine.travel(start + timedelta(days=day), tick=False):
-            planning.plan_window(now=timezone.now())
+            planning.plan_due(now=timezone.now())
     tips = list(
         OutboundMessage.objects.filter(caregiver=caregiver, kind="tip")
         .order_by("send_at")

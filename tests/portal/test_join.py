@@ -10,7 +10,7 @@ from caregiver.consent import CURRENT_WEB, consent_text
 from caregiver.models import Caregiver, ChannelConfirmation, ConsentRecord
 from caregiver.tokens import email_confirm_token
 from messaging.models import OutboundMessage
-from messaging.planning import plan_window
+from messaging.planning import plan_due
 from tests import factories
 from tests.portal.conftest import outbox_code, text
 
@@ -73,7 +73,7 @@ def test_signing_up_by_sms_sends_only_a_code_until_confirmed(client, clinic_with
     assert outbox_code(caregiver) not in confirmation.code_hash
     # Even with an appointment tomorrow, the planner sends a pending caregiver nothing.
     factories.AppointmentFactory(loved_one=caregiver.loved_ones.get(), starts_at=timezone.now() + timedelta(days=1))
-    plan_window(now=timezone.now())
+    plan_due(now=timezone.now())
     assert caregiver.messages.count() == 1
 
 

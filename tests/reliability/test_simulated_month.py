@@ -183,7 +183,7 @@ def live(month: Month, client) -> Counter:
                 happen(upcoming, month, client)
                 upcoming = next(events, None)
             if moment >= next_plan:
-                planning.plan_window(now=moment)
+                planning.plan_due(now=moment)
                 next_plan += PLAN_EVERY
                 ticks["planner"] += 1
             dispatch.dispatch_due(now=moment, batch_size=500, max_per_tick=5000, enqueue=send_now)

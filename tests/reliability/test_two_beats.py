@@ -88,11 +88,11 @@ def test_two_dispatchers_and_planners_without_the_lock_still_send_each_message_o
 
     def beat() -> None:
         try:
-            planning.plan_window(now=timezone.now())
+            planning.plan_due(now=timezone.now())
             # Both have planned; now they dispatch the same rows at the same moments.
             start.wait(timeout=60)
             for _ in range(30):
-                planning.plan_window(now=timezone.now())
+                planning.plan_due(now=timezone.now())
                 tick = dispatch.dispatch_due(
                     now=timezone.now(),
                     batch_size=40,

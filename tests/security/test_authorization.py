@@ -89,6 +89,7 @@ STAFF_PAGES = {
 STAFF_API = {
     "staff-family-list": Route(None, {"GET": 200, "POST": 201}),
     "staff-family-detail": Route("family", {"GET": 200}),
+    "staff-family-course": Route("family", {"GET": 200}),
     "staff-caregiver-list": Route(None, {"GET": 200}),
     "staff-caregiver-detail": Route("caregiver", {"GET": 200, "PATCH": 200}),
     "staff-appointment-list": Route(None, {"GET": 200, "POST": 201}),

@@ -1,0 +1,56 @@
+"""Plan now, in this process, instead of waiting for the beat tick: for operators and demos.
+
+    manage.py plan_now                    # everyone the tick would plan (changed, or short of the horizon)
+    manage.py plan_now --caregiver 42     # one caregiver, whatever their marks
+    manage.py plan_now --send             # then one dispatcher tick, sending what it claims here
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
+
+from caregiver.models import Caregiver
+from messaging import dispatch, planning, sending
+
+
+class Command(BaseCommand):
+    help = "Plan messages now (and with --send, send what is due), without Celery."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--caregiver", type=int, metavar="ID", help="plan only this caregiver")
+        parser.add_argument("--send", action="store_true", help="then run one dispatcher tick and send in process")
+
+    def handle(self, *args, caregiver: int | None, send: bool, **options) -> None:
+        if caregiver is not None and not Caregiver.objects.filter(pk=caregiver).exists():
+            raise CommandError(f"There is no caregiver with id {caregiver}.")
+        planned = planning.plan_due(caregiver_id=caregiver)
+        self.stdout.write(
+            "Planned {synced} caregiver(s): {created} messages created, {updated} updated, {cancelled} cancelled, "
+            "{unchanged} unchanged; {failed} failed.".format_map(
+                {k: planned.get(k, 0) for k in ("synced", "created", "updated", "cancelled", "unchanged", "failed")}
+            )
+        )
+        problems = Caregiver.objects.exclude(plan_problem="")
+        if caregiver is not None:
+            problems = problems.filter(pk=caregiver)
+        for who in problems[:20]:
+            self.stderr.write(f"  caregiver {who.pk} ({who.name}): {who.plan_problem}")
+        if not send:
+            return
+        outcomes: dict[str, int] = {}
+
+        def send_here(ids: list[int]) -> None:
+            for outcome in sending.messages_send(message_ids=ids).values():
+                kind = outcome.split(":")[0]
+                outcomes[kind] = outcomes.get(kind, 0) + 1
+
+        tick = dispatch.dispatch_due(
+            now=timezone.now(),
+            batch_size=settings.DISPATCH_BATCH_SIZE,
+            max_per_tick=settings.DISPATCH_MAX_PER_TICK,
+            enqueue=send_here,
+        )
+        summary = ", ".join(f"{count} {kind}" for kind, count in sorted(outcomes.items())) or "nothing"
+        self.stdout.write(f"Dispatched {tick['claimed']} due message(s): {summary}.")
