@@ -58,9 +58,7 @@ def main() -> int:
     write(args.out, results)
     for label, key in (("plan tick, caregivers", "plan_tick_caregivers"), ("plan tick, stored", "plan_tick"),
                        ("dispatch tick, stored", "dispatch_tick")):  # fmt: skip
-        print(
-            f"{label:22} ratio {results[key + '_ratio']:.2f} (bar <= 1.5: {results[key + '_bar']})", file=sys.stderr
-        )
+        print(f"{label:22} ratio {results[key + '_ratio']:.2f} (bar <= 1.5: {results[key + '_bar']})", file=sys.stderr)
     print(f"first full plan: {results['first_plan']['caregivers_per_s']:.0f} caregivers/s", file=sys.stderr)
     return 0
 
@@ -156,7 +154,9 @@ def _plan_with_two_processes(url: str) -> dict:
            "LOG_LEVEL": "WARNING", "PLAN_MAX_PER_TICK": "500"}  # fmt: skip
     start = time.perf_counter()
     workers = [
-        subprocess.Popen([sys.executable, "manage.py", "plan_now"], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [sys.executable, "manage.py", "plan_now"], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True
+        )
         for _ in range(2)
     ]
     outputs = [w.communicate()[0].strip() for w in workers]
@@ -186,7 +186,8 @@ def _steady_ticks(args) -> dict:
 
     def tick() -> None:
         result = planning.plan_due(now=timezone.now())
-        assert result["synced"] == len(changed), result
+        if result["synced"] != len(changed):
+            raise SystemExit(f"the tick synced {result['synced']} caregivers, not the {len(changed)} changed")
 
     tick_times = timed(tick, repeat=args.repeat, reset=change)
     return tick_times
@@ -198,8 +199,8 @@ def _claim_plans(connection) -> dict[str, str]:
     now = timezone.now()
     queries = {
         "dirty": (
-            "SELECT id FROM caregiver_caregiver WHERE plan_dirty AND (plan_lease_until IS NULL OR plan_lease_until < %s)"
-            " LIMIT 500 FOR UPDATE SKIP LOCKED",
+            "SELECT id FROM caregiver_caregiver WHERE plan_dirty "
+            "AND (plan_lease_until IS NULL OR plan_lease_until < %s) LIMIT 500 FOR UPDATE SKIP LOCKED",
             [now],
         ),
         "short_of_horizon": (

@@ -63,9 +63,6 @@ class PlanInput(models.Model):
     class Meta:
         abstract = True
 
-    def planned_caregivers(self) -> models.QuerySet:
-        raise NotImplementedError
-
     def save(self, *args, **kwargs) -> None:
         with transaction.atomic():
             super().save(*args, **kwargs)
@@ -75,6 +72,9 @@ class PlanInput(models.Model):
         with transaction.atomic():
             plan_mark(self.planned_caregivers())
             return super().delete(*args, **kwargs)
+
+    def planned_caregivers(self) -> models.QuerySet:
+        raise NotImplementedError
 
 
 class Clinic(PlanInput, TimeStamped):
@@ -285,14 +285,6 @@ class Caregiver(TimeStamped):
     def __str__(self) -> str:
         return self.name
 
-    def clean(self) -> None:
-        # "Give a mobile number, an email address, or both" is the check constraint's own message: full_clean
-        # validates constraints, and saying it here as well showed it twice.
-        if self.channels in (self.Channels.SMS, self.Channels.BOTH) and not self.phone:
-            raise ValidationError({"phone": "Text messages need a mobile number."})
-        if self.channels in (self.Channels.EMAIL, self.Channels.BOTH) and not self.email:
-            raise ValidationError({"email": "Email needs an email address."})
-
     def save(self, *args, **kwargs) -> None:
         # Any change to a caregiver may change what they should get: the planner syncs them next.
         # (The planner itself clears the mark with an update, never with save().)
@@ -301,6 +293,14 @@ class Caregiver(TimeStamped):
         if update_fields is not None:
             kwargs["update_fields"] = {*update_fields, "plan_dirty"}
         super().save(*args, **kwargs)
+
+    def clean(self) -> None:
+        # "Give a mobile number, an email address, or both" is the check constraint's own message: full_clean
+        # validates constraints, and saying it here as well showed it twice.
+        if self.channels in (self.Channels.SMS, self.Channels.BOTH) and not self.phone:
+            raise ValidationError({"phone": "Text messages need a mobile number."})
+        if self.channels in (self.Channels.EMAIL, self.Channels.BOTH) and not self.email:
+            raise ValidationError({"email": "Email needs an email address."})
 
     @property
     def wants_sms(self) -> bool:

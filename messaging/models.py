@@ -58,6 +58,16 @@ class ReminderRule(models.Model):
     def __str__(self) -> str:
         return f"{self.name} ({self.clinic})"
 
+    def save(self, *args, **kwargs) -> None:
+        with transaction.atomic():
+            super().save(*args, **kwargs)
+            plan_mark(Caregiver.objects.filter(clinic_id=self.clinic_id))
+
+    def delete(self, *args, **kwargs):
+        with transaction.atomic():
+            plan_mark(Caregiver.objects.filter(clinic_id=self.clinic_id))
+            return super().delete(*args, **kwargs)
+
     def clean(self) -> None:
         # A key with no template, or one that needs words a reminder cannot give (a sign-up code),
         # would make every reminder of this rule fail to render: refuse it here, in words.
@@ -68,16 +78,6 @@ class ReminderRule(models.Model):
         problem = template_problem(key=self.template_key)
         if problem:
             raise ValidationError({"template_key": problem})
-
-    def save(self, *args, **kwargs) -> None:
-        with transaction.atomic():
-            super().save(*args, **kwargs)
-            plan_mark(Caregiver.objects.filter(clinic_id=self.clinic_id))
-
-    def delete(self, *args, **kwargs):
-        with transaction.atomic():
-            plan_mark(Caregiver.objects.filter(clinic_id=self.clinic_id))
-            return super().delete(*args, **kwargs)
 
 
 # The defaults every clinic starts with, from the sources: ride home, the evening before, the

@@ -395,7 +395,7 @@ def _tips_attach(rows: list[Desired], *, caregiver: Caregiver, stored: dict[str,
             if row.wants_tip and (row.kind != Kind.TIP) == check_in:
                 days[row.local_date].append(row)
         new_days = []
-        for day, group in sorted(days.items()):
+        for _day, group in sorted(days.items()):
             kept = next(
                 (active[m.tip_id] for r in group if (m := stored.get(r.dedupe_key)) and m.tip_id in active), None
             )
@@ -407,9 +407,7 @@ def _tips_attach(rows: list[Desired], *, caregiver: Caregiver, stored: dict[str,
             continue
         if history is None:
             history = tip_history([caregiver.pk])[caregiver.pk]
-        picks = tips_choose(
-            caregiver=caregiver, count=len(new_days), library=list(active.values()), history=history
-        )
+        picks = tips_choose(caregiver=caregiver, count=len(new_days), library=list(active.values()), history=history)
         for group, tip in zip(new_days, picks, strict=False):
             for row in group:
                 row.tip = tip
@@ -604,11 +602,7 @@ def _reconcile(
                 keep.add(row.dedupe_key)
                 result.unchanged += 1
                 continue
-            body = (
-                None
-                if current is not None and current.plan_digest == digest
-                else _render(row, inputs, caregiver)
-            )
+            body = None if current is not None and current.plan_digest == digest else _render(row, inputs, caregiver)
         except Exception as exc:  # a template or a caregiver's data: this row, not the whole plan
             logger.exception("could not plan %s for caregiver %s", row.dedupe_key, caregiver.pk)
             problems.append(_problem_text(row, exc))
@@ -648,7 +642,7 @@ def _problem_text(row: Desired, exc: Exception) -> str:
     """What went wrong with a row, in words staff can pass on to whoever fixes it."""
     if row.rule is None:
         return f"Tips could not be written ({type(exc).__name__}: {exc})."
-    where = f"The reminder \"{row.rule.name}\" was not planned"
+    where = f'The reminder "{row.rule.name}" was not planned'
     if isinstance(exc, MessageTemplate.DoesNotExist):
         return f"{where}: its rule names a message template, '{row.rule.template_key}', that does not exist."
     return f"{where}: its template '{row.rule.template_key}' could not be written ({type(exc).__name__}: {exc})."
@@ -818,7 +812,9 @@ def course_preview(*, caregiver: Caregiver, now: datetime, loved_one_id: int | N
         .exclude(status__in=DROPPED)
         .values_list("channel", "send_at")
     )
-    rows = cap_apply([d for d in desired if d.dedupe_key not in planned], committed=committed, cap=settings.DAILY_MESSAGE_CAP)
+    rows = cap_apply(
+        [d for d in desired if d.dedupe_key not in planned], committed=committed, cap=settings.DAILY_MESSAGE_CAP
+    )
     _tips_attach(rows, caregiver=caregiver, stored={}, library=library)
     items = []
     for row in rows:
@@ -827,7 +823,7 @@ def course_preview(*, caregiver: Caregiver, now: datetime, loved_one_id: int | N
             continue
         try:
             body = _render(row, inputs, caregiver)
-        except Exception as exc:  # shown, not raised: the page must still open
+        except Exception as exc:  # noqa: BLE001 - shown, not raised: the page must still open
             text = f"(cannot be written: {exc})"
         else:
             text = body.subject or body.text

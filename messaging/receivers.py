@@ -8,8 +8,8 @@ from django.db.models.signals import post_save
 from django.dispatch import receiver
 
 from caregiver.models import Caregiver, Clinic, plan_mark
-from content.models import MessageTemplate, Tip
 from caregiver.signals import appointment_changed, caregiver_changed, confirmation_requested
+from content.models import MessageTemplate, Tip
 
 from . import planning, services
 from .inbound import dispatcher_wake
@@ -67,7 +67,5 @@ def on_tip_saved(sender, *, instance: Tip, **kwargs) -> None:
 
 @receiver(post_save, sender=MessageTemplate)
 def on_template_saved(sender, *, instance: MessageTemplate, **kwargs) -> None:
-    planned = OutboundMessage.objects.filter(
-        rule__template_key=instance.key, status=OutboundMessage.Status.SCHEDULED
-    )
+    planned = OutboundMessage.objects.filter(rule__template_key=instance.key, status=OutboundMessage.Status.SCHEDULED)
     plan_mark(Caregiver.objects.filter(pk__in=planned.values("caregiver_id")))

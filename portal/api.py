@@ -384,7 +384,7 @@ class FamilyViewSet(StaffViewSet):
         description=(
             "Planned messages as they stand (`preview: false`, with their `id`), and beyond the planner's "
             "48-hour horizon a preview of every reminder and tip the rest of the course will bring "
-            "(`preview: true`, `status: \"preview\"`, no `id`), computed by the same rules as the plan. "
+            '(`preview: true`, `status: "preview"`, no `id`), computed by the same rules as the plan. '
             "A preview follows any later change to appointments or preferences. Soonest first."
         ),
         responses={200: s.CourseSerializer, **NOT_FOUND, **ERRORS},

@@ -22,11 +22,21 @@ def run(script: str, *args: str, tmp_path: Path) -> dict:
     return json.loads(out.read_text())
 
 
-def test_planner_bench_reports_both_ticks_and_uses_the_due_index(tmp_path):
+def test_planner_bench_reports_the_caregiver_and_stored_row_ratios_and_the_indexes_answer(tmp_path):
     result = run(
-        "planner_bench.py", "--small", "300", "--large", "600", "--due", "20", "--caregivers", "5", "--repeat", "1",
+        "planner_bench.py", "--few", "20", "--many", "60", "--changed", "10", "--small", "300", "--large", "600",
+        "--due", "20", "--caregivers", "5", "--repeat", "1",
         tmp_path=tmp_path,
     )  # fmt: skip
+    few, many = result["caregivers"]["few"], result["caregivers"]["many"]
+    assert (few["caregivers"], many["caregivers"]) == (20, 60)
+    assert many["appointments"] == 60 * 11
+    assert many["outbox_rows"] > few["outbox_rows"] > 0
+    assert result["plan_tick_ratio_caregivers"] > 0
+    assert result["first_plan"]["caregivers_per_s"] > 0
+    # 60 caregivers fit in a page, so PostgreSQL rightly scans; at 100,000 the report shows the indexes.
+    assert "caregiver_caregiver" in many["plans"]["dirty"]
+    assert "LockRows" in many["plans"]["short_of_horizon"]
     assert result["sizes"]["large"]["stored_rows"] > result["sizes"]["small"]["stored_rows"]
     assert result["dispatch_tick_ratio"] > 0
     assert result["plan_tick_ratio"] > 0

@@ -91,3 +91,45 @@ def test_staff_enroll_plan_a_course_reschedule_and_watch_the_timeline(page, staf
     page.get_by_role("link", name="Families").first.click()
     page.get_by_text("Jordan Rivera").wait_for()
     screenshot(page, "staff-families")
+
+
+def _sign_in(page) -> None:
+    page.goto("/staff/login/")
+    page.get_by_label("Username").fill("dana")
+    page.get_by_label("Password").fill("a-long-test-password")
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url("**/staff/")
+
+
+@pytest.mark.parametrize("viewport", ["desktop", "phone"])
+def test_the_family_page_previews_every_message_of_the_course(request, content, eager_celery, screenshot, viewport):
+    """With the planner's usual 48-hour horizon, the rest of a twelve-week course is on the family
+    page as a preview: each message, when it will go, to whom, marked as not planned yet."""
+    from caregiver import services
+    from messaging import planning
+
+    page = request.getfixturevalue("page" if viewport == "desktop" else "phone_page")
+    clinic = factories.ClinicFactory(name="Riverside Clinic", time_zone="America/New_York")
+    user = get_user_model().objects.create_user(username="dana", password="a-long-test-password", first_name="Dana")
+    factories.StaffMembershipFactory(user=user, clinic=clinic)
+    family = factories.LovedOneFactory(clinic=clinic, first_name="Alex")
+    caregiver = factories.CaregiverFactory(clinic=clinic, name="Jordan Rivera", time_zone="America/Chicago")
+    factories.CareLinkFactory(caregiver=caregiver, loved_one=family)
+    factories.ConsentRecordFactory(caregiver=caregiver, channel="sms")
+    start = timezone.now().replace(hour=15, minute=0, second=0, microsecond=0) + timedelta(days=1)
+    for days in (0, 2, 4, 7, 9, 11, 39, 67):
+        services.appointment_create(loved_one=family, starts_at=start + timedelta(days=days))
+    planning.plan_due()
+
+    _sign_in(page)
+    page.goto(f"/staff/families/{family.pk}/")
+    page.get_by_role("heading", name="Later in the course").wait_for()
+    previews = page.locator("li.preview")
+    assert previews.count() >= 20
+    # A long course is folded under its count; one tap opens it.
+    page.get_by_text("more messages to come").click()
+    first = previews.first.inner_text()
+    assert "Jordan Rivera" in first
+    assert "Preview" in first
+    assert "To Jordan Rivera · SMS" in previews.last.inner_text()
+    screenshot(page, "staff-course-ahead" if viewport == "desktop" else "staff-course-ahead-phone")

@@ -1,8 +1,8 @@
 """Plan now, in this process, instead of waiting for the beat tick: for operators and demos.
 
-    manage.py plan_now                    # everyone the tick would plan (changed, or short of the horizon)
-    manage.py plan_now --caregiver 42     # one caregiver, whatever their marks
-    manage.py plan_now --send             # then one dispatcher tick, sending what it claims here
+manage.py plan_now                    # everyone the tick would plan (changed, or short of the horizon)
+manage.py plan_now --caregiver 42     # one caregiver, whatever their marks
+manage.py plan_now --send             # then one dispatcher tick, sending what it claims here
 """
 
 from __future__ import annotations
