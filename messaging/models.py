@@ -217,6 +217,21 @@ class OutboundMessage(models.Model):
         when = f"{self.send_at:%Y-%m-%d %H:%M}"
         return f"{self.get_kind_display()} {self.channel} to {self.caregiver or self.to} at {when} ({self.status})"
 
+    def reminder_problem(self) -> str:
+        """Why this reminder no longer fits its appointment ('' when it does, or it is no reminder).
+
+        The one definition, used by the plan sync (why it cancels a row) and at send time."""
+        if self.kind != self.Kind.REMINDER:
+            return ""
+        appointment = self.appointment
+        if appointment is None or appointment.status == Appointment.Status.CANCELLED:
+            return "appointment_cancelled"
+        if not self.dedupe_key.endswith(f":{int(appointment.starts_at.timestamp())}"):
+            return "rescheduled"
+        if self.rule is not None and self.rule.skip_if_ride_arranged and appointment.ride_arranged:
+            return "ride_arranged"
+        return ""
+
     @property
     def sender_clinic(self) -> Clinic:
         """The clinic whose number and rate an SMS goes out with."""

@@ -482,17 +482,10 @@ def _cancel_reason(message: OutboundMessage, caregiver: Caregiver, channels: lis
         if consent == ConsentRecord.Action.OPT_OUT:
             return "opted_out"
         return "undeliverable" if message.channel == "sms" and caregiver.sms_blocked_reason else "channel_off"
-    appointment = message.appointment
-    if message.kind == Kind.REMINDER:
-        if appointment is None or appointment.status == Appointment.Status.CANCELLED:
-            return "appointment_cancelled"
-        if appointment.status == Appointment.Status.COMPLETED:
-            return "appointment_completed"
-        if not message.dedupe_key.endswith(f":{int(appointment.starts_at.timestamp())}"):
-            return "rescheduled"
-        if message.rule is not None and message.rule.skip_if_ride_arranged and appointment.ride_arranged:
-            return "ride_arranged"
-    return "replanned"
+    appointment = message.appointment if message.kind == Kind.REMINDER else None
+    if appointment is not None and appointment.status == Appointment.Status.COMPLETED:
+        return "appointment_completed"
+    return message.reminder_problem() or "replanned"
 
 
 def _appointments(caregiver_id: int, now: datetime, until: datetime) -> list[Appointment]:

@@ -18,7 +18,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from caregiver import services as caregiver_services
-from caregiver.models import Appointment, Caregiver, ConsentRecord
+from caregiver.models import Caregiver, ConsentRecord
 from caregiver.selectors import caregivers_consent
 
 from . import locks, rendering, timing
@@ -55,19 +55,6 @@ def _consent_problem(message: OutboundMessage, consent: dict[str, bool], now: da
         return "paused"
     if caregiver.status == Caregiver.Status.PENDING or opted_in is not True:
         return "no_consent"
-    return ""
-
-
-def _reminder_problem(message: OutboundMessage) -> str:
-    if message.kind != Kind.REMINDER:
-        return ""
-    appointment = message.appointment
-    if appointment is None or appointment.status == Appointment.Status.CANCELLED:
-        return "appointment_cancelled"
-    if not message.dedupe_key.endswith(f":{int(appointment.starts_at.timestamp())}"):
-        return "rescheduled"
-    if message.rule is not None and message.rule.skip_if_ride_arranged and appointment.ride_arranged:
-        return "ride_arranged"
     return ""
 
 
@@ -114,7 +101,7 @@ def _decide(message: OutboundMessage, consent: dict[str, bool], cap: _DailyCap, 
     """What to do with one locked, queued message: 'send', 'defer', or the reason to suppress it."""
     if message.not_after and now > message.not_after:
         return "stale"
-    reason = _consent_problem(message, consent, now) or _reminder_problem(message)
+    reason = _consent_problem(message, consent, now) or message.reminder_problem()
     if reason:
         return reason
     if message.kind in OutboundMessage.CAPPED_KINDS and not timing.is_allowed(message.caregiver, now):
