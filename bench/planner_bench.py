@@ -250,11 +250,21 @@ def stored_rows_part(args) -> dict:
     _families(clinic, args.caregivers, offset=0, now=timezone.now())
     caregivers = list(Caregiver.objects.values_list("id", flat=True))
     planning.plan_due(now=timezone.now())
+    # The stored rows belong to other caregivers, planned long ago (the planner never takes them):
+    # the rows of the caregivers a tick syncs stay what one caregiver has, however full the table.
+    others = [
+        c.pk
+        for c in Caregiver.objects.bulk_create(
+            Caregiver(clinic=clinic, name=f"Other {i}", phone=f"+1313{i:07d}", time_zone=ZONES[0], status="active",
+                      plan_dirty=False, planned_until=timezone.now() + timedelta(days=3650))
+            for i in range(1000)
+        )
+    ]  # fmt: skip
 
     def fill(count: int, offset: int) -> None:
         with connection.cursor() as cursor:
-            # Spread over every caregiver, as real future messages are, beyond the horizon.
-            cursor.execute(FILL_SQL, {"caregivers": caregivers, "n": len(caregivers), "offset": offset, "count": count})
+            # Spread over the other caregivers, beyond the horizon, as real future rows are.
+            cursor.execute(FILL_SQL, {"caregivers": others, "n": len(others), "offset": offset, "count": count})
             cursor.execute("ANALYZE messaging_outboundmessage")
 
     due_keys = [f"bench-due:{i}" for i in range(args.due)]
