@@ -45,7 +45,8 @@ run: demo
 	@echo "    Health         http://$(HOST):$(PORT)/healthz"
 	@echo "    API docs       http://$(HOST):$(PORT)/api/docs/   (demo API key above)"
 	@echo
-	HOST=$(HOST) PORT=$(PORT) PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -f Procfile
+	HOST=$(HOST) PORT=$(PORT) PUBLIC_BASE_URL="$${PUBLIC_BASE_URL:-http://$(HOST):$(PORT)}" \
+		PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -f Procfile
 
 test: install
 	@mkdir -p var

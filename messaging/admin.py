@@ -3,13 +3,21 @@ from django.contrib import admin
 from caregiver.admin import ClinicScopedAdmin, ReadOnlyAdmin
 
 from .models import CrisisAlert, InboundMessage, OutboundMessage, ReminderRule
+from .rendering import template_problem
 
 
 @admin.register(ReminderRule)
 class ReminderRuleAdmin(ClinicScopedAdmin):
-    list_display = ["name", "clinic", "anchor", "offset_amount", "offset_unit", "local_time", "template_key", "active"]
+    list_display = [
+        "name", "clinic", "anchor", "offset_amount", "offset_unit", "local_time", "template_key", "active", "problem",
+    ]  # fmt: skip
     list_filter = ["clinic", "active", "anchor"]
     search_fields = ["name", "key", "template_key"]
+
+    @admin.display(description="Problem")
+    def problem(self, obj: ReminderRule) -> str:
+        # A rule saved around the form's check (an old row, a template since removed) shows here.
+        return template_problem(key=obj.template_key) or "—"
 
 
 @admin.register(OutboundMessage)

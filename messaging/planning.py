@@ -23,6 +23,7 @@ The same pure function previews a whole course, past the horizon (`course_previe
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import logging
@@ -40,6 +41,7 @@ from caregiver import services as caregiver_services
 from caregiver.models import Appointment, Caregiver, Clinic, ConsentRecord
 from caregiver.selectors import caregivers_with_consent
 from content.models import MessageTemplate, Tip
+from content.validation import TemplateRenderError
 
 from . import rendering, timing
 from .models import DEFAULT_RULES, TREATMENT_KINDS, OutboundMessage, ReminderRule
@@ -155,8 +157,8 @@ def _reminders(
         if late:
             send_at = now
         if not timing.is_allowed(caregiver, send_at):
-            moved = timing.latest_allowed_before(caregiver, send_at)
-            if moved is not None and earliest - timedelta(minutes=1) <= moved < not_after:
+            moved = _out_of_quiet_hours(caregiver, send_at, earliest=earliest, not_after=not_after)
+            if moved is not None:
                 send_at = moved
                 late = late or moved < now
             else:
@@ -180,6 +182,26 @@ def _reminders(
                 )
             )
     return found
+
+
+def _out_of_quiet_hours(
+    caregiver: Caregiver, send_at: datetime, *, earliest: datetime, not_after: datetime
+) -> datetime | None:
+    """Where a reminder that falls in quiet hours goes instead: earlier the same local day if that
+    is still useful, else later the same day if still in time; None if neither (it is held back).
+    Never another day: "the next morning" must not arrive the evening before."""
+    day = timing.local_day(caregiver, send_at)
+    earlier = timing.latest_allowed_before(caregiver, send_at)
+    if (
+        earlier is not None
+        and timing.local_day(caregiver, earlier) == day
+        and earliest - timedelta(minutes=1) <= earlier
+    ):
+        return earlier if earlier < not_after else None
+    later = timing.next_allowed(caregiver, send_at)
+    if later is not None and timing.local_day(caregiver, later) == day and earliest <= later < not_after:
+        return later
+    return None
 
 
 TIP_DAYS = {
@@ -327,7 +349,9 @@ def tips_choose(
         return []
     if history is None:
         history = tip_history([caregiver.pk])[caregiver.pk]
-    times = Counter({row["tip_id"]: row["times"] for row in history})
+    times: Counter[int] = Counter()
+    for row in history:
+        times[row["tip_id"]] += row["times"]
     # Larger means heard more recently; a category never heard sorts first.
     category_of = {t.pk: t.category_id for t in tips}
     recency: dict[int, float] = {}
@@ -411,6 +435,8 @@ def _tips_attach(rows: list[Desired], *, caregiver: Caregiver, stored: dict[str,
         for group, tip in zip(new_days, picks, strict=False):
             for row in group:
                 row.tip = tip
+            # One rotation for tips and check-ins: what a check-in carries is not a tip again soon.
+            history = [*history, {"tip_id": tip.pk, "times": 1, "last": group[0].send_at}]
 
 
 # --- Words ---------------------------------------------------------------------------------------
@@ -597,8 +623,12 @@ def _reconcile(
                 continue
             body = None if current is not None and current.plan_digest == digest else _render(row, inputs, caregiver)
         except Exception as exc:  # a template or a caregiver's data: this row, not the whole plan
-            logger.exception("could not plan %s for caregiver %s", row.dedupe_key, caregiver.pk)
-            problems.append(_problem_text(row, exc))
+            problem = _problem_text(row, exc)
+            if isinstance(exc, MessageTemplate.DoesNotExist | TemplateRenderError):
+                logger.warning("caregiver %s: %s", caregiver.pk, problem)
+            else:
+                logger.exception("could not plan %s for caregiver %s", row.dedupe_key, caregiver.pk)
+            problems.append(problem)
             if current is not None:
                 keep.add(row.dedupe_key)  # whatever it said before still stands
             continue
@@ -769,15 +799,22 @@ class PreviewItem:
 
     @property
     def reason_text(self) -> str:
-        return {"daily_cap": "the day's limit is reached", "quiet_hours": "quiet hours"}.get(
-            self.status_reason, self.status_reason.replace("_", " ")
-        )
+        return {
+            "daily_cap": "the day's limit is reached",
+            "quiet_hours": "quiet hours",
+            "rule_problem": "its reminder rule has a problem",
+        }.get(self.status_reason, self.status_reason.replace("_", " "))
 
 
 def course_preview(*, caregiver: Caregiver, now: datetime, loved_one_id: int | None = None) -> list[PreviewItem]:
     """Every reminder and tip the caregiver's course will bring that is not planned yet (beyond
     the horizon), computed by the same function as the plan. `loved_one_id` keeps the reminders
-    to that loved one's appointments. `caregiver` must carry the consent annotations."""
+    to that loved one's appointments. `caregiver` must carry the consent annotations. A paused
+    caregiver's preview starts where the pause ends."""
+    if caregiver.status == Caregiver.Status.PAUSED and caregiver.paused_until is not None:
+        caregiver = copy.copy(caregiver)
+        caregiver.status = Caregiver.Status.ACTIVE
+        now = max(now, caregiver.paused_until)
     appointments = [
         a
         for a in Appointment.objects.filter(
@@ -814,17 +851,18 @@ def course_preview(*, caregiver: Caregiver, now: datetime, loved_one_id: int | N
         inputs = _inputs(row, caregiver, library)
         if inputs is None:
             continue
+        reason = row.status_reason
         try:
             body = _render(row, inputs, caregiver)
         except Exception as exc:  # noqa: BLE001 - shown, not raised: the page must still open
-            text = f"(cannot be written: {exc})"
+            text, reason = _problem_text(row, exc), "rule_problem"
         else:
             text = body.subject or body.text
         items.append(
             PreviewItem(
                 caregiver=caregiver, send_at=row.send_at, channel=row.channel, kind=row.kind,
                 what=row.rule.name if row.rule else (row.tip.title if row.tip else "A tip"), text=text,
-                status_reason=row.status_reason, appointment_id=row.appointment.pk if row.appointment else None,
+                status_reason=reason, appointment_id=row.appointment.pk if row.appointment else None,
                 dedupe_key=row.dedupe_key,
             )
         )  # fmt: skip

@@ -201,7 +201,10 @@ def template_problem(*, key: str) -> str:
     """Why a reminder rule cannot use the template `key`, in words for the admin ('' when it can)."""
     known = reminder_templates()
     if key not in known:
-        return f"There is no reminder template called '{key}'. Choose one of: {', '.join(known) or 'none loaded'}."
+        choose = f"Choose one of: {', '.join(known) or 'none loaded'}."
+        if MessageTemplate.objects.filter(key=key, active=True).exists():
+            return f"'{key}' is a message template, but not a reminder (they start with '{REMINDER_PREFIX}'). {choose}"
+        return f"There is no reminder template called '{key}'. {choose}"
     try:
         message_render(key=key, context=dict.fromkeys(REMINDER_WORDS, "x"))
     except TemplateRenderError as exc:

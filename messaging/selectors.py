@@ -11,9 +11,9 @@ from django.db.models import Case, Q, QuerySet, When
 from caregiver.models import LovedOne
 from caregiver.selectors import caregivers_with_consent, clinics_for_user
 
-from .models import CrisisAlert, InboundMessage, OutboundMessage
+from .models import CrisisAlert, InboundMessage, OutboundMessage, ReminderRule
 from .planning import PreviewItem, course_preview
-from .rendering import redact_codes
+from .rendering import redact_codes, template_problem
 
 
 def messages_for_user(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[OutboundMessage]:
@@ -199,3 +199,10 @@ def family_course(*, loved_one: LovedOne, now: datetime) -> list[dict]:
         for p in family_preview(loved_one=loved_one, now=now)
     ]  # fmt: skip
     return sorted(items, key=lambda item: (item["send_at"], item["preview"], item["caregiver"], item["channel"]))
+
+
+def clinic_rule_problems(*, clinic_id: int) -> list[tuple[ReminderRule, str]]:
+    """The clinic's active reminder rules that cannot be written, and why: every caregiver of the
+    clinic misses those reminders until the rule is fixed, whether or not they were planned since."""
+    rules = ReminderRule.objects.filter(clinic_id=clinic_id, active=True).order_by("position")
+    return [(rule, problem) for rule in rules if (problem := template_problem(key=rule.template_key))]

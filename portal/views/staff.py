@@ -24,7 +24,7 @@ from caregiver import selectors, services
 from caregiver.models import Appointment, Caregiver
 from caregiver.validators import local_to_utc
 from messaging.models import InboundMessage
-from messaging.selectors import family_preview, family_timeline
+from messaging.selectors import clinic_rule_problems, family_preview, family_timeline
 
 from ..forms import (
     AppointmentForm,
@@ -111,6 +111,7 @@ def family(request: HttpRequest, pk: int) -> HttpResponse:
         "timeline": family_timeline(loved_one=loved_one),
         "preview": family_preview(loved_one=loved_one, now=timezone.now()),
         "plan_problems": [c for c in caregivers if c.plan_problem],
+        "rule_problems": clinic_rule_problems(clinic_id=loved_one.clinic_id),
         "changes": [(e, e.describe(zone)) for e in selectors.family_audit_events(loved_one=loved_one)[:10]],
         "form": form,
         "now": timezone.now(),

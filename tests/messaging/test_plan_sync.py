@@ -492,3 +492,78 @@ def test_another_clinics_course_is_not_found(course):
     factories.StaffMembershipFactory(user=stranger, clinic=factories.ClinicFactory())
     response = token_client(stranger).get(f"/api/v1/families/{loved_one.pk}/course/")
     assert response.status_code == 404
+
+
+# --- What the outside tester found --------------------------------------------------------------
+
+
+def test_a_check_in_in_quiet_hours_waits_for_the_morning_never_the_evening_before(family, infusion):
+    caregiver, loved_one = family(quiet_start=time(21, 0), quiet_end=time(9, 30))
+    with time_machine.travel("2026-12-04 06:00Z", tick=False):
+        infusion(loved_one, "2026-12-04 10:00")
+        planning.plan_due(now=timezone.now())
+    by_rule = {m.rule.key: m for m in rows(caregiver, kind="reminder").values()}
+    assert local(by_rule["next-morning"].send_at, NY) == datetime(2026, 12, 5, 9, 30)
+    assert by_rule["next-morning"].status == "scheduled"
+
+
+def test_after_treatment_advice_due_in_quiet_hours_goes_when_they_end_if_still_in_time(family, infusion):
+    caregiver, loved_one = family(quiet_start=time(21, 0), quiet_end=time(9, 30))
+    with time_machine.travel("2026-12-04 06:00Z", tick=False):
+        infusion(loved_one, "2026-12-04 06:30")  # pick-up at 08:30, quiet until 09:30
+        planning.plan_due(now=timezone.now())
+    (reminder,) = [m for m in rows(caregiver, kind="reminder").values() if m.rule.key == "expected-end"]
+    assert (reminder.status, local(reminder.send_at, NY)) == ("scheduled", datetime(2026, 12, 4, 9, 30))
+
+
+def test_a_paused_caregivers_preview_resumes_when_the_pause_ends(course):
+    caregiver, loved_one, user = course
+    with time_machine.travel("2026-12-07 12:05Z", tick=False):
+        services.caregiver_pause(caregiver=fresh(caregiver), until=datetime(2026, 12, 12, 12, tzinfo=UTC))
+        messages = token_client(user).get(f"/api/v1/families/{loved_one.pk}/course/").json()["messages"]
+    preview = [m for m in messages if m["preview"]]
+    assert preview
+    assert min(datetime.fromisoformat(m["send_at"]) for m in preview) >= datetime(2026, 12, 12, 12, tzinfo=UTC)
+
+
+def test_a_broken_rule_is_shown_for_every_family_of_the_clinic_and_marked_in_the_preview(course, client):
+    caregiver, loved_one, user = course
+    ReminderRule.objects.filter(clinic=caregiver.clinic, key="evening-before").update(template_key="gone-template")
+    with time_machine.travel("2026-12-07 12:05Z", tick=False):
+        messages = token_client(user).get(f"/api/v1/families/{loved_one.pk}/course/").json()["messages"]
+        client.force_login(user)
+        page = client.get(f"/staff/families/{loved_one.pk}/").content.decode()
+    broken = [m for m in messages if m["preview"] and m["status_reason"] == "rule_problem"]
+    assert broken
+    assert all("'gone-template', that does not exist" in m["text"] for m in broken)
+    assert "MessageTemplate matching query" not in str(messages)
+    # Nobody was planned since the rule broke, yet staff are told.
+    assert 'The reminder "The evening before: time and pick-up" cannot be sent to any family' in page
+
+
+def test_plan_now_says_when_nothing_needed_planning(family):
+    family()
+    planning.plan_due()
+    out = StringIO()
+    call_command("plan_now", stdout=out)
+    assert out.getvalue().startswith("Nothing needed planning")
+
+
+def test_a_check_in_and_a_tip_never_carry_the_same_tip_in_a_plan(family, infusion, settings):
+    settings.PLAN_HORIZON_HOURS, settings.DAILY_MESSAGE_CAP = 24 * 6, 6
+    caregiver, loved_one = family()
+    Caregiver.objects.filter(pk=caregiver.pk).update(tip_frequency="daily")
+    with time_machine.travel("2026-12-07 12:00Z", tick=False):
+        for day in ("2026-12-08", "2026-12-09", "2026-12-10"):
+            infusion(loved_one, f"{day} 10:00")
+        planning.plan_due(now=timezone.now())
+    carried = [m.tip_id for m in rows(caregiver, status="scheduled").values() if m.tip_id]
+    assert len(carried) >= 8
+    assert len(carried) == len(set(carried))
+
+
+def test_a_rule_naming_a_template_that_is_not_a_reminder_says_so(content, clinic):
+    rule = ReminderRule.objects.get(clinic=clinic, key="evening-before")
+    rule.template_key = "welcome"
+    with pytest.raises(ValidationError, match="'welcome' is a message template, but not a reminder"):
+        rule.full_clean()

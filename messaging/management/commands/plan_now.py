@@ -26,19 +26,30 @@ class Command(BaseCommand):
         if caregiver is not None and not Caregiver.objects.filter(pk=caregiver).exists():
             raise CommandError(f"There is no caregiver with id {caregiver}.")
         planned = planning.plan_due(caregiver_id=caregiver)
+        if caregiver is None and not planned["synced"] and not planned["failed"]:
+            self.stdout.write(
+                "Nothing needed planning: nobody changed since their last plan, and every plan reaches far "
+                "enough ahead. `plan_now --caregiver ID` re-plans one caregiver anyway."
+            )
+        else:
+            self._report(planned)
+        problems = Caregiver.objects.exclude(plan_problem="")
+        if caregiver is not None:
+            problems = problems.filter(pk=caregiver)
+        for who in problems[:20]:
+            self.stderr.write(f"  caregiver {who.pk} ({who.name}): {who.plan_problem}")
+        if send:
+            self._send()
+
+    def _report(self, planned: dict[str, int]) -> None:
         self.stdout.write(
             "Planned {synced} caregiver(s): {created} messages created, {updated} updated, {cancelled} cancelled, "
             "{unchanged} unchanged; {failed} failed.".format_map(
                 {k: planned.get(k, 0) for k in ("synced", "created", "updated", "cancelled", "unchanged", "failed")}
             )
         )
-        problems = Caregiver.objects.exclude(plan_problem="")
-        if caregiver is not None:
-            problems = problems.filter(pk=caregiver)
-        for who in problems[:20]:
-            self.stderr.write(f"  caregiver {who.pk} ({who.name}): {who.plan_problem}")
-        if not send:
-            return
+
+    def _send(self) -> None:
         outcomes: dict[str, int] = {}
 
         def send_here(ids: list[int]) -> None:
