@@ -327,7 +327,7 @@ def test_a_month_of_messages_goes_out_right_across_dst(client, phones, content, 
         assert m.dedupe_key.endswith(f":{int(stood.timestamp())}"), m
 
     # Every reminder that was due went out on time (within one dispatcher tick), or, when its
-    # moment fell in the caregiver's quiet hours, earlier or not at all.
+    # moment fell in the caregiver's quiet hours, earlier or later that day, or not at all.
     sent_by_key = {m.dedupe_key: m for m in reminders}
     by_key = {m.dedupe_key: m for m in rows}
     day_counts = Counter(
@@ -348,8 +348,11 @@ def test_a_month_of_messages_goes_out_right_across_dst(client, phones, content, 
             if due.astimezone(zone).utcoffset() != (due - timedelta(days=1)).astimezone(zone).utcoffset():
                 checked[f"DST day in {caregiver.time_zone}"] += 1
         elif sent is not None:
-            assert sent.sent_at <= due, (key, due, sent.sent_at)
-            checked["moved earlier"] += 1
+            # Moved out of quiet hours, but never to another day ("the next morning" stays the
+            # next morning); later only while it is still in time (its not_after).
+            assert sent.sent_at.astimezone(zone).date() == due.astimezone(zone).date(), (key, due, sent.sent_at)
+            assert row.not_after is None or sent.sent_at <= row.not_after, (key, due, sent.sent_at)
+            checked["moved earlier" if sent.sent_at <= due else "moved later"] += 1
         else:
             assert row is not None, (key, due, caregiver.time_zone)
             assert row.status_reason == "quiet_hours", (key, row)
