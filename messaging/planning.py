@@ -829,10 +829,11 @@ def course_preview(*, caregiver: Caregiver, now: datetime, loved_one_id: int | N
     rules = library.rules({a.loved_one.clinic_id for a in appointments})
     desired = desired_messages(caregiver=caregiver, appointments=appointments, rules=rules, now=now, until=until)
     # What is planned already is on the timeline as it stands; it takes its place under the cap.
+    # A cancelled row is not (a pause cancels rows that its end brings back).
     planned = set(
-        OutboundMessage.objects.filter(
-            caregiver_id=caregiver.pk, dedupe_key__in=[d.dedupe_key for d in desired]
-        ).values_list("dedupe_key", flat=True)
+        OutboundMessage.objects.filter(caregiver_id=caregiver.pk, dedupe_key__in=[d.dedupe_key for d in desired])
+        .exclude(status=Status.CANCELLED)
+        .values_list("dedupe_key", flat=True)
     )
     committed = Counter(
         (channel, timing.local_day(caregiver, send_at))
