@@ -14,6 +14,7 @@ from datetime import date, datetime, timedelta
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Case, F, OuterRef, Subquery, When
+from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 
@@ -70,16 +71,22 @@ class _DailyCap:
         if not capped:
             return
         starts = [self._day_start(m) for m in capped]
-        went_out = OutboundMessage.objects.filter(
-            caregiver_id__in={m.caregiver_id for m in capped},
-            kind__in=OutboundMessage.CAPPED_KINDS,
-            status__in=OutboundMessage.OUT,
-            sent_at__gte=min(starts),
-            sent_at__lt=max(starts) + timedelta(days=1),
-        ).exclude(pk__in=[m.pk for m in messages])
+        # A row another worker is sending has no sent_at yet: it counts from when its attempt began,
+        # or two workers could each give away the day's last place.
+        went_at = Coalesce("sent_at", "attempt_started_at")
+        went_out = (
+            OutboundMessage.objects.filter(
+                caregiver_id__in={m.caregiver_id for m in capped},
+                kind__in=OutboundMessage.CAPPED_KINDS,
+                status__in=OutboundMessage.OUT,
+            )
+            .annotate(went_at=went_at)
+            .filter(went_at__gte=min(starts), went_at__lt=max(starts) + timedelta(days=1))
+            .exclude(pk__in=[m.pk for m in messages])
+        )
         zones = {m.caregiver_id: timing.zone_of(m.caregiver) for m in capped}
-        for caregiver_id, channel, sent_at in went_out.values_list("caregiver_id", "channel", "sent_at"):
-            self.counts[(caregiver_id, channel, sent_at.astimezone(zones[caregiver_id]).date())] += 1
+        for caregiver_id, channel, went in went_out.values_list("caregiver_id", "channel", "went_at"):
+            self.counts[(caregiver_id, channel, went.astimezone(zones[caregiver_id]).date())] += 1
 
     @staticmethod
     def _day_start(message: OutboundMessage) -> datetime:

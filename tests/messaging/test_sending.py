@@ -299,3 +299,18 @@ def test_a_proxy_in_the_environment_is_still_honoured(monkeypatch):
 
     assert session().trust_env is False
     assert session(HTTPS_PROXY="http://proxy.example:3128").trust_env is True
+
+
+def test_a_tip_another_worker_is_sending_counts_against_the_daily_cap(fake_twilio, due, settings):
+    """The outside review saw 4 tips go out against a cap of 3: rows still `sending` elsewhere
+    have no sent_at yet, and the send-time cap did not count them."""
+    settings.DAILY_MESSAGE_CAP = 3
+    noon = datetime(2026, 12, 8, 17, tzinfo=UTC)
+    last = due(kind="tip", send_at=noon)
+    OutboundMessageFactory(caregiver=last.caregiver, kind="tip", status="sent", sent_at=noon - timedelta(hours=3))
+    for _ in range(2):  # another worker's batch, mid-send
+        OutboundMessageFactory(
+            caregiver=last.caregiver, kind="tip", status="sending", attempt_started_at=noon - timedelta(minutes=1)
+        )
+    assert send_batch([last]) == {last.pk: "suppressed:daily_cap"}
+    assert fake_twilio.messages == []
