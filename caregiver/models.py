@@ -363,6 +363,11 @@ class ConsentRecord(AppendOnly):
 
     caregiver = models.ForeignKey(Caregiver, on_delete=models.PROTECT, related_name="consent_records")
     channel = models.CharField(max_length=5, choices=Channel.choices)
+    address = models.CharField(
+        max_length=254,
+        blank=True,
+        help_text="The number or email the consent was given for (it does not follow a new one).",
+    )
     action = models.CharField(max_length=7, choices=Action.choices)
     source = models.CharField(max_length=5, choices=Source.choices)
     consent_text_version = models.CharField(max_length=40, blank=True)
@@ -378,7 +383,13 @@ class ConsentRecord(AppendOnly):
         indexes = [models.Index(fields=["caregiver", "channel", "-created_at", "-id"])]
 
     def __str__(self) -> str:
-        return f"{self.caregiver} {self.get_action_display().lower()} {self.get_channel_display()}"
+        return f"{self.caregiver} {self.get_action_display().lower()} {self.get_channel_display()} ({self.address})"
+
+    def save(self, *args, **kwargs) -> None:
+        if not self.address:
+            # Given for the address the caregiver has now, unless the caller says which (a confirmation's).
+            self.address = self.caregiver.phone if self.channel == self.Channel.SMS else self.caregiver.email
+        super().save(*args, **kwargs)
 
 
 APPOINTMENT_HORIZON = timedelta(days=20 * 365)

@@ -6,6 +6,7 @@ object finds nothing (a 404), it is never "forbidden" (which would confirm it ex
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Count, Min, OuterRef, Prefetch, Q, QuerySet, Subquery
@@ -40,40 +41,89 @@ def consent_records_for_user(*, user: AbstractBaseUser | AnonymousUser) -> Query
     return ConsentRecord.objects.filter(caregiver__clinic__in=_clinic_ids(user)).select_related("caregiver")
 
 
+# --- Consent: it belongs to an address -----------------------------------------------------------
+#
+# A consent record names the address (number or email) it was given for. The caregiver's consent
+# on a channel is the latest record for their *current* address there: a new number or email has
+# none until it is confirmed, and an opt-out given from an old number does not follow the person
+# to a new one (nor does the old number's opt-in).
+
+
+def address_of(caregiver: Caregiver, channel: str) -> str:
+    """The address `channel` reaches the caregiver at now: their number or their email ('' if none)."""
+    return caregiver.phone if channel == ConsentRecord.Channel.SMS else caregiver.email
+
+
 def caregiver_consent(*, caregiver: Caregiver) -> dict[str, bool]:
-    """Current consent per channel, from the latest record of each: {"sms": True, "email": False}.
+    """Current consent per channel for the caregiver's current addresses: {"sms": True, "email": False}.
 
-    A channel with no record is absent (never asked), which is not the same as opted out.
+    A channel with no record for its address is absent (never asked), which is not the same as opted out.
     """
-    consent: dict[str, bool] = {}
-    for channel, action in caregiver.consent_records.order_by("-created_at", "-id").values_list("channel", "action"):
-        consent.setdefault(channel, action == ConsentRecord.Action.OPT_IN)
-    return consent
+    return caregivers_consent(caregivers=[caregiver]).get(caregiver.pk, {})
 
 
-def caregivers_consent(*, caregiver_ids: Iterable[int]) -> dict[int, dict[str, bool]]:
+def caregivers_consent(*, caregivers: Iterable[Caregiver]) -> dict[int, dict[str, bool]]:
     """`caregiver_consent` for many caregivers in one query: {caregiver_id: {"sms": True, ...}}."""
+    by_id = {caregiver.pk: caregiver for caregiver in caregivers}
     consent: dict[int, dict[str, bool]] = {}
-    records = ConsentRecord.objects.filter(caregiver_id__in=list(caregiver_ids)).order_by("-created_at", "-id")
-    for caregiver_id, channel, action in records.values_list("caregiver_id", "channel", "action"):
-        consent.setdefault(caregiver_id, {}).setdefault(channel, action == ConsentRecord.Action.OPT_IN)
+    records = ConsentRecord.objects.filter(caregiver_id__in=list(by_id)).order_by("-created_at", "-id")
+    for caregiver_id, channel, action, address in records.values_list("caregiver_id", "channel", "action", "address"):
+        if address and address == address_of(by_id[caregiver_id], channel):
+            consent.setdefault(caregiver_id, {}).setdefault(channel, action == ConsentRecord.Action.OPT_IN)
     return consent
 
 
 def caregivers_with_consent(queryset: QuerySet[Caregiver] | None = None) -> QuerySet[Caregiver]:
-    """Annotate `sms_consent` / `email_consent` ("opt_in", "opt_out" or None) in one query."""
+    """Annotate `sms_consent` / `email_consent` ("opt_in", "opt_out" or None) for the current
+    addresses, in one query."""
     queryset = queryset if queryset is not None else Caregiver.objects.all()
 
-    def latest(channel: str) -> Subquery:
+    def latest(channel: str, address_field: str) -> Subquery:
         return Subquery(
-            ConsentRecord.objects.filter(caregiver=OuterRef("pk"), channel=channel)
+            ConsentRecord.objects.filter(caregiver=OuterRef("pk"), channel=channel, address=OuterRef(address_field))
+            .exclude(address="")
             .order_by("-created_at", "-id")
             .values("action")[:1]
         )
 
     return queryset.annotate(
-        sms_consent=latest(ConsentRecord.Channel.SMS), email_consent=latest(ConsentRecord.Channel.EMAIL)
+        sms_consent=latest(ConsentRecord.Channel.SMS, "phone"),
+        email_consent=latest(ConsentRecord.Channel.EMAIL, "email"),
     )
+
+
+def consent_of(caregiver: Caregiver, channel: str) -> bool | None:
+    """The consent on `channel` of a caregiver read through `caregivers_with_consent`: True, False or None."""
+    action = caregiver.sms_consent if channel == ConsentRecord.Channel.SMS else caregiver.email_consent
+    return {ConsentRecord.Action.OPT_IN: True, ConsentRecord.Action.OPT_OUT: False}.get(action)
+
+
+def caregiver_send_problem(
+    *, caregiver: Caregiver, channel: str, opted_in: bool | None, now: datetime, asked_for: bool = False
+) -> str:
+    """May we send to this caregiver on this channel now? '' if we may, else why not:
+
+    - `opted_out`: they said stop (on this address, or everywhere);
+    - `undeliverable`: no address on this channel, or the carrier says texts cannot reach it;
+    - `paused`: they asked for a break that has not ended;
+    - `no_consent`: this address has not been confirmed (never, or it is new).
+
+    `opted_in`: their consent for the channel's current address (caregivers_consent,
+    caregivers_with_consent). `asked_for`: a message they asked for (a confirmation code or link, a
+    reply to their text) needs no consent yet, only an address that has not said stop.
+    The one rule for planning and for sending.
+    """
+    if opted_in is False or caregiver.status == Caregiver.Status.OPTED_OUT:
+        return "opted_out"
+    if not address_of(caregiver, channel) or (channel == ConsentRecord.Channel.SMS and caregiver.sms_blocked_reason):
+        return "undeliverable"
+    if asked_for:
+        return ""
+    if caregiver.status == Caregiver.Status.PAUSED and (caregiver.paused_until is None or caregiver.paused_until > now):
+        return "paused"
+    if caregiver.status == Caregiver.Status.PENDING or opted_in is not True:
+        return "no_consent"
+    return ""
 
 
 def families_for_user(*, user: AbstractBaseUser | AnonymousUser, search: str = "") -> QuerySet[LovedOne]:

@@ -29,6 +29,8 @@ from django.core.cache import cache, caches
 from django.core.cache.backends.redis import RedisCache
 from rest_framework_api_key.models import APIKey
 
+from config.cache import OUTAGE, redis_outage_warn
+
 KEY_SECONDS = 5.0
 PAGE_CACHE_BYTES = 16 * 1024 * 1024
 
@@ -145,10 +147,16 @@ def content_version() -> str | None:
     if local is not None and local[0] is make_key and now - local[1] < VERSION_CHECK_SECONDS:
         return local[2]
     key = make_key(VERSION_KEY)
-    version = client.get(key)
-    if version is None:
-        client.set(key, secrets.token_hex(8), ex=VERSION_SECONDS, nx=True)
+    try:
         version = client.get(key)
+        if version is None:
+            client.set(key, secrets.token_hex(8), ex=VERSION_SECONDS, nx=True)
+            version = client.get(key)
+    except OUTAGE as exc:
+        # Without Redis no process can hear of another's change: render every page afresh.
+        redis_outage_warn("the tip API (pages rendered, not kept)", exc)
+        _local_version = None
+        return None
     _local_version = (make_key, now, version.decode())
     return _local_version[2]
 
@@ -160,7 +168,11 @@ def content_version_drop() -> None:
     shared = _shared()
     if shared is not None:
         client, make_key = shared
-        client.delete(make_key(VERSION_KEY))
+        try:
+            client.delete(make_key(VERSION_KEY))
+        except OUTAGE as exc:
+            # Other processes keep their pages until VERSION_SECONDS; they stop keeping any while Redis is down.
+            redis_outage_warn("a tip change (other processes see it within 5 minutes)", exc)
 
 
 # Take up to ARGV[1] tokens from a window of ARGV[2], which expires ARGV[3] seconds after its first
@@ -217,7 +229,11 @@ class RequestCounts:
                     used = want
             return max(0, min(want, limit - (used - want)))
         client, make_key = shared
-        return int(client.eval(_TAKE, 1, make_key(counter), want, limit, seconds + 1))
+        try:
+            return int(client.eval(_TAKE, 1, make_key(counter), want, limit, seconds + 1))
+        except OUTAGE as exc:
+            redis_outage_warn("the API key throttle (requests not counted)", exc)
+            return want
 
 
 _shared_memo: tuple[dict, tuple[redis.Redis, Callable[[str], str]] | None] | None = None
@@ -235,7 +251,10 @@ def _shared() -> tuple[redis.Redis, Callable[[str], str]] | None:
     backend = caches["default"]
     found = None
     if isinstance(backend, RedisCache):
-        found = (_client(backend._cache._servers[0]), backend.make_and_validate_key)
+        # The same Redis as the cache, by its public setting (a list of servers: the first is written to).
+        location = settings.CACHES["default"]["LOCATION"]
+        url = location if isinstance(location, str) else location[0]
+        found = (_client(url.split(",")[0]), backend.make_and_validate_key)
     _shared_memo = (settings.CACHES, found)
     return found
 
@@ -244,7 +263,7 @@ def _shared() -> tuple[redis.Redis, Callable[[str], str]] | None:
 def _client(url: str) -> redis.Redis:
     # One client per process: Django's RedisCache builds a new redis.Redis, callback tables and
     # all, for every call, which costs more than the round trip itself.
-    return redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=2, health_check_interval=30)
+    return redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1, health_check_interval=30)
 
 
 pages = PageCache()

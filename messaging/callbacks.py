@@ -13,7 +13,9 @@ from django.utils import timezone
 from caregiver import services as caregiver_services
 from caregiver.models import ConsentRecord
 
+from . import provider_health
 from .models import OutboundMessage
+from .providers.twilio import CARRIER_FILTERED
 
 logger = logging.getLogger(__name__)
 Status = OutboundMessage.Status
@@ -40,6 +42,8 @@ def status_callback_record(*, message_id: int | None, message_sid: str, status: 
         return "unknown"  # nothing to find the message by
     now = timezone.now()
     moved = _move_forward(message_id=message_id, message_sid=message_sid, target=target, error_code=error_code, now=now)
+    if moved and error_code == CARRIER_FILTERED:
+        provider_health.filtered(channel="sms")
     if moved and error_code != "21610":
         return "updated"
     rows = (

@@ -23,6 +23,16 @@ def leases_recover(*, now: datetime) -> int:
     marked `needs_reconcile`: the next attempt asks the provider before sending again.
     """
     expired = Q(lease_expires_at__lt=now)
+    # A message whose worker died under it SEND_MAX_ATTEMPTS times (it crashes the worker, or
+    # always outlives the time limit) fails for good instead of taking a worker down every lease.
+    given_up = OutboundMessage.objects.filter(
+        expired, status=Status.SENDING, attempts__gte=settings.SEND_MAX_ATTEMPTS
+    ).update(
+        status=Status.FAILED, lease_expires_at=None, updated_at=now, error_code="worker_lost",
+        last_error="The worker sending it stopped before it finished, on every attempt.",
+    )  # fmt: skip
+    if given_up:
+        logger.error("%s messages failed for good: their worker stopped mid-send on every attempt", given_up)
     sending = OutboundMessage.objects.filter(expired, status=Status.SENDING).update(
         status=Status.SCHEDULED, needs_reconcile=True, lease_expires_at=None, send_at=now, updated_at=now
     )

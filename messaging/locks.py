@@ -18,6 +18,8 @@ from pathlib import Path
 import redis
 from django.conf import settings
 
+from config.cache import OUTAGE, redis_outage_warn
+
 logger = logging.getLogger(__name__)
 
 
@@ -112,8 +114,12 @@ def sender_take_token(sender: str, *, rate: float) -> float:
     """Take a send token for `sender`; returns 0 when taken, else seconds to wait before asking again."""
     burst = max(1.0, rate)
     if redis_in_use():
-        script = redis_client().register_script(_BUCKET_SCRIPT)
-        return float(script(keys=[f"alongside:bucket:{sender}"], args=[rate, burst]))
+        try:
+            script = redis_client().register_script(_BUCKET_SCRIPT)
+            return float(script(keys=[f"alongside:bucket:{sender}"], args=[rate, burst]))
+        except OUTAGE as exc:
+            # Each worker process keeps the rate on its own until Redis is back.
+            redis_outage_warn("the SMS send rate (kept per process)", exc)
     with _local_lock:
         now = time.monotonic()
         tokens, ts = _local_buckets.get(sender, (burst, now))
@@ -139,9 +145,12 @@ def senders_take_tokens(wants: dict[str, tuple[int, float]]) -> dict[str, int]:
         for sender in senders:
             count, rate = wants[sender]
             args += [count, rate, max(1.0, rate)]
-        script = redis_client().register_script(_BATCH_SCRIPT)
-        granted = script(keys=[f"alongside:bucket:{sender}" for sender in senders], args=args)
-        return {sender: int(n) for sender, n in zip(senders, granted, strict=True)}
+        try:
+            script = redis_client().register_script(_BATCH_SCRIPT)
+            granted = script(keys=[f"alongside:bucket:{sender}" for sender in senders], args=args)
+            return {sender: int(n) for sender, n in zip(senders, granted, strict=True)}
+        except OUTAGE as exc:
+            redis_outage_warn("the SMS send rate (kept per process)", exc)
     granted_local: dict[str, int] = {}
     with _local_lock:
         now = time.monotonic()

@@ -115,8 +115,9 @@ class OutboundMessage(models.Model):
         scheduled ─claim─▶ queued ─lock─▶ sending ─provider accepted─▶ sent ─callback─▶ delivered
             ▲                 │              │                              ├─callback─▶ undelivered
             │                 │              │                              └─callback─▶ failed
-            └─transient error (backoff) ─────┤
-                                             └─permanent error─▶ failed
+            └─transient or unforeseen error ─┤   (backoff; retried, the attempt counted)
+                                             ├─permanent error, or any error at SEND_MAX_ATTEMPTS─▶ failed
+                                             └─lease expired at SEND_MAX_ATTEMPTS (worker lost)─▶ failed
         scheduled/queued ─▶ cancelled   (appointment moved or cancelled, caregiver paused or changed)
         scheduled/queued/sending ─▶ suppressed, with `status_reason`: opted_out, no_consent, paused,
                                     quiet_hours, daily_cap, stale, ride_arranged, appointment_cancelled
@@ -341,3 +342,27 @@ class CrisisAlert(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_severity_display()} alert at {self.clinic} ({self.get_status_display()})"
+
+
+class ProviderHealth(models.Model):
+    """What a provider told us about our account, one row per channel, for /healthz and the log.
+
+    `failing_since` is set when the provider refuses our credentials or account (Twilio 401,
+    20003, a suspended account): every message would fail, so they are retried, not dropped, and an
+    operator must act. It is cleared by the next message the provider accepts. `filtered` counts
+    messages carriers filtered as spam (Twilio 30007), which only a change of wording or sender fixes.
+    """
+
+    channel = models.CharField(max_length=5, primary_key=True)
+    failing_since = models.DateTimeField(null=True, blank=True)
+    code = models.CharField(max_length=20, blank=True)
+    detail = models.CharField(max_length=300, blank=True)
+    filtered = models.PositiveIntegerField(default=0)
+    filtered_last_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "provider health"
+
+    def __str__(self) -> str:
+        return f"{self.channel}: {'failing since ' + str(self.failing_since) if self.failing_since else 'ok'}"

@@ -38,8 +38,8 @@ from django.db.models import Count, Max, Q
 from django.utils import timezone
 
 from caregiver import services as caregiver_services
-from caregiver.models import Appointment, Caregiver, Clinic, ConsentRecord
-from caregiver.selectors import caregivers_with_consent
+from caregiver.models import Appointment, Caregiver, Clinic
+from caregiver.selectors import caregiver_send_problem, caregivers_with_consent, consent_of
 from content.models import MessageTemplate, Tip
 from content.validation import TemplateRenderError
 
@@ -100,24 +100,20 @@ class Desired:
 
 
 def planned_channels(caregiver: Caregiver) -> list[str]:
-    """Channels the caregiver asked for, confirmed, and that can reach them.
+    """Channels the caregiver asked for, confirmed at their current address, and that can reach them.
 
-    `caregiver` must carry the `sms_consent` / `email_consent` annotations.
+    `caregiver` must carry the `sms_consent` / `email_consent` annotations (caregivers_with_consent).
     """
     if caregiver.status != Caregiver.Status.ACTIVE:
         return []
-    opted_in = ConsentRecord.Action.OPT_IN
-    channels = []
-    if (
-        caregiver.wants_sms
-        and caregiver.phone
-        and not caregiver.sms_blocked_reason
-        and caregiver.sms_consent == opted_in
-    ):
-        channels.append("sms")
-    if caregiver.wants_email and caregiver.email and caregiver.email_consent == opted_in:
-        channels.append("email")
-    return channels
+    wanted = [channel for channel, wants in (("sms", caregiver.wants_sms), ("email", caregiver.wants_email)) if wants]
+    return [channel for channel in wanted if not _send_problem(caregiver, channel)]
+
+
+def _send_problem(caregiver: Caregiver, channel: str) -> str:
+    return caregiver_send_problem(
+        caregiver=caregiver, channel=channel, opted_in=consent_of(caregiver, channel), now=timezone.now()
+    )
 
 
 # --- The rows a caregiver should have: pure -------------------------------------------------------
@@ -504,10 +500,8 @@ def _cancel_reason(message: OutboundMessage, caregiver: Caregiver, channels: lis
     if caregiver.status in by_status:
         return by_status[caregiver.status]
     if message.channel not in channels:
-        consent = caregiver.sms_consent if message.channel == "sms" else caregiver.email_consent
-        if consent == ConsentRecord.Action.OPT_OUT:
-            return "opted_out"
-        return "undeliverable" if message.channel == "sms" and caregiver.sms_blocked_reason else "channel_off"
+        # Said stop, cannot be reached, or a new address not confirmed yet; else they turned it off.
+        return _send_problem(caregiver, message.channel) or "channel_off"
     appointment = message.appointment if message.kind == Kind.REMINDER else None
     if appointment is not None and appointment.status == Appointment.Status.COMPLETED:
         return "appointment_completed"

@@ -11,6 +11,7 @@ from collections import Counter
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Case, F, OuterRef, Subquery, When
@@ -20,13 +21,13 @@ from django.utils import timezone
 
 from caregiver import services as caregiver_services
 from caregiver.models import Caregiver, ConsentRecord
-from caregiver.selectors import caregivers_consent
+from caregiver.selectors import caregiver_send_problem, caregivers_consent
 
-from . import locks, rendering, timing
+from . import locks, provider_health, rendering, timing
 from .models import OutboundMessage
 from .providers import PermanentError, TransientError, sms_provider
 from .providers.email import email_send
-from .providers.twilio import INVALID_NUMBER, UNSUBSCRIBED
+from .providers.twilio import AUTH_FAILURES, INVALID_NUMBER, UNSUBSCRIBED
 
 logger = logging.getLogger(__name__)
 Status = OutboundMessage.Status
@@ -42,21 +43,13 @@ def _consent_problem(message: OutboundMessage, consent: dict[str, bool], now: da
     """Why this message may not go to this caregiver now ('' when it may)."""
     if message.kind == Kind.ALERT:
         return ""  # to clinic staff, about a caregiver: their consent is not the question
-    caregiver = message.caregiver
-    opted_in = consent.get(message.channel)
-    if opted_in is False or caregiver.status == Caregiver.Status.OPTED_OUT:
-        return "opted_out"
-    if message.channel == "sms" and (not caregiver.phone or caregiver.sms_blocked_reason):
-        return "undeliverable"
-    if message.channel == "email" and not caregiver.email:
-        return "undeliverable"
-    if message.kind in (Kind.CONFIRMATION, Kind.REPLY):
-        return ""  # they asked for it: a code, a welcome, an answer
-    if caregiver.status == Caregiver.Status.PAUSED and (caregiver.paused_until is None or caregiver.paused_until > now):
-        return "paused"
-    if caregiver.status == Caregiver.Status.PENDING or opted_in is not True:
-        return "no_consent"
-    return ""
+    return caregiver_send_problem(
+        caregiver=message.caregiver,
+        channel=message.channel,
+        opted_in=consent.get(message.channel),
+        now=now,
+        asked_for=message.kind in (Kind.CONFIRMATION, Kind.REPLY),  # a code, a welcome, an answer
+    )
 
 
 class _DailyCap:
@@ -163,7 +156,7 @@ def _claim_batch(message_ids: list[int], now: datetime) -> tuple[list[OutboundMe
             if message.status != Status.QUEUED:
                 outcomes[message.pk] = f"skipped:{message.status}"
         messages = [m for m in messages if m.status == Status.QUEUED]
-        consents = caregivers_consent(caregiver_ids={m.caregiver_id for m in messages if m.kind != Kind.ALERT})
+        consents = caregivers_consent(caregivers=[m.caregiver for m in messages if m.kind != Kind.ALERT])
         cap = _DailyCap(messages)
         lease = now + timedelta(seconds=settings.DISPATCH_LEASE_SECONDS)
         going, deferred, suppressed = [], [], []
@@ -230,6 +223,19 @@ def status_callback_url(message: OutboundMessage) -> str:
     return f"{settings.PUBLIC_BASE_URL}{reverse('messaging:twilio-status')}?m={message.pk}"
 
 
+def validity_seconds(message: OutboundMessage, now: datetime) -> int | None:
+    """How long Twilio may hold the message in its queue: never past its `not_after`, and a tip or
+    reminder never past the end of the caregiver's allowed hours, so a message stuck behind a slow
+    sender is dropped by Twilio (error 30036, recorded by the status callback) rather than
+    buzzing a phone at night. None: Twilio's default (ten hours)."""
+    ends = [message.not_after] if message.not_after else []
+    if message.kind in OutboundMessage.CAPPED_KINDS:
+        ends.append(timing.window_end(message.caregiver, now) or now)
+    if not ends:
+        return None
+    return max(1, int((min(ends) - now).total_seconds()))
+
+
 def _sender(message: OutboundMessage) -> tuple[str, str]:
     clinic = message.sender_clinic
     return clinic.twilio_from_number, clinic.twilio_messaging_service_sid
@@ -251,6 +257,7 @@ def _provider_send(message: OutboundMessage) -> str:
             from_number=from_number,
             messaging_service_sid=service_sid,
             status_callback=status_callback_url(message),
+            validity_seconds=validity_seconds(message, timezone.now()),
         )
     return email_send(
         to=message.to,
@@ -294,25 +301,57 @@ def _wait_for_token(message: OutboundMessage, prepaid: Counter[str]) -> float:
     return wait
 
 
+def batch_deadline_seconds() -> float:
+    """How long a batch may go on starting sends: the send task's soft time limit, less the longest
+    one send can take (connect and read timeouts) and a margin to record the results.
+
+    So a batch stops on its own, records what it sent and gives the rest back before Celery's soft
+    limit interrupts it, and long before its lease expires (the system check `messaging.E001`
+    holds deadline < soft limit < hard limit <= lease).
+    """
+    return settings.CELERY_TASK_SOFT_TIME_LIMIT - one_send_seconds() - RECORD_MARGIN_SECONDS
+
+
+def one_send_seconds() -> float:
+    """The longest a single provider call may take before it times out (connect + read)."""
+    return 2 * max(settings.TWILIO_TIMEOUT, settings.EMAIL_TIMEOUT or 0)
+
+
+# Time kept at the end of a batch to write down what it did.
+RECORD_MARGIN_SECONDS = 2.0
+
+
 def messages_send(*, message_ids: Sequence[int]) -> dict[int, str]:
     """Send a batch of queued messages, each at most once. Returns what happened to each id.
 
     One transaction claims and checks the whole batch; the provider is called outside it, one
-    message after another; successes are recorded together at the end. A batch never outlives
-    half its lease: what is left by then goes back to the table for the next tick, so a slow
-    provider cannot make the dispatcher think this worker died and hand its rows to another.
+    message after another; successes are recorded together at the end. A batch stops starting
+    sends at `batch_deadline_seconds()`: what is left goes back to the table for the next tick,
+    so a slow provider can neither trip Celery's time limit nor outlive the batch's lease.
+
+    One message that fails in a way nobody foresaw (a bug, a header the mail library refuses)
+    is recorded as an error on that message alone; the rest of the batch goes on.
     """
     started = timezone.now()
     claimed, outcomes = _claim_batch(list(message_ids), started)
-    deadline = time.monotonic() + settings.DISPATCH_LEASE_SECONDS / 2
+    deadline = time.monotonic() + batch_deadline_seconds()
     sent: list[tuple[OutboundMessage, str]] = []
     prepaid = _prepaid_tokens(claimed)
+    index = 0
     try:
         for index, message in enumerate(claimed):
             if time.monotonic() > deadline:
                 outcomes.update(_release(claimed[index:]))
                 break
             outcomes[message.pk] = _send_claimed(message, sent, prepaid)
+    except SoftTimeLimitExceeded:
+        # Celery's soft limit interrupted a send (a provider slower than its own timeouts): that
+        # one may have reached the provider, so it is reconciled before any retry; the rest go back.
+        logger.error("batch interrupted by the soft time limit at message %s", claimed[index].pk)
+        outcomes[claimed[index].pk] = _record_transient(
+            claimed[index], TransientError("interrupted by the task's time limit", code="time_limit", ambiguous=True)
+        )
+        outcomes.update(_release(claimed[index + 1 :]))
     finally:
         # Even if something unexpected breaks the loop, what reached the provider is written down.
         _record_sent(sent)
@@ -332,9 +371,21 @@ def _send_claimed(message: OutboundMessage, sent: list[tuple[OutboundMessage, st
     try:
         provider_id = _provider_send(message)
     except TransientError as exc:
+        if exc.code in AUTH_FAILURES:
+            provider_health.failing(channel=message.channel, code=exc.code, detail=str(exc))
         return _record_transient(message, exc)
     except PermanentError as exc:
         return _record_permanent(message, exc)
+    except SoftTimeLimitExceeded:
+        raise  # messages_send gives the batch back
+    except Exception as exc:
+        # Neither transient nor permanent: a bug, or input the provider library refuses (a newline
+        # in a mail header). Counted like any failed attempt, so it fails for good at
+        # SEND_MAX_ATTEMPTS instead of coming back after every lease. It may have reached the
+        # provider before failing, so the next attempt asks the provider first.
+        logger.exception("message %s attempt %s failed unexpectedly", message.pk, message.attempts)
+        error = TransientError(f"{type(exc).__name__}: {exc}", code="error", ambiguous=True)
+        return _record_transient(message, error)
     sent.append((message, provider_id))
     return "sent"
 
@@ -358,6 +409,7 @@ def _record_sent(sent: list[tuple[OutboundMessage, str]]) -> None:
     """
     if not sent:
         return
+    provider_health.recovered(channels={message.channel for message, _ in sent})
     now = timezone.now()
     table = connection.ops.quote_name(OutboundMessage._meta.db_table)
     rows = ", ".join(["(%s, %s)"] * len(sent))

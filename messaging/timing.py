@@ -53,6 +53,12 @@ def is_allowed(caregiver: Caregiver, moment: datetime) -> bool:
     return any(start <= local < end for start, end in _windows(caregiver, local.date()))
 
 
+def window_end(caregiver: Caregiver, moment: datetime) -> datetime | None:
+    """When the window of allowed hours that `moment` falls in closes (None: `moment` is in quiet hours)."""
+    local = moment.astimezone(zone_of(caregiver))
+    return next((end for start, end in _windows(caregiver, local.date()) if start <= local < end), None)
+
+
 def next_allowed(caregiver: Caregiver, moment: datetime) -> datetime | None:
     """The earliest moment at or after `moment` outside quiet hours (None if there is none soon)."""
     local = moment.astimezone(zone_of(caregiver))

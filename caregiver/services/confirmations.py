@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from ..models import Caregiver, ChannelConfirmation, ConsentRecord
 from ..ratelimit import Limit, limit_hit
+from ..selectors import address_of
 from ..signals import confirmation_requested
 from ..tokens import email_confirm_id
 from .core import caregiver_opt_in
@@ -90,7 +91,7 @@ def confirmation_start(
         caregiver=caregiver,
         channel=channel,
         method=method,
-        address=address,
+        address=address,  # what it confirms: a new number or email needs a confirmation of its own
         code_hash=_code_hash(caregiver.pk, code) if code else "",
         consent_text_version=consent_text_version,
         source=source,
@@ -104,7 +105,14 @@ def confirmation_start(
     return confirmation
 
 
+def _still_current(confirmation: ChannelConfirmation) -> bool:
+    """A confirmation confirms the address it was sent to, only while the caregiver still has it."""
+    return confirmation.address == address_of(confirmation.caregiver, confirmation.channel)
+
+
 def _confirm(confirmation: ChannelConfirmation, *, ip_address: str | None, message_sid: str = "") -> ConsentRecord:
+    if not _still_current(confirmation):
+        raise ValidationError("This was sent to an earlier number or address. Use the newest text or email we sent.")
     confirmation.confirmed_at = timezone.now()
     confirmation.save(update_fields=["confirmed_at"])
     return caregiver_opt_in(
@@ -139,7 +147,7 @@ def _code_try(caregiver: Caregiver, code: str, ip_address: str | None) -> Consen
         .order_by("-created_at", "-id")
         .first()
     )
-    if confirmation is None:
+    if confirmation is None or not _still_current(confirmation):
         return "There is no code waiting to be confirmed. Send a new code."
     if confirmation.expires_at <= timezone.now():
         return "This code has expired. Send a new code and use it within 10 minutes."
@@ -184,6 +192,7 @@ def confirmation_reply_check(*, caregiver: Caregiver, message_sid: str) -> Conse
         .filter(
             caregiver=caregiver,
             channel=ConsentRecord.Channel.SMS,
+            address=caregiver.phone,  # the YES comes from this number: it confirms this number only
             confirmed_at__isnull=True,
             expires_at__gt=timezone.now(),
         )

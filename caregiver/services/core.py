@@ -4,6 +4,7 @@ creates or changes clinics, caregivers, consent or appointments.
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -12,10 +13,21 @@ from django.db import transaction
 from django.utils import timezone
 
 from .. import selectors
-from ..models import Appointment, Caregiver, CareLink, Clinic, ConsentRecord, LovedOne, StaffMembership
+from ..models import (
+    Appointment,
+    Caregiver,
+    CareLink,
+    ChannelConfirmation,
+    Clinic,
+    ConsentRecord,
+    LovedOne,
+    StaffMembership,
+)
 from ..signals import appointment_changed, caregiver_changed
 from ..validators import phone_to_e164
 from .audit import audit_record, changed_fields
+
+logger = logging.getLogger(__name__)
 
 
 def _announce_caregiver(caregiver: Caregiver, change: str) -> None:
@@ -172,8 +184,36 @@ def caregiver_update(*, caregiver: Caregiver, by: AbstractBaseUser | None = None
         target=caregiver,
         changes=changed_fields(before, {field: changes[field] for field in before}),
     )
+    new_addresses = [channel for channel, field in (("sms", "phone"), ("email", "email")) if field in changed]
+    if new_addresses:
+        _addresses_confirm(caregiver=caregiver, channels=new_addresses, by=by)
     _announce_caregiver(caregiver, "time_zone" if "time_zone" in changed else "preferences")
     return caregiver
+
+
+def _addresses_confirm(*, caregiver: Caregiver, channels: list[str], by: AbstractBaseUser | None) -> None:
+    """A new number or email has no consent of its own: nothing but a confirmation goes to it until
+    it is confirmed (a YES text, an emailed link). The old address's consent stays with the old address."""
+    from ..consent import CURRENT_STAFF, CURRENT_WEB
+    from .confirmations import RateLimited, confirmation_start
+
+    wants = {"sms": caregiver.wants_sms, "email": caregiver.wants_email}
+    for channel in channels:
+        # Pending confirmations for the old address are of no use now.
+        caregiver.confirmations.filter(channel=channel, confirmed_at__isnull=True).update(expires_at=timezone.now())
+        if not selectors.address_of(caregiver, channel) or not wants[channel]:
+            continue
+        try:
+            confirmation_start(
+                caregiver=caregiver, channel=channel,
+                source=ConsentRecord.Source.STAFF if by else ConsentRecord.Source.WEB,
+                consent_text_version=CURRENT_STAFF if by else CURRENT_WEB, requested_by=by,
+                method=ChannelConfirmation.Method.REPLY if channel == "sms" else None,
+            )  # fmt: skip
+        except RateLimited:
+            # Still unconfirmed, so still nothing but a confirmation reaches it; staff can ask again later.
+            logger.warning("caregiver %s: too many confirmations to the new %s for now", caregiver.pk, channel)
+    _sync_status(caregiver)
 
 
 @transaction.atomic
@@ -196,13 +236,20 @@ def _sync_status(caregiver: Caregiver) -> None:
             caregiver.status = Caregiver.Status.ACTIVE
     elif consent:  # every channel with a record is opted out
         caregiver.status = Caregiver.Status.OPTED_OUT
+    elif caregiver.status == Caregiver.Status.ACTIVE:
+        # No current address has any consent (they changed it): waiting for its confirmation.
+        caregiver.status = Caregiver.Status.PENDING
     caregiver.save(update_fields=["status", "updated_at"])
 
 
 def _consent_append(
     *, caregiver: Caregiver, channel: str, action: str, source: str, **details: object
 ) -> ConsentRecord:
-    record = ConsentRecord(caregiver=caregiver, channel=channel, action=action, source=source, **details)
+    # For the address the caregiver has on this channel now: consent does not follow a new one.
+    address = selectors.address_of(caregiver, channel)
+    record = ConsentRecord(
+        caregiver=caregiver, channel=channel, address=address, action=action, source=source, **details
+    )
     record.full_clean()
     record.save()
     _sync_status(caregiver)

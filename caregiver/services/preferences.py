@@ -28,9 +28,6 @@ def caregiver_preferences_save(
     """
     said: list[str] = []
     consent = selectors.caregiver_consent(caregiver=caregiver)
-    confirmed_before = set(
-        caregiver.consent_records.filter(action=ConsentRecord.Action.OPT_IN).values_list("channel", flat=True)
-    )
     wanted = {"sms": sms and bool(caregiver.phone), "email": email and bool(caregiver.email)}
     channels = (
         Caregiver.Channels.BOTH
@@ -40,6 +37,14 @@ def caregiver_preferences_save(
         else Caregiver.Channels.EMAIL
     )
     caregiver_update(caregiver=caregiver, channels=channels, **preferences)
+    # Confirmed before at the address it has now (a new one is confirmed afresh).
+    confirmed_before = {
+        channel
+        for channel in ("sms", "email")
+        if caregiver.consent_records.filter(
+            channel=channel, action=ConsentRecord.Action.OPT_IN, address=selectors.address_of(caregiver, channel)
+        ).exists()
+    }
     for channel, on in wanted.items():
         label = "text messages" if channel == "sms" else "email"
         if not on and consent.get(channel) is True:

@@ -30,7 +30,14 @@ class PermanentError(Exception):
 
 class SmsProvider(Protocol):
     def send(
-        self, *, to: str, body: str, from_number: str, messaging_service_sid: str, status_callback: str
+        self,
+        *,
+        to: str,
+        body: str,
+        from_number: str,
+        messaging_service_sid: str,
+        status_callback: str,
+        validity_seconds: int | None = None,
     ) -> str: ...
 
     def find_sent(self, *, to: str, from_number: str, body: str, since: datetime) -> str | None: ...

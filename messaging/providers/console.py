@@ -13,7 +13,16 @@ logger = logging.getLogger("messaging.sms")
 
 
 class ConsoleSms:
-    def send(self, *, to: str, body: str, from_number: str, messaging_service_sid: str, status_callback: str) -> str:
+    def send(
+        self,
+        *,
+        to: str,
+        body: str,
+        from_number: str,
+        messaging_service_sid: str,
+        status_callback: str,
+        validity_seconds: int | None = None,
+    ) -> str:
         sid = f"console-{uuid.uuid4().hex[:24]}"
         logger.info("SMS %s to %s from %s: %s", sid, to, from_number or messaging_service_sid or "-", body)
         return sid

@@ -14,9 +14,39 @@ from twilio.rest import Client
 
 from . import PermanentError, TransientError
 
-# Twilio error codes after which a message will never go to this number.
-UNSUBSCRIBED = "21610"
-INVALID_NUMBER = {"21211", "21614", "21612", "21408"}
+# Twilio's answers, by error code (https://www.twilio.com/docs/api/errors). Only these fail a
+# message for good; any other refusal is retried with backoff and fails at SEND_MAX_ATTEMPTS, so
+# a code nobody listed costs a few retries, never a reminder.
+UNSUBSCRIBED = "21610"  # the person texted STOP to the carrier
+# After these a message will never go to this number: texts to it stop until the number changes.
+INVALID_NUMBER = {
+    "21211",  # not a valid phone number
+    "21612",  # cannot route to this number
+    "21614",  # not a mobile number (a landline)
+    "21408",  # the number's region is not enabled for the account
+    "30006",  # a landline, or unreachable
+}
+# This message can never go, whatever the number (too long, empty): a bug to fix, not a retry.
+BAD_MESSAGE = {"21602", "21617", "21619"}
+PERMANENT = {UNSUBSCRIBED, *INVALID_NUMBER, *BAD_MESSAGE}
+# Our credentials or account were refused: every message would fail the same way until an
+# operator fixes it (rotated token, suspended account, a sender we do not own). Kept and
+# retried, never dropped, and raised as an alert on /healthz and in the log.
+AUTH_FAILURES = {
+    "401",  # no Twilio code, plain HTTP 401
+    "403",
+    "20003",  # authentication failed
+    "20005",  # account not active
+    "20008",  # test credentials used for a real request
+    "20404",  # the account or messaging service does not exist
+    "21606",  # the From number is not one of ours, or cannot send SMS
+    "21608",  # a trial account texting an unverified number
+    "30002",  # account suspended
+}
+# Twilio keeps a message queued at most this long (its default and maximum ValidityPeriod).
+MAX_VALIDITY_SECONDS = 36_000
+# A carrier filtered the message as spam (arrives in a status callback): counted on /healthz.
+CARRIER_FILTERED = "30007"
 
 
 class _RetryAfterClient(TwilioHttpClient):
@@ -53,8 +83,21 @@ class TwilioSms:
         if base_url:
             self.client.api.base_url = base_url.rstrip("/")
 
-    def send(self, *, to: str, body: str, from_number: str, messaging_service_sid: str, status_callback: str) -> str:
+    def send(
+        self,
+        *,
+        to: str,
+        body: str,
+        from_number: str,
+        messaging_service_sid: str,
+        status_callback: str,
+        validity_seconds: int | None = None,
+    ) -> str:
+        """Create the message at Twilio. `validity_seconds`: how long it may wait in Twilio's queue
+        before Twilio drops it (30036) rather than deliver it late (1 to MAX_VALIDITY_SECONDS)."""
         sender = {"messaging_service_sid": messaging_service_sid} if messaging_service_sid else {"from_": from_number}
+        if validity_seconds is not None:
+            sender["validity_period"] = max(1, min(MAX_VALIDITY_SECONDS, int(validity_seconds)))
         try:
             message = self.client.messages.create(to=to, body=body, status_callback=status_callback or None, **sender)
         except TwilioRestException as exc:
@@ -88,9 +131,11 @@ class TwilioSms:
 def _classify(exc: TwilioRestException, *, retry_after: float | None) -> Exception:
     code = str(exc.code or exc.status)
     text = f"Twilio {exc.status} ({code}): {exc.msg}"
-    if exc.status == 429 or exc.status >= 500:
-        return TransientError(text, code=code, retry_after=retry_after)
-    return PermanentError(text, code=code)
+    if code in PERMANENT:
+        return PermanentError(text, code=code)
+    if exc.status in (401, 403) and code not in AUTH_FAILURES:
+        code = str(exc.status)  # refused our credentials with a code we do not know: still an account problem
+    return TransientError(text, code=code, retry_after=retry_after)
 
 
 _per_thread = threading.local()

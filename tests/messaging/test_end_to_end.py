@@ -23,7 +23,7 @@ TOKEN = "e2e-auth-token"
 @pytest.fixture
 def worker_env(fake_twilio, settings, content):
     settings.TWILIO_AUTH_TOKEN = fake_twilio.auth_token
-    return sms_worker_env(fake_twilio, settings, lease_seconds=3)
+    return sms_worker_env(fake_twilio, settings, lease_seconds=12)
 
 
 @pytest.fixture

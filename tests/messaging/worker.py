@@ -53,14 +53,20 @@ def sms_worker_env(fake_twilio, settings, *, lease_seconds: int) -> dict[str, st
         "TWILIO_AUTH_TOKEN": fake_twilio.auth_token,
         "TWILIO_API_BASE_URL": fake_twilio.base_url,
         "TWILIO_TIMEOUT": "2",
+        "EMAIL_TIMEOUT": "1",
         "DISPATCH_LEASE_SECONDS": str(lease_seconds),
+        # As messaging.checks requires: batch deadline < soft limit < hard limit < lease.
+        "CELERY_TASK_SOFT_TIME_LIMIT": str(lease_seconds - 2),
+        "CELERY_TASK_TIME_LIMIT": str(lease_seconds - 1),
     }
 
 
 class Worker:
-    def __init__(self, *, env: dict[str, str], concurrency: int = 2):
+    def __init__(self, *, env: dict[str, str], concurrency: int = 2, as_deployed: bool = False):
         self.env = env
         self.concurrency = concurrency
+        # As deployed (Procfile, compose): gossip and mingle on, which a test's worker can do without.
+        self.quiet = [] if as_deployed else ["--without-gossip", "--without-mingle"]
         self.process: subprocess.Popen | None = None
         self.name = f"test-{os.getpid()}-{time.monotonic_ns()}@{socket.gethostname()}"
 
@@ -68,7 +74,7 @@ class Worker:
         env = process_env(self.env)
         self.process = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "config", "worker", "--loglevel=WARNING",
-             f"--concurrency={self.concurrency}", "--without-gossip", "--without-mingle", "-n", self.name],
+             f"--concurrency={self.concurrency}", *self.quiet, "-n", self.name],
             cwd=ROOT, env=env, start_new_session=True,
         )  # fmt: skip
         try:

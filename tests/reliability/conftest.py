@@ -25,9 +25,10 @@ from tests.factories import ClinicFactory
 from tests.messaging.worker import Beat, Worker, sms_worker_env
 from tests.service_markers import in_ci
 
-# Long enough for a batch of 20 to finish inside half of it on a busy 2-core machine, short
-# enough that a test waiting for leases to expire does not wait long.
-LEASE_SECONDS = 8
+# Long enough for the batch deadline it allows (lease - 2 s soft limit, less 4 s for one send and
+# 2 s to record: 4 s) to fit a batch of 20 on a busy 2-core machine, short enough that a test
+# waiting for leases to expire does not wait long.
+LEASE_SECONDS = 12
 
 
 @pytest.fixture
@@ -43,8 +44,8 @@ class CeleryProcesses:
         self.folder = folder
         self.started: list[Worker | Beat] = []
 
-    def worker(self, env: dict[str, str], *, concurrency: int = 2) -> Worker:
-        worker = Worker(env=env, concurrency=concurrency)
+    def worker(self, env: dict[str, str], *, concurrency: int = 2, as_deployed: bool = False) -> Worker:
+        worker = Worker(env=env, concurrency=concurrency, as_deployed=as_deployed)
         self.started.append(worker)
         return worker.start()
 
