@@ -6,8 +6,7 @@ import logging
 from datetime import datetime
 from typing import Any
 
-import psycopg
-from django.db import InterfaceError, OperationalError, connection
+from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
 from caregiver import services as caregiver_services
@@ -67,62 +66,31 @@ def status_callback_record(*, message_id: int | None, message_sid: str, status: 
 def _move_forward(*, message_id: int | None, message_sid: str, target: str, error_code: str, now: datetime) -> bool:
     """One UPDATE: the status moves only to a higher rank (or out of sending), and only on the
     message whose SID matches, or that has none yet (the callback beat our record of the send:
-    then it leaves the SID and the send time). True if it moved."""
+    then it leaves the SID and the send time). True if it moved.
+
+    Safe to run twice (Twilio retries a callback it got no answer to): the second finds the
+    status already there and changes nothing.
+    """
     rank = OutboundMessage.RANK[target]
     allowed_from = [s for s, r in OutboundMessage.RANK.items() if r < rank] + [Status.SENDING]
-    params = {"target": target, "now": connection.ops.adapt_datetimefield_value(now), "sid": message_sid}
-    sets = [
-        "status = %(target)s", "updated_at = %(now)s", "lease_expires_at = NULL",
-        "provider_id = CASE WHEN provider_id = '' THEN %(sid)s ELSE provider_id END",
-        "sent_at = CASE WHEN provider_id = '' THEN %(now)s ELSE sent_at END",
-    ]  # fmt: skip
-    if target == Status.DELIVERED:
-        sets.append("delivered_at = %(now)s")
-    if error_code:
-        sets.append("error_code = %(error_code)s")
-        params["error_code"] = error_code
-    where = ["status IN ({})".format(", ".join(f"%(from_{n})s" for n in range(len(allowed_from))))]
-    params.update({f"from_{n}": status for n, status in enumerate(allowed_from)})
+    rows = OutboundMessage.objects.filter(status__in=allowed_from)
     if message_id:
-        where.append("id = %(id)s")
-        params["id"] = message_id
+        rows = rows.filter(pk=message_id)
         if message_sid:
-            where.append("provider_id IN (%(sid)s, '')")
+            rows = rows.filter(provider_id__in=[message_sid, ""])
     else:
-        where.append("provider_id = %(sid)s")
-    sql = f"UPDATE {OutboundMessage._meta.db_table} SET {', '.join(sets)} WHERE {' AND '.join(where)}"  # noqa: S608
-    return _execute(sql, params, one_row=False) > 0
-
-
-def _execute(sql: str, params: dict[str, object], *, one_row: bool) -> Any:
-    """Run one of the webhooks' statements: its first row if `one_row`, else its row count.
-
-    On PostgreSQL each is prepared once per connection: planning them costs the server more than
-    running them, and Django's cursors bind parameters on the client, so nothing would ever be
-    prepared. Outside a transaction the connection's health check is a retry instead: Django's
-    (CONN_HEALTH_CHECKS) costs a round trip to the server before the statement, and every statement
-    here may safely run twice (an insert that does nothing on conflict, an update that only moves a
-    status forward), so it goes straight out and, should the connection prove dead (the server
-    restarted, a proxy dropped it), goes again once on a new one.
-    """
-    if connection.vendor != "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            return cursor.fetchone() if one_row else cursor.rowcount
-    # In a transaction (the keyword path) Django checked the connection as the transaction began.
-    retry = not connection.in_atomic_block
-    if retry:
-        connection.health_check_done = True
-    attempts = 2 if retry else 1
-    while True:
-        attempts -= 1
-        connection.ensure_connection()
-        try:
-            with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
-                cursor.execute(sql, params, prepare=True)
-                return cursor.fetchone() if one_row else cursor.rowcount
-        except (OperationalError, InterfaceError):
-            if not attempts or connection.is_usable():
-                raise
-            logger.warning("the database connection was lost; running the statement again on a new one")
-            connection.close()
+        rows = rows.filter(provider_id=message_sid)
+    # Both read the row as it was before this UPDATE, as SQL does.
+    no_sid_yet = Q(provider_id="")
+    changes: dict[str, Any] = {
+        "status": target,
+        "updated_at": now,
+        "lease_expires_at": None,
+        "provider_id": Case(When(no_sid_yet, then=Value(message_sid)), default=F("provider_id")),
+        "sent_at": Case(When(no_sid_yet, then=Value(now)), default=F("sent_at")),
+    }
+    if target == Status.DELIVERED:
+        changes["delivered_at"] = now
+    if error_code:
+        changes["error_code"] = error_code
+    return rows.update(**changes) > 0

@@ -204,6 +204,12 @@ def danger_rule(text: str) -> tuple[Reading, str] | None:
     return None
 
 
+def reading_warm() -> None:
+    """Load the danger model, its encoder and the word lists now (about a second), so the first
+    text a process reads is answered as fast as the rest. Web processes call it as they start."""
+    read_text("Alongside is starting up, thank you")
+
+
 def signals_crisis(body: str) -> bool:
     return read_text(body).danger
 

@@ -61,3 +61,81 @@ def test_opt_in_needs_the_consent_text_version_and_a_reachable_channel(db):
     with pytest.raises(ValidationError, match="no mobile number"):
         services.caregiver_opt_in(caregiver=email_only, channel="sms", source="web", consent_text_version="v1")
     assert not ConsentRecord.objects.exists()
+
+
+# --- Consent belongs to an address -----------------------------------------------------------
+
+
+@pytest.fixture
+def confirmed(db):
+    caregiver = CaregiverFactory(status=Caregiver.Status.PENDING, channels=Caregiver.Channels.BOTH)
+    for channel in ("sms", "email"):
+        services.caregiver_opt_in(caregiver=caregiver, channel=channel, source="web", consent_text_version="v1")
+    caregiver.refresh_from_db()
+    return caregiver
+
+
+def test_each_consent_record_names_the_address_it_was_given_for(confirmed):
+    records = {r.channel: r.address for r in confirmed.consent_records.all()}
+    assert records == {"sms": confirmed.phone, "email": confirmed.email}
+
+
+def test_a_new_number_has_no_consent_until_it_is_confirmed_and_gets_an_invitation(confirmed, staff_user):
+    old = confirmed.phone
+    services.caregiver_update(caregiver=confirmed, phone="(415) 555-0187", by=staff_user)
+    confirmed.refresh_from_db()
+    assert confirmed.phone == "+14155550187" != old
+    assert selectors.caregiver_consent(caregiver=confirmed) == {"email": True}  # the email is unchanged
+    invitation = confirmed.confirmations.get(channel="sms", confirmed_at__isnull=True)
+    assert (invitation.address, invitation.method, invitation.source) == ("+14155550187", "reply", "staff")
+    assert (
+        selectors.caregiver_send_problem(caregiver=confirmed, channel="sms", opted_in=None, now=invitation.created_at)
+        == "no_consent"
+    )
+    assert (
+        selectors.caregiver_send_problem(
+            caregiver=confirmed, channel="sms", opted_in=None, now=invitation.created_at, asked_for=True
+        )
+        == ""
+    )  # the invitation itself may go
+
+
+def test_a_yes_from_the_new_number_confirms_it(confirmed, staff_user):
+    services.caregiver_update(caregiver=confirmed, phone="+14155550187", by=staff_user)
+    confirmed.refresh_from_db()
+    record = services.confirmation_reply_check(caregiver=confirmed, message_sid="SM" + "1" * 32)
+    assert record.address == "+14155550187"
+    assert selectors.caregiver_consent(caregiver=confirmed) == {"sms": True, "email": True}
+
+
+def test_a_caregiver_whose_only_channel_changed_waits_for_its_confirmation(db, staff_user):
+    caregiver = CaregiverFactory(status=Caregiver.Status.PENDING, channels=Caregiver.Channels.SMS)
+    services.caregiver_opt_in(caregiver=caregiver, channel="sms", source="web", consent_text_version="v1")
+    services.caregiver_update(caregiver=caregiver, phone="+14155550187", by=staff_user)
+    caregiver.refresh_from_db()
+    assert caregiver.status == Caregiver.Status.PENDING
+    services.confirmation_reply_check(caregiver=caregiver, message_sid="SM" + "2" * 32)
+    caregiver.refresh_from_db()
+    assert caregiver.status == Caregiver.Status.ACTIVE
+
+
+def test_a_confirmation_sent_to_an_old_address_cannot_confirm_the_new_one(confirmed, staff_user):
+    email_link = services.confirmation_start(
+        caregiver=confirmed, channel="email", source="web", consent_text_version="v1"
+    )
+    services.caregiver_update(caregiver=confirmed, email="New.Address@Example.org", by=staff_user)
+    from caregiver.tokens import email_confirm_token
+
+    with pytest.raises(ValidationError):
+        services.confirmation_link_check(token=email_confirm_token(email_link.pk))
+    confirmed.refresh_from_db()
+    assert "email" not in selectors.caregiver_consent(caregiver=confirmed)
+
+
+def test_an_opt_out_stays_with_the_number_it_came_from(confirmed, staff_user):
+    services.caregiver_opt_out(caregiver=confirmed, channel="sms", source="sms")
+    services.caregiver_update(caregiver=confirmed, phone="+14155550187", by=staff_user)
+    confirmed.refresh_from_db()
+    assert "sms" not in selectors.caregiver_consent(caregiver=confirmed)  # never asked, not "opted out"
+    stop = confirmed.consent_records.get(action="opt_out")
+    assert stop.address != confirmed.phone

@@ -151,13 +151,13 @@ def test_a_reply_keeps_twilios_default_validity(fake_twilio, due):
 
 def test_the_check_refuses_a_lease_shorter_than_the_time_limit(settings):
     settings.DISPATCH_LEASE_SECONDS = 60  # the hard time limit is 60 s: a batch could outlive its lease
-    with pytest.raises(SystemCheckError, match="messaging.E002"):
+    with pytest.raises(SystemCheckError, match=r"messaging\.E002"):
         call_command("check")
 
 
 def test_the_check_refuses_timeouts_that_leave_a_batch_no_time(settings):
     settings.TWILIO_TIMEOUT = 30  # one send could take a minute: longer than the soft limit
-    with pytest.raises(SystemCheckError, match="messaging.E001"):
+    with pytest.raises(SystemCheckError, match=r"messaging\.E001"):
         call_command("check")
 
 
