@@ -6,7 +6,6 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
 from caregiver import services as caregiver_services
@@ -64,33 +63,27 @@ def status_callback_record(*, message_id: int | None, message_sid: str, status: 
 
 
 def _move_forward(*, message_id: int | None, message_sid: str, target: str, error_code: str, now: datetime) -> bool:
-    """One UPDATE: the status moves only to a higher rank (or out of sending), and only on the
-    message whose SID matches, or that has none yet (the callback beat our record of the send:
-    then it leaves the SID and the send time). True if it moved.
+    """The status moves only to a higher rank (or out of sending), and only on the message whose
+    SID matches, or that has none yet (the callback beat our record of the send: then it leaves
+    the SID and the send time). True if it moved.
 
-    Safe to run twice (Twilio retries a callback it got no answer to): the second finds the
-    status already there and changes nothing.
+    One plain UPDATE in the usual case (the row has its SID); a second only when that matched
+    nothing. Safe to run twice (Twilio retries a callback it got no answer to): the second run
+    finds the status already there and changes nothing.
     """
     rank = OutboundMessage.RANK[target]
     allowed_from = [s for s, r in OutboundMessage.RANK.items() if r < rank] + [Status.SENDING]
     rows = OutboundMessage.objects.filter(status__in=allowed_from)
     if message_id:
         rows = rows.filter(pk=message_id)
-        if message_sid:
-            rows = rows.filter(provider_id__in=[message_sid, ""])
-    else:
-        rows = rows.filter(provider_id=message_sid)
-    # Both read the row as it was before this UPDATE, as SQL does.
-    no_sid_yet = Q(provider_id="")
-    changes: dict[str, Any] = {
-        "status": target,
-        "updated_at": now,
-        "lease_expires_at": None,
-        "provider_id": Case(When(no_sid_yet, then=Value(message_sid)), default=F("provider_id")),
-        "sent_at": Case(When(no_sid_yet, then=Value(now)), default=F("sent_at")),
-    }
+    changes: dict[str, Any] = {"status": target, "updated_at": now, "lease_expires_at": None}
     if target == Status.DELIVERED:
         changes["delivered_at"] = now
     if error_code:
         changes["error_code"] = error_code
-    return rows.update(**changes) > 0
+    if not message_sid:
+        return rows.update(**changes) > 0
+    if rows.filter(provider_id=message_sid).update(**changes):
+        return True
+    # Our id rode in the callback's URL and the row has no SID yet: the callback beat our record.
+    return bool(message_id) and rows.filter(provider_id="").update(**changes, provider_id=message_sid, sent_at=now) > 0

@@ -49,3 +49,17 @@ def twilio_token(settings):
     """Webhooks signed with a known token, against the public URL Twilio would call."""
     settings.TWILIO_AUTH_TOKEN = TOKEN
     settings.PUBLIC_BASE_URL = BASE
+
+
+@pytest.fixture
+def due(db):
+    """A queued SMS (or, with channel="email", an email) to a caregiver who opted in to both, at a
+    clinic with a from-number."""
+
+    def make(**fields):
+        link = factories.CareLinkFactory()
+        factories.ConsentRecordFactory(caregiver=link.caregiver, channel="sms")
+        factories.ConsentRecordFactory(caregiver=link.caregiver, channel="email")
+        return factories.OutboundMessageFactory(caregiver=link.caregiver, **fields)
+
+    return make

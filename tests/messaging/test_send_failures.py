@@ -11,21 +11,9 @@ from django.core.management.base import SystemCheckError
 
 from messaging import callbacks, dispatch, sending
 from messaging.models import OutboundMessage, ProviderHealth
-from tests.factories import CareLinkFactory, ConsentRecordFactory, OutboundMessageFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 NOON_NY = "2026-12-08 17:00Z"
-
-
-@pytest.fixture
-def due(db):
-    def make(**fields):
-        link = CareLinkFactory()
-        ConsentRecordFactory(caregiver=link.caregiver, channel="sms")
-        ConsentRecordFactory(caregiver=link.caregiver, channel="email")
-        return OutboundMessageFactory(caregiver=link.caregiver, **fields)
-
-    return make
 
 
 def send_batch(messages, at=NOON_NY):

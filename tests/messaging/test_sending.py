@@ -10,23 +10,10 @@ from django.utils import timezone
 from caregiver import selectors
 from messaging import dispatch, sending
 from messaging.models import OutboundMessage
-from tests.factories import CareLinkFactory, ConsentRecordFactory, OutboundMessageFactory
+from tests.factories import OutboundMessageFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 NOON_NY = "2026-12-08 17:00Z"  # inside everyone's allowed hours in New York
-
-
-@pytest.fixture
-def due(db):
-    """A queued SMS to a caregiver who opted in, at a clinic with a from-number."""
-
-    def make(**fields):
-        link = CareLinkFactory()
-        ConsentRecordFactory(caregiver=link.caregiver, channel="sms")
-        ConsentRecordFactory(caregiver=link.caregiver, channel="email")
-        return OutboundMessageFactory(caregiver=link.caregiver, **fields)
-
-    return make
 
 
 def send(message, at=NOON_NY):
