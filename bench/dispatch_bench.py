@@ -147,7 +147,9 @@ def seed(count: int) -> None:
         for i in range(count)
     )  # fmt: skip
     ConsentRecord.objects.bulk_create(
-        ConsentRecord(caregiver=c, channel="sms", action="opt_in", source="staff", consent_text_version="bench")
+        ConsentRecord(
+            caregiver=c, channel="sms", address=c.phone, action="opt_in", source="staff", consent_text_version="bench"
+        )
         for c in caregivers
     )
     now = datetime.now(UTC)

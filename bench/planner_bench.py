@@ -131,7 +131,14 @@ def _families(clinic, count: int, *, offset: int, now) -> None:
             CareLink(caregiver=c, loved_one=lo) for c, lo in zip(caregivers, loved_ones, strict=True)
         )
         ConsentRecord.objects.bulk_create(
-            ConsentRecord(caregiver=c, channel="sms", action="opt_in", source="staff", consent_text_version="bench")
+            ConsentRecord(
+                caregiver=c,
+                channel="sms",
+                address=c.phone,
+                action="opt_in",
+                source="staff",
+                consent_text_version="bench",
+            )
             for c in caregivers
         )
         appointments = []

@@ -225,6 +225,10 @@ class Caregiver(TimeStamped):
         max_length=20, blank=True, validators=[validate_e164], help_text="E.164, e.g. +12025550143"
     )
     email = models.EmailField(blank=True)
+    # When the number or email was last changed: consent given to it before then does not count
+    # (a number someone moves back to may have been someone else's in between).
+    phone_since = models.DateTimeField(null=True, blank=True)
+    email_since = models.DateTimeField(null=True, blank=True)
     time_zone = models.CharField(max_length=64, validators=[validate_time_zone])
     channels = models.CharField(max_length=5, choices=Channels.choices, default=Channels.SMS)
     tip_time = models.TimeField(default=time(10, 0), help_text="Preferred local time for tips.")

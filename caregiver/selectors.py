@@ -6,10 +6,11 @@ object finds nothing (a 404), it is never "forbidden" (which would confirm it ex
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import Count, Min, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models import Count, DateTimeField, Min, OuterRef, Prefetch, Q, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from .models import Appointment, AuditEvent, Caregiver, CareLink, Clinic, ConsentRecord, LovedOne
@@ -49,9 +50,34 @@ def consent_records_for_user(*, user: AbstractBaseUser | AnonymousUser) -> Query
 # to a new one (nor does the old number's opt-in).
 
 
+# Consent records before this count for an address never changed since the caregiver was created.
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def address_of(caregiver: Caregiver, channel: str) -> str:
     """The address `channel` reaches the caregiver at now: their number or their email ('' if none)."""
     return caregiver.phone if channel == ConsentRecord.Channel.SMS else caregiver.email
+
+
+def address_since(caregiver: Caregiver, channel: str) -> datetime:
+    """When the caregiver took their current address on `channel`: only consent given since counts."""
+    since = caregiver.phone_since if channel == ConsentRecord.Channel.SMS else caregiver.email_since
+    return since or EPOCH
+
+
+def address_records(*, caregiver: Caregiver, channel: str) -> QuerySet[ConsentRecord]:
+    """The consent records that count for the caregiver's current address on `channel`."""
+    address = address_of(caregiver, channel)
+    if not address:
+        return ConsentRecord.objects.none()
+    return caregiver.consent_records.filter(
+        channel=channel, address=address, created_at__gte=address_since(caregiver, channel)
+    )
+
+
+def address_confirmed(*, caregiver: Caregiver, channel: str) -> bool:
+    """Has the caregiver's current address on `channel` been confirmed (opted in) since they took it?"""
+    return address_records(caregiver=caregiver, channel=channel).filter(action=ConsentRecord.Action.OPT_IN).exists()
 
 
 def caregiver_consent(*, caregiver: Caregiver) -> dict[str, bool]:
@@ -67,8 +93,10 @@ def caregivers_consent(*, caregivers: Iterable[Caregiver]) -> dict[int, dict[str
     by_id = {caregiver.pk: caregiver for caregiver in caregivers}
     consent: dict[int, dict[str, bool]] = {}
     records = ConsentRecord.objects.filter(caregiver_id__in=list(by_id)).order_by("-created_at", "-id")
-    for caregiver_id, channel, action, address in records.values_list("caregiver_id", "channel", "action", "address"):
-        if address and address == address_of(by_id[caregiver_id], channel):
+    rows = records.values_list("caregiver_id", "channel", "action", "address", "created_at")
+    for caregiver_id, channel, action, address, created_at in rows:
+        caregiver = by_id[caregiver_id]
+        if address and address == address_of(caregiver, channel) and created_at >= address_since(caregiver, channel):
             consent.setdefault(caregiver_id, {}).setdefault(channel, action == ConsentRecord.Action.OPT_IN)
     return consent
 
@@ -79,8 +107,11 @@ def caregivers_with_consent(queryset: QuerySet[Caregiver] | None = None) -> Quer
     queryset = queryset if queryset is not None else Caregiver.objects.all()
 
     def latest(channel: str, address_field: str) -> Subquery:
+        since = Coalesce(OuterRef(f"{address_field}_since"), Value(EPOCH, output_field=DateTimeField()))
         return Subquery(
-            ConsentRecord.objects.filter(caregiver=OuterRef("pk"), channel=channel, address=OuterRef(address_field))
+            ConsentRecord.objects.filter(
+                caregiver=OuterRef("pk"), channel=channel, address=OuterRef(address_field), created_at__gte=since
+            )
             .exclude(address="")
             .order_by("-created_at", "-id")
             .values("action")[:1]
@@ -89,6 +120,25 @@ def caregivers_with_consent(queryset: QuerySet[Caregiver] | None = None) -> Quer
     return queryset.annotate(
         sms_consent=latest(ConsentRecord.Channel.SMS, "phone"),
         email_consent=latest(ConsentRecord.Channel.EMAIL, "email"),
+    )
+
+
+def link_address_ok(*, caregiver: Caregiver, fingerprint: str | None) -> bool:
+    """May a preferences link sent to the address with this fingerprint open the caregiver's page?
+
+    Only while that address is still theirs and confirmed: a link that reached an address before
+    its owner said yes (a mistyped email), or one they have since left, opens nothing. Links made
+    before they named an address (None) still open, until they expire.
+    """
+    if fingerprint is None:
+        return True
+    from .tokens import address_fingerprint
+
+    return any(
+        address_fingerprint(address_of(caregiver, channel)) == fingerprint
+        and address_confirmed(caregiver=caregiver, channel=channel)
+        for channel in (ConsentRecord.Channel.SMS, ConsentRecord.Channel.EMAIL)
+        if address_of(caregiver, channel)
     )
 
 

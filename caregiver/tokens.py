@@ -4,6 +4,8 @@ preferences page. The signature is the authority; nothing about the token is sto
 
 from __future__ import annotations
 
+import hashlib
+
 from django.core import signing
 
 EMAIL_CONFIRM_SALT = "alongside.email-confirm"
@@ -21,12 +23,33 @@ def email_confirm_id(token: str) -> int | None:
     return _load(token, EMAIL_CONFIRM_SALT, EMAIL_CONFIRM_MAX_AGE, "k")
 
 
-def preferences_token(caregiver_id: int) -> str:
-    return signing.dumps({"c": caregiver_id}, salt=PREFERENCES_SALT, compress=True)
+def address_fingerprint(address: str) -> str:
+    """What a link carries of the address it was sent to: enough to recognise it, not to read it."""
+    return hashlib.sha256(address.strip().lower().encode()).hexdigest()[:16]
 
 
-def preferences_caregiver_id(token: str) -> int | None:
-    return _load(token, PREFERENCES_SALT, PREFERENCES_MAX_AGE, "c")
+def preferences_token(caregiver_id: int, *, address: str) -> str:
+    """A link to the preferences page, good only while `address` (the number or email it is sent
+    to) is the caregiver's and confirmed: a link that reached an address before its owner said yes,
+    or an address they no longer have, opens nothing."""
+    return signing.dumps({"c": caregiver_id, "a": address_fingerprint(address)}, salt=PREFERENCES_SALT, compress=True)
+
+
+def preferences_link(token: str) -> tuple[int, str | None] | None:
+    """(caregiver id, address fingerprint) of a preferences link; None if tampered with or expired.
+
+    Links made before they named an address carry no fingerprint (None); they expire within 30 days.
+    """
+    return _link(token, PREFERENCES_SALT, PREFERENCES_MAX_AGE)
+
+
+def _link(token: str, salt: str, max_age: int) -> tuple[int, str | None] | None:
+    try:
+        data = signing.loads(token, salt=salt, max_age=max_age)
+        fingerprint = data.get("a")
+        return int(data["c"]), str(fingerprint) if fingerprint is not None else None
+    except (signing.BadSignature, KeyError, TypeError, ValueError, AttributeError):
+        return None
 
 
 def _load(token: str, salt: str, max_age: int, field: str) -> int | None:

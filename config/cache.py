@@ -1,10 +1,10 @@
-"""The shared cache: Django's Redis backend, which lets an outage lapse the limits instead of failing.
+"""The shared cache: Django's Redis backend, which outlasts a Redis outage instead of failing.
 
-Everything kept here may be lost without harm: rate-limit counters and throttles (a Redis outage
-lets requests through uncounted for its length) and memos of rendered pages. So while Redis cannot
-be reached, a read finds nothing, a write is skipped, and a counter starts again from the step
-asked for; the request goes on, never a 500. Only connection failures are tolerated: anything else
-(a wrong command, bad data) still raises.
+Everything kept here may be lost without harm: rate-limit counters and throttles, and memos. So
+while Redis cannot be reached, each operation goes to this process's own memory instead (Django's
+LocMemCache): the request goes on, never a 500, and the limits still hold, per process (with N web
+processes, a limit allows up to N times its count during the outage, and counts start afresh).
+Only connection failures switch over: anything else (a wrong command, bad data) still raises.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import threading
 import time
 from functools import wraps
 
+from django.core.cache.backends.locmem import LocMemCache
 from django.core.cache.backends.redis import RedisCache
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -37,62 +38,37 @@ def redis_outage_warn(what: str, exc: Exception) -> None:
     logger.warning("Redis is unreachable (%s: %s); %s goes on without it", type(exc).__name__, exc, what)
 
 
-def _tolerant(fallback):
-    """Run the backend's method; if Redis cannot be reached, warn and return `fallback(*args, **kwargs)`."""
+def _tolerant(name: str):
+    """The backend's method `name`; if Redis cannot be reached, warn and use this process's memory."""
 
-    def decorate(method):
-        @wraps(method)
-        def run(self, *args, **kwargs):
-            try:
-                return method(self, *args, **kwargs)
-            except OUTAGE as exc:
-                redis_outage_warn(f"the cache ({method.__name__})", exc)
-                return fallback(*args, **kwargs)
+    redis_method = getattr(RedisCache, name)
 
-        return run
+    @wraps(redis_method)
+    def run(self, *args, **kwargs):
+        try:
+            return redis_method(self, *args, **kwargs)
+        except OUTAGE as exc:
+            redis_outage_warn(f"the cache ({name}, kept in this process's memory)", exc)
+            return getattr(self.fallback, name)(*args, **kwargs)
 
-    return decorate
-
-
-def _default(key, default=None, *args, **kwargs):
-    return default
-
-
-def _nothing(*args, **kwargs):
-    return None
-
-
-def _added(*args, **kwargs):
-    return True  # as if the key were new: a counter's window starts again
-
-
-def _not_kept(*args, **kwargs):
-    return False
-
-
-def _empty(*args, **kwargs):
-    return {}
-
-
-def _none_failed(*args, **kwargs):
-    return []
-
-
-def _step(key, delta=1, version=None):
-    return delta  # as if counting from zero: nobody is over a limit during an outage
+    return run
 
 
 class DegradingRedisCache(RedisCache):
-    """RedisCache whose operations outlast a Redis outage (see the module docstring)."""
+    """RedisCache that keeps going in each process's memory while Redis is down (module docstring)."""
 
-    get = _tolerant(_default)(RedisCache.get)
-    get_many = _tolerant(_empty)(RedisCache.get_many)
-    has_key = _tolerant(_not_kept)(RedisCache.has_key)
-    add = _tolerant(_added)(RedisCache.add)
-    set = _tolerant(_nothing)(RedisCache.set)
-    set_many = _tolerant(_none_failed)(RedisCache.set_many)
-    touch = _tolerant(_not_kept)(RedisCache.touch)
-    delete = _tolerant(_not_kept)(RedisCache.delete)
-    delete_many = _tolerant(_nothing)(RedisCache.delete_many)
-    incr = _tolerant(_step)(RedisCache.incr)
-    clear = _tolerant(_not_kept)(RedisCache.clear)
+    def __init__(self, server, params):
+        super().__init__(server, params)
+        self.fallback = LocMemCache(f"redis-outage-{id(self)}", {"KEY_PREFIX": params.get("KEY_PREFIX", "")})
+
+    get = _tolerant("get")
+    get_many = _tolerant("get_many")
+    has_key = _tolerant("has_key")
+    add = _tolerant("add")
+    set = _tolerant("set")
+    set_many = _tolerant("set_many")
+    touch = _tolerant("touch")
+    delete = _tolerant("delete")
+    delete_many = _tolerant("delete_many")
+    incr = _tolerant("incr")
+    clear = _tolerant("clear")

@@ -217,23 +217,23 @@ class RequestCounts:
     @staticmethod
     def _take_shared(counter: str, *, want: int, limit: int, seconds: int) -> int:
         shared = _shared()
-        if shared is None:
-            # Per-process memory (development): add then incr, as caregiver/ratelimit.py counts.
-            if cache.add(counter, want, timeout=seconds + 1):
+        if shared is not None:
+            client, make_key = shared
+            try:
+                return int(client.eval(_TAKE, 1, make_key(counter), want, limit, seconds + 1))
+            except OUTAGE as exc:
+                # Counted in this process's memory instead (the cache backend's own fallback, below).
+                redis_outage_warn("the API key throttle (counted per process)", exc)
+        # Per-process memory (development, or Redis down): add then incr, as caregiver/ratelimit.py counts.
+        if cache.add(counter, want, timeout=seconds + 1):
+            used = want
+        else:
+            try:
+                used = cache.incr(counter, want)
+            except ValueError:  # expired between add and incr
+                cache.set(counter, want, timeout=seconds + 1)
                 used = want
-            else:
-                try:
-                    used = cache.incr(counter, want)
-                except ValueError:  # expired between add and incr
-                    cache.set(counter, want, timeout=seconds + 1)
-                    used = want
-            return max(0, min(want, limit - (used - want)))
-        client, make_key = shared
-        try:
-            return int(client.eval(_TAKE, 1, make_key(counter), want, limit, seconds + 1))
-        except OUTAGE as exc:
-            redis_outage_warn("the API key throttle (requests not counted)", exc)
-            return want
+        return max(0, min(want, limit - (used - want)))
 
 
 _shared_memo: tuple[dict, tuple[redis.Redis, Callable[[str], str]] | None] | None = None

@@ -246,7 +246,9 @@ def _context(clinic: Clinic | None, caregiver: Caregiver | None) -> dict[str, st
 
 
 def _with_preferences(context: dict[str, str] | None, caregiver: Caregiver) -> dict[str, str] | None:
-    return None if context is None else {**context, "preferences_url": rendering.preferences_url(caregiver)}
+    return (
+        None if context is None else {**context, "preferences_url": rendering.preferences_url(caregiver, channel="sms")}
+    )
 
 
 def _record_reply(caregiver: Caregiver, inbound_sid: str, body: str, now: datetime) -> None:

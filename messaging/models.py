@@ -120,7 +120,8 @@ class OutboundMessage(models.Model):
                                              └─lease expired at SEND_MAX_ATTEMPTS (worker lost)─▶ failed
         scheduled/queued ─▶ cancelled   (appointment moved or cancelled, caregiver paused or changed)
         scheduled/queued/sending ─▶ suppressed, with `status_reason`: opted_out, no_consent, paused,
-                                    quiet_hours, daily_cap, stale, ride_arranged, appointment_cancelled
+                                    quiet_hours, daily_cap, stale, ride_arranged, appointment_cancelled,
+                                    superseded (a sign-up code or invitation replaced, expired or confirmed)
 
     A lease (`lease_expires_at`) marks a queued or sending row as taken; a worker that dies leaves
     an expired lease, and the dispatcher puts the row back (reconciling with the provider first

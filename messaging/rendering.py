@@ -14,7 +14,8 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 
 from caregiver.models import Appointment, Caregiver, Clinic
-from caregiver.tokens import email_confirm_token, preferences_token
+from caregiver.selectors import address_of
+from caregiver.tokens import address_fingerprint, email_confirm_token, preferences_token
 from content.models import MessageTemplate, Tip
 from content.services import message_render
 from content.validation import GSM7_BASIC, GSM7_EXTENDED, TemplateRenderError
@@ -40,13 +41,20 @@ class Body:
 
 
 def unsubscribe_token(caregiver: Caregiver) -> str:
-    return signing.dumps({"c": caregiver.pk}, salt=UNSUBSCRIBE_SALT, compress=True)
+    """The one-click unsubscribe link of an email: it stops emails to the address it was sent to, and
+    to no later one (`unsubscribe_link`)."""
+    data = {"c": caregiver.pk, "a": address_fingerprint(caregiver.email)}
+    return signing.dumps(data, salt=UNSUBSCRIBE_SALT, compress=True)
 
 
-def unsubscribe_caregiver_id(token: str, *, max_age_days: int = 365) -> int | None:
+def unsubscribe_link(token: str, *, max_age_days: int = 365) -> tuple[int, str | None] | None:
+    """(caregiver id, fingerprint of the address it was sent to, None in links made before they
+    named one) of an unsubscribe link; None if it was tampered with or is over a year old."""
     try:
-        return int(signing.loads(token, salt=UNSUBSCRIBE_SALT, max_age=max_age_days * 86400)["c"])
-    except (signing.BadSignature, KeyError, TypeError, ValueError):
+        data = signing.loads(token, salt=UNSUBSCRIBE_SALT, max_age=max_age_days * 86400)
+        fingerprint = data.get("a")
+        return int(data["c"]), str(fingerprint) if fingerprint is not None else None
+    except (signing.BadSignature, KeyError, TypeError, ValueError, AttributeError):
         return None
 
 
@@ -54,8 +62,11 @@ def unsubscribe_url(caregiver: Caregiver) -> str:
     return settings.PUBLIC_BASE_URL + reverse("messaging:unsubscribe", args=[unsubscribe_token(caregiver)])
 
 
-def preferences_url(caregiver: Caregiver) -> str:
-    return settings.PUBLIC_BASE_URL + reverse("portal:preferences", args=[preferences_token(caregiver.pk)])
+def preferences_url(caregiver: Caregiver, *, channel: str) -> str:
+    """The preferences link in a message on `channel`: it opens only while that message's address
+    is the caregiver's, confirmed."""
+    token = preferences_token(caregiver.pk, address=address_of(caregiver, channel))
+    return settings.PUBLIC_BASE_URL + reverse("portal:preferences", args=[token])
 
 
 def email_confirm_url(confirmation_id: int) -> str:
@@ -108,7 +119,7 @@ def email_html(*, caregiver: Caregiver | None, subject: str, body_html: str) -> 
             "subject": subject,
             "body_html": body_html,
             "unsubscribe_url": unsubscribe_url(caregiver) if caregiver else "",
-            "preferences_url": preferences_url(caregiver) if caregiver else "",
+            "preferences_url": preferences_url(caregiver, channel="email") if caregiver else "",
         },
     )
 
@@ -118,7 +129,7 @@ def email_text(*, caregiver: Caregiver | None, body: str) -> str:
         return body
     return (
         f"{body}\n\n--\nIn a crisis, call or text 988 (US), or call 911 in an emergency.\n"
-        f"Change how often you hear from us, or pause: {preferences_url(caregiver)}\n"
+        f"Change how often you hear from us, or pause: {preferences_url(caregiver, channel='email')}\n"
         f"Stop these emails: {unsubscribe_url(caregiver)}\n"
     )
 

@@ -20,7 +20,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from caregiver import services as caregiver_services
-from caregiver.models import Caregiver, ConsentRecord
+from caregiver.models import Caregiver, ChannelConfirmation, ConsentRecord
 from caregiver.selectors import caregiver_send_problem, caregivers_consent
 
 from . import locks, provider_health, rendering, timing
@@ -97,6 +97,23 @@ class _DailyCap:
         return True
 
 
+def _superseded(messages: list[OutboundMessage], now: datetime) -> set[int]:
+    """The batch's sign-up codes, YES invitations and email links that are no longer any use: a
+    newer one replaced them, they expired, or the address was confirmed meanwhile. Sending them
+    would only confuse, or, after a broker outage, text one number every code asked for while it
+    lasted. One query, and only when the batch holds any."""
+    wanted: dict[int, int] = {}
+    for message in messages:
+        prefix, _, confirmation_id = message.dedupe_key.partition(":")
+        if message.kind == Kind.CONFIRMATION and prefix == "confirm" and confirmation_id.isdigit():
+            wanted[int(confirmation_id)] = message.pk
+    if not wanted:
+        return set()
+    open_ = ChannelConfirmation.objects.filter(pk__in=wanted, confirmed_at__isnull=True, expires_at__gt=now)
+    live = set(open_.values_list("pk", flat=True))
+    return {message_id for confirmation_id, message_id in wanted.items() if confirmation_id not in live}
+
+
 def _decide(message: OutboundMessage, consent: dict[str, bool], cap: _DailyCap, now: datetime) -> str:
     """What to do with one locked, queued message: 'send', 'defer', or the reason to suppress it."""
     if message.not_after and now > message.not_after:
@@ -158,10 +175,14 @@ def _claim_batch(message_ids: list[int], now: datetime) -> tuple[list[OutboundMe
         messages = [m for m in messages if m.status == Status.QUEUED]
         consents = caregivers_consent(caregivers=[m.caregiver for m in messages if m.kind != Kind.ALERT])
         cap = _DailyCap(messages)
+        superseded = _superseded(messages, now)
         lease = now + timedelta(seconds=settings.DISPATCH_LEASE_SECONDS)
         going, deferred, suppressed = [], [], []
         for message in messages:
-            decision = _decide(message, consents.get(message.caregiver_id, {}), cap, now)
+            if message.pk in superseded:
+                decision = "superseded"
+            else:
+                decision = _decide(message, consents.get(message.caregiver_id, {}), cap, now)
             message.lease_expires_at, message.updated_at = None, now
             if decision == "send":
                 if message.kind != Kind.ALERT:

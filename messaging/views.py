@@ -8,16 +8,20 @@ from django.views.decorators.csrf import csrf_exempt
 
 from caregiver import services as caregiver_services
 from caregiver.models import Caregiver, ConsentRecord
+from caregiver.tokens import address_fingerprint
 
-from .rendering import unsubscribe_caregiver_id
+from .rendering import unsubscribe_link
 
 
 @csrf_exempt  # the signed token in the URL is the authority; mail apps POST without a CSRF token
 def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
-    caregiver_id = unsubscribe_caregiver_id(token)
-    caregiver = Caregiver.objects.filter(pk=caregiver_id).first() if caregiver_id else None
+    link = unsubscribe_link(token)
+    caregiver = Caregiver.objects.filter(pk=link[0]).first() if link else None
     if caregiver is None:
         return render(request, "messaging/unsubscribe.html", {"invalid": True}, status=404)
+    if link[1] is not None and link[1] != address_fingerprint(caregiver.email):
+        # Sent to an address this caregiver no longer has: it stops nothing, and shows nothing of theirs.
+        return render(request, "messaging/unsubscribe.html", {"elsewhere": True})
     if request.method == "POST":
         caregiver_services.caregiver_opt_out(
             caregiver=caregiver,

@@ -175,7 +175,11 @@ def caregiver_update(*, caregiver: Caregiver, by: AbstractBaseUser | None = None
         setattr(caregiver, field, changes[field])
     if "phone" in changed:
         caregiver.sms_blocked_reason = ""
-        changed.append("sms_blocked_reason")
+        caregiver.phone_since = timezone.now()
+        changed += ["sms_blocked_reason", "phone_since"]
+    if "email" in changed:
+        caregiver.email_since = timezone.now()
+        changed.append("email_since")
     caregiver.full_clean()
     caregiver.save(update_fields=[*changed, "updated_at"])
     audit_record(

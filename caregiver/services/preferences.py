@@ -39,11 +39,7 @@ def caregiver_preferences_save(
     caregiver_update(caregiver=caregiver, channels=channels, **preferences)
     # Confirmed before at the address it has now (a new one is confirmed afresh).
     confirmed_before = {
-        channel
-        for channel in ("sms", "email")
-        if caregiver.consent_records.filter(
-            channel=channel, action=ConsentRecord.Action.OPT_IN, address=selectors.address_of(caregiver, channel)
-        ).exists()
+        channel for channel in ("sms", "email") if selectors.address_confirmed(caregiver=caregiver, channel=channel)
     }
     for channel, on in wanted.items():
         label = "text messages" if channel == "sms" else "email"

@@ -10,8 +10,8 @@ from django.views.decorators.http import require_http_methods
 
 from caregiver import services
 from caregiver.models import Caregiver
-from caregiver.selectors import caregiver_consent
-from caregiver.tokens import preferences_caregiver_id
+from caregiver.selectors import caregiver_consent, link_address_ok
+from caregiver.tokens import preferences_link
 
 from ..forms import PauseForm, PreferencesForm
 from .common import client_ip, errors_to_form
@@ -19,9 +19,10 @@ from .common import client_ip, errors_to_form
 
 @require_http_methods(["GET", "POST"])
 def preferences(request: HttpRequest, token: str) -> HttpResponse:
-    caregiver_id = preferences_caregiver_id(token)
-    caregiver = Caregiver.objects.select_related("clinic").filter(pk=caregiver_id).first() if caregiver_id else None
-    if caregiver is None:
+    link = preferences_link(token)
+    caregiver = Caregiver.objects.select_related("clinic").filter(pk=link[0]).first() if link else None
+    if caregiver is None or not link_address_ok(caregiver=caregiver, fingerprint=link[1]):
+        # Tampered with, expired, or sent to an address that is not (or no longer) theirs and confirmed.
         return render(request, "portal/preferences.html", {"invalid": True}, status=404)
     consent = caregiver_consent(caregiver=caregiver)
     action = request.POST.get("action", "save")

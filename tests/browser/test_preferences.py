@@ -14,7 +14,7 @@ def test_a_caregiver_changes_frequency_then_pauses_for_a_week(phone_page, conten
     for channel in ("sms", "email"):
         factories.ConsentRecordFactory(caregiver=caregiver, channel=channel)
     page = phone_page
-    page.goto(f"/p/{preferences_token(caregiver.pk)}/")
+    page.goto(f"/p/{preferences_token(caregiver.pk, address=caregiver.phone)}/")
     page.get_by_label("How often would you like tips?").select_option("weekly")
     page.get_by_label("Email", exact=True).uncheck()
     screenshot(page, "preferences")

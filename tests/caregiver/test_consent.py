@@ -139,3 +139,52 @@ def test_an_opt_out_stays_with_the_number_it_came_from(confirmed, staff_user):
     assert "sms" not in selectors.caregiver_consent(caregiver=confirmed)  # never asked, not "opted out"
     stop = confirmed.consent_records.get(action="opt_out")
     assert stop.address != confirmed.phone
+
+
+def test_moving_back_to_an_earlier_number_needs_a_new_yes(confirmed, staff_user):
+    first = confirmed.phone
+    services.caregiver_update(caregiver=confirmed, phone="+14155550187", by=staff_user)
+    services.confirmation_reply_check(caregiver=confirmed, message_sid="SM" + "3" * 32)
+    services.caregiver_update(caregiver=confirmed, phone=first, by=staff_user)
+    confirmed.refresh_from_db()
+    # The number may have been someone else's in between: its old yes does not count.
+    assert "sms" not in selectors.caregiver_consent(caregiver=confirmed)
+    assert selectors.caregivers_with_consent().get(pk=confirmed.pk).sms_consent is None
+    assert confirmed.confirmations.filter(address=first, confirmed_at__isnull=True).exists()
+
+
+# --- Links follow the address they were sent to ---------------------------------------------------
+
+
+def test_a_preferences_link_sent_to_an_unconfirmed_email_opens_nothing(client, confirmed, staff_user):
+    from caregiver.tokens import preferences_token
+
+    services.caregiver_update(caregiver=confirmed, email="typo@example.org", by=staff_user)
+    unconfirmed = preferences_token(confirmed.pk, address="typo@example.org")
+    assert client.get(f"/p/{unconfirmed}/").status_code == 404
+    by_text = preferences_token(confirmed.pk, address=confirmed.phone)  # the number is still confirmed
+    assert client.get(f"/p/{by_text}/").status_code == 200
+
+
+def test_a_preferences_link_to_an_address_they_left_opens_nothing(client, confirmed, staff_user):
+    from caregiver.tokens import preferences_token
+
+    old = preferences_token(confirmed.pk, address=confirmed.phone)
+    services.caregiver_update(caregiver=confirmed, phone="+14155550187", by=staff_user)
+    assert client.get(f"/p/{old}/").status_code == 404
+
+
+def test_an_unsubscribe_link_from_an_old_address_stops_nothing_and_shows_nothing(client, confirmed, staff_user):
+    from messaging.rendering import unsubscribe_token
+
+    old = unsubscribe_token(confirmed)
+    services.caregiver_update(caregiver=confirmed, email="new.address@example.org", by=staff_user)
+    from caregiver.tokens import email_confirm_token
+
+    link = confirmed.confirmations.get(channel="email", confirmed_at__isnull=True)
+    services.confirmation_link_check(token=email_confirm_token(link.pk))
+    page = client.get(f"/unsubscribe/{old}/")
+    assert "new.address@example.org" not in page.content.decode()
+    client.post(f"/unsubscribe/{old}/")
+    confirmed.refresh_from_db()
+    assert selectors.caregiver_consent(caregiver=confirmed)["email"] is True

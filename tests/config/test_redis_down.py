@@ -64,3 +64,28 @@ def test_the_sms_rate_keeps_going_per_process_without_redis(settings, redis_down
     settings.CELERY_BROKER_URL = DEAD_REDIS  # Redis is the broker, and it is down
     assert locks.senders_take_tokens({"clinic-1": (3, 1.0)}) == {"clinic-1": 1}
     assert locks.sender_take_token("clinic-2", rate=1.0) == 0.0
+
+
+def test_the_login_limit_still_holds_in_each_process_while_redis_is_down(client, staff_user, redis_down, settings):
+    answers = [
+        client.post("/staff/login/", {"username": staff_user.username, "password": f"guess-{n}"}).status_code
+        for n in range(settings.STAFF_LOGIN_FAILURES_PER_USERNAME + 1)
+    ]
+    assert answers[-1] == 429
+    assert set(answers[:-1]) == {200}
+
+
+def test_sign_up_codes_to_one_number_are_still_limited_while_redis_is_down(db, clinic, redis_down, settings):
+    from caregiver import services
+    from caregiver.models import Caregiver
+
+    caregiver = services.caregiver_create(clinic=clinic, name="Dana", phone="+12025550138")
+    tries = settings.CONFIRMATIONS_PER_ADDRESS_PER_HOUR + 1
+    refused = 0
+    for _ in range(tries):
+        try:
+            services.confirmation_start(caregiver=caregiver, channel="sms", source="web", consent_text_version="v1")
+        except services.RateLimited:
+            refused += 1
+    assert refused == 1
+    assert Caregiver.objects.get(pk=caregiver.pk).confirmations.count() == tries - 1

@@ -152,3 +152,20 @@ def test_the_check_refuses_timeouts_that_leave_a_batch_no_time(settings):
 def test_the_default_settings_pass_the_check_and_stop_a_batch_well_before_its_soft_limit(settings):
     call_command("check")
     assert 0 < sending.batch_deadline_seconds() < settings.CELERY_TASK_SOFT_TIME_LIMIT
+
+
+# --- Sign-up codes a newer one replaced ---------------------------------------------------------
+
+
+def test_only_the_newest_sign_up_code_is_sent_after_a_backlog(fake_twilio, db, clinic, content):
+    from caregiver import services
+
+    caregiver = services.caregiver_create(clinic=clinic, name="Dana", phone="+12025550138")
+    for _ in range(3):  # "send a new code", three times, while nothing was being sent (a broker outage)
+        services.confirmation_start(caregiver=caregiver, channel="sms", source="web", consent_text_version="v1")
+    codes = list(OutboundMessage.objects.filter(caregiver=caregiver, kind="confirmation").order_by("pk"))
+    assert len(codes) == 3
+    OutboundMessage.objects.update(status="queued")
+    outcomes = sending.messages_send(message_ids=[m.pk for m in codes])
+    assert [outcomes[m.pk] for m in codes] == ["suppressed:superseded", "suppressed:superseded", "sent"]
+    assert len(fake_twilio.sent_to("+12025550138")) == 1

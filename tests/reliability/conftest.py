@@ -81,7 +81,8 @@ def caregivers(count: int, *, clinic=None, **fields) -> list[Caregiver]:
     )  # fmt: skip
     ConsentRecord.objects.bulk_create(
         ConsentRecord(
-            caregiver=caregiver, channel="sms", action="opt_in", source="web", consent_text_version="v1"
+            caregiver=caregiver, channel="sms", address=caregiver.phone, action="opt_in", source="web",
+            consent_text_version="v1",
         )
         for caregiver in made
     )  # fmt: skip

@@ -312,7 +312,7 @@ def test_a_caregivers_own_changes_are_not_staff_actions(content, family):
     caregiver = family["caregiver"]
     factories.ConsentRecordFactory(caregiver=caregiver, channel="sms")
     response = Client().post(
-        f"/p/{preferences_token(caregiver.pk)}/",
+        f"/p/{preferences_token(caregiver.pk, address=caregiver.phone)}/",
         {"action": "save", "sms": "on", "tip_frequency": "weekly", "tip_time": "17:30", "quiet_start": "22:00",
          "quiet_end": "07:30", "time_zone": "America/Denver"},
     )  # fmt: skip

@@ -465,7 +465,7 @@ def test_signed_links_refuse_forged_and_borrowed_tokens(client, ours):
     before = snapshot(ours["clinic"])
     # A made-up token, and real tokens made for another purpose (salts keep them apart).
     borrowed_for_preferences = email_confirm_token(ours["confirmation"].pk)
-    borrowed_for_links = preferences_token(caregiver.pk)
+    borrowed_for_links = preferences_token(caregiver.pk, address=caregiver.phone)
     for url in (
         "/p/not-a-token/",
         f"/p/{borrowed_for_preferences}/",

@@ -224,12 +224,12 @@ PREFS = {
     ],
 )
 def test_preferences_explain_bad_input(client, family, changes, says):
-    url = f"/p/{preferences_token(family['caregiver'].pk)}/"
+    url = f"/p/{preferences_token(family['caregiver'].pk, address=family['caregiver'].phone)}/"
     refused(client.post(url, {**PREFS, **changes}), says)
 
 
 def test_an_unknown_preferences_action_changes_nothing(client, family):
-    url = f"/p/{preferences_token(family['caregiver'].pk)}/"
+    url = f"/p/{preferences_token(family['caregiver'].pk, address=family['caregiver'].phone)}/"
     assert client.post(url, {"action": "x" * 10_000}).status_code == 400
     assert Caregiver.objects.get().status == Caregiver.Status.ACTIVE
 
