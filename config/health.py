@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import redis
 from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
@@ -44,6 +46,23 @@ def broker_status() -> str | None:
     return None
 
 
+# A message due this long ago and still not claimed means nothing is dispatching: the worker or
+# beat is stuck or gone (a tick claims what is due every DISPATCH_INTERVAL_SECONDS).
+OUTBOX_LATE = timedelta(minutes=5)
+
+
+def outbox_late() -> tuple[int, datetime] | None:
+    """(how many, the oldest due time) of the messages due over OUTBOX_LATE ago and still waiting;
+    None when the outbox is keeping up. Over the partial index of scheduled rows (`outbox_due`)."""
+    from messaging.models import OutboundMessage
+
+    late = OutboundMessage.objects.filter(
+        status=OutboundMessage.Status.SCHEDULED, send_at__lte=timezone.now() - OUTBOX_LATE
+    )
+    oldest = late.order_by("send_at").values_list("send_at", flat=True).first()
+    return (late[:1000].count(), oldest) if oldest else None
+
+
 def provider_status() -> tuple[dict[str, object], dict[str, object]]:
     """Channels whose provider refuses our account (an operator must act), and carrier filtering."""
     from messaging import provider_health
@@ -56,21 +75,33 @@ def provider_status() -> tuple[dict[str, object], dict[str, object]]:
 def healthz(request: HttpRequest) -> JsonResponse:
     """200 while this service can do its work, 503 when the database or the broker is down.
 
-    A provider refusing our credentials is an operator alert (`alerts`), not a 503: the web
-    service itself is fine, and a load balancer must not take it away from families.
+    A provider refusing our credentials, or an outbox that nothing is sending from (a stuck worker
+    or beat), is an operator alert (`alerts`, `providers`, `outbox`), not a 503: the web service
+    itself is fine, and a load balancer must not take it away from families.
     """
     problems = {"database": database_status(), "broker": broker_status()}
     body: dict[str, object] = {name: "down" if problem else "ok" for name, problem in problems.items()}
     down = {name: problem for name, problem in problems.items() if problem}
     if not problems["database"]:
+        alerts = []
         refused, filtered = provider_status()
         body["providers"] = {channel: "refused" for channel in refused} or "ok"
-        if refused:
-            body["alerts"] = [
-                f"The {channel} provider refuses our account since {problem['since']} ({problem['code']}: "
-                f"{problem['detail']}). Messages wait and are retried; fix the credentials or the account."
-                for channel, problem in refused.items()
-            ]
+        alerts += [
+            f"The {channel} provider refuses our account since {problem['since']} ({problem['code']}: "
+            f"{problem['detail']}). Messages wait and are retried; fix the credentials or the account."
+            for channel, problem in refused.items()
+        ]
+        late = outbox_late()
+        body["outbox"] = "late" if late else "ok"
+        if late:
+            count, oldest = late
+            how_many = "Over 1,000 messages" if count >= 1000 else f"{count} message{'s' if count != 1 else ''}"
+            alerts.append(
+                f"{how_many} due since {oldest.isoformat()} not sent yet: are the Celery worker and beat running "
+                "(and the broker up)?"
+            )
+        if alerts:
+            body["alerts"] = alerts
         if filtered:
             body["carrier_filtered"] = filtered
     if down:

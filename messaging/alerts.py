@@ -214,10 +214,10 @@ def crisis_alert_close(*, alert_id: int, by: AbstractBaseUser, note: str, now: d
 
 def _notify(alert: CrisisAlert, *, contacts: list[OnCallContact], now: datetime) -> int:
     """Outbox rows telling this level's recipients; the dispatcher is woken after commit."""
-    created = 0
+    created: list[int] = []
     for recipient in recipients(clinic=alert.clinic, contacts=contacts, level=alert.level):
         body = _alert_body(alert, recipient=recipient, everyone=alert.level >= _last_level(contacts))
-        _, made = OutboundMessage.objects.get_or_create(
+        row, made = OutboundMessage.objects.get_or_create(
             dedupe_key=f"crisis:{alert.pk}:{alert.level}:{recipient.channel}:{recipient.address.lower()}",
             defaults={
                 "caregiver": alert.caregiver, "clinic": alert.clinic, "crisis_alert": alert,
@@ -225,12 +225,13 @@ def _notify(alert: CrisisAlert, *, contacts: list[OnCallContact], now: datetime)
                 "body": body.text, "subject": body.subject, "html": body.html, "send_at": now,
             },
         )  # fmt: skip
-        created += made
+        if made:
+            created.append(row.pk)
     if created:
         from .inbound import dispatcher_wake
 
-        transaction.on_commit(dispatcher_wake)
-    return created
+        transaction.on_commit(lambda: dispatcher_wake(created))
+    return len(created)
 
 
 _MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|~])")

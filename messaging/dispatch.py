@@ -65,6 +65,26 @@ def due_claim(*, now: datetime, batch_size: int) -> list[int]:
     return ids
 
 
+def ids_claim(*, ids: list[int], now: datetime) -> list[int]:
+    """Claim these due rows (`queued`, under a lease) for sending in this process; returns those claimed.
+
+    For urgent messages while the broker is down (inbound.dispatcher_wake): the same lease and
+    SKIP LOCKED as a tick's claim, so a dispatcher running at the same moment cannot also take them.
+    """
+    with transaction.atomic():
+        claimed = list(
+            OutboundMessage.objects.select_for_update(skip_locked=True)
+            .filter(pk__in=ids, status=Status.SCHEDULED, send_at__lte=now)
+            .values_list("id", flat=True)
+        )
+        OutboundMessage.objects.filter(pk__in=claimed).update(
+            status=Status.QUEUED,
+            lease_expires_at=now + timedelta(seconds=settings.DISPATCH_LEASE_SECONDS),
+            updated_at=now,
+        )
+    return claimed
+
+
 def task_chunks(ids: list[int]) -> list[list[int]]:
     """A claim split into send tasks: at most DISPATCH_TASK_SIZE ids each, yet spread over at least
     DISPATCH_MIN_TASKS tasks, so that a handful of due messages still go out side by side."""

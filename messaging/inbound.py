@@ -16,6 +16,7 @@ A repeated delivery of the same MessageSid gets the first delivery's answer and 
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -268,19 +269,20 @@ def staff_alert(*, caregiver: Caregiver, inbound: InboundMessage, template_key: 
     context = alerts.text_context(inbound=inbound, clinic=clinic, caregiver=caregiver)
     body = rendering.template_body(key=template_key, channel="email", context=context, caregiver=None)
     now = timezone.now()
-    created = 0
+    created: list[int] = []
     for address in alerts.staff_addresses(clinic):
-        _, made = OutboundMessage.objects.get_or_create(
+        row, made = OutboundMessage.objects.get_or_create(
             dedupe_key=f"alert:{inbound.message_sid}:{address}",
             defaults={
                 "caregiver": caregiver, "clinic": clinic, "channel": "email", "kind": OutboundMessage.Kind.ALERT,
                 "to": address, "body": body.text, "subject": body.subject, "html": body.html, "send_at": now,
             },
         )  # fmt: skip
-        created += made
+        if made:
+            created.append(row.pk)
     if created:
-        transaction.on_commit(dispatcher_wake)
-    return created
+        transaction.on_commit(lambda: dispatcher_wake(created))
+    return len(created)
 
 
 def _next_treatment(caregiver: Caregiver, now: datetime) -> Appointment | None:
@@ -301,10 +303,40 @@ def _loved_one_names(caregiver: Caregiver) -> str:
     return " and ".join(caregiver.loved_ones.order_by("first_name").values_list("first_name", flat=True))
 
 
-def dispatcher_wake() -> None:
+def dispatcher_wake(message_ids: list[int] | None = None) -> None:
+    """Ask a worker to dispatch now rather than at the next beat tick.
+
+    `message_ids`: urgent messages (a crisis page, a code someone is waiting for). If the broker
+    cannot take the task (Redis down), they are sent from this process, in a thread of their own,
+    so that an on-call clinician is not told only when Redis returns, and the answer to the text
+    that raised the alarm is not held up by the sending.
+    """
     from .tasks import dispatch_task
 
     try:
         dispatch_task.delay()
     except Exception:
-        logger.exception("could not wake the dispatcher; the next beat tick will send the alert")
+        if not message_ids:
+            logger.exception("could not wake the dispatcher; the next beat tick will send the messages")
+            return
+        logger.exception(
+            "could not wake the dispatcher: sending %s urgent messages from this process", len(message_ids)
+        )
+        threading.Thread(target=_send_here, args=(list(message_ids),), name="urgent-send", daemon=True).start()
+
+
+def _send_here(message_ids: list[int]) -> None:
+    from django.db import connection
+
+    from . import dispatch, sending
+
+    try:
+        claimed = dispatch.ids_claim(ids=message_ids, now=timezone.now())
+        if claimed:
+            logger.warning(
+                "sent from the web process while the broker is down: %s", sending.messages_send(message_ids=claimed)
+            )
+    except Exception:
+        logger.exception("urgent messages %s wait for the dispatcher", message_ids)
+    finally:
+        connection.close()  # this thread's own connection

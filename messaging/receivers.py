@@ -53,8 +53,9 @@ def on_clinic_saved(sender, *, instance: Clinic, created: bool, **kwargs) -> Non
 def on_confirmation_requested(sender, *, confirmation_id: int, code: str, **kwargs) -> None:
     # Someone is waiting on the page for this code: enqueue it now and wake the dispatcher
     # rather than wait for its next tick.
-    if services.confirmation_send(confirmation_id=confirmation_id, code=code) is not None:
-        dispatcher_wake()
+    message = services.confirmation_send(confirmation_id=confirmation_id, code=code)
+    if message is not None:
+        dispatcher_wake([message.pk])
 
 
 # Words changed: the caregivers with a planned message in those words are re-planned, so what
