@@ -19,6 +19,12 @@ _NOT_POSSIBLE = {
     ValidationResult.INVALID_LENGTH: "has the wrong number of digits",
 }
 _CANNOT_TEXT = {PhoneNumberType.FIXED_LINE, PhoneNumberType.PAGER, PhoneNumberType.UAN, PhoneNumberType.VOICEMAIL}
+# Numbers that cost the clinic money or reach a business, never a caregiver's phone.
+_NOT_A_PERSON = {
+    PhoneNumberType.PREMIUM_RATE: "premium-rate",
+    PhoneNumberType.TOLL_FREE: "toll-free",
+    PhoneNumberType.SHARED_COST: "shared-cost",
+}
 
 
 def _shown(text: str, limit: int = 40) -> str:
@@ -60,8 +66,14 @@ def phone_to_e164(raw: str, *, region: str | None = None, require_mobile: bool =
             f"{phonenumbers.region_code_for_number(number) or region}. Check the digits and the country code.",
             code="invalid_phone",
         )
-    if require_mobile and phonenumbers.number_type(number) in _CANNOT_TEXT:
+    kind = phonenumbers.number_type(number)
+    if require_mobile and kind in _CANNOT_TEXT:
         raise ValidationError(f"“{shown}” looks like a landline; text messages need a mobile number.", code="landline")
+    if require_mobile and kind in _NOT_A_PERSON:
+        raise ValidationError(
+            f"“{shown}” is a {_NOT_A_PERSON[kind]} number, not a person's mobile: text messages need a mobile number.",
+            code="not_mobile",
+        )
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 

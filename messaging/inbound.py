@@ -31,7 +31,7 @@ from content.validation import TemplateRenderError
 
 from . import alerts, reading, rendering
 from .models import CrisisAlert, InboundMessage, OutboundMessage
-from .reading import HELP, OPT_IN, OPT_OUT, PREFERENCES, RIDE, Reading, TextReading, read_text
+from .reading import HELP, OPT_IN, OPT_OUT, PREFERENCES, RIDE, Reading, TextReading, affirmative, read_text
 
 logger = logging.getLogger(__name__)
 Status = OutboundMessage.Status
@@ -169,6 +169,15 @@ def _act(
         was_in = caregiver_consent(caregiver=caregiver).get("sms") is True
         _opt_out(caregiver, inbound)
         return Action.OPT_OUT, _reply("stop", context) if was_in else ""
+    # "Yes please", "yep", "ok yes": to an open invitation to confirm this number, a yes. Nowhere
+    # else: a loose yes never resubscribes someone who said stop.
+    if (
+        keyword not in OPT_IN
+        and reading.reading != Reading.KEYWORD
+        and affirmative(inbound.body)
+        and caregiver_services.confirmation_reply_check(caregiver=caregiver, message_sid=inbound.message_sid)
+    ):
+        return Action.OPT_IN, ""
     if keyword in OPT_IN:
         # YES to a staff enrollment's invitation confirms it (with the consent text staff used);
         # otherwise START/YES is a plain opt-in. A first confirmation gets the welcome, sent on consent.

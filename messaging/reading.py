@@ -133,6 +133,21 @@ def keyword_of(body: str) -> str:
     return word if word.isalpha() and len(word) <= 12 else ""
 
 
+# How people answer "Reply YES to start": a short text of only these words, one of them a yes.
+# "ok" alone is not one: it answers anything ("ok" to a tip), so it only rides along ("ok yes").
+_YES_WORDS = {"yes", "y", "yep", "yeah", "yea", "ya", "yup", "sure", "si", "agree", "confirm", "confirmed",
+              "absolutely", "definitely"}  # fmt: skip
+_YES_FILLER = {"ok", "okay", "k", "please", "thanks", "thank", "you", "thx", "ty", "i", "do", "sounds", "good",
+               "great", "of", "course"}  # fmt: skip
+
+
+def affirmative(body: str) -> bool:
+    """Is this text a plain yes ("Yes please", "yep", "ok yes", "y")? Used only to answer an open
+    invitation to confirm a number; anywhere else YES is the keyword and nothing looser."""
+    words = "".join(ch if ch.isalnum() else " " for ch in plain(body).lower()).split()
+    return 0 < len(words) <= 6 and set(words) <= _YES_WORDS | _YES_FILLER and bool(set(words) & _YES_WORDS)
+
+
 # --- The rules ----------------------------------------------------------------------------------
 
 RULES_FILE = Path(__file__).with_name("reading_rules.yaml")

@@ -6,7 +6,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from caregiver.models import Caregiver, ChannelConfirmation
-from caregiver.selectors import caregiver_consent
+from caregiver.selectors import address_of, caregiver_consent
+from caregiver.tokens import address_fingerprint
 
 from . import rendering
 from .models import OutboundMessage
@@ -39,13 +40,18 @@ def welcome_enqueue(*, caregiver_id: int) -> int:
     for channel, opted_in in caregiver_consent(caregiver=caregiver).items():
         if not opted_in:
             continue
+        # One welcome per address: a new number or email, once confirmed, is welcomed too.
+        changed = caregiver.phone_since if channel == "sms" else caregiver.email_since
+        key = f"welcome:{caregiver.pk}:{channel}"
+        if changed is not None:
+            key += f":{address_fingerprint(address_of(caregiver, channel))}"
         message = message_enqueue_now(
             caregiver=caregiver,
             channel=channel,
             kind=OutboundMessage.Kind.CONFIRMATION,
             template_key="welcome",
             context=context,
-            dedupe_key=f"welcome:{caregiver.pk}:{channel}",
+            dedupe_key=key,
         )
         made += message is not None
     return made

@@ -188,3 +188,57 @@ def test_an_unsubscribe_link_from_an_old_address_stops_nothing_and_shows_nothing
     client.post(f"/unsubscribe/{old}/")
     confirmed.refresh_from_db()
     assert selectors.caregiver_consent(caregiver=confirmed)["email"] is True
+
+
+# --- Answering the invitation -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("answer", ["Yes please", "yep", "ok yes", "y", "Yes thanks!", "YES"])
+def test_a_plain_yes_in_any_words_confirms_a_new_number(confirmed, staff_user, answer, content):
+    from messaging.inbound import inbound_receive
+
+    services.caregiver_update(caregiver=confirmed, phone="+14155550187", by=staff_user)
+    result = inbound_receive(
+        message_sid="SM" + "4" * 32, from_number="+14155550187", to_number=confirmed.clinic.twilio_from_number,
+        body=answer,
+    )  # fmt: skip
+    assert result.action == "opt_in"
+    confirmed.refresh_from_db()
+    assert selectors.caregiver_consent(caregiver=confirmed)["sms"] is True
+
+
+@pytest.mark.parametrize("answer", ["yes but only on weekends", "no", "ok", "yes he is sleeping"])
+def test_a_yes_with_more_to_it_is_not_taken_as_consent(confirmed, staff_user, answer, content):
+    from messaging.inbound import inbound_receive
+
+    services.caregiver_update(caregiver=confirmed, phone="+14155550187", by=staff_user)
+    inbound_receive(
+        message_sid="SM" + "5" * 32, from_number="+14155550187", to_number=confirmed.clinic.twilio_from_number,
+        body=answer,
+    )  # fmt: skip
+    confirmed.refresh_from_db()
+    assert "sms" not in selectors.caregiver_consent(caregiver=confirmed)
+
+
+def test_a_loose_yes_never_resubscribes_someone_who_said_stop(confirmed, content):
+    from messaging.inbound import inbound_receive
+
+    services.caregiver_opt_out(caregiver=confirmed, channel="sms", source="sms")
+    inbound_receive(
+        message_sid="SM" + "6" * 32, from_number=confirmed.phone, to_number=confirmed.clinic.twilio_from_number,
+        body="yep",
+    )  # fmt: skip
+    assert selectors.caregiver_consent(caregiver=confirmed)["sms"] is False
+
+
+def test_a_confirmed_new_number_is_welcomed(confirmed, staff_user, content):
+    from messaging import services as messaging_services
+    from messaging.models import OutboundMessage
+
+    assert messaging_services.welcome_enqueue(caregiver_id=confirmed.pk) == 2  # sms and email, once each
+    services.caregiver_update(caregiver=confirmed, phone="+14155550187", by=staff_user)
+    services.confirmation_reply_check(caregiver=confirmed, message_sid="SM" + "8" * 32)
+    confirmed.refresh_from_db()
+    assert messaging_services.welcome_enqueue(caregiver_id=confirmed.pk) == 1  # the new number only
+    welcome = OutboundMessage.objects.filter(caregiver=confirmed, channel="sms", dedupe_key__startswith="welcome:")
+    assert welcome.count() == 2

@@ -78,3 +78,12 @@ def test_a_new_caregiver_takes_the_clinic_time_zone_and_waits_for_confirmation(c
     caregiver = services.caregiver_create(clinic=clinic, name="Sam", phone="+12025550143")
     assert caregiver.time_zone == clinic.time_zone
     assert caregiver.status == "pending"
+
+
+@pytest.mark.parametrize(
+    ("typed", "kind"),
+    [("1-900-555-0142", "premium-rate"), ("(888) 555-0142", "toll-free"), ("+1 800 555 0199", "toll-free")],
+)
+def test_a_premium_rate_or_toll_free_number_is_refused_for_texts(typed, kind):
+    with pytest.raises(ValidationError, match=kind):
+        phone_to_e164(typed, require_mobile=True)
