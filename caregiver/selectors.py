@@ -142,6 +142,34 @@ def link_address_ok(*, caregiver: Caregiver, fingerprint: str | None) -> bool:
     )
 
 
+def caregivers_with_invitations(queryset: QuerySet[Caregiver]) -> QuerySet[Caregiver]:
+    """Annotate `sms_asked_at` / `email_asked_at`: when the open invitation to confirm the current
+    number or email was sent (None if there is none), for staff to see what is being waited for."""
+    from .models import ChannelConfirmation
+
+    def asked(channel: str, address_field: str) -> Subquery:
+        return Subquery(
+            ChannelConfirmation.objects.filter(
+                caregiver=OuterRef("pk"),
+                channel=channel,
+                address=OuterRef(address_field),
+                confirmed_at__isnull=True,
+                expires_at__gt=timezone.now(),
+            )
+            .order_by("-created_at")
+            .values("created_at")[:1]
+        )
+
+    return queryset.annotate(sms_asked_at=asked("sms", "phone"), email_asked_at=asked("email", "email"))
+
+
+def unconfirmed_channels(*, caregiver: Caregiver) -> list[str]:
+    """The channels the caregiver chose whose current address has neither said yes nor stop."""
+    consent = caregiver_consent(caregiver=caregiver)
+    wanted = (("sms", caregiver.wants_sms), ("email", caregiver.wants_email))
+    return [channel for channel, wants in wanted if wants and address_of(caregiver, channel) and channel not in consent]
+
+
 def consent_of(caregiver: Caregiver, channel: str) -> bool | None:
     """The consent on `channel` of a caregiver read through `caregivers_with_consent`: True, False or None."""
     action = caregiver.sms_consent if channel == ConsentRecord.Channel.SMS else caregiver.email_consent

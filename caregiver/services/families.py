@@ -13,6 +13,7 @@ from django.db import transaction
 
 from ..consent import CURRENT_STAFF, CURRENT_WEB
 from ..models import Appointment, Caregiver, CareLink, Clinic, ConsentRecord, LovedOne
+from ..selectors import unconfirmed_channels
 from ..validators import local_to_utc
 from .audit import audit_record
 from .confirmations import confirmation_start
@@ -42,7 +43,8 @@ def _confirm_chosen_channels(
     ip_address: str | None = None,
     by: AbstractBaseUser | None = None,
 ) -> int:
-    channels = [c for c, wanted in (("sms", caregiver.wants_sms), ("email", caregiver.wants_email)) if wanted]
+    # Only what is not confirmed yet (a new number, say): a confirmed channel is not asked again.
+    channels = unconfirmed_channels(caregiver=caregiver)
     for channel in channels:
         confirmation_start(
             caregiver=caregiver,

@@ -21,7 +21,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from caregiver import selectors, services
-from caregiver.models import Appointment, Caregiver
+from caregiver.models import Appointment
 from caregiver.validators import local_to_utc
 from messaging.models import InboundMessage
 from messaging.selectors import clinic_rule_problems, family_preview, family_timeline
@@ -101,7 +101,7 @@ def family(request: HttpRequest, pk: int) -> HttpResponse:
                 return redirect("portal:family", pk=loved_one.pk)
         else:
             status = 400
-    caregivers = selectors.caregivers_with_consent(loved_one.caregivers.all())
+    caregivers = selectors.caregivers_with_invitations(selectors.caregivers_with_consent(loved_one.caregivers.all()))
     links = {link.caregiver_id: link for link in loved_one.links.all()}
     context = {
         "family": loved_one,
@@ -241,7 +241,7 @@ def cancel(request: HttpRequest, pk: int) -> HttpResponse:
 def caregiver_reinvite(request: HttpRequest, pk: int) -> HttpResponse:
     caregiver = get_object_or_404(selectors.caregivers_for_user(user=request.user), pk=pk)
     family_id = caregiver.links.values_list("loved_one_id", flat=True).first()
-    if caregiver.status != Caregiver.Status.PENDING:
+    if not selectors.unconfirmed_channels(caregiver=caregiver):
         messages.error(request, f"{caregiver.name} has already confirmed; there is nothing to resend.")
     else:
         try:

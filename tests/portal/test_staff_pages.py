@@ -269,3 +269,22 @@ def test_staff_forms_need_the_csrf_token(staff_user, family):
     client.force_login(staff_user)
     response = client.post(f"/staff/families/{family.pk}/", {"new-day": "2027-01-01"})
     assert response.status_code == 403
+
+
+def test_a_new_number_waiting_for_its_yes_is_shown_with_a_way_to_ask_again(client, staff_user, clinic, content):
+    from caregiver import services
+    from tests import factories
+
+    link = factories.CareLinkFactory(caregiver__clinic=clinic, loved_one__clinic=clinic, caregiver__channels="both")
+    caregiver = link.caregiver
+    for channel in ("sms", "email"):
+        services.caregiver_opt_in(caregiver=caregiver, channel=channel, source="web", consent_text_version="v1")
+    services.caregiver_update(caregiver=caregiver, phone="+14155550187", by=staff_user)
+    client.force_login(staff_user)
+    page = client.get(f"/staff/families/{link.loved_one.pk}/").content.decode()
+    assert "YES asked of +14155550187" in page
+    assert "Ask to confirm again" in page
+    response = client.post(f"/staff/caregivers/{caregiver.pk}/reinvite/", follow=True)
+    assert f"We asked {caregiver.name} to confirm again." in response.content.decode()
+    # Only the number is asked again: the email was confirmed.
+    assert set(caregiver.confirmations.filter(confirmed_at__isnull=True).values_list("channel", flat=True)) == {"sms"}
