@@ -27,7 +27,7 @@ from . import locks, provider_health, rendering, timing
 from .models import OutboundMessage
 from .providers import PermanentError, TransientError, sms_provider
 from .providers.email import email_send
-from .providers.twilio import AUTH_FAILURES, INVALID_NUMBER, UNSUBSCRIBED
+from .providers.twilio import INVALID_NUMBER, UNSUBSCRIBED
 
 logger = logging.getLogger(__name__)
 Status = OutboundMessage.Status
@@ -328,7 +328,7 @@ def batch_deadline_seconds() -> float:
 
     So a batch stops on its own, records what it sent and gives the rest back before Celery's soft
     limit interrupts it, and long before its lease expires (the system check `messaging.E001`
-    holds deadline < soft limit < hard limit <= lease).
+    holds deadline < soft limit < hard limit < lease).
     """
     return settings.CELERY_TASK_SOFT_TIME_LIMIT - one_send_seconds() - RECORD_MARGIN_SECONDS
 
@@ -392,7 +392,7 @@ def _send_claimed(message: OutboundMessage, sent: list[tuple[OutboundMessage, st
     try:
         provider_id = _provider_send(message)
     except TransientError as exc:
-        if exc.code in AUTH_FAILURES:
+        if exc.account_refused:
             provider_health.failing(channel=message.channel, code=exc.code, detail=str(exc))
         return _record_transient(message, exc)
     except PermanentError as exc:
@@ -430,7 +430,6 @@ def _record_sent(sent: list[tuple[OutboundMessage, str]]) -> None:
     """
     if not sent:
         return
-    provider_health.recovered(channels={message.channel for message, _ in sent})
     now = timezone.now()
     ids = [message.pk for message, _ in sent]
     sids = Case(*(When(pk=message.pk, then=Value(sid)) for message, sid in sent), output_field=CharField())
@@ -442,6 +441,8 @@ def _record_sent(sent: list[tuple[OutboundMessage, str]]) -> None:
         # A status callback got there first and moved it further; keep that, fill in the id.
         OutboundMessage.objects.filter(pk__in=ids, provider_id="").update(provider_id=sids, sent_at=now)
     _forget_codes([message for message, _ in sent])
+    # After the record, which matters more: the provider took these, so whatever was refused works again.
+    provider_health.recovered(channels={message.channel for message, _ in sent})
 
 
 def backoff_seconds(attempts: int, *, retry_after: float | None = None) -> float:

@@ -1,8 +1,8 @@
 """The SMS and email providers, behind one small interface.
 
 A provider either returns the id it gave the message, or raises:
-- TransientError: try again later (timeouts, 5xx, 429). `ambiguous` means the request may have
-  reached the provider, so we must ask it what it has before sending again.
+- TransientError: try again later (timeouts, 5xx, 429, our account refused). `ambiguous` means
+  the request may have reached the provider, so we must ask it what it has before sending again.
 - PermanentError: this message will never go (unsubscribed, invalid or landline number...).
 """
 
@@ -15,11 +15,23 @@ from django.conf import settings
 
 
 class TransientError(Exception):
-    def __init__(self, message: str, *, code: str = "", ambiguous: bool = False, retry_after: float | None = None):
+    """`account_refused`: the provider refuses our credentials or account, so every message would
+    fail the same way until an operator acts: retried, and raised as an operator alert."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str = "",
+        ambiguous: bool = False,
+        retry_after: float | None = None,
+        account_refused: bool = False,
+    ):
         super().__init__(message)
         self.code = code
         self.ambiguous = ambiguous
         self.retry_after = retry_after
+        self.account_refused = account_refused
 
 
 class PermanentError(Exception):

@@ -10,6 +10,9 @@ from django.core.mail import EmailMultiAlternatives
 
 from . import PermanentError, TransientError
 
+# Authentication required (530), mechanism too weak (534), credentials invalid (535).
+SMTP_AUTH_REFUSED = {530, 534, 535}
+
 
 def email_send(*, to: str, subject: str, text: str, html: str, unsubscribe_url: str, message_id: str = "") -> str:
     """Send one email; returns its Message-ID. Re-sending with the same id lets mail systems dedupe."""
@@ -27,6 +30,11 @@ def email_send(*, to: str, subject: str, text: str, html: str, unsubscribe_url: 
     except smtplib.SMTPRecipientsRefused as exc:
         raise PermanentError(f"recipient refused: {exc.recipients}", code="recipient_refused") from exc
     except smtplib.SMTPResponseException as exc:
+        if exc.smtp_code in SMTP_AUTH_REFUSED:
+            # Our SMTP login was refused (a changed password): every email would fail the same way.
+            raise TransientError(
+                f"SMTP {exc.smtp_code}: {exc.smtp_error!r}", code=f"smtp_{exc.smtp_code}", account_refused=True
+            ) from exc
         if 500 <= exc.smtp_code < 600:
             raise PermanentError(f"SMTP {exc.smtp_code}: {exc.smtp_error!r}", code=str(exc.smtp_code)) from exc
         raise TransientError(f"SMTP {exc.smtp_code}: {exc.smtp_error!r}", code=str(exc.smtp_code)) from exc

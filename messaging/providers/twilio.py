@@ -135,7 +135,7 @@ def _classify(exc: TwilioRestException, *, retry_after: float | None) -> Excepti
         return PermanentError(text, code=code)
     if exc.status in (401, 403) and code not in AUTH_FAILURES:
         code = str(exc.status)  # refused our credentials with a code we do not know: still an account problem
-    return TransientError(text, code=code, retry_after=retry_after)
+    return TransientError(text, code=code, retry_after=retry_after, account_refused=code in AUTH_FAILURES)
 
 
 _per_thread = threading.local()
