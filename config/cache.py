@@ -59,7 +59,9 @@ class DegradingRedisCache(RedisCache):
 
     def __init__(self, server, params):
         super().__init__(server, params)
-        self.fallback = LocMemCache(f"redis-outage-{id(self)}", {"KEY_PREFIX": params.get("KEY_PREFIX", "")})
+        # Django makes a backend object per thread; LocMemCache shares its memory by name, so every
+        # thread of the process counts in the same place (named by the server, as the cache is).
+        self.fallback = LocMemCache(f"redis-outage:{server}", {"KEY_PREFIX": params.get("KEY_PREFIX", "")})
 
     get = _tolerant("get")
     get_many = _tolerant("get_many")

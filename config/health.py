@@ -48,7 +48,7 @@ def broker_status() -> str | None:
 
 # A message due this long ago and still not claimed means nothing is dispatching: the worker or
 # beat is stuck or gone (a tick claims what is due every DISPATCH_INTERVAL_SECONDS).
-OUTBOX_LATE = timedelta(minutes=5)
+OUTBOX_LATE = timedelta(minutes=2)
 
 
 def outbox_late() -> tuple[int, datetime] | None:
@@ -77,7 +77,8 @@ def healthz(request: HttpRequest) -> JsonResponse:
 
     A provider refusing our credentials, or an outbox that nothing is sending from (a stuck worker
     or beat), is an operator alert (`alerts`, `providers`, `outbox`), not a 503: the web service
-    itself is fine, and a load balancer must not take it away from families.
+    itself is fine, and a load balancer must not take it away from families. `?strict=1` (for a
+    monitor that reads only status codes) answers 503 for those too.
     """
     problems = {"database": database_status(), "broker": broker_status()}
     body: dict[str, object] = {name: "down" if problem else "ok" for name, problem in problems.items()}
@@ -106,5 +107,8 @@ def healthz(request: HttpRequest) -> JsonResponse:
             body["carrier_filtered"] = filtered
     if down:
         body["detail"] = "; ".join(f"{name} is down ({problem})" for name, problem in down.items())
+        return JsonResponse(body, status=503)
+    if "alerts" in body and request.GET.get("strict"):
+        # For monitors that only see status codes: any operator alert is a 503 here.
         return JsonResponse(body, status=503)
     return JsonResponse(body)

@@ -230,7 +230,9 @@ def _notify(alert: CrisisAlert, *, contacts: list[OnCallContact], now: datetime)
     if created:
         from .inbound import dispatcher_wake
 
-        transaction.on_commit(lambda: dispatcher_wake(created))
+        # Sent from this process at once, and by the dispatcher if it gets there first: a stuck
+        # worker or a broker outage must not keep a crisis page waiting.
+        transaction.on_commit(lambda: dispatcher_wake(created, here=True))
     return len(created)
 
 
@@ -248,7 +250,8 @@ def text_context(*, inbound: InboundMessage, clinic: Clinic, caregiver: Caregive
     if caregiver is not None:
         loved_ones = ", ".join(caregiver.loved_ones.order_by("first_name").values_list("first_name", flat=True))
         family = caregiver.loved_ones.order_by("pk").values_list("pk", flat=True).first()
-        who, phone = caregiver.name, rendering.national_phone(caregiver.phone)
+        # The number the text came from, not the caregiver's number now: that is the one to call back.
+        who, phone = caregiver.name, rendering.national_phone(inbound.from_number)
         page = f"{settings.PUBLIC_BASE_URL}{reverse('portal:family', args=[family])}" if family else ""
     else:
         loved_ones, who, phone = "not known", "A number we don't know", rendering.national_phone(inbound.from_number)

@@ -189,6 +189,15 @@ def _act(
             consent_text_version=START_CONSENT_VERSION, message_sid=inbound.message_sid,
         )  # fmt: skip
         return Action.OPT_IN, _reply("start", context)
+    if caregiver_consent(caregiver=caregiver).get("sms") is not True:
+        # This number has not said yes (a new number waiting for its YES, or one that said stop):
+        # it may stop, start or confirm, as above, and nothing else; and it hears nothing of the
+        # family (no names, no appointment) until it is confirmed.
+        plain = _context(clinic, None)
+        if keyword in HELP:
+            staff_alert(caregiver=caregiver, inbound=inbound, template_key="staff-help-alert")
+            return Action.HELP, _reply("help", plain)
+        return Action.STORED, _auto_reply(inbound, clinic=clinic, context=plain, now=now)
     if keyword in PREFERENCES:
         return Action.PREFERENCES, _reply("preferences-link", _with_preferences(context, caregiver))
     if keyword in HELP:
@@ -312,13 +321,15 @@ def _loved_one_names(caregiver: Caregiver) -> str:
     return " and ".join(caregiver.loved_ones.order_by("first_name").values_list("first_name", flat=True))
 
 
-def dispatcher_wake(message_ids: list[int] | None = None) -> None:
+def dispatcher_wake(message_ids: list[int] | None = None, *, here: bool = False) -> None:
     """Ask a worker to dispatch now rather than at the next beat tick.
 
     `message_ids`: urgent messages (a crisis page, a code someone is waiting for). If the broker
     cannot take the task (Redis down), they are sent from this process, in a thread of their own,
     so that an on-call clinician is not told only when Redis returns, and the answer to the text
-    that raised the alarm is not held up by the sending.
+    that raised the alarm is not held up by the sending. `here`: send them from this process
+    whatever the broker says (crisis pages: a worker that hangs must not hold one up either);
+    whichever of this thread and a worker claims a message first sends it, once.
     """
     from .tasks import dispatch_task
 
@@ -331,6 +342,8 @@ def dispatcher_wake(message_ids: list[int] | None = None) -> None:
         logger.exception(
             "could not wake the dispatcher: sending %s urgent messages from this process", len(message_ids)
         )
+        here = True
+    if here and message_ids:
         threading.Thread(target=_send_here, args=(list(message_ids),), name="urgent-send", daemon=True).start()
 
 

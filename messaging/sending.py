@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from caregiver import services as caregiver_services
 from caregiver.models import Caregiver, ChannelConfirmation, ConsentRecord
-from caregiver.selectors import caregiver_send_problem, caregivers_consent
+from caregiver.selectors import address_of, caregiver_send_problem, caregivers_consent
 
 from . import locks, provider_health, rendering, timing
 from .models import OutboundMessage
@@ -43,6 +43,14 @@ def _consent_problem(message: OutboundMessage, consent: dict[str, bool], now: da
     """Why this message may not go to this caregiver now ('' when it may)."""
     if message.kind == Kind.ALERT:
         return ""  # to clinic staff, about a caregiver: their consent is not the question
+    if (
+        message.kind == Kind.CONFIRMATION
+        and message.to
+        and message.to != address_of(message.caregiver, message.channel)
+    ):
+        # A code, invitation or welcome made for an address the caregiver no longer has: it names
+        # their family, and the new address has not said yes.
+        return "address_changed"
     return caregiver_send_problem(
         caregiver=message.caregiver,
         channel=message.channel,

@@ -14,14 +14,25 @@ from .models import OutboundMessage
 
 
 def message_enqueue_now(
-    *, caregiver: Caregiver, channel: str, kind: str, template_key: str, context: dict[str, str], dedupe_key: str
+    *,
+    caregiver: Caregiver,
+    channel: str,
+    kind: str,
+    template_key: str,
+    context: dict[str, str],
+    dedupe_key: str,
+    to: str,
 ) -> OutboundMessage | None:
-    """Put one message in the outbox, due now; the next dispatcher tick sends it. None if it exists."""
+    """Put one message in the outbox, due now; the next dispatcher tick sends it. None if it exists.
+
+    `to`: the address it is for (the one being confirmed, the one just confirmed). If the caregiver's
+    address changes before it goes, it is not sent to the new one (sending: `address_changed`).
+    """
     body = rendering.template_body(key=template_key, channel=channel, context=context, caregiver=caregiver)
     message, created = OutboundMessage.objects.get_or_create(
         dedupe_key=dedupe_key,
         defaults={
-            "caregiver": caregiver, "channel": channel, "kind": kind, "body": body.text,
+            "caregiver": caregiver, "channel": channel, "kind": kind, "body": body.text, "to": to,
             "subject": body.subject, "html": body.html, "send_at": timezone.now(),
         },
     )  # fmt: skip
@@ -52,6 +63,7 @@ def welcome_enqueue(*, caregiver_id: int) -> int:
             template_key="welcome",
             context=context,
             dedupe_key=key,
+            to=address_of(caregiver, channel),
         )
         made += message is not None
     return made
@@ -83,4 +95,5 @@ def confirmation_send(*, confirmation_id: int, code: str) -> OutboundMessage | N
         template_key=template_key,
         context=context,
         dedupe_key=f"confirm:{confirmation.pk}",
+        to=confirmation.address,
     )

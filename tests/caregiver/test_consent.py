@@ -242,3 +242,48 @@ def test_a_confirmed_new_number_is_welcomed(confirmed, staff_user, content):
     assert messaging_services.welcome_enqueue(caregiver_id=confirmed.pk) == 1  # the new number only
     welcome = OutboundMessage.objects.filter(caregiver=confirmed, channel="sms", dedupe_key__startswith="welcome:")
     assert welcome.count() == 2
+
+
+def test_a_welcome_made_for_one_number_never_goes_to_the_next(confirmed, staff_user, fake_twilio, content):
+    from messaging import sending
+    from messaging import services as messaging_services
+    from messaging.models import OutboundMessage
+
+    services.caregiver_update(caregiver=confirmed, phone="+14155550171", by=staff_user)
+    services.confirmation_reply_check(caregiver=confirmed, message_sid="SM" + "a" * 32)
+    confirmed.refresh_from_db()
+    messaging_services.welcome_enqueue(caregiver_id=confirmed.pk)
+    # Staff fix the number again before the welcome went out.
+    services.caregiver_update(caregiver=confirmed, phone="+14155550172", by=staff_user)
+    waiting = list(
+        OutboundMessage.objects.filter(caregiver=confirmed, channel="sms", status="scheduled").values_list(
+            "pk", flat=True
+        )
+    )
+    assert waiting
+    OutboundMessage.objects.filter(pk__in=waiting).update(status="queued")
+    outcomes = sending.messages_send(message_ids=waiting)
+    assert "suppressed:address_changed" in outcomes.values()
+    # At most its own invitation: never the welcome made for the number before it.
+    assert all("YES" in m["body"] for m in fake_twilio.sent_to("+14155550172"))
+
+
+def test_an_unconfirmed_number_cannot_act_for_the_family_and_hears_no_names(confirmed, staff_user, content):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from messaging.inbound import inbound_receive
+    from tests.factories import AppointmentFactory, CareLinkFactory
+
+    link = CareLinkFactory(caregiver=confirmed, loved_one__clinic=confirmed.clinic, loved_one__first_name="Alex")
+    appointment = AppointmentFactory(loved_one=link.loved_one, starts_at=timezone.now() + timedelta(days=2))
+    services.caregiver_update(caregiver=confirmed, phone="+14155550161", by=staff_user)
+    result = inbound_receive(
+        message_sid="SM" + "b" * 32, from_number="+14155550161", to_number=confirmed.clinic.twilio_from_number,
+        body="RIDE",
+    )  # fmt: skip
+    appointment.refresh_from_db()
+    assert appointment.ride_arranged_at is None
+    assert link.loved_one.first_name not in result.reply
+    assert confirmed.name.split()[0] not in result.reply

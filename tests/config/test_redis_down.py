@@ -3,6 +3,7 @@
 The cache here points at a port where nothing listens, as it would during a Redis outage."""
 
 import logging
+import uuid
 
 import pytest
 from rest_framework.test import APIClient
@@ -20,7 +21,7 @@ def redis_down(settings):
         "default": {
             "BACKEND": "config.cache.DegradingRedisCache",
             "LOCATION": DEAD_REDIS,
-            "KEY_PREFIX": "down",
+            "KEY_PREFIX": f"down-{uuid.uuid4().hex[:8]}",  # each test counts from zero
             "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
         }
     }
@@ -89,3 +90,22 @@ def test_sign_up_codes_to_one_number_are_still_limited_while_redis_is_down(db, c
             refused += 1
     assert refused == 1
     assert Caregiver.objects.get(pk=caregiver.pk).confirmations.count() == tries - 1
+
+
+def test_the_login_limit_counts_across_the_threads_of_a_process(client, staff_user, redis_down, settings):
+    """runserver and gthread serve each request on a thread of its own, each with its own cache object."""
+    import threading
+
+    def guess(n: int, answers: list[int]) -> None:
+        from django.test import Client
+
+        answers.append(
+            Client().post("/staff/login/", {"username": staff_user.username, "password": f"g{n}"}).status_code
+        )
+
+    answers: list[int] = []
+    for n in range(settings.STAFF_LOGIN_FAILURES_PER_USERNAME + 1):
+        thread = threading.Thread(target=guess, args=(n, answers))
+        thread.start()
+        thread.join()
+    assert answers[-1] == 429

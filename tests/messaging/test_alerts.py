@@ -213,3 +213,16 @@ def test_texts_from_unknown_numbers_and_possible_opt_outs_are_on_the_texts_page(
     assert "getting annoying" not in unknown
     assert "getting annoying" in staff.get("/staff/texts/?show=review").content.decode()
     assert staff.get("/staff/texts/?show=nonsense").status_code == 200
+
+
+def test_the_alert_gives_the_number_the_text_came_from_not_a_later_one(client, caregiver, on_call, staff_user):
+    from caregiver import services as caregiver_services
+
+    texted_from = caregiver.phone
+    text(client, caregiver, "my husband said hes going to end it tonight")
+    caregiver_services.caregiver_update(caregiver=caregiver, phone="+14155550177", by=staff_user)
+    alert = CrisisAlert.objects.get()
+    client.force_login(staff_user)
+    page = client.get(f"/staff/alerts/{alert.pk}/").content.decode()
+    assert texted_from in page
+    assert "+14155550177" not in page

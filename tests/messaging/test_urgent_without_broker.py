@@ -41,3 +41,20 @@ def test_a_crisis_page_goes_out_while_the_broker_is_down(caregiver, fake_twilio,
     alert = CrisisAlert.objects.get()
     sent = OutboundMessage.objects.get(crisis_alert=alert, channel="sms")
     assert (sent.status, sent.provider_id) == ("sent", page["sid"])
+
+
+def test_a_crisis_page_goes_out_while_no_worker_is_running(caregiver, fake_twilio, settings):
+    """The broker is up but nothing takes its tasks (a hung or stopped worker): the page still goes."""
+    from config.celery import app
+
+    app.control.purge()
+    contact = OnCallContactFactory(clinic=caregiver.clinic, position=0, name="Riley")
+    inbound_receive(
+        message_sid="SM" + "8" * 32, from_number=caregiver.phone, to_number=caregiver.clinic.twilio_from_number,
+        body="my mom is not breathing and wont wake up",
+    )  # fmt: skip
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and not fake_twilio.sent_to(contact.phone):
+        time.sleep(0.2)
+    assert len(fake_twilio.sent_to(contact.phone)) == 1
+    app.control.purge()  # the dispatch task nobody took
