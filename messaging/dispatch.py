@@ -8,12 +8,13 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Case, F, Q, TextField, Value, When
 
 from .models import OutboundMessage
 
 logger = logging.getLogger(__name__)
 Status = OutboundMessage.Status
+WORKER_LOST = "The worker sending it stopped before it finished, on every attempt."
 
 
 def leases_recover(*, now: datetime) -> int:
@@ -23,24 +24,24 @@ def leases_recover(*, now: datetime) -> int:
     marked `needs_reconcile`: the next attempt asks the provider before sending again.
     """
     expired = Q(lease_expires_at__lt=now)
-    # A message whose worker died under it SEND_MAX_ATTEMPTS times (it crashes the worker, or
-    # always outlives the time limit) fails for good instead of taking a worker down every lease.
-    given_up = OutboundMessage.objects.filter(
-        expired, status=Status.SENDING, attempts__gte=settings.SEND_MAX_ATTEMPTS
-    ).update(
-        status=Status.FAILED, lease_expires_at=None, updated_at=now, error_code="worker_lost",
-        last_error="The worker sending it stopped before it finished, on every attempt.",
-    )  # fmt: skip
-    if given_up:
-        logger.error("%s messages failed for good: their worker stopped mid-send on every attempt", given_up)
+    # One UPDATE, as before: a message whose worker died under it SEND_MAX_ATTEMPTS times (it
+    # crashes the worker, or always outlives the time limit) fails for good instead of taking a
+    # worker down every lease; the others go back to be reconciled and sent.
+    given_up = Q(attempts__gte=settings.SEND_MAX_ATTEMPTS)
     sending = OutboundMessage.objects.filter(expired, status=Status.SENDING).update(
-        status=Status.SCHEDULED, needs_reconcile=True, lease_expires_at=None, send_at=now, updated_at=now
-    )
+        status=Case(When(given_up, then=Value(Status.FAILED)), default=Value(Status.SCHEDULED)),
+        error_code=Case(When(given_up, then=Value("worker_lost")), default=F("error_code")),
+        last_error=Case(When(given_up, then=Value(WORKER_LOST)), default=F("last_error"), output_field=TextField()),
+        needs_reconcile=True, lease_expires_at=None, send_at=now, updated_at=now,
+    )  # fmt: skip
     queued = OutboundMessage.objects.filter(expired, status=Status.QUEUED).update(
         status=Status.SCHEDULED, lease_expires_at=None, updated_at=now
     )
     if sending or queued:
-        logger.warning("recovered %s expired leases (%s were mid-send)", sending + queued, sending)
+        logger.warning(
+            "recovered %s expired leases (%s were mid-send; any at their last attempt failed as worker_lost)",
+            sending + queued, sending,
+        )  # fmt: skip
     return sending + queued
 
 

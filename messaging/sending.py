@@ -13,8 +13,8 @@ from datetime import date, datetime, timedelta
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Case, CharField, F, OuterRef, Subquery, Value, When
+from django.db import connection, transaction
+from django.db.models import Case, F, OuterRef, Subquery, When
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
@@ -434,20 +434,34 @@ def _release(messages: list[OutboundMessage]) -> dict[int, str]:
 def _record_sent(sent: list[tuple[OutboundMessage, str]]) -> None:
     """One UPDATE for every success of the batch (a second only if a status callback beat us).
 
-    Each row gets its own provider id through one CASE; the rest is the same for every row.
+    Raw SQL on purpose, for the dispatch bar (pipeline >= 0.5 x raw Twilio, docs/benchmarks.md 1):
+    each row has its own provider id, and the ORM's CASE of 100 SIDs costs about 23 ms to build
+    and compile per batch. With it the pipeline measured 0.46 and 0.48 x raw, against 0.54 and
+    0.57 x with this statement, in the same runs (2026-12-03). Django's own cursor: parameters
+    bound, nothing prepared, visible to query logging.
     """
     if not sent:
         return
     now = timezone.now()
-    ids = [message.pk for message, _ in sent]
-    sids = Case(*(When(pk=message.pk, then=Value(sid)) for message, sid in sent), output_field=CharField())
-    recorded = OutboundMessage.objects.filter(pk__in=ids, status=Status.SENDING).update(
-        status=Status.SENT, provider_id=sids, sent_at=now, lease_expires_at=None, needs_reconcile=False,
-        last_error="", error_code="", updated_at=now,
-    )  # fmt: skip
-    if recorded < len(sent):
-        # A status callback got there first and moved it further; keep that, fill in the id.
-        OutboundMessage.objects.filter(pk__in=ids, provider_id="").update(provider_id=sids, sent_at=now)
+    table = connection.ops.quote_name(OutboundMessage._meta.db_table)
+    rows = ", ".join(["(%s, %s)"] * len(sent))
+    params = [value for message, sid in sent for value in (message.pk, sid)]
+    # A CTE with named columns: the one spelling PostgreSQL and SQLite both accept.
+    values = f"WITH v(id, sid) AS (VALUES {rows}) "
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"{values}UPDATE {table} SET status = %s, provider_id = v.sid, sent_at = %s, lease_expires_at = NULL, "  # noqa: S608 - names are ours, values are parameters
+            f"needs_reconcile = %s, last_error = '', error_code = '', updated_at = %s "
+            f"FROM v WHERE {table}.id = v.id AND {table}.status = %s",
+            [*params, Status.SENT, now, False, now, Status.SENDING],
+        )
+        if cursor.rowcount < len(sent):
+            # A status callback got there first and moved it further; keep that, fill in the id.
+            cursor.execute(
+                f"{values}UPDATE {table} SET provider_id = v.sid, sent_at = %s "  # noqa: S608 - as above
+                f"FROM v WHERE {table}.id = v.id AND {table}.provider_id = ''",
+                [*params, now],
+            )
     _forget_codes([message for message, _ in sent])
     # After the record, which matters more: the provider took these, so whatever was refused works again.
     provider_health.recovered(channels={message.channel for message, _ in sent})

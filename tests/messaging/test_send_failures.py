@@ -56,7 +56,7 @@ def test_a_row_whose_worker_died_at_every_attempt_fails_instead_of_coming_back(d
     expired = now - timedelta(seconds=1)
     lost = due(status="sending", attempts=settings.SEND_MAX_ATTEMPTS, lease_expires_at=expired)
     again = due(status="sending", attempts=2, lease_expires_at=expired)
-    assert dispatch.leases_recover(now=now) == 1
+    assert dispatch.leases_recover(now=now) == 2  # both taken back: one to fail, one to retry
     lost, again = refreshed(lost), refreshed(again)
     assert (lost.status, lost.error_code) == ("failed", "worker_lost")
     assert (again.status, again.needs_reconcile) == ("scheduled", True)
