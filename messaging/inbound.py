@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from caregiver import services as caregiver_services
 from caregiver.models import Appointment, Caregiver, Clinic, ConsentRecord
-from caregiver.selectors import caregiver_consent
+from caregiver.selectors import address_confirmed, caregiver_consent
 from content.models import MessageTemplate
 from content.validation import TemplateRenderError
 
@@ -189,10 +189,10 @@ def _act(
             consent_text_version=START_CONSENT_VERSION, message_sid=inbound.message_sid,
         )  # fmt: skip
         return Action.OPT_IN, _reply("start", context)
-    if caregiver_consent(caregiver=caregiver).get("sms") is not True:
-        # This number has not said yes (a new number waiting for its YES, or one that said stop):
-        # it may stop, start or confirm, as above, and nothing else; and it hears nothing of the
-        # family (no names, no appointment) until it is confirmed.
+    if not address_confirmed(caregiver=caregiver, channel=ConsentRecord.Channel.SMS):
+        # This number has never said yes since the caregiver took it (a new number waiting for its
+        # YES): it may stop, start or confirm, as above, and nothing else; and it hears nothing of
+        # the family (no names, no appointment) until it is confirmed.
         plain = _context(clinic, None)
         if keyword in HELP:
             staff_alert(caregiver=caregiver, inbound=inbound, template_key="staff-help-alert")
