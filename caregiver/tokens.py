@@ -12,6 +12,8 @@ EMAIL_CONFIRM_SALT = "alongside.email-confirm"
 PREFERENCES_SALT = "alongside.preferences"
 EMAIL_CONFIRM_MAX_AGE = 3 * 86400
 PREFERENCES_MAX_AGE = 30 * 86400
+UNSUBSCRIBE_SALT = "alongside.unsubscribe"
+UNSUBSCRIBE_MAX_AGE = 365 * 86400
 
 
 def email_confirm_token(confirmation_id: int) -> str:
@@ -32,7 +34,7 @@ def preferences_token(caregiver_id: int, *, address: str) -> str:
     """A link to the preferences page, good only while `address` (the number or email it is sent
     to) is the caregiver's and confirmed: a link that reached an address before its owner said yes,
     or an address they no longer have, opens nothing."""
-    return signing.dumps({"c": caregiver_id, "a": address_fingerprint(address)}, salt=PREFERENCES_SALT, compress=True)
+    return _token(caregiver_id, address, PREFERENCES_SALT)
 
 
 def preferences_link(token: str) -> tuple[int, str | None] | None:
@@ -41,6 +43,21 @@ def preferences_link(token: str) -> tuple[int, str | None] | None:
     Links made before they named an address carry no fingerprint (None); they expire within 30 days.
     """
     return _link(token, PREFERENCES_SALT, PREFERENCES_MAX_AGE)
+
+
+def unsubscribe_token(caregiver_id: int, *, email: str) -> str:
+    """An email's one-click unsubscribe link: it stops emails to `email` and to no later address."""
+    return _token(caregiver_id, email, UNSUBSCRIBE_SALT)
+
+
+def unsubscribe_link(token: str) -> tuple[int, str | None] | None:
+    """(caregiver id, fingerprint of the address it was sent to, None in links made before they
+    named one) of an unsubscribe link; None if it was tampered with or is over a year old."""
+    return _link(token, UNSUBSCRIBE_SALT, UNSUBSCRIBE_MAX_AGE)
+
+
+def _token(caregiver_id: int, address: str, salt: str) -> str:
+    return signing.dumps({"c": caregiver_id, "a": address_fingerprint(address)}, salt=salt, compress=True)
 
 
 def _link(token: str, salt: str, max_age: int) -> tuple[int, str | None] | None:

@@ -9,20 +9,18 @@ from datetime import datetime
 import phonenumbers
 from anyascii import anyascii
 from django.conf import settings
-from django.core import signing
 from django.template.loader import render_to_string
 from django.urls import reverse
 
 from caregiver.models import Appointment, Caregiver, Clinic
 from caregiver.selectors import address_of
-from caregiver.tokens import address_fingerprint, email_confirm_token, preferences_token
+from caregiver.tokens import email_confirm_token, preferences_token, unsubscribe_token
 from content.models import MessageTemplate, Tip
 from content.services import message_render
 from content.validation import GSM7_BASIC, GSM7_EXTENDED, TemplateRenderError
 
 from .timing import zone_of
 
-UNSUBSCRIBE_SALT = "alongside.unsubscribe"
 SMS_PREFIX = "Alongside: "
 # A sign-up code in a confirmation message: masked for staff, and in the outbox once the message
 # is done with, so the only lasting copy of a code is its HMAC on the ChannelConfirmation.
@@ -40,26 +38,9 @@ class Body:
     html: str = ""
 
 
-def unsubscribe_token(caregiver: Caregiver) -> str:
-    """The one-click unsubscribe link of an email: it stops emails to the address it was sent to, and
-    to no later one (`unsubscribe_link`)."""
-    data = {"c": caregiver.pk, "a": address_fingerprint(caregiver.email)}
-    return signing.dumps(data, salt=UNSUBSCRIBE_SALT, compress=True)
-
-
-def unsubscribe_link(token: str, *, max_age_days: int = 365) -> tuple[int, str | None] | None:
-    """(caregiver id, fingerprint of the address it was sent to, None in links made before they
-    named one) of an unsubscribe link; None if it was tampered with or is over a year old."""
-    try:
-        data = signing.loads(token, salt=UNSUBSCRIBE_SALT, max_age=max_age_days * 86400)
-        fingerprint = data.get("a")
-        return int(data["c"]), str(fingerprint) if fingerprint is not None else None
-    except (signing.BadSignature, KeyError, TypeError, ValueError, AttributeError):
-        return None
-
-
 def unsubscribe_url(caregiver: Caregiver) -> str:
-    return settings.PUBLIC_BASE_URL + reverse("messaging:unsubscribe", args=[unsubscribe_token(caregiver)])
+    token = unsubscribe_token(caregiver.pk, email=caregiver.email)
+    return settings.PUBLIC_BASE_URL + reverse("messaging:unsubscribe", args=[token])
 
 
 def preferences_url(caregiver: Caregiver, *, channel: str) -> str:

@@ -8,9 +8,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from caregiver import services as caregiver_services
 from caregiver.models import Caregiver, ConsentRecord
-from caregiver.tokens import address_fingerprint
-
-from .rendering import unsubscribe_link
+from caregiver.tokens import address_fingerprint, unsubscribe_link
 
 
 @csrf_exempt  # the signed token in the URL is the authority; mail apps POST without a CSRF token

@@ -175,9 +175,9 @@ def test_a_preferences_link_to_an_address_they_left_opens_nothing(client, confir
 
 
 def test_an_unsubscribe_link_from_an_old_address_stops_nothing_and_shows_nothing(client, confirmed, staff_user):
-    from messaging.rendering import unsubscribe_token
+    from caregiver.tokens import unsubscribe_token
 
-    old = unsubscribe_token(confirmed)
+    old = unsubscribe_token(confirmed.pk, email=confirmed.email)
     services.caregiver_update(caregiver=confirmed, email="new.address@example.org", by=staff_user)
     from caregiver.tokens import email_confirm_token
 

@@ -20,8 +20,7 @@ from rest_framework_api_key.models import APIKey
 from twilio.request_validator import RequestValidator
 
 from caregiver.models import Appointment, Caregiver
-from caregiver.tokens import preferences_token
-from messaging.rendering import unsubscribe_token
+from caregiver.tokens import preferences_token, unsubscribe_token
 from tests import factories
 from tests.clients import token_client
 from tests.forms import enrollment
@@ -739,5 +738,5 @@ def test_a_junk_unsubscribe_link_is_a_404(client, db, token):
 
 
 def test_an_unsubscribe_link_answers_other_methods_with_a_405(client, family):
-    url = f"/unsubscribe/{unsubscribe_token(family['caregiver'])}/"
+    url = f"/unsubscribe/{unsubscribe_token(family['caregiver'].pk, email=family['caregiver'].email)}/"
     assert client.put(url).status_code == 405
