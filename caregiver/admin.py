@@ -94,7 +94,7 @@ class OnCallContactInline(admin.TabularInline):
 @admin.register(Clinic)
 class ClinicAdmin(ClinicScopedAdmin):
     clinic_path = "pk"
-    list_display = ["name", "slug", "time_zone", "enrollment_code", "discreet_mode", "observation_minutes"]
+    list_display = ["name", "sms_name", "slug", "time_zone", "enrollment_code", "discreet_mode", "observation_minutes"]
     list_filter = ["discreet_mode", "time_zone"]
     search_fields = ["name", "slug", "enrollment_code", "contact_email"]
     prepopulated_fields = {"slug": ["name"]}

@@ -6,6 +6,7 @@ nickname at a clinic, nothing more. Appointments say when, not why.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -17,7 +18,13 @@ from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 
-from .validators import enrollment_code_generate, validate_e164, validate_time_zone
+from .validators import (
+    enrollment_code_generate,
+    validate_e164,
+    validate_loved_one_name,
+    validate_sms_name,
+    validate_time_zone,
+)
 
 
 class TimeStamped(models.Model):
@@ -103,7 +110,24 @@ class Clinic(PlanInput, TimeStamped):
         validators=[RegexValidator(r"^[A-Z0-9]{6,16}$", "Use 6 to 16 capital letters or digits.")],
         help_text="Families sign themselves up at /join/<code>/.",
     )
-    discreet_mode = models.BooleanField(default=True, help_text="SMS never name the treatment's drug or a diagnosis.")
+    sms_name = models.CharField(
+        max_length=40,
+        blank=True,
+        validators=[validate_sms_name],
+        help_text=(
+            "How texts name the clinic (they can be read on a lock screen): no treatment or diagnosis words. "
+            "Blank: the clinic's name if it says nothing of treatment, else “your clinic”."
+        ),
+    )
+    discreet_mode = models.BooleanField(
+        default=True,
+        help_text="On: no text or email subject names a treatment, drug or diagnosis. Off: the words chosen below may appear.",
+    )
+    allowed_words = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="With discreet mode off, which entries of the discretion list texts may use (e.g. [\"ketamine\"]).",
+    )
     sms_mps = models.FloatField(
         default=1.0,
         validators=[MinValueValidator(0.1), MaxValueValidator(1000)],
@@ -112,7 +136,15 @@ class Clinic(PlanInput, TimeStamped):
     observation_minutes = models.PositiveSmallIntegerField(
         default=60,
         validators=[MaxValueValidator(480)],
-        help_text="How long patients are observed after an infusion before they can go home.",
+        help_text=(
+            "How long patients are observed after a treatment before they can go home "
+            "(esketamine nasal spray: at least 120 whatever this says)."
+        ),
+    )
+    home_after_minutes = models.PositiveSmallIntegerField(
+        default=45,
+        validators=[MaxValueValidator(240)],
+        help_text="About how long after pick-up patients are home: the after-session message is sent then.",
     )
     auto_reply_hours = models.PositiveSmallIntegerField(
         default=24,
@@ -131,6 +163,18 @@ class Clinic(PlanInput, TimeStamped):
 
     def planned_caregivers(self) -> models.QuerySet:
         return Caregiver.objects.filter(clinic_id=self.pk)
+
+    def clean(self) -> None:
+        from content.validation import DISCRETION_WORDS  # the one list of revealing words
+
+        words = self.allowed_words
+        if not isinstance(words, list) or not all(isinstance(w, str) for w in words):
+            raise ValidationError({"allowed_words": "Give a list of words from the discretion list, like [\"ketamine\"]."})
+        unknown = [w for w in words if w not in DISCRETION_WORDS]
+        if unknown:
+            raise ValidationError(
+                {"allowed_words": f"Not on the discretion list: {', '.join(unknown)}. Choose from: {', '.join(DISCRETION_WORDS)}."}
+            )
 
 
 class OnCallContact(TimeStamped):
@@ -181,7 +225,9 @@ class LovedOne(PlanInput, TimeStamped):
     """The person in treatment. First name or nickname only: no diagnosis, no date of birth."""
 
     clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="loved_ones")
-    first_name = models.CharField(max_length=40, help_text="First name or nickname only.")
+    first_name = models.CharField(
+        max_length=40, validators=[validate_loved_one_name], help_text="First name or nickname only."
+    )
 
     class Meta:
         ordering = ["first_name", "id"]
@@ -241,6 +287,12 @@ class Caregiver(TimeStamped):
     sms_blocked_reason = models.CharField(
         max_length=120, blank=True, help_text="Set when the carrier says texts cannot reach this number."
     )
+    safety_tips_sms = models.BooleanField(
+        default=False,
+        help_text="Safety tips (warning signs, what to do in a crisis) by text as well as email. They name suicide.",
+    )
+    # The private calendar feed's secret: a new one revokes the old link.
+    calendar_secret = models.CharField(max_length=43, blank=True, db_index=True)
     loved_ones = models.ManyToManyField(LovedOne, through="CareLink", related_name="caregivers")
     # Planning state (messaging/planning.py). `plan_dirty` is set in the same transaction as any
     # change that alters what this caregiver should get, so a broker outage loses no re-plan; the
@@ -399,12 +451,39 @@ class ConsentRecord(AppendOnly):
 APPOINTMENT_HORIZON = timedelta(days=20 * 365)
 
 
+@dataclass(frozen=True)
+class Protocol:
+    """What a kind of appointment asks of the family.
+
+    `observed`: the patient is watched afterwards and must not drive home, so ride reminders and
+    after-session messages apply. `min_observation_minutes`: the least observation, whatever the
+    clinic sets (esketamine's label requires at least two hours). `driving`: when they may drive
+    again, as the messages say it ("rest_of_day": not today; "next_day": not until the next day,
+    after a night's sleep)."""
+
+    observed: bool
+    min_observation_minutes: int = 0
+    driving: str = ""
+
+
+PROTOCOLS = {
+    "infusion": Protocol(observed=True, driving="rest_of_day"),
+    "injection": Protocol(observed=True, driving="rest_of_day"),
+    "esketamine": Protocol(observed=True, min_observation_minutes=120, driving="next_day"),
+    "booster": Protocol(observed=True, driving="rest_of_day"),
+    "assessment": Protocol(observed=False),
+    "other": Protocol(observed=False),
+}
+
+
 class Appointment(PlanInput, TimeStamped):
     """A visit to the clinic. Times are stored in UTC and shown in the clinic's zone."""
 
     class Kind(models.TextChoices):
         ASSESSMENT = "assessment", "Assessment"
-        INFUSION = "infusion", "Infusion"
+        INFUSION = "infusion", "IV infusion"
+        INJECTION = "injection", "IM injection"
+        ESKETAMINE = "esketamine", "Esketamine nasal spray"
         BOOSTER = "booster", "Booster (maintenance)"
         OTHER = "other", "Other"
 
@@ -413,8 +492,8 @@ class Appointment(PlanInput, TimeStamped):
         CANCELLED = "cancelled", "Cancelled"
         COMPLETED = "completed", "Completed"
 
-    # Kinds after which the patient is observed and must not drive home.
-    TREATMENT_KINDS = (Kind.INFUSION, Kind.BOOSTER)
+    # Kinds after which the patient is observed and must not drive home (PROTOCOLS).
+    TREATMENT_KINDS = (Kind.INFUSION, Kind.INJECTION, Kind.ESKETAMINE, Kind.BOOSTER)
 
     loved_one = models.ForeignKey(LovedOne, on_delete=models.CASCADE, related_name="appointments")
     starts_at = models.DateTimeField(db_index=True)
@@ -430,9 +509,19 @@ class Appointment(PlanInput, TimeStamped):
     ride_arranged_by_user = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # The clinic was told that no ride home was confirmed a day ahead (once per start time).
+    ride_alerted_for = models.DateTimeField(null=True, blank=True)
+    # The last reschedule or cancellation, and the start it moved from: families get a notice.
+    changed_at = models.DateTimeField(null=True, blank=True)
+    moved_from = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["starts_at", "id"]
+        indexes = [
+            # The ride check's only question: which treatments start within a day with no ride?
+            models.Index(fields=["starts_at"], condition=Q(status="scheduled", ride_arranged_at__isnull=True),
+                         name="appointment_no_ride"),
+        ]  # fmt: skip
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} for {self.loved_one} at {self.starts_at:%Y-%m-%d %H:%M} UTC"
@@ -458,11 +547,25 @@ class Appointment(PlanInput, TimeStamped):
         return self.starts_at + timedelta(minutes=self.duration_minutes)
 
     @property
+    def protocol(self) -> Protocol:
+        return PROTOCOLS[self.kind]
+
+    @property
+    def observation_minutes(self) -> int:
+        """How long the patient is observed afterwards: the clinic's time, never less than the kind needs."""
+        if not self.protocol.observed:
+            return 0
+        return max(self.loved_one.clinic.observation_minutes, self.protocol.min_observation_minutes)
+
+    @property
     def pickup_at(self) -> datetime:
         """When the patient can expect to go home: the end, plus observation after a treatment."""
-        if self.kind in self.TREATMENT_KINDS:
-            return self.ends_at + timedelta(minutes=self.loved_one.clinic.observation_minutes)
-        return self.ends_at
+        return self.ends_at + timedelta(minutes=self.observation_minutes)
+
+    @property
+    def home_at(self) -> datetime:
+        """When the patient is likely home: pick-up plus the clinic's travel time."""
+        return self.pickup_at + timedelta(minutes=self.loved_one.clinic.home_after_minutes)
 
     @property
     def ride_arranged(self) -> bool:
@@ -527,6 +630,8 @@ class AuditEvent(AppendOnly):
         APPOINTMENT_RESCHEDULE = "appointment.reschedule", "Rescheduled an appointment"
         APPOINTMENT_CANCEL = "appointment.cancel", "Cancelled an appointment"
         APPOINTMENT_UPDATE = "appointment.update", "Changed an appointment"
+        APPOINTMENT_RIDE = "appointment.ride", "Noted the ride home"
+        APPOINTMENT_RIDE_UNMARK = "appointment.ride_unmark", "Took back the ride home"
         CAREGIVER_CREATE = "caregiver.create", "Added a caregiver"
         CAREGIVER_UPDATE = "caregiver.update", "Changed a caregiver's details"
         CAREGIVER_INVITE = "caregiver.invite", "Asked a caregiver to confirm"

@@ -6,7 +6,8 @@ object finds nothing (a 404), it is never "forbidden" (which would confirm it ex
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Count, DateTimeField, Min, OuterRef, Prefetch, Q, QuerySet, Subquery, Value
@@ -247,3 +248,55 @@ def family_audit_events(*, loved_one: LovedOne) -> QuerySet[AuditEvent]:
         )
         .select_related("actor")
     )
+
+
+# --- The caregiver's calendar feed ----------------------------------------------------------------
+
+# How far back the feed reaches: recent visits stay in the calendar; older ones drop out of it.
+CALENDAR_PAST = timedelta(days=30)
+
+
+def caregiver_for_calendar(*, secret: str) -> Caregiver | None:
+    """The caregiver whose calendar feed `secret` opens: None for a blank or unknown secret (one
+    replaced by a new link), or a caregiver who stopped everything."""
+    if not secret:
+        return None
+    return (
+        Caregiver.objects.select_related("clinic")
+        .exclude(status=Caregiver.Status.OPTED_OUT)
+        .filter(calendar_secret=secret)
+        .first()
+    )
+
+
+def calendar_appointments(*, caregiver: Caregiver, now: datetime) -> QuerySet[Appointment]:
+    """The appointments of the caregiver's loved ones for their calendar, from CALENDAR_PAST ago on.
+
+    Cancelled ones stay in, so the calendar apps that already have them remove them; completed
+    ones stay too, as the visits that happened.
+    """
+    return (
+        Appointment.objects.filter(loved_one__links__caregiver=caregiver, starts_at__gte=now - CALENDAR_PAST)
+        .select_related("loved_one__clinic")
+        .order_by("starts_at", "id")
+    )
+
+
+def sessions_on_day_for_user(*, user: AbstractBaseUser | AnonymousUser, day: date) -> list[Appointment]:
+    """The user's clinics' scheduled appointments on `day`, each in its own clinic's time zone,
+    with the caregivers of each family, for the staff "tomorrow" page."""
+    found = []
+    for clinic in clinics_for_user(user=user):
+        zone = ZoneInfo(clinic.time_zone)
+        start = datetime.combine(day, time.min, tzinfo=zone)
+        found += list(
+            Appointment.objects.filter(
+                loved_one__clinic=clinic,
+                status=Appointment.Status.SCHEDULED,
+                starts_at__gte=start,
+                starts_at__lt=datetime.combine(day + timedelta(days=1), time.min, tzinfo=zone),
+            )
+            .select_related("loved_one__clinic", "ride_arranged_by_caregiver", "ride_arranged_by_user")
+            .prefetch_related("loved_one__caregivers")
+        )
+    return sorted(found, key=lambda a: (a.starts_at, a.pk))

@@ -14,6 +14,8 @@ EMAIL_CONFIRM_MAX_AGE = 3 * 86400
 PREFERENCES_MAX_AGE = 30 * 86400
 UNSUBSCRIBE_SALT = "alongside.unsubscribe"
 UNSUBSCRIBE_MAX_AGE = 365 * 86400
+RIDE_SALT = "alongside.ride"
+RIDE_MAX_AGE = 30 * 86400
 
 
 def email_confirm_token(confirmation_id: int) -> str:
@@ -54,6 +56,23 @@ def unsubscribe_link(token: str) -> tuple[int, str | None] | None:
     """(caregiver id, fingerprint of the address it was sent to, None in links made before they
     named one) of an unsubscribe link; None if it was tampered with or is over a year old."""
     return _link(token, UNSUBSCRIBE_SALT, UNSUBSCRIBE_MAX_AGE)
+
+
+def ride_token(caregiver_id: int, *, appointment_id: int, email: str) -> str:
+    """A reminder email's ride link: says (or unsays) that the ride home for one appointment is
+    arranged, for the caregiver it was emailed to, while that address is still theirs."""
+    return signing.dumps(
+        {"c": caregiver_id, "p": appointment_id, "a": address_fingerprint(email)}, salt=RIDE_SALT, compress=True
+    )
+
+
+def ride_link(token: str) -> tuple[int, int, str] | None:
+    """(caregiver id, appointment id, address fingerprint) of a ride link; None if tampered with or expired."""
+    try:
+        data = signing.loads(token, salt=RIDE_SALT, max_age=RIDE_MAX_AGE)
+        return int(data["c"]), int(data["p"]), str(data["a"])
+    except (signing.BadSignature, KeyError, TypeError, ValueError, AttributeError):
+        return None
 
 
 def _token(caregiver_id: int, address: str, salt: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 import zoneinfo
 from datetime import UTC, datetime
@@ -134,3 +135,55 @@ _CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 
 def enrollment_code_generate() -> str:
     return "".join(secrets.choice(_CODE_ALPHABET) for _ in range(8))
+
+
+# --- Names that reach a lock screen -------------------------------------------------------------
+
+# One or two words of letters; a hyphen or an apostrophe inside a word (Mary-Kate, O'Neil, D’Arcy).
+_NAME_WORD = re.compile(r"^[^\W\d_]+(?:['’-][^\W\d_]+)*$")
+# A clinic's name in texts: words of letters and digits, and the joining marks names use.
+_SMS_NAME = re.compile(r"^[\w&'’.,-]+(?: [\w&'’.,-]+)*$")
+
+
+def _health_words(value: str) -> list[str]:
+    # content.validation holds the one list of words that reveal treatment or a diagnosis.
+    from content.validation import discreet_violations
+
+    return discreet_violations(value)
+
+
+def validate_loved_one_name(value: str) -> None:
+    """A first name or nickname: one or two words, letters only, nothing about their health.
+
+    The name goes into texts that can be read on a lock screen, so "Chris Johnson on ketamine for
+    MDD" is refused here, in words staff can act on, rather than sent."""
+    words = value.split()
+    if not words:
+        raise ValidationError("Give a first name or nickname.")
+    if len(words) > 2:
+        raise ValidationError(
+            "Give a first name or nickname only (one or two words): it appears in texts that may be "
+            "read on a lock screen, so no surname, treatment or diagnosis."
+        )
+    if not all(_NAME_WORD.match(word) for word in words):
+        raise ValidationError("Use letters only (a hyphen or apostrophe inside a name is fine), like Chris or Mary-Kate.")
+    named = _health_words(value)
+    if named:
+        raise ValidationError(
+            f"A name must not mention treatment or health ({', '.join(named)}): it appears in texts "
+            "that may be read on a lock screen."
+        )
+
+
+def validate_sms_name(value: str) -> None:
+    """How texts name a clinic: short, plain, and saying nothing about treatment."""
+    if not value:
+        return
+    if not _SMS_NAME.match(value) or len(value) > 40:
+        raise ValidationError("Use up to 40 letters, digits, spaces and & ' . , - (like “Lakeside Health”).")
+    named = _health_words(value)
+    if named:
+        raise ValidationError(
+            f"Texts can be read on a lock screen, so the name in them must not mention treatment or a "
+            f"diagnosis ({', '.join(named)}). Try the clinic's short name, like “Lakeside Health”."
+        )

@@ -29,9 +29,22 @@ from caregiver.selectors import address_confirmed, caregiver_consent
 from content.models import MessageTemplate
 from content.validation import TemplateRenderError
 
-from . import alerts, reading, rendering
+from . import alerts, discretion, reading, rendering
 from .models import CrisisAlert, InboundMessage, OutboundMessage
-from .reading import HELP, OPT_IN, OPT_OUT, PREFERENCES, RIDE, Reading, TextReading, affirmative, read_text
+from .reading import (
+    HELP,
+    NO_RIDE,
+    OPT_IN,
+    OPT_OUT,
+    PREFERENCES,
+    RIDE,
+    SAFETY_OFF,
+    SAFETY_ON,
+    Reading,
+    TextReading,
+    affirmative,
+    read_text,
+)
 
 logger = logging.getLogger(__name__)
 Status = OutboundMessage.Status
@@ -57,6 +70,7 @@ FALLBACK_REPLIES = {
     "auto-reply": "Alongside: Texts here aren't watched 24/7. In an emergency call 911, or call or text 988.",
     "fewer-messages": "Alongside: Reply STOP to stop all texts, or call your clinic to change them.",
 }
+GOT_IT = "Alongside: Got it, thanks. Questions? Call your clinic. In an emergency call 911, or call or text 988."
 # To a number no clinic of ours owns, we can tell nobody: the reply must not say we did.
 NO_CLINIC_REPLIES = {
     "crisis": "Alongside: If anyone may be in danger, call or text 988 now, or call 911.",
@@ -69,10 +83,16 @@ def _reply(key: str, context: dict[str, str] | None) -> str:
     if context is None:
         return NO_CLINIC_REPLIES.get(key, "")
     try:
-        return rendering.template_body(key=key, channel="sms", context=context, caregiver=None).text
+        text = rendering.template_body(key=key, channel="sms", context=context, caregiver=None).text
     except (MessageTemplate.DoesNotExist, TemplateRenderError):
         logger.exception("reply template %r could not be rendered; sending the built-in text", key)
         return FALLBACK_REPLIES.get(key, "")
+    held = discretion.problem(text)
+    if held:
+        # An answer must still go, and the built-in words name nobody and nothing.
+        logger.error("reply %r: %s; sending the built-in text", key, held)
+        return FALLBACK_REPLIES.get(key, GOT_IT)
+    return text
 
 
 def inbound_receive(
@@ -209,6 +229,15 @@ def _act(
             return Action.RIDE_NOT_FOUND, _reply("ride-no-appointment", context)
         caregiver_services.appointment_mark_ride_arranged(appointment=appointment, caregiver=caregiver)
         return Action.RIDE, _reply("ride-confirmed", rendering.appointment_context(caregiver, appointment))
+    if keyword in NO_RIDE:
+        appointment = _next_treatment(caregiver, now, ride_arranged=True)
+        if appointment is None:
+            return Action.RIDE_NOT_FOUND, _reply("ride-undo-nothing", context)
+        caregiver_services.appointment_unmark_ride(appointment=appointment, caregiver=caregiver)
+        return Action.RIDE, _reply("ride-undone", rendering.appointment_context(caregiver, appointment))
+    if keyword in SAFETY_ON | SAFETY_OFF:
+        caregiver_services.caregiver_update(caregiver=caregiver, safety_tips_sms=keyword in SAFETY_ON)
+        return Action.PREFERENCES, _reply("safety-on" if keyword in SAFETY_ON else "safety-off", context)
     if reading.reading == Reading.FEWER:
         return Action.PREFERENCES, _reply("fewer-messages", _with_preferences(context, caregiver))
     if reading.reading == Reading.MAYBE_OPT_OUT:
@@ -303,14 +332,19 @@ def staff_alert(*, caregiver: Caregiver, inbound: InboundMessage, template_key: 
     return len(created)
 
 
-def _next_treatment(caregiver: Caregiver, now: datetime) -> Appointment | None:
+def _next_treatment(caregiver: Caregiver, now: datetime, *, ride_arranged: bool = False) -> Appointment | None:
+    """The next treatment: what RIDE is about (a second RIDE changes nothing); with
+    `ride_arranged`, the next whose ride is marked arranged, what NO RIDE takes back."""
+    upcoming = Appointment.objects.filter(
+        loved_one__links__caregiver=caregiver,
+        status=Appointment.Status.SCHEDULED,
+        kind__in=Appointment.TREATMENT_KINDS,
+        starts_at__gt=now,
+    )
+    if ride_arranged:
+        upcoming = upcoming.filter(ride_arranged_at__isnull=False)
     return (
-        Appointment.objects.filter(
-            loved_one__links__caregiver=caregiver,
-            status=Appointment.Status.SCHEDULED,
-            kind__in=Appointment.TREATMENT_KINDS,
-            starts_at__gt=now,
-        )
+        upcoming
         .select_related("loved_one__clinic")
         .order_by("starts_at")
         .first()

@@ -29,6 +29,7 @@ class ReminderRule(models.Model):
         START = "start", "Appointment start"
         END = "end", "Appointment end"
         PICKUP = "pickup", "Expected pick-up (end + observation)"
+        HOME = "home", "Likely home (pick-up + the clinic's travel time)"
 
     class Unit(models.TextChoices):
         MINUTES = "minutes", "minutes"
@@ -94,8 +95,8 @@ DEFAULT_RULES = [
         "template_key": "reminder-evening-before", "position": 1, "stale_after_minutes": 150,
     },
     {
-        "key": "expected-end", "name": "At the expected end: what the evening may bring",
-        "anchor": "pickup", "offset_amount": 0, "offset_unit": "minutes", "local_time": None,
+        "key": "expected-end", "name": "When they are likely home: what the rest of the day may bring",
+        "anchor": "home", "offset_amount": 0, "offset_unit": "minutes", "local_time": None,
         "template_key": "reminder-expected-end", "position": 2, "stale_after_minutes": 180,
     },
     {
@@ -104,7 +105,7 @@ DEFAULT_RULES = [
         "template_key": "reminder-next-morning", "position": 3, "stale_after_minutes": 240,
     },
 ]  # fmt: skip
-TREATMENT_KINDS = ["infusion", "booster"]
+TREATMENT_KINDS = [kind.value for kind in Appointment.TREATMENT_KINDS]
 
 
 class OutboundMessage(models.Model):
@@ -138,6 +139,7 @@ class OutboundMessage(models.Model):
         CONFIRMATION = "confirmation", "Confirmation"
         REPLY = "reply", "Reply"
         ALERT = "alert", "Staff alert"
+        NOTICE = "notice", "Notice"  # an appointment moved or cancelled, who is driving
 
     class Status(models.TextChoices):
         SCHEDULED = "scheduled", "Scheduled"
@@ -158,6 +160,8 @@ class OutboundMessage(models.Model):
     RANK = {Status.SENT: 1, Status.DELIVERED: 2, Status.UNDELIVERED: 2, Status.FAILED: 2}
     # Messages the daily cap applies to; replies, confirmations and alerts always go.
     CAPPED_KINDS = (Kind.TIP, Kind.REMINDER)
+    # Messages that wait for the caregiver's allowed hours; the rest answer something just done.
+    TIMED_KINDS = (Kind.TIP, Kind.REMINDER, Kind.NOTICE)
 
     # Alerts to clinic staff name their clinic, and a caregiver when the alert is about one (a crisis
     # text from an unknown number is about nobody we know).

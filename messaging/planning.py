@@ -40,10 +40,11 @@ from django.utils import timezone
 from caregiver import services as caregiver_services
 from caregiver.models import Appointment, Caregiver, Clinic
 from caregiver.selectors import caregiver_send_problem, caregivers_with_consent, consent_of
+from caregiver.tokens import address_fingerprint
 from content.models import MessageTemplate, Tip
-from content.validation import TemplateRenderError
+from content.validation import CRISIS_CATEGORY, TemplateRenderError
 
-from . import rendering, timing
+from . import discretion, rendering, timing
 from .models import DEFAULT_RULES, TREATMENT_KINDS, OutboundMessage, ReminderRule
 
 logger = logging.getLogger(__name__)
@@ -51,6 +52,8 @@ Status = OutboundMessage.Status
 Kind = OutboundMessage.Kind
 TIP_STALE_AFTER = timedelta(hours=6)
 CHECK_IN_RULE = "next-morning"
+# The rows the planner writes: it owns them from planning until they are claimed.
+PLANNED_KINDS = (Kind.TIP, Kind.REMINDER, Kind.NOTICE)
 # Rows a sync may rewrite: nothing has gone out for them, and no worker holds them.
 REWRITABLE = (Status.SCHEDULED, Status.CANCELLED, Status.SUPPRESSED)
 # Rows that will never go out; any other row a sync does not hold counts against the cap.
@@ -90,6 +93,8 @@ class Desired:
     # Its time has passed (planned late): it goes at once, whatever `send_at` a stored row has.
     late: bool = False
     tip: Tip | None = None
+    # For a notice: "moved", "cancelled" or "ride" (its template is notice-<this>).
+    notice: str = ""
 
     @property
     def wants_tip(self) -> bool:
@@ -200,6 +205,57 @@ def _out_of_quiet_hours(
     return None
 
 
+# A change is told for this long after it is made (while it still matters): a caregiver linked
+# to the family later is not told of old changes.
+NOTICE_REACH = timedelta(days=2)
+
+
+def notice_key(appointment: Appointment, notice: str, caregiver: Caregiver, channel: str, at: datetime) -> str:
+    # The time of the change is part of the key: a second change makes a fresh notice, and the
+    # first, if it has not gone yet, is no longer wanted (it is cancelled as superseded).
+    return f"notice:{notice}:{appointment.pk}:{caregiver.pk}:{channel}:{int(at.timestamp())}"
+
+
+def _notices(*, appointment: Appointment, caregiver: Caregiver, channels: list[str], now, until) -> list[Desired]:
+    """What to tell the family of a change: a moved or cancelled appointment (told to every
+    caregiver), and a ride home arranged by one of them (told to the others)."""
+    wanted: list[tuple[str, datetime, datetime]] = []  # (notice, changed at, no use after)
+    changed = appointment.changed_at
+    if changed is not None and now - NOTICE_REACH <= changed:
+        if appointment.status == Appointment.Status.CANCELLED:
+            wanted.append(("cancelled", changed, appointment.starts_at))
+        elif appointment.status == Appointment.Status.SCHEDULED and appointment.moved_from is not None:
+            wanted.append(("moved", changed, max(appointment.moved_from, appointment.starts_at)))
+    ride_at = appointment.ride_arranged_at
+    if (
+        ride_at is not None
+        and now - NOTICE_REACH <= ride_at
+        and appointment.status == Appointment.Status.SCHEDULED
+        and appointment.ride_arranged_by_caregiver_id != caregiver.pk
+    ):
+        wanted.append(("ride", ride_at, appointment.starts_at))
+    found = []
+    for notice, at, no_use_after in wanted:
+        if no_use_after <= max(now, at):
+            continue  # told after the appointment's time: no use to anyone
+        send_at = timing.next_allowed(caregiver, at)
+        reason = ""
+        if send_at is None or send_at >= no_use_after:
+            send_at, reason = at, "quiet_hours"
+        if send_at > until:
+            continue
+        for channel in channels:
+            found.append(
+                Desired(
+                    dedupe_key=notice_key(appointment, notice, caregiver, channel, at),
+                    channel=channel, kind=Kind.NOTICE, send_at=send_at, not_after=no_use_after, priority=-1,
+                    local_date=timing.local_day(caregiver, send_at), appointment=appointment, status_reason=reason,
+                    late=send_at < now, notice=notice,
+                )
+            )  # fmt: skip
+    return found
+
+
 TIP_DAYS = {
     Caregiver.Frequency.DAILY: {0, 1, 2, 3, 4, 5, 6},
     Caregiver.Frequency.THREE_A_WEEK: {0, 2, 4},  # Monday, Wednesday, Friday
@@ -274,6 +330,7 @@ def desired_messages(
             now=now,
             until=until,
         )
+        found += _notices(appointment=appointment, caregiver=caregiver, channels=channels, now=now, until=until)
     return found + _tips(caregiver=caregiver, channels=channels, now=now, until=until, planned=planned)
 
 
@@ -288,7 +345,7 @@ def cap_apply(desired: list[Desired], *, committed: Counter, cap: int) -> list[D
     kept = []
     order = sorted(desired, key=lambda d: (d.local_date, d.kind != Kind.REMINDER, d.priority, d.send_at))
     for row in order:
-        if row.status_reason:
+        if row.status_reason or row.kind not in OutboundMessage.CAPPED_KINDS:
             kept.append(row)
             continue
         slot = (row.channel, row.local_date)
@@ -308,7 +365,10 @@ def cap_apply(desired: list[Desired], *, committed: Counter, cap: int) -> list[D
 def tip_library(*, language: str, check_in: bool) -> list[Tip]:
     tips = Tip.objects.filter(active=True, language=language).select_related("category")
     if check_in:
-        tips = tips.filter(Q(category__slug="what-to-say") | Q(tags__icontains='"check-in"'))
+        # A check-in is a gentle morning text: never a warning sign, whatever its tags.
+        tips = tips.filter(Q(category__slug="what-to-say") | Q(tags__icontains='"check-in"')).exclude(
+            category__slug=CRISIS_CATEGORY
+        )
     return list(tips.order_by("pk"))
 
 
@@ -326,51 +386,86 @@ def tip_history(caregiver_ids: Iterable[int]) -> dict[int, list[dict]]:
     return history
 
 
-def tips_choose(
-    *,
-    caregiver: Caregiver,
-    count: int,
-    check_in: bool = False,
-    library: list[Tip] | None = None,
-    history: list[dict] | None = None,
-) -> list[Tip]:
-    """The next `count` tips for a caregiver: none repeats before they have had every active tip,
-    and each pick prefers the category they heard from least recently.
+# --- Tips that follow the course ----------------------------------------------------------------
 
-    `library` (the active tips to choose from) and `history` (the caregiver's, from `tip_history`)
-    are loaded here unless given.
-    """
-    tips = library if library is not None else tip_library(language=caregiver.language, check_in=check_in)
-    if not tips:
-        return []
-    if history is None:
-        history = tip_history([caregiver.pk])[caregiver.pk]
-    times: Counter[int] = Counter()
-    for row in history:
-        times[row["tip_id"]] += row["times"]
-    # Larger means heard more recently; a category never heard sorts first.
-    category_of = {t.pk: t.category_id for t in tips}
-    recency: dict[int, float] = {}
-    for row in history:
-        category = category_of.get(row["tip_id"])
-        if category is not None:
-            recency[category] = max(recency.get(category, float("-inf")), row["last"].timestamp())
-    chosen: list[Tip] = []
-    for turn in range(count):
-        fewest = min(times[t.pk] for t in tips)
-        pool = [t for t in tips if times[t.pk] == fewest]
-        # Same caregiver, same order; different caregivers, different orders.
-        pick = min(
-            pool,
-            key=lambda t: (
-                recency.get(t.category_id, float("-inf")),
-                hashlib.blake2b(f"{caregiver.pk}:{t.slug}".encode(), digest_size=4).hexdigest(),
-            ),
-        )
-        chosen.append(pick)
-        times[pick.pk] += 1
-        recency[pick.category_id] = 1e18 + turn
-    return chosen
+FIRST_SERIES_SESSIONS = 6  # the first phase: about six sessions in two to three weeks
+PHASES = ("first-series", "after-series", "maintenance")
+ESSENTIALS = "essentials"
+
+
+@dataclass(frozen=True)
+class Course:
+    """Where a family is in its treatment, for choosing tips: the local dates of its treatment
+    sessions (scheduled or done, not cancelled), each with whether it is a booster. Pure data."""
+
+    sessions: tuple[tuple[date, bool], ...] = ()
+
+    def session_within(self, day: date, *, before: int, after: int) -> bool:
+        """A session from `before` days before `day` to `after` days after it."""
+        return any(-before <= (session - day).days <= after for session, _ in self.sessions)
+
+    def phase(self, day: date) -> str:
+        """"none" (no sessions at all), "first-series", "after-series" or "maintenance" on `day`."""
+        if not self.sessions:
+            return "none"
+        if any(booster and abs((session - day).days) <= 31 for session, booster in self.sessions):
+            return "maintenance"
+        done = [session for session, booster in self.sessions if session < day and not booster]
+        upcoming = [session for session, _ in self.sessions if session >= day]
+        if len(done) < FIRST_SERIES_SESSIONS and (
+            (upcoming and (upcoming[0] - day).days <= 21) or (done and (day - done[-1]).days <= 7) or not done
+        ):
+            return "first-series"
+        return "after-series"
+
+
+def course_of(*, caregiver: Caregiver, sessions: Iterable[tuple[datetime, str]]) -> Course:
+    """The course from (start, kind) pairs of the caregiver's loved ones' treatments."""
+    dates = {(timing.local_day(caregiver, start), kind == Appointment.Kind.BOOSTER) for start, kind in sessions}
+    return Course(sessions=tuple(sorted(dates)))
+
+
+def tip_fits(tip: Tip, day: date, *, course: Course, safety_ok: bool) -> bool:
+    """Whether `tip` is right for `day`: appointment-day tips in the two days before a session,
+    after-treatment tips on a session day or the day after, course tips in their phase, and none
+    of those to a family without sessions; a warning-signs tip only where it may go (`safety_ok`)."""
+    category = tip.category.slug
+    if category == "appointment-day":
+        return course.session_within(day, before=0, after=2)
+    if category == "after-treatment":
+        return course.session_within(day, before=1, after=0)
+    if category == "course":
+        phase = course.phase(day)
+        phases = set(PHASES) & set(tip.tags)
+        return phase != "none" and (not phases or phase in phases)
+    if category == CRISIS_CATEGORY:
+        return safety_ok
+    return True
+
+
+def safety_tips_ok(caregiver: Caregiver, channels: Iterable[str]) -> bool:
+    """Warning-sign tips go by email, or by text to those who asked for them by text. (A caregiver
+    with both gets the tip by email and a text that says only that it is in their email.)"""
+    channels = set(channels)
+    return "email" in channels or ("sms" in channels and caregiver.safety_tips_sms)
+
+
+def _pick(pool: list[Tip], *, caregiver: Caregiver, times: Counter, recency: dict[int, float]) -> Tip:
+    """The next tip from `pool`: first the essentials a new caregiver has not had, in order; then
+    none again before they have had every tip that fits, preferring the category they heard from
+    least recently."""
+    essentials = [t for t in pool if ESSENTIALS in t.tags and times[t.pk] == 0]
+    if essentials:
+        return min(essentials, key=lambda t: (t.category.position, t.pk))
+    fewest = min(times[t.pk] for t in pool)
+    return min(
+        (t for t in pool if times[t.pk] == fewest),
+        key=lambda t: (
+            recency.get(t.category_id, float("-inf")),
+            # Same caregiver, same order; different caregivers, different orders.
+            hashlib.blake2b(f"{caregiver.pk}:{t.slug}".encode(), digest_size=4).hexdigest(),
+        ),
+    )
 
 
 class Library:
@@ -403,11 +498,15 @@ class Library:
         return self._templates[(key, language)]
 
 
-def _tips_attach(rows: list[Desired], *, caregiver: Caregiver, stored: dict[str, OutboundMessage], library: Library):
+def _tips_attach(
+    rows: list[Desired], *, caregiver: Caregiver, stored: dict[str, OutboundMessage], library: Library, course: Course
+):
     """Give each tip row and check-in reminder its tip: the one it already has while that tip is
-    still active (a re-plan never reshuffles), else the next in the caregiver's rotation, one tip
-    per day shared by the day's channels."""
+    still active and still fits the day (a re-plan never reshuffles), else the next that fits,
+    one tip per day shared by the day's channels."""
     history: list[dict] | None = None
+    channels = {row.channel for row in rows}
+    safety_ok = safety_tips_ok(caregiver, channels)
     for check_in in (False, True):
         active = {t.pk: t for t in library.tips(language=caregiver.language, check_in=check_in)}
         days: dict[date, list[Desired]] = defaultdict(list)
@@ -415,23 +514,43 @@ def _tips_attach(rows: list[Desired], *, caregiver: Caregiver, stored: dict[str,
             if row.wants_tip and (row.kind != Kind.TIP) == check_in:
                 days[row.local_date].append(row)
         new_days = []
-        for _day, group in sorted(days.items()):
+        for day, group in sorted(days.items()):
             kept = next(
-                (active[m.tip_id] for r in group if (m := stored.get(r.dedupe_key)) and m.tip_id in active), None
+                (
+                    tip
+                    for r in group
+                    if (m := stored.get(r.dedupe_key))
+                    and (tip := active.get(m.tip_id)) is not None
+                    and (check_in or tip_fits(tip, day, course=course, safety_ok=safety_ok))
+                ),
+                None,
             )
             if kept is None:
-                new_days.append(group)
+                new_days.append((day, group))
             for row in group:
                 row.tip = kept
         if not new_days:
             continue
         if history is None:
             history = tip_history([caregiver.pk])[caregiver.pk]
-        picks = tips_choose(caregiver=caregiver, count=len(new_days), library=list(active.values()), history=history)
-        for group, tip in zip(new_days, picks, strict=False):
+        times: Counter[int] = Counter()
+        recency: dict[int, float] = {}
+        category_of = {t.pk: t.category_id for t in library.tips(language=caregiver.language, check_in=False)}
+        for row in history:
+            times[row["tip_id"]] += row["times"]
+            category = category_of.get(row["tip_id"])
+            if category is not None:
+                recency[category] = max(recency.get(category, float("-inf")), row["last"].timestamp())
+        for turn, (day, group) in enumerate(new_days):
+            pool = [t for t in active.values() if check_in or tip_fits(t, day, course=course, safety_ok=safety_ok)]
+            if not pool:
+                continue  # nothing fits the day (an empty library): no tip that day
+            tip = _pick(pool, caregiver=caregiver, times=times, recency=recency)
             for row in group:
                 row.tip = tip
             # One rotation for tips and check-ins: what a check-in carries is not a tip again soon.
+            times[tip.pk] += 1
+            recency[tip.category_id] = 1e18 + turn
             history = [*history, {"tip_id": tip.pk, "times": 1, "last": group[0].send_at}]
 
 
@@ -443,8 +562,14 @@ def _inputs(row: Desired, caregiver: Caregiver, library: Library) -> tuple[str, 
     if row.kind == Kind.TIP:
         if row.tip is None:
             return None
-        return "tip", {"tip": str(row.tip.pk)}, row.tip.updated_at.isoformat()
+        # A safety tip's text depends on whether they asked for safety tips by text.
+        context = {"tip": str(row.tip.pk), "safety_sms": str(caregiver.safety_tips_sms)}
+        return "tip", context, row.tip.updated_at.isoformat()
     context = rendering.appointment_context(caregiver, row.appointment)
+    if row.kind == Kind.NOTICE:
+        key = f"notice-{row.notice}"
+        template = library.template(key, caregiver.language)
+        return key, context | rendering.notice_context(caregiver, row.appointment), template.updated_at.isoformat() if template else "missing"
     if row.rule.key == CHECK_IN_RULE:
         if row.tip is None:
             return None
@@ -458,10 +583,25 @@ def _digest(row: Desired, inputs: tuple[str, dict[str, str], str], caregiver: Ca
     """A row's fingerprint: same inputs, same digest, so an unchanged row is never re-rendered or
     rewritten (its email links carry a signing time, so comparing rendered words would not do)."""
     key, context, version = inputs
+    if context.get("ride_url"):
+        # The link carries its signing time: what it depends on is the address it was sent to.
+        context = {**context, "ride_url": address_fingerprint(caregiver.email)}
+    # What the clinic lets texts say, and its SMS name, decide what is held back.
+    clinic = caregiver.clinic
+    shown = [sorted(discretion.clinic_allowed(clinic)), discretion.clinic_sms_name(clinic)]
     payload = json.dumps(
-        [row.kind, row.channel, key, version, context, caregiver.pk, caregiver.language], sort_keys=True
+        [row.kind, row.channel, key, version, context, caregiver.pk, caregiver.language, shown], sort_keys=True
     )
     return hashlib.blake2b(payload.encode(), digest_size=16).hexdigest()
+
+
+def _discretion_problem(row: Desired, body: rendering.Body, caregiver: Caregiver) -> str:
+    """Why this row's final words may not be sent ('' when they may): a text, or an email's
+    subject, that would show a treatment, drug or diagnosis on a lock screen."""
+    clinic = caregiver.clinic
+    if row.channel == "sms":
+        return discretion.problem(body.text, allowed=discretion.allowed_for(clinic=clinic, caregiver=caregiver, tip=row.tip))
+    return discretion.problem(body.subject, allowed=discretion.clinic_allowed(clinic))
 
 
 def _render(row: Desired, inputs: tuple[str, dict[str, str], str], caregiver: Caregiver) -> rendering.Body:
@@ -502,6 +642,8 @@ def _cancel_reason(message: OutboundMessage, caregiver: Caregiver, channels: lis
     if message.channel not in channels:
         # Said stop, cannot be reached, or a new address not confirmed yet; else they turned it off.
         return _send_problem(caregiver, message.channel) or "channel_off"
+    if message.kind == Kind.NOTICE:
+        return "superseded"  # a later change, or the ride taken back, before it went
     appointment = message.appointment if message.kind == Kind.REMINDER else None
     if appointment is not None and appointment.status == Appointment.Status.COMPLETED:
         return "appointment_completed"
@@ -509,14 +651,24 @@ def _cancel_reason(message: OutboundMessage, caregiver: Caregiver, channels: lis
 
 
 def _appointments(caregiver_id: int, now: datetime, until: datetime) -> list[Appointment]:
+    """The appointments reminders reach from `now` to `until`, and any changed lately (their notices)."""
+    near = Q(status=Appointment.Status.SCHEDULED, starts_at__gte=now - RULE_REACH, starts_at__lt=until + RULE_REACH)
+    changed = Q(changed_at__gte=now - NOTICE_REACH) | Q(ride_arranged_at__gte=now - NOTICE_REACH)
     return list(
-        Appointment.objects.filter(
-            loved_one__links__caregiver_id=caregiver_id,
-            status=Appointment.Status.SCHEDULED,
-            starts_at__gte=now - RULE_REACH,
-            starts_at__lt=until + RULE_REACH,
-        ).select_related("loved_one__clinic")
+        Appointment.objects.filter(near | changed, loved_one__links__caregiver_id=caregiver_id)
+        .select_related("loved_one__clinic", "ride_arranged_by_caregiver")
+        .distinct()
     )
+
+
+def _course(caregiver: Caregiver) -> Course:
+    """Every treatment session of the caregiver's loved ones, but cancelled ones: where they are."""
+    sessions = (
+        Appointment.objects.filter(loved_one__links__caregiver_id=caregiver.pk, kind__in=Appointment.TREATMENT_KINDS)
+        .exclude(status=Appointment.Status.CANCELLED)
+        .values_list("starts_at", "kind")
+    )
+    return course_of(caregiver=caregiver, sessions=sessions)
 
 
 def horizon(now: datetime) -> datetime:
@@ -541,7 +693,7 @@ def caregiver_plan_sync(*, caregiver_id: int, now: datetime, library: Library | 
             return SyncResult(missing=True)
         # Rows since yesterday: enough to count a local day that began before `now`.
         rows = OutboundMessage.objects.filter(
-            caregiver_id=caregiver_id, kind__in=OutboundMessage.CAPPED_KINDS, send_at__gte=now - timedelta(days=1)
+            caregiver_id=caregiver_id, kind__in=PLANNED_KINDS, send_at__gte=now - timedelta(days=1)
         )
         # Locked, so a dispatcher claim (SKIP LOCKED) passes them by until this commits; a row it
         # claimed first is no longer rewritable, so it is neither rewritten nor cancelled here,
@@ -564,14 +716,14 @@ def caregiver_plan_sync(*, caregiver_id: int, now: datetime, library: Library | 
         committed = Counter(
             (m.channel, timing.local_day(caregiver, m.send_at))
             for m in stored
-            if m.pk not in locked and m.status not in DROPPED
+            if m.pk not in locked and m.status not in DROPPED and m.kind in OutboundMessage.CAPPED_KINDS
         )
         # Rows already going or gone stay as they are; the rest share what the cap leaves.
         open_rows = [
             d for d in desired if d.dedupe_key not in stored_by_key or stored_by_key[d.dedupe_key].pk in locked
         ]
         wanted = cap_apply(open_rows, committed=committed, cap=settings.DAILY_MESSAGE_CAP)
-        _tips_attach(wanted, caregiver=caregiver, stored=stored_by_key, library=library)
+        _tips_attach(wanted, caregiver=caregiver, stored=stored_by_key, library=library, course=_course(caregiver))
         result = _reconcile(caregiver, wanted, stored_by_key, locked, now=now, library=library)
         Caregiver.objects.filter(pk=caregiver_id).update(
             plan_dirty=False,
@@ -603,6 +755,16 @@ def _reconcile(
             if inputs is None:
                 continue  # no tip to give (an empty library): nothing to send
             digest = _digest(row, inputs, caregiver)
+            held = ""
+            if current is not None and current.plan_digest == digest:
+                body = None  # the same inputs make the same words: not rendered or checked again
+                if current.status_reason == discretion.HELD:
+                    row.status_reason, held = discretion.HELD, current.last_error
+            else:
+                body = _render(row, inputs, caregiver)
+                held = _discretion_problem(row, body, caregiver)
+                if held:
+                    row.status_reason = discretion.HELD
             status = Status.SUPPRESSED if row.status_reason else Status.SCHEDULED
             # A late row keeps the time it was first due: it is due either way, and a sync a
             # minute later must not move it again.
@@ -611,11 +773,12 @@ def _reconcile(
                 "send_at": send_at, "not_after": row.not_after, "status": status,
                 "status_reason": row.status_reason, "tip_id": row.tip.pk if row.tip else None, "plan_digest": digest,
             }  # fmt: skip
+            if held or (current is not None and current.status_reason == discretion.HELD):
+                fields["last_error"] = held  # what it would have shown, for staff
             if current is not None and all(getattr(current, name) == value for name, value in fields.items()):
                 keep.add(row.dedupe_key)
                 result.unchanged += 1
                 continue
-            body = None if current is not None and current.plan_digest == digest else _render(row, inputs, caregiver)
         except Exception as exc:  # a template or a caregiver's data: this row, not the whole plan
             problem = _problem_text(row, exc)
             if isinstance(exc, MessageTemplate.DoesNotExist | TemplateRenderError):
@@ -840,7 +1003,7 @@ def course_preview(*, caregiver: Caregiver, now: datetime, loved_one_id: int | N
     rows = cap_apply(
         [d for d in desired if d.dedupe_key not in planned], committed=committed, cap=settings.DAILY_MESSAGE_CAP
     )
-    _tips_attach(rows, caregiver=caregiver, stored={}, library=library)
+    _tips_attach(rows, caregiver=caregiver, stored={}, library=library, course=_course(caregiver))
     items = []
     for row in rows:
         inputs = _inputs(row, caregiver, library)

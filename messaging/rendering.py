@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import phonenumbers
 from anyascii import anyascii
@@ -14,11 +15,12 @@ from django.urls import reverse
 
 from caregiver.models import Appointment, Caregiver, Clinic
 from caregiver.selectors import address_of
-from caregiver.tokens import email_confirm_token, preferences_token, unsubscribe_token
+from caregiver.tokens import email_confirm_token, preferences_token, ride_token, unsubscribe_token
 from content.models import MessageTemplate, Tip
 from content.services import message_render
 from content.validation import GSM7_BASIC, GSM7_EXTENDED, TemplateRenderError
 
+from . import discretion
 from .timing import zone_of
 
 SMS_PREFIX = "Alongside: "
@@ -50,6 +52,12 @@ def preferences_url(caregiver: Caregiver, *, channel: str) -> str:
     return settings.PUBLIC_BASE_URL + reverse("portal:preferences", args=[token])
 
 
+def ride_url(caregiver: Caregiver, appointment: Appointment) -> str:
+    """A reminder email's one-click ride link (the page asks to confirm: mail scanners open links)."""
+    token = ride_token(caregiver.pk, appointment_id=appointment.pk, email=caregiver.email)
+    return settings.PUBLIC_BASE_URL + reverse("portal:ride", args=[token])
+
+
 def email_confirm_url(confirmation_id: int) -> str:
     return settings.PUBLIC_BASE_URL + reverse("portal:email-confirm", args=[email_confirm_token(confirmation_id)])
 
@@ -66,11 +74,18 @@ def _first_name(name: str) -> str:
 
 
 def base_context(caregiver: Caregiver | None, clinic: Clinic, loved_one_name: str = "") -> dict[str, str]:
-    """What every template may use. Without a caregiver (a text from an unknown number) their name is blank."""
+    """What every template may use. Without a caregiver (a text from an unknown number) their name is blank.
+
+    Names are made safe for a lock screen here, whatever was typed (messaging.discretion): a name
+    that would reveal treatment or health is left out. Texts name the clinic by its SMS name
+    (`clinic_sms_name`); emails by its name."""
+    allowed = discretion.clinic_allowed(clinic)
+    first = _first_name(caregiver.name) if caregiver else ""
     return {
-        "caregiver": _first_name(caregiver.name) if caregiver else "",
-        "loved_one": loved_one_name or "your loved one",
+        "caregiver": discretion.safe_name(first, fallback="", allowed=allowed),
+        "loved_one": discretion.safe_name(loved_one_name, fallback="", allowed=allowed) or "your loved one",
         "clinic": clinic.name,
+        "clinic_sms_name": discretion.clinic_sms_name(clinic),
         "clinic_phone": national_phone(clinic.contact_phone),
         "clinic_email": clinic.contact_email,
     }
@@ -80,17 +95,106 @@ def _clock(moment: datetime) -> str:
     return moment.strftime("%I:%M %p").lstrip("0")
 
 
+# How a time's zone is named to a caregiver who lives in another one ("10:00 AM Eastern").
+ZONE_NAMES = {
+    "America/New_York": "Eastern", "America/Detroit": "Eastern", "America/Indiana/Indianapolis": "Eastern",
+    "America/Kentucky/Louisville": "Eastern", "America/Toronto": "Eastern",
+    "America/Chicago": "Central", "America/Indiana/Knox": "Central", "America/Menominee": "Central",
+    "America/Winnipeg": "Central",
+    "America/Denver": "Mountain", "America/Boise": "Mountain", "America/Edmonton": "Mountain",
+    "America/Phoenix": "Arizona",
+    "America/Los_Angeles": "Pacific", "America/Vancouver": "Pacific",
+    "America/Anchorage": "Alaska", "Pacific/Honolulu": "Hawaii", "America/Puerto_Rico": "Atlantic",
+    "Europe/London": "UK",
+}  # fmt: skip
+
+
+def zone_name(zone: ZoneInfo, moment: datetime) -> str:
+    name = ZONE_NAMES.get(zone.key)
+    if name:
+        return name
+    abbreviation = moment.astimezone(zone).tzname() or ""
+    return abbreviation if abbreviation.isalpha() else zone.key.rsplit("/", 1)[-1].replace("_", " ") + " time"
+
+
+def clinic_clock(moment: datetime, *, clinic: Clinic, caregiver: Caregiver | None) -> str:
+    """A time as the clinic's clock shows it, with its zone named when the caregiver's clock would
+    show another hour: appointments are kept in clinic time, and a caregiver in Chicago told
+    "9:00 AM" for a 10:00 AM Eastern appointment would be an hour out in their head."""
+    zone = ZoneInfo(clinic.time_zone)
+    local = moment.astimezone(zone)
+    if caregiver is None or moment.astimezone(zone_of(caregiver)).utcoffset() == local.utcoffset():
+        return _clock(local)
+    return f"{_clock(local)} {zone_name(zone, moment)}"
+
+
+def clinic_day(moment: datetime, *, clinic: Clinic) -> str:
+    local = moment.astimezone(ZoneInfo(clinic.time_zone))
+    return f"{local:%A, %b} {local.day}"
+
+
+DRIVING = {
+    "rest_of_day": "no driving for the rest of the day",
+    "next_day": "no driving until the next day, after a night's sleep",
+    "": "",
+}
+
+
+def _later_today(moment: datetime) -> str:
+    """How a message sent at `moment` (local) speaks of what is left of the day."""
+    if moment.hour < 12:
+        return "the rest of today"
+    if moment.hour < 17:
+        return "this afternoon and evening"
+    return "this evening"
+
+
 def appointment_context(caregiver: Caregiver, appointment: Appointment) -> dict[str, str]:
-    zone = zone_of(caregiver)
-    start = appointment.starts_at.astimezone(zone)
     clinic = appointment.loved_one.clinic
-    return {
+    context = {
         **base_context(caregiver, clinic, appointment.loved_one.first_name),
-        "day": f"{start:%A, %b} {start.day}",
-        "time": _clock(start),
-        "pickup_time": _clock(appointment.pickup_at.astimezone(zone)),
-        "observation_minutes": str(clinic.observation_minutes),
+        "day": clinic_day(appointment.starts_at, clinic=clinic),
+        "time": clinic_clock(appointment.starts_at, clinic=clinic, caregiver=caregiver),
+        "pickup_time": clinic_clock(appointment.pickup_at, clinic=clinic, caregiver=caregiver),
+        "observation_minutes": str(appointment.observation_minutes),
+        "observation": _duration(appointment.observation_minutes),
+        "driving": DRIVING[appointment.protocol.driving],
+        "later_today": _later_today(appointment.home_at.astimezone(zone_of(caregiver))),
+        "ride_url": "",
     }
+    if caregiver.email and appointment.protocol.observed and not appointment.ride_arranged:
+        context["ride_url"] = ride_url(caregiver, appointment)
+    return context
+
+
+def notice_context(caregiver: Caregiver, appointment: Appointment) -> dict[str, str]:
+    """What a notice adds to an appointment's words: where it moved from, and who is driving.
+    (A cancelled appointment keeps its time: `day` and `time` say which one it was.)"""
+    clinic = appointment.loved_one.clinic
+    context = {"old_day": "", "old_time": "", "driver": ""}
+    if appointment.moved_from is not None:
+        old = appointment.moved_from.astimezone(ZoneInfo(clinic.time_zone))
+        context |= {
+            "old_day": f"{old:%A, %b} {old.day}",
+            "old_time": clinic_clock(appointment.moved_from, clinic=clinic, caregiver=caregiver),
+        }
+    driver = appointment.ride_arranged_by_caregiver
+    if driver is not None:
+        context["driver"] = discretion.safe_name(
+            _first_name(driver.name), fallback="", allowed=discretion.clinic_allowed(clinic)
+        ) or "Another family member"
+    elif appointment.ride_arranged_by_user_id is not None:
+        context["driver"] = "The clinic"
+    return context
+
+
+def _duration(minutes: int) -> str:
+    """90 → "an hour and a half"; 120 → "2 hours"; 45 → "45 minutes"."""
+    if minutes % 60 == 0 and minutes >= 60:
+        return "an hour" if minutes == 60 else f"{minutes // 60} hours"
+    if minutes == 90:
+        return "an hour and a half"
+    return f"{minutes} minutes"
 
 
 def email_html(*, caregiver: Caregiver | None, subject: str, body_html: str) -> str:
@@ -116,7 +220,7 @@ def email_text(*, caregiver: Caregiver | None, body: str) -> str:
 
 
 # Names people and staff type, and what an SMS says where one has no GSM-7 spelling at all.
-SMS_NAMES = {"caregiver": "", "loved_one": "your loved one", "clinic": "your clinic"}
+SMS_NAMES = {"caregiver": "", "loved_one": "your loved one", "clinic": discretion.CLINIC_FALLBACK}
 _EMOJI_NAME = re.compile(r":[a-z0-9_+-]+:")  # anyascii spells 🌻 as :sunflower:
 _NO_NAME = "\ue000"  # a private-use character: no name keeps one after sms_name
 _NAME_GAP_BEFORE_PUNCTUATION = re.compile(r",?\s*\ue000(?=[.,!?])")
@@ -140,6 +244,8 @@ def sms_name(name: str) -> str:
 
 
 def sms_context(context: dict[str, str]) -> dict[str, str]:
+    if "clinic_sms_name" in context:
+        context = {**context, "clinic": context["clinic_sms_name"]}
     names = {key: sms_name(context[key]) or fallback for key, fallback in SMS_NAMES.items() if key in context}
     return {**context, **names}
 
@@ -163,20 +269,36 @@ def template_body(*, key: str, channel: str, context: dict[str, str], caregiver:
     )
 
 
+TIP_SUBJECT = "Today's tip from Alongside"
+
+
+def tip_subject(tip: Tip, caregiver: Caregiver) -> str:
+    """A tip's title, unless it would say too much on a lock screen ("…suicide seriously")."""
+    if discretion.problem(tip.title, allowed=discretion.clinic_allowed(caregiver.clinic)):
+        return TIP_SUBJECT
+    return tip.title
+
+
 def tip_body(*, tip: Tip, channel: str, caregiver: Caregiver) -> Body:
     if channel == "sms":
+        if discretion.is_safety_tip(tip) and not caregiver.safety_tips_sms:
+            # They did not ask for safety tips by text: the text says where to find it, no more.
+            context = base_context(caregiver, caregiver.clinic)
+            return template_body(key="tip-in-email", channel="sms", context=context, caregiver=caregiver)
         return Body(text=SMS_PREFIX + tip.sms_body)
+    subject = tip_subject(tip, caregiver)
     return Body(
         text=email_text(caregiver=caregiver, body=f"{tip.title}\n\n{tip.email_text}"),
-        subject=tip.title,
-        html=email_html(caregiver=caregiver, subject=tip.title, body_html=tip.email_html),
+        subject=subject,
+        html=email_html(caregiver=caregiver, subject=subject, body_html=tip.email_html),
     )
 
 
 # The words a reminder template may use: an appointment's context, and the tip a check-in carries.
 REMINDER_WORDS = (
-    "caregiver", "loved_one", "clinic", "clinic_phone", "clinic_email", "day", "time", "pickup_time",
-    "observation_minutes", "tip_sms", "tip_title", "tip_email",
+    "caregiver", "loved_one", "clinic", "clinic_sms_name", "clinic_phone", "clinic_email", "day", "time",
+    "pickup_time", "observation_minutes", "observation", "driving", "later_today", "ride_url",
+    "tip_sms", "tip_title", "tip_email",
 )  # fmt: skip
 REMINDER_PREFIX = "reminder-"
 

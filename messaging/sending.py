@@ -23,7 +23,7 @@ from caregiver import services as caregiver_services
 from caregiver.models import Caregiver, ChannelConfirmation, ConsentRecord
 from caregiver.selectors import address_of, caregiver_send_problem, caregivers_consent
 
-from . import locks, provider_health, rendering, timing
+from . import discretion, locks, provider_health, rendering, timing
 from .models import OutboundMessage
 from .providers import PermanentError, TransientError, sms_provider
 from .providers.email import email_send
@@ -122,6 +122,17 @@ def _superseded(messages: list[OutboundMessage], now: datetime) -> set[int]:
     return {message_id for confirmation_id, message_id in wanted.items() if confirmation_id not in live}
 
 
+def _discretion_problem(message: OutboundMessage) -> str:
+    """The words as they would leave, checked once more (messaging.discretion): whatever was
+    typed, edited in the admin or rendered by an older release, no text or subject that names a
+    treatment, drug or diagnosis goes out."""
+    clinic = message.sender_clinic
+    if message.channel == "sms":
+        allowed = discretion.allowed_for(clinic=clinic, caregiver=message.caregiver, tip=message.tip)
+        return discretion.problem(message.body, allowed=allowed)
+    return discretion.problem(message.subject, allowed=discretion.clinic_allowed(clinic))
+
+
 def _decide(message: OutboundMessage, consent: dict[str, bool], cap: _DailyCap, now: datetime) -> str:
     """What to do with one locked, queued message: 'send', 'defer', or the reason to suppress it."""
     if message.not_after and now > message.not_after:
@@ -129,8 +140,12 @@ def _decide(message: OutboundMessage, consent: dict[str, bool], cap: _DailyCap, 
     reason = _consent_problem(message, consent, now) or message.reminder_problem()
     if reason:
         return reason
-    if message.kind in OutboundMessage.CAPPED_KINDS and not timing.is_allowed(message.caregiver, now):
-        later = timing.next_allowed(message.caregiver, now) if message.kind == Kind.TIP else None
+    held = _discretion_problem(message)
+    if held:
+        message.last_error = held
+        return discretion.HELD
+    if message.kind in OutboundMessage.TIMED_KINDS and not timing.is_allowed(message.caregiver, now):
+        later = timing.next_allowed(message.caregiver, now) if message.kind != Kind.REMINDER else None
         if later is not None and (message.not_after is None or later < message.not_after):
             message.send_at = later
             return "defer"
@@ -171,7 +186,7 @@ def _claim_batch(message_ids: list[int], now: datetime) -> tuple[list[OutboundMe
     with transaction.atomic():
         messages = list(
             OutboundMessage.objects.select_for_update(skip_locked=True, of=("self",))
-            .select_related("caregiver__clinic", "clinic", "appointment", "rule")
+            .select_related("caregiver__clinic", "clinic", "appointment", "rule", "tip__category")
             .filter(pk__in=message_ids)
             .order_by("pk")
         )
@@ -215,7 +230,7 @@ def _claim_batch(message_ids: list[int], now: datetime) -> tuple[list[OutboundMe
         # Rare paths: a row each is fine here.
         OutboundMessage.objects.bulk_update(deferred, ["status", "send_at", "lease_expires_at", "updated_at"])
         OutboundMessage.objects.bulk_update(
-            suppressed, ["status", "status_reason", "lease_expires_at", "updated_at", "body", "html"]
+            suppressed, ["status", "status_reason", "lease_expires_at", "updated_at", "body", "html", "last_error"]
         )
     return going, outcomes
 

@@ -9,7 +9,7 @@ from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
-from . import alerts, dispatch, planning, sending, services
+from . import alerts, dispatch, planning, rides, sending, services
 from .locks import beat_lock
 
 logger = logging.getLogger(__name__)
@@ -93,3 +93,12 @@ def escalate_task() -> dict[str, int]:
         if not got:
             return {"skipped": 1}
         return alerts.crisis_alerts_escalate(now=timezone.now())
+
+
+@shared_task(ignore_result=True, soft_time_limit=50, time_limit=60)
+def rides_check_task() -> dict[str, int]:
+    # Locked for the task's hard limit: a tick that dies frees the lock by then.
+    with beat_lock("rides", ttl=60) as got:
+        if not got:
+            return {"skipped": 1}
+        return rides.rides_unconfirmed_alert(now=timezone.now())

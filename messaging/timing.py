@@ -92,6 +92,7 @@ def rule_send_at(rule: ReminderRule, appointment: Appointment, zone: ZoneInfo) -
         ReminderRule.Anchor.START: appointment.starts_at,
         ReminderRule.Anchor.END: appointment.ends_at,
         ReminderRule.Anchor.PICKUP: appointment.pickup_at,
+        ReminderRule.Anchor.HOME: appointment.home_at,
     }[rule.anchor]
     local = anchor.astimezone(zone)
     if rule.offset_unit == ReminderRule.Unit.DAYS:

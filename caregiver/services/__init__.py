@@ -2,10 +2,11 @@
 creates or changes clinics, caregivers, consent, confirmations or appointments.
 
 Split by topic: `core` (people, consent, appointments), `confirmations` (double opt-in),
-`families` (enrolling several at once, courses, CSV import).
+`families` (enrolling several at once, courses, CSV import), `calendar` (the calendar feed's link).
 """
 
 from .audit import audit_record
+from .calendar import caregiver_calendar_create, caregiver_calendar_reset
 from .confirmations import (
     RateLimited,
     confirmation_code_check,
@@ -18,6 +19,7 @@ from .core import (
     appointment_cancel,
     appointment_create,
     appointment_mark_ride_arranged,
+    appointment_unmark_ride,
     appointment_reschedule,
     caregiver_block_sms,
     caregiver_create,
@@ -56,9 +58,12 @@ __all__ = [
     "appointment_cancel",
     "appointment_create",
     "appointment_mark_ride_arranged",
+    "appointment_unmark_ride",
     "appointment_reschedule",
     "audit_record",
     "caregiver_block_sms",
+    "caregiver_calendar_create",
+    "caregiver_calendar_reset",
     "caregiver_create",
     "caregiver_invite",
     "caregiver_link",

@@ -147,7 +147,7 @@ def caregiver_create(
 # Fields a caregiver (or staff on their behalf) may change; anything else goes through its own service.
 CAREGIVER_EDITABLE = (
     "name", "phone", "email", "channels", "time_zone", "tip_time", "tip_frequency",
-    "quiet_start", "quiet_end", "language",
+    "quiet_start", "quiet_end", "language", "safety_tips_sms",
 )  # fmt: skip
 
 
@@ -393,6 +393,9 @@ def appointment_reschedule(
     if appointment.status != Appointment.Status.SCHEDULED:
         raise ValidationError(f"A {appointment.get_status_display().lower()} appointment cannot be rescheduled.")
     before = {"starts_at": appointment.starts_at, "duration_minutes": appointment.duration_minutes}
+    if starts_at != appointment.starts_at:
+        # The family is told of the move (messaging plans the notice from these two fields).
+        appointment.moved_from, appointment.changed_at = appointment.starts_at, timezone.now()
     appointment.starts_at = starts_at
     if duration_minutes is not None:
         appointment.duration_minutes = duration_minutes
@@ -416,7 +419,8 @@ def appointment_cancel(*, appointment: Appointment, by: AbstractBaseUser | None 
     if appointment.status == Appointment.Status.COMPLETED:
         raise ValidationError("A completed appointment cannot be cancelled.")
     appointment.status = Appointment.Status.CANCELLED
-    appointment.save(update_fields=["status", "updated_at"])
+    appointment.moved_from, appointment.changed_at = None, timezone.now()  # the family is told
+    appointment.save(update_fields=["status", "moved_from", "changed_at", "updated_at"])
     audit_record(
         by=by,
         action="appointment.cancel",
@@ -433,11 +437,32 @@ def appointment_mark_ride_arranged(
 ) -> Appointment:
     if caregiver is None and user is None:
         raise ValueError("Say who arranged the ride: a caregiver or a staff user.")
+    if appointment.ride_arranged_at is not None:
+        return appointment  # said twice: the first stands (and the family is not told again)
     appointment.ride_arranged_at = timezone.now()
     appointment.ride_arranged_by_caregiver = caregiver
     appointment.ride_arranged_by_user = user
     appointment.save(
         update_fields=["ride_arranged_at", "ride_arranged_by_caregiver", "ride_arranged_by_user", "updated_at"]
     )
+    audit_record(by=user, action="appointment.ride", target=appointment)
     _announce_appointment(appointment, "ride_arranged")
+    return appointment
+
+
+@transaction.atomic
+def appointment_unmark_ride(*, appointment: Appointment, caregiver: Caregiver | None = None,
+                            user: AbstractBaseUser | None = None) -> Appointment:  # fmt: skip
+    """Undo RIDE: the ride home is not arranged after all, so the ride reminders come back."""
+    if appointment.ride_arranged_at is None:
+        return appointment
+    appointment.ride_arranged_at = None
+    appointment.ride_arranged_by_caregiver = None
+    appointment.ride_arranged_by_user = None
+    appointment.save(
+        update_fields=["ride_arranged_at", "ride_arranged_by_caregiver", "ride_arranged_by_user", "updated_at"]
+    )
+    audit_record(by=user, action="appointment.ride_unmark", target=appointment,
+                 changes={"by_caregiver": caregiver.pk if caregiver else None})  # fmt: skip
+    _announce_appointment(appointment, "ride_unmarked")
     return appointment

@@ -277,6 +277,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "messaging.tasks.escalate_task",
         "schedule": CRISIS_ESCALATE_INTERVAL_SECONDS,
     },
+    # A treatment within a day with no ride home confirmed: the clinic is told (messaging.rides).
+    "check-rides": {"task": "messaging.tasks.rides_check_task", "schedule": 300.0},
 }
 
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")

@@ -369,3 +369,37 @@ def csv_import(request: HttpRequest) -> HttpResponse:
             status = 400
     context = {"form": form, "result": result, "columns": services.IMPORT_COLUMNS}
     return render(request, "portal/staff/import.html", context, status=status)
+
+
+@staff_required
+@require_http_methods(["GET", "POST"])
+def tomorrow(request: HttpRequest) -> HttpResponse:
+    """Every session tomorrow (or on ?day=YYYY-MM-DD) with its ride home: who is driving, or nobody
+    yet, so the front desk can call the families still without one."""
+    clinics = list(selectors.clinics_for_user(user=request.user))
+    zone = ZoneInfo(clinics[0].time_zone) if clinics else ZoneInfo("UTC")
+    today = timezone.now().astimezone(zone).date()
+    try:
+        day = datetime.strptime(request.GET["day"], "%Y-%m-%d").date() if request.GET.get("day") else None
+    except ValueError:
+        day = None
+        messages.error(request, "Give the day as YYYY-MM-DD; showing tomorrow.")
+    day = day or today + timedelta(days=1)
+    if request.method == "POST":
+        appointment = _appointment(request, int(request.POST.get("appointment") or 0))
+        if request.POST.get("action") == "undo":
+            services.appointment_unmark_ride(appointment=appointment, user=request.user)
+            messages.success(request, f"The ride home for {appointment.loved_one} is marked as not arranged.")
+        else:
+            services.appointment_mark_ride_arranged(appointment=appointment, user=request.user)
+            messages.success(request, f"The ride home for {appointment.loved_one} is marked as arranged.")
+        return redirect(f"{request.path}?day={day:%Y-%m-%d}")
+    sessions = selectors.sessions_on_day_for_user(user=request.user, day=day)
+    return render(
+        request,
+        "portal/staff/tomorrow.html",
+        {
+            "day": day, "sessions": sessions, "previous": day - timedelta(days=1), "next": day + timedelta(days=1),
+            "unconfirmed": sum(1 for s in sessions if s.protocol.observed and not s.ride_arranged),
+        },
+    )  # fmt: skip
