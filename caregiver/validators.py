@@ -160,6 +160,8 @@ def validate_loved_one_name(value: str) -> None:
     words = value.split()
     if not words:
         raise ValidationError("Give a first name or nickname.")
+    if any(not ch.isprintable() for ch in value):
+        raise ValidationError("Give the name on one line, with no tabs or line breaks.")
     if len(words) > 2:
         raise ValidationError(
             "Give a first name or nickname only (one or two words): it appears in texts that may be "
@@ -179,7 +181,7 @@ def validate_sms_name(value: str) -> None:
     """How texts name a clinic: short, plain, and saying nothing about treatment."""
     if not value:
         return
-    if not _SMS_NAME.match(value) or len(value) > 40:
+    if any(not ch.isprintable() for ch in value) or not _SMS_NAME.match(value) or len(value) > 40:
         raise ValidationError("Use up to 40 letters, digits, spaces and & ' . , - (like “Lakeside Health”).")
     named = _health_words(value)
     if named:

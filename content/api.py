@@ -36,6 +36,7 @@ from rest_framework_api_key.models import APIKey
 from . import selectors
 from .api_cache import Page, content_version, pages, request_counts, verified_keys
 from .models import Category, Tip
+from .validation import source_problems
 
 JSON = JSONRenderer.media_type
 
@@ -185,6 +186,15 @@ class ErrorSerializer(serializers.Serializer):
     parameter = serializers.CharField(required=False, help_text="The query parameter at fault (400 only).")
 
 
+class CitationField(serializers.CharField):
+    """A tip's `source`: the loader accepts only public citations (content.validation.source_problems);
+    a row loaded before that rule, still naming one of our files, shows nothing rather than the file."""
+
+    def to_representation(self, value: object) -> str:
+        text = super().to_representation(value)
+        return "" if source_problems(text) else text
+
+
 class TipSerializer(serializers.ModelSerializer):
     url = serializers.SerializerMethodField()
     category = serializers.CharField(source="category.slug", help_text="The category's slug.")
@@ -192,6 +202,12 @@ class TipSerializer(serializers.ModelSerializer):
     body_markdown = serializers.CharField(source="email_markdown", help_text="The full tip, in Markdown.")
     body_html = serializers.CharField(source="email_html", help_text="The full tip as sanitised HTML.")
     tags = serializers.ListField(child=serializers.CharField())
+    source = CitationField(
+        help_text=(
+            "A public citation for the tip, such as “NIMH: Depression, nimh.nih.gov” or “Alongside editorial, "
+            "from clinic guidance”. Empty for a tip loaded before citations were required."
+        )
+    )
 
     class Meta:
         model = Tip

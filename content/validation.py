@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
+from typing import NamedTuple
 
 from django.template import Context, Engine, TemplateSyntaxError
 
@@ -22,6 +24,13 @@ GSM7_BASIC = frozenset(
 )
 GSM7_EXTENDED = frozenset("^{}\\[~]|€\f")
 MAX_SEGMENTS = 2
+
+# What a tip's SMS is sent as: the tip rotation sends TIP_SMS_PREFIX + sms (messaging.rendering),
+# and the next-morning check-in (template `reminder-next-morning`) sends CHECK_IN_SMS_PREFIX + sms
+# for tips tagged `check-in`. A tip is measured as sent, with each prefix it can go out with.
+TIP_SMS_PREFIX = "Alongside: "
+CHECK_IN_SMS_PREFIX = "Alongside: A gentle check-in idea: "
+CHECK_IN_TAG = "check-in"
 
 
 @dataclass(frozen=True)
@@ -54,47 +63,172 @@ def _describe(ch: str) -> str:
     return f"“{ch}” (U+{ord(ch):04X})" if ch.isprintable() else f"U+{ord(ch):04X}"
 
 
-def sms_problems(text: str, *, discreet: bool = True) -> list[str]:
-    """What is wrong with an SMS body, in words; empty when it may be sent."""
-    problems = []
+def sms_size_problem(text: str) -> str | None:
+    """Why `text` does not fit in MAX_SEGMENTS, in words; None when it fits."""
+    size = sms_size(text)
+    if size.segments <= MAX_SEGMENTS:
+        return None
+    if size.encoding == "GSM-7":
+        return (
+            f"is {size.units} GSM-7 characters, {size.segments} segments; "
+            f"at most {MAX_SEGMENTS} segments ({size.limit} characters) are allowed"
+        )
+    chars = ", ".join(_describe(ch) for ch in size.non_gsm[:5])
+    return (
+        f"contains {chars}, which GSM-7 cannot encode, so it is sent as UCS-2: "
+        f"{size.units} characters is {size.segments} segments; at most {MAX_SEGMENTS} segments "
+        f"({size.limit} UCS-2 characters) are allowed. Replace those characters or shorten the text"
+    )
+
+
+def _discretion_problem(named: list[str], *, what: str = "an SMS") -> str:
+    return (
+        f"names {', '.join(repr(w) for w in named)}: {what} must not name the drug or a diagnosis, "
+        "or anything else on the discretion list in content/library/README.md "
+        "(say “treatment” or “appointment”)"
+    )
+
+
+def sms_problems(text: str, *, discreet: bool = True, allowed: Iterable[str] = ()) -> list[str]:
+    """What is wrong with an SMS body, in words; empty when it may be sent.
+
+    `discreet=False` skips the discretion list; `allowed` (keys of DISCRETION_WORDS) lets those
+    entries of it through and checks the rest.
+    """
     if not text.strip():
         return ["is empty"]
-    size = sms_size(text)
-    if size.segments > MAX_SEGMENTS:
-        if size.encoding == "GSM-7":
-            problems.append(
-                f"is {size.units} GSM-7 characters, {size.segments} segments; "
-                f"at most {MAX_SEGMENTS} segments ({size.limit} characters) are allowed"
-            )
-        else:
-            chars = ", ".join(_describe(ch) for ch in size.non_gsm[:5])
-            problems.append(
-                f"contains {chars}, which GSM-7 cannot encode, so it is sent as UCS-2: "
-                f"{size.units} characters is {size.segments} segments; at most {MAX_SEGMENTS} segments "
-                f"({size.limit} UCS-2 characters) are allowed. Replace those characters or shorten the text"
-            )
+    problems = []
+    too_long = sms_size_problem(text)
+    if too_long:
+        problems.append(too_long)
     if discreet:
-        named = discreet_violations(text)
+        named = discreet_violations(text, allowed=allowed)
         if named:
-            problems.append(
-                f"names {', '.join(repr(w) for w in named)}: an SMS must not name the drug or a diagnosis "
-                "(say “treatment” or “appointment”), unless the item is marked `discreet: false`"
-            )
+            problems.append(_discretion_problem(named))
     return problems
 
 
 # --- Discretion -------------------------------------------------------------------------------
 
-# An SMS can be read over a shoulder or on a lock screen: no drug names, no diagnoses.
-DISCREET_PATTERN = re.compile(
-    r"\b(ketamine|esketamine|spravato|ketalar|depress\w*|antidepressant\w*|ptsd|bipolar|mdd|trd|ocd"
-    r"|anxiety|schizo\w*|diagnos\w*|psychiatr\w*|mental illness)\b",
+
+class DiscretionWord(NamedTuple):
+    key: str  # stable and lowercase: what `allowed` names
+    pattern: str  # a regex fragment, matched case-insensitively, as whole words only
+    description: str  # what it catches, for people
+
+
+# An SMS or an email subject can be read over a shoulder or on a lock screen: none of these words
+# may appear in one unless its reader chose to allow them. The word boundaries are added around
+# every fragment; each fragment covers its plurals and inflections. The same list is a table in
+# content/library/README.md: keep the two in step. Where one entry's words begin another's, the
+# longer comes first (antidepressant before depression).
+DISCRETION_LIST: tuple[DiscretionWord, ...] = (
+    # The drug by name: the most direct giveaway of what the treatment is.
+    DiscretionWord("ketamine", r"ketamines?", "ketamine"),
+    # The nasal-spray form of the drug, by its generic name.
+    DiscretionWord("esketamine", r"esketamines?", "esketamine"),
+    # Brand name of esketamine nasal spray: as telling as the drug's name.
+    DiscretionWord("spravato", r"spravatos?", "Spravato (brand name)"),
+    # Brand name of ketamine.
+    DiscretionWord("ketalar", r"ketalars?", "Ketalar (brand name)"),
+    # Street name of ketamine: reads as drug use to anyone who knows it (the cereal pays the price).
+    DiscretionWord("special-k", r"special[\s-]*k", "Special K (street name of ketamine)"),
+    # The kind of medicine says what it treats; listed before depression so that
+    # "anti-depressant" is one finding.
+    DiscretionWord("antidepressant", r"anti[\s-]?depressants?", "antidepressant(s), anti-depressant(s)"),
+    # Classes of antidepressant, by the abbreviations people know them by.
+    DiscretionWord("ssri", r"ssris?", "SSRI(s)"),
+    DiscretionWord("snri", r"snris?", "SNRI(s)"),
+    # The condition itself: every depress- word (depression, depressed, depressive, depressing).
+    DiscretionWord("depression", r"depress\w*", "depress... (depression, depressed, depressive)"),
+    # Diagnoses by name or abbreviation: each tells a reader what their loved one has.
+    DiscretionWord("mdd", r"mdd", "MDD (major depressive disorder)"),
+    DiscretionWord("trd", r"trd", "TRD (treatment-resistant depression)"),
+    DiscretionWord("ptsd", r"ptsd", "PTSD"),
+    DiscretionWord("bipolar", r"bipolar", "bipolar"),
+    DiscretionWord("ocd", r"ocd", "OCD"),
+    DiscretionWord("schizophrenia", r"schizo\w*", "schizo... (schizophrenia, schizoaffective)"),
+    DiscretionWord("psychosis", r"psychos[ie]s|psychotic\w*", "psychosis, psychoses, psychotic"),
+    # Only the diagnosis: "anxiety" and "anxious" alone are everyday words (a caregiver's own
+    # nerves before a first session) and stay allowed.
+    DiscretionWord("anxiety-disorder", r"anxiety[\s-]+disorders?", "anxiety disorder(s)"),
+    # That there is a diagnosis at all; kept from the first list.
+    DiscretionWord("diagnosis", r"diagnos\w*", "diagnos... (diagnosis, diagnosed)"),
+    # The most sensitive words of all: only in warning-signs tips, for readers who asked.
+    DiscretionWord("suicide", r"suicid\w*", "suicid... (suicide, suicidal)"),
+    DiscretionWord("self-harm", r"self[\s-]*(?:harm|injur)\w*", "self-harm, self harm, self-injury"),
+    DiscretionWord("overdose", r"overdos\w*", "overdose(s), overdosed, overdosing"),
+    # How the drug is given: an infusion or an IV, mentioned with "the evening after", reads as
+    # this treatment to many.
+    DiscretionWord("infusion", r"infusions?", "infusion(s)"),
+    # "IV" as a word of its own (an IV, IVs, I.V.), never the letters inside "give" or "drive".
+    DiscretionWord("iv", r"i\.v\.?|ivs?", "IV, IVs, I.V."),
+    DiscretionWord("intravenous", r"intravenous\w*", "intravenous, intravenously"),
+    # The other way the drug is given.
+    DiscretionWord("nasal-spray", r"nasal[\s-]+sprays?", "nasal spray(s)"),
+    # What the drug does in the chair.
+    DiscretionWord("sedation", r"sedat\w*", "sedat... (sedation, sedated, sedative)"),
+    # The drug's best-known effect.
+    DiscretionWord("dissociation", r"dissociat\w*", "dissociat... (dissociation, dissociative)"),
+    # The specialty says what the care is for.
+    DiscretionWord("psychiatry", r"psychiatr\w*", "psychiatr... (psychiatry, psychiatrist, psychiatric)"),
+    # The general names for it, as phrases ("mental" or "health" alone are everyday words).
+    DiscretionWord("mental-health", r"mental[\s-]+health", "mental health"),
+    DiscretionWord(
+        "mental-illness", r"mental[\s-]+illness(?:es)?|mentally[\s-]+ill", "mental illness(es), mentally ill"
+    ),
+    DiscretionWord("mental-disorder", r"mental[\s-]+disorders?", "mental disorder(s)"),
+)
+# Deliberately not listed: "injection" (vaccines, insulin, allergy shots: it says nothing about
+# what a treatment is for, and "ketamine injection" is caught by its first word); "anxiety" and
+# "anxious" (above); "session", "treatment", "appointment", "clinic" (what tips say instead).
+
+DISCRETION_WORDS: dict[str, str] = {word.key: word.description for word in DISCRETION_LIST}
+
+# What a caregiver who asked for safety information by SMS has agreed to read: a warning-signs tip
+# marked `discreet: false` may name these in its SMS, and nothing else on the list.
+SAFETY_KEYS = frozenset({"suicide", "self-harm", "overdose"})
+
+_GROUP_KEYS = {f"w{index}": word.key for index, word in enumerate(DISCRETION_LIST)}
+DISCRETION_PATTERN = re.compile(
+    r"(?<!\w)(?:"
+    + "|".join(f"(?P<w{index}>{word.pattern})" for index, word in enumerate(DISCRETION_LIST))
+    + r")(?!\w)",
     re.IGNORECASE,
 )
 
 
-def discreet_violations(text: str) -> list[str]:
-    return list(dict.fromkeys(m.group(0).lower() for m in DISCREET_PATTERN.finditer(text)))
+def _known_keys(keys: Iterable[str]) -> frozenset[str]:
+    keys = frozenset([keys] if isinstance(keys, str) else keys)
+    unknown = keys - DISCRETION_WORDS.keys()
+    if unknown:
+        raise ValueError(f"{', '.join(sorted(unknown))}: not a discretion list key (use {', '.join(DISCRETION_WORDS)})")
+    return keys
+
+
+def _findings(text: str) -> list[tuple[str, str]]:
+    """(key, the word as written, lowercased) for each listed word in `text`, in order."""
+    return [(_GROUP_KEYS[m.lastgroup], m.group(0).lower()) for m in DISCRETION_PATTERN.finditer(text)]
+
+
+def discreet_violations(text: str, *, allowed: Iterable[str] = ()) -> list[str]:
+    """The listed words `text` uses, lowercased, each once, except those of the `allowed` keys.
+
+    Raises ValueError for a key that is not on the list, so a typo cannot allow nothing quietly.
+    """
+    allowed = _known_keys(allowed)
+    return list(dict.fromkeys(word for key, word in _findings(text) if key not in allowed))
+
+
+def discretion_key_of(word: str) -> str | None:
+    """The key of the entry that catches `word` ("Suicidal" -> "suicide"); None when none does."""
+    match = DISCRETION_PATTERN.fullmatch(word.strip())
+    return _GROUP_KEYS[match.lastgroup] if match else None
+
+
+def discretion_keys(text: str) -> frozenset[str]:
+    """The keys of the entries `text` uses: what its reader must have allowed for it to be sent."""
+    return frozenset(key for key, _ in _findings(text))
 
 
 # --- Data-file entries ------------------------------------------------------------------------
@@ -116,6 +250,64 @@ TIP_FIELDS = {"slug", "title", "sms", "email", "tags", "source", "reviewed_at", 
 TIP_REQUIRED = TIP_FIELDS - {"discreet", "tags"}
 CRISIS_CATEGORY = "warning-signs"
 CRISIS_LINE = "988"
+COURSE_CATEGORY = "course"
+# The course of treatment, for the planner: a course tip carries at most one of these; one without
+# any may go out in any phase.
+PHASE_TAGS = ("first-series", "after-series", "maintenance")
+SOURCE_MAX = 200  # Tip.source
+
+# A source is a public citation ("NIMH: Depression", "Alongside editorial, from clinic guidance"):
+# the API shows it to clinics and patients. A file name ("000_ab12.txt § Section") is ours alone.
+SOURCE_FILE_NAME = re.compile(r"\w\.(?:txt|md|markdown|ya?ml)\b|\w\.[a-z0-9]{1,5}\s*§", re.IGNORECASE)
+
+# A tip never asks the reader to text us: a RIDE reply marks the next appointment's ride, so the
+# prompt belongs to the ride reminders (templates), which know which appointment they are about.
+# Keywords are matched as written, in capitals; phrases in any case.
+TEXT_US = re.compile(
+    r"\b(?:RIDE|PREFS)\b"
+    r"|(?i:\breply\s+(?:with\s+)?[\"“]?(?:ride|yes|stop|start|help|prefs)\b"
+    r"|\b(?:reply|respond|answer)\s+(?:to\s+)?(?:our|this|the|an?)\s+(?:text|sms|message)"
+    r"|\btext\s+us\b|\blet\s+us\s+know\b)"
+)
+
+
+def source_problems(source: str) -> list[str]:
+    """What is wrong with a tip's `source`, in words; empty when it is a citation the API may show."""
+    problems = []
+    if not source.strip():
+        return ["is empty: cite a public source, or write “Alongside editorial, from clinic guidance”"]
+    if SOURCE_FILE_NAME.search(source):
+        problems.append(
+            f"“{source}” looks like a file name: cite a public source instead (like “NIMH: Depression” "
+            "or “988 Suicide & Crisis Lifeline, 988lifeline.org”), or write “Alongside editorial, from "
+            "clinic guidance”. The API shows this text to clinics and patients"
+        )
+    if "\n" in source.strip() or len(source) > SOURCE_MAX:
+        problems.append(f"must be one line of at most {SOURCE_MAX} characters")
+    return problems
+
+
+def tip_sms_problems(sms: str, *, tags: Iterable[str] = (), allowed: Iterable[str] = ()) -> list[str]:
+    """What is wrong with a tip's SMS, measured as sent: after TIP_SMS_PREFIX, and after
+    CHECK_IN_SMS_PREFIX too when it is tagged `check-in`. `allowed` as in discreet_violations."""
+    text = " ".join(sms.split())  # as the loader stores it
+    if not text:
+        return ["is empty"]
+    problems = []
+    sent_as = [("as a tip", TIP_SMS_PREFIX)]
+    if CHECK_IN_TAG in tags:
+        sent_as.append(("as a next-morning check-in (tag `check-in`)", CHECK_IN_SMS_PREFIX))
+    for how, prefix in sent_as:
+        too_long = sms_size_problem(prefix + text)
+        if too_long:
+            room = MAX_SEGMENTS * 153 - len(prefix)
+            problems.append(
+                f"sent {how} with the prefix “{prefix}” {too_long}; keep the SMS to {room} plain characters"
+            )
+    named = discreet_violations(text, allowed=allowed)
+    if named:
+        problems.append(_discretion_problem(named))
+    return problems
 
 
 def tip_entry_problems(entry: object, *, category: str) -> list[tuple[str, str]]:
@@ -133,22 +325,57 @@ def tip_entry_problems(entry: object, *, category: str) -> list[tuple[str, str]]
     slug = entry.get("slug")
     if isinstance(slug, str) and not SLUG.match(slug):
         problems.append(("slug", f"“{slug}” must be lowercase words joined by hyphens, like say-how-are-you"))
-    title = entry.get("title")
-    if isinstance(title, str) and not 3 <= len(title.strip()) <= 120:
-        problems.append(("title", "must be 3 to 120 characters"))
+    tags = entry.get("tags", [])
+    if not isinstance(tags, list) or not all(isinstance(t, str) and SLUG.match(t) for t in tags):
+        problems.append(("tags", "must be a list of lowercase hyphenated words, like [phrases, listening]"))
+        tags = []
     discreet = entry.get("discreet", True)
     if not isinstance(discreet, bool):
         problems.append(("discreet", "must be true or false"))
         discreet = True
+    if not discreet and category != CRISIS_CATEGORY:
+        problems.append(
+            ("discreet", f"may be false only in {CRISIS_CATEGORY} tips (they go by SMS only to people who asked)")
+        )
+        discreet = True
+    # A warning-signs tip marked `discreet: false` may name the safety words, and only those.
+    allowed = () if discreet else SAFETY_KEYS
+    title = entry.get("title")
+    if isinstance(title, str):
+        if not 3 <= len(title.strip()) <= 120:
+            problems.append(("title", "must be 3 to 120 characters"))
+        # The title is the email subject, on the lock screen of everyone the tip is emailed to.
+        named = discreet_violations(title)
+        if named:
+            what = "a title (the email subject, shown on lock screens)"
+            problems.append(("title", _discretion_problem(named, what=what)))
     sms = entry.get("sms")
     if isinstance(sms, str):
-        problems += [("sms", p) for p in sms_problems(sms, discreet=discreet)]
+        problems += [("sms", p) for p in tip_sms_problems(sms, tags=tags, allowed=allowed)]
+        if not discreet and not discretion_keys(sms):
+            problems.append(("discreet", "is false but the SMS names nothing on the discretion list: remove it"))
     email = entry.get("email")
     if isinstance(email, str) and len(email.split()) < 20:
         problems.append(("email", "must be at least 20 words of Markdown"))
-    tags = entry.get("tags", [])
-    if not isinstance(tags, list) or not all(isinstance(t, str) and SLUG.match(t) for t in tags):
-        problems.append(("tags", "must be a list of lowercase hyphenated words, like [phrases, listening]"))
+    for field in ("sms", "email"):
+        text = entry.get(field)
+        if isinstance(text, str) and (found := TEXT_US.search(text)):
+            problems.append(
+                (
+                    field,
+                    f"asks the reader to text us (“{found.group(0)}”): a tip goes out on any day, so reply "
+                    "prompts such as RIDE belong in the ride reminders (messages.yaml) only",
+                )
+            )
+    source = entry.get("source")
+    if isinstance(source, str):
+        problems += [("source", p) for p in source_problems(source)]
+    if category == COURSE_CATEGORY:
+        phases = [t for t in tags if t in PHASE_TAGS]
+        if len(phases) > 1:
+            problems.append(("tags", f"has {len(phases)} phase tags ({', '.join(phases)}): give at most one"))
+    if category == CRISIS_CATEGORY and CHECK_IN_TAG in tags:
+        problems.append(("tags", f"{CRISIS_CATEGORY} tips never go in the next-morning check-in: remove `check-in`"))
     reviewed = entry.get("reviewed_at")
     if "reviewed_at" in entry and not isinstance(reviewed, date):
         problems.append(("reviewed_at", "must be a date like 2026-11-22"))
@@ -165,6 +392,10 @@ TEMPLATE_FIELDS = {"key", "description", "sms", "email_subject", "email_body", "
 MISSING = "\x00MISSING:%s\x00"
 text_engine = Engine(autoescape=False, string_if_invalid=MISSING)
 
+# What every variable reads as when a template's own words are checked: the values come from
+# clinics and caregivers, and are checked as sent (messaging), not here.
+_NEUTRAL_VALUE = "Name"
+
 
 class TemplateRenderError(ValueError):
     """A template used a variable its context did not give."""
@@ -179,7 +410,11 @@ def render_text(source: str, context: dict[str, object]) -> str:
 
 
 def template_entry_problems(entry: object) -> list[tuple[str, str]]:
-    """(field, message) pairs for one message template, checked by rendering its sample."""
+    """(field, message) pairs for one message template, checked by rendering its sample.
+
+    Length is checked on the sample (a worst case); discretion on the template's own words, with
+    every variable neutral: a clinic's name in the sample is not the template's doing.
+    """
     if not isinstance(entry, dict):
         return [("message", "must be a mapping of fields (key, sms, ...)")]
     problems: list[tuple[str, str]] = []
@@ -195,6 +430,7 @@ def template_entry_problems(entry: object) -> list[tuple[str, str]]:
     sample = entry.get("sample", {})
     if not isinstance(sample, dict):
         return [*problems, ("sample", "must be a mapping of variable names to example values")]
+    neutral = {name: _NEUTRAL_VALUE for name in sample}
     for field in ("sms", "email_subject", "email_body"):
         source = entry.get(field)
         if not source:
@@ -211,7 +447,16 @@ def template_entry_problems(entry: object) -> list[tuple[str, str]]:
             problems.append((field, f"uses a variable the sample does not give: {exc}"))
             continue
         if field == "sms":
-            problems += [("sms", f"rendered with the sample {p}") for p in sms_problems(rendered)]
+            problems += [("sms", f"rendered with the sample {p}") for p in sms_problems(rendered, discreet=False)]
         if field == "email_subject" and ("\n" in rendered or len(rendered) > 120):
             problems.append((field, "must render to one line of at most 120 characters"))
+        if field in ("sms", "email_subject"):  # what a lock screen shows
+            try:
+                own_words = render_text(source, neutral)
+            except TemplateRenderError:  # a variable with parts ({{ a.b }}): check the sample text
+                own_words = rendered
+            named = discreet_violations(own_words)
+            if named:
+                what = "an SMS" if field == "sms" else "an email subject (it shows on lock screens)"
+                problems.append((field, _discretion_problem(named, what=what)))
     return problems

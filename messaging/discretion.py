@@ -22,13 +22,11 @@ from collections.abc import Iterable
 
 from caregiver.models import Caregiver, Clinic
 from content.models import Tip
-from content.validation import CRISIS_CATEGORY, discreet_violations
+from content.validation import CRISIS_CATEGORY, SAFETY_KEYS, discreet_violations
 
 # The status reason of a message held back for what it would have said.
 HELD = "discretion"
 CLINIC_FALLBACK = "your clinic"
-# The entries of the list a safety tip needs to say what it means, for those who asked for it.
-SAFETY_WORDS = frozenset({"suicide", "self-harm"})
 
 
 def clinic_allowed(clinic: Clinic | None) -> frozenset[str]:
@@ -46,7 +44,7 @@ def allowed_for(*, clinic: Clinic | None, caregiver: Caregiver | None = None, ti
     """The one rule: which entries a message from `clinic` to `caregiver` (carrying `tip`) may use."""
     allowed = clinic_allowed(clinic)
     if caregiver is not None and caregiver.safety_tips_sms and is_safety_tip(tip):
-        allowed |= SAFETY_WORDS
+        allowed |= SAFETY_KEYS
     return allowed
 
 

@@ -26,7 +26,7 @@ from caregiver.selectors import address_of, caregiver_send_problem, caregivers_c
 from . import discretion, locks, provider_health, rendering, timing
 from .models import OutboundMessage
 from .providers import PermanentError, TransientError, sms_provider
-from .providers.email import email_send
+from .providers.email import email_send, outbox_attachments
 from .providers.twilio import INVALID_NUMBER, UNSUBSCRIBED
 
 logger = logging.getLogger(__name__)
@@ -311,6 +311,8 @@ def _provider_send(message: OutboundMessage) -> str:
         unsubscribe_url=rendering.unsubscribe_url(message.caregiver) if message.kind != Kind.ALERT else "",
         # Same id on every attempt, so a duplicate after an ambiguous failure is recognisable.
         message_id=f"<outbox-{message.pk}@{settings.EMAIL_MESSAGE_ID_DOMAIN}>",
+        # A reminder's appointment, as an .ics the mail app can add to a calendar.
+        attachments=outbox_attachments(message),
     )
 
 

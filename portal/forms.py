@@ -139,9 +139,19 @@ class PreferencesForm(forms.Form):
     quiet_start = forms.TimeField(label="Quiet hours start", widget=forms.TimeInput(attrs={"type": "time"}))
     quiet_end = forms.TimeField(label="Quiet hours end", widget=forms.TimeInput(attrs={"type": "time"}))
     time_zone = TimeZoneField()
+    safety_tips_sms = forms.BooleanField(
+        label=(
+            "Also text me safety tips (warning signs and what to do in a crisis). "
+            "They name suicide, so they may show on your lock screen."
+        ),
+        required=False,
+    )
 
     def __init__(self, *args, caregiver: Caregiver, **kwargs):
         super().__init__(*args, **kwargs)
+        if not (caregiver.phone and caregiver.wants_sms):
+            # Asked only of someone who gets texts; saving without the field leaves it as it was.
+            del self.fields["safety_tips_sms"]
         self.fields["sms"].disabled = not caregiver.phone
         self.fields["email"].disabled = not caregiver.email
         if caregiver.phone:

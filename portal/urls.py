@@ -2,7 +2,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from .auth import StaffLoginView
-from .views import alerts, join, preferences, staff
+from .views import alerts, calendar, join, preferences, ride, staff
 
 app_name = "portal"
 
@@ -14,6 +14,8 @@ urlpatterns = [
     path("join/<str:code>/done/", join.join_done, name="join-done"),
     path("email/confirm/<str:token>/", join.email_confirm, name="email-confirm"),
     path("p/<str:token>/", preferences.preferences, name="preferences"),
+    path("ride/<str:token>/", ride.ride, name="ride"),
+    path("calendar/<str:secret>.ics", calendar.calendar_feed, name="calendar-feed"),
     # On-call contacts, from an alert's email or SMS
     path("alerts/<str:token>/", alerts.alert_ack_link, name="alert-ack"),
     # Clinic staff
@@ -27,6 +29,7 @@ urlpatterns = [
     path("staff/appointments/<int:pk>/cancel/", staff.cancel, name="cancel"),
     path("staff/caregivers/<int:pk>/reinvite/", staff.caregiver_reinvite, name="reinvite"),
     path("staff/import/", staff.csv_import, name="import"),
+    path("staff/tomorrow/", staff.tomorrow, name="tomorrow"),
     path("staff/alerts/", alerts.alert_list, name="alerts"),
     path("staff/alerts/<int:pk>/", alerts.alert_detail, name="alert"),
     path("staff/alerts/<int:pk>/acknowledge/", alerts.alert_acknowledge, name="alert-acknowledge"),

@@ -18,13 +18,20 @@ SOURCE = ConsentRecord.Source.WEB
 
 @transaction.atomic
 def caregiver_preferences_save(
-    *, caregiver: Caregiver, sms: bool, email: bool, ip_address: str | None, **preferences: object
+    *,
+    caregiver: Caregiver,
+    sms: bool,
+    email: bool,
+    ip_address: str | None,
+    safety_tips_sms: bool | None = None,
+    **preferences: object,
 ) -> list[str]:
     """Save channels and preferences; every channel switched on or off is a consent record.
 
     A channel switched back on that was confirmed before is opted in again at once; one never
-    confirmed gets a confirmation (a YES text or an email link) first. Returns what happened,
-    in words, for the page to show.
+    confirmed gets a confirmation (a YES text or an email link) first. `safety_tips_sms`: safety
+    tips by text as well as email (None: the page did not ask, so it is left as it is). Returns
+    what happened, in words, for the page to show.
     """
     said: list[str] = []
     consent = selectors.caregiver_consent(caregiver=caregiver)
@@ -36,6 +43,8 @@ def caregiver_preferences_save(
         if wanted["sms"]
         else Caregiver.Channels.EMAIL
     )
+    if safety_tips_sms is not None:
+        preferences["safety_tips_sms"] = safety_tips_sms
     caregiver_update(caregiver=caregiver, channels=channels, **preferences)
     # Confirmed before at the address it has now (a new one is confirmed afresh).
     confirmed_before = {

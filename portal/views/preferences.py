@@ -14,6 +14,7 @@ from caregiver.selectors import caregiver_consent, link_address_ok
 from caregiver.tokens import preferences_link
 
 from ..forms import PauseForm, PreferencesForm
+from .calendar import feed_urls
 from .common import client_ip, errors_to_form
 
 
@@ -34,6 +35,7 @@ def preferences(request: HttpRequest, token: str) -> HttpResponse:
         "quiet_start": caregiver.quiet_start,
         "quiet_end": caregiver.quiet_end,
         "time_zone": caregiver.time_zone,
+        "safety_tips_sms": caregiver.safety_tips_sms,
     }
     form = PreferencesForm(
         request.POST if action == "save" and request.method == "POST" else None, initial=initial, caregiver=caregiver
@@ -49,6 +51,7 @@ def preferences(request: HttpRequest, token: str) -> HttpResponse:
                     caregiver=caregiver, sms=data["sms"], email=data["email"], ip_address=ip,
                     tip_frequency=data["tip_frequency"], tip_time=data["tip_time"], quiet_start=data["quiet_start"],
                     quiet_end=data["quiet_end"], time_zone=data["time_zone"],
+                    safety_tips_sms=data.get("safety_tips_sms"),
                 )  # fmt: skip
             except services.RateLimited as exc:
                 form.add_error(None, exc.messages)
@@ -72,6 +75,16 @@ def preferences(request: HttpRequest, token: str) -> HttpResponse:
             services.caregiver_resume(caregiver=caregiver)
             messages.success(request, "Welcome back. Messages will start again.")
             return redirect(request.path)
+        elif action == "calendar" and caregiver.status != Caregiver.Status.OPTED_OUT:
+            services.caregiver_calendar_create(caregiver=caregiver)
+            messages.success(request, "Your calendar link is below. Add it to your calendar app.")
+            return redirect(request.path)
+        elif action == "calendar_reset" and caregiver.status != Caregiver.Status.OPTED_OUT:
+            services.caregiver_calendar_reset(caregiver=caregiver)
+            messages.success(
+                request, "Here is your new calendar link. The old one no longer works: add this one instead."
+            )
+            return redirect(request.path)
         elif action == "stop":
             services.caregiver_stop_everything(caregiver=caregiver, ip_address=ip)
             messages.success(
@@ -87,5 +100,7 @@ def preferences(request: HttpRequest, token: str) -> HttpResponse:
         "consent": consent,
         "stopped": caregiver.status == Caregiver.Status.OPTED_OUT,
         "paused": caregiver.status == Caregiver.Status.PAUSED,
+        # Shown only once they asked for it: the link itself is the key to their calendar.
+        "calendar": feed_urls(caregiver.calendar_secret) if caregiver.calendar_secret else None,
     }
     return render(request, "portal/preferences.html", context, status=status)

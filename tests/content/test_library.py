@@ -5,7 +5,17 @@ import re
 import pytest
 
 from content.services import library_read
-from content.validation import discreet_violations, sms_size
+from content.validation import (
+    CHECK_IN_SMS_PREFIX,
+    CHECK_IN_TAG,
+    CRISIS_CATEGORY,
+    PHASE_TAGS,
+    SAFETY_KEYS,
+    TIP_SMS_PREFIX,
+    discreet_violations,
+    sms_size,
+    source_problems,
+)
 
 CATEGORIES = {
     "what-to-say", "what-not-to-say", "everyday-help", "appointment-day",
@@ -47,13 +57,95 @@ def test_no_tip_makes_efficacy_or_safety_claims(parsed):
     assert offenders == []
 
 
-def test_every_sms_is_discreet_gsm7_and_within_two_segments(parsed):
+def test_every_sms_is_gsm7_and_within_two_segments_as_sent(parsed):
     for _, _, entry in parsed.tips:
-        size = sms_size(entry["sms"])
-        assert size.encoding == "GSM-7", entry["slug"]
-        assert size.segments <= 2, entry["slug"]
-        assert discreet_violations(entry["sms"]) == [], entry["slug"]
+        sms = " ".join(entry["sms"].split())
+        prefixes = [TIP_SMS_PREFIX] + ([CHECK_IN_SMS_PREFIX] if "check-in" in entry.get("tags", []) else [])
+        for prefix in prefixes:
+            size = sms_size(prefix + sms)
+            assert size.encoding == "GSM-7", entry["slug"]
+            assert size.segments <= 2, (entry["slug"], prefix)
 
 
 def test_every_message_template_the_product_sends_exists(parsed):
     assert {entry["key"] for _, entry in parsed.templates} >= TEMPLATES
+
+
+# --- What the planner and the lock screen rely on ---------------------------------------------
+
+
+def by_category(parsed):
+    tips = {}
+    for _, category, entry in parsed.tips:
+        tips.setdefault(category, []).append(entry)
+    return tips
+
+
+def test_no_tip_outside_warning_signs_names_anything_on_the_discretion_list(parsed):
+    offenders = [
+        (entry["slug"], discreet_violations(entry["sms"] + " " + entry["title"]))
+        for _, category, entry in parsed.tips
+        if category != CRISIS_CATEGORY and discreet_violations(entry["sms"] + " " + entry["title"])
+    ]
+    assert offenders == []
+    assert all(entry.get("discreet", True) for _, c, entry in parsed.tips if c != CRISIS_CATEGORY)
+
+
+def test_warning_signs_sms_name_only_the_safety_words_and_titles_nothing(parsed):
+    for entry in by_category(parsed)[CRISIS_CATEGORY]:
+        allowed = () if entry.get("discreet", True) else SAFETY_KEYS
+        assert discreet_violations(entry["sms"], allowed=allowed) == [], entry["slug"]
+        assert discreet_violations(entry["title"]) == [], entry["slug"]  # emailed to everyone
+
+
+def test_no_tip_asks_the_reader_to_reply_ride_or_text_us(parsed):
+    for _, _, entry in parsed.tips:
+        for field in ("sms", "email"):
+            assert "RIDE" not in entry[field], entry["slug"]
+            assert not re.search(r"reply (to )?(our|this|the) (text|message)", entry[field], re.I), entry["slug"]
+
+
+def test_no_warning_signs_tip_goes_in_the_check_in(parsed):
+    assert [e["slug"] for e in by_category(parsed)[CRISIS_CATEGORY] if CHECK_IN_TAG in e.get("tags", [])] == []
+    assert [e["slug"] for _, _, e in parsed.tips if CHECK_IN_TAG in e.get("tags", [])]  # some do
+
+
+def test_each_course_tip_has_at_most_one_phase_and_every_phase_has_tips(parsed):
+    course = by_category(parsed)["course"]
+    phases = {entry["slug"]: [t for t in entry.get("tags", []) if t in PHASE_TAGS] for entry in course}
+    assert all(len(tags) <= 1 for tags in phases.values()), phases
+    assert {tag for tags in phases.values() for tag in tags} == set(PHASE_TAGS)
+    outside = [e["slug"] for _, c, e in parsed.tips if c != "course" and set(e.get("tags", [])) & set(PHASE_TAGS)]
+    assert outside == []
+
+
+def test_essentials_are_four_or_five_and_first_in_their_files(parsed):
+    tips = by_category(parsed)
+    essentials = {c: [e["slug"] for e in entries if "essentials" in e.get("tags", [])] for c, entries in tips.items()}
+    assert 2 <= len(essentials["what-to-say"]) <= 3
+    assert len(essentials["what-not-to-say"]) == 1
+    assert essentials["appointment-day"] == ["arrange-ride-home"]
+    assert sum(map(len, essentials.values())) in (4, 5)
+    for category, slugs in essentials.items():
+        assert [e["slug"] for e in tips[category][: len(slugs)]] == slugs, category
+
+
+def test_every_source_is_a_public_citation(parsed):
+    for _, _, entry in parsed.tips:
+        assert source_problems(entry["source"]) == [], entry["slug"]
+        assert "§" not in entry["source"]
+        assert not re.search(r"\.(txt|md|ya?ml)\b", entry["source"])
+
+
+def test_nothing_refers_to_the_clinic_pages_or_promises_an_hour_or_tomorrow(parsed):
+    for _, _, entry in parsed.tips:
+        text = " ".join((entry["title"], entry["sms"], entry["email"]))
+        assert "clinic pages" not in text, entry["slug"]
+        assert not re.search(r"about an hour|tomorrow is fine", text, re.I), entry["slug"]
+
+
+def test_stay_with_them_always_says_if_it_is_safe(parsed):
+    for entry in by_category(parsed)[CRISIS_CATEGORY]:
+        for field in ("sms", "email"):
+            for match in re.finditer(r"stay with them[^.]*", entry[field], re.I):
+                assert "safe" in match.group(0), (entry["slug"], field, match.group(0))

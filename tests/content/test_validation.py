@@ -15,7 +15,7 @@ def tip(**changes):
         "email": "A longer note of at least twenty words, so that the email part of the tip says something "
         "useful to the caregiver who reads it.",
         "tags": ["phrases"],
-        "source": "000.txt § How to talk",
+        "source": "Alongside editorial, from clinic guidance",
         "reviewed_at": date(2026, 11, 22),
     }
     entry.update(changes)
@@ -49,17 +49,18 @@ def test_sms_size_counts_like_a_carrier(text, encoding, units, segments):
     assert (size.encoding, size.units, size.segments) == (encoding, units, segments)
 
 
-def test_a_long_sms_is_refused_with_its_length():
-    assert problems(tip(sms="a" * 307))["sms"] == (
-        "is 307 GSM-7 characters, 3 segments; at most 2 segments (306 characters) are allowed"
+def test_a_long_sms_is_refused_with_its_length_as_sent():
+    assert problems(tip(sms="a" * 296))["sms"] == (
+        "sent as a tip with the prefix “Alongside: ” is 307 GSM-7 characters, 3 segments; "
+        "at most 2 segments (306 characters) are allowed; keep the SMS to 295 plain characters"
     )
 
 
 def test_a_curly_quote_that_forces_ucs2_is_named():
-    message = problems(tip(sms="It’s " + "a" * 140))["sms"]
+    message = problems(tip(sms="It’s " + "a" * 129))["sms"]
     assert "“’” (U+2019)" in message
     assert "sent as UCS-2" in message
-    assert "145 characters is 3 segments" in message
+    assert "145 characters is 3 segments" in message  # with the 11 characters of "Alongside: "
 
 
 def test_a_short_ucs2_sms_is_allowed():
@@ -71,8 +72,27 @@ def test_an_sms_never_names_the_drug_or_a_diagnosis(word):
     assert "must not name the drug or a diagnosis" in problems(tip(sms=f"About the {word} today."))["sms"]
 
 
-def test_discreet_false_allows_naming_it():
-    assert problems(tip(sms="About ketamine today.", discreet=False)) == {}
+def test_discreet_false_lets_a_warning_signs_sms_name_the_safety_words_only():
+    crisis = "If they talk about suicide, call or text 988."
+    assert problems(tip(sms=crisis, email=crisis * 3, discreet=False), category="warning-signs") == {}
+    named = problems(tip(sms=f"{crisis} About ketamine.", email=crisis * 3, discreet=False), "warning-signs")
+    assert "names 'ketamine'" in named["sms"]
+
+
+def test_discreet_false_is_refused_outside_warning_signs():
+    found = problems(tip(sms="About ketamine today.", discreet=False))
+    assert found["discreet"].startswith("may be false only in warning-signs tips")
+    assert "names 'ketamine'" in found["sms"]
+
+
+def test_discreet_false_on_an_sms_that_names_nothing_is_refused():
+    crisis = "If you are worried, call or text 988."
+    found = problems(tip(sms=crisis, email=crisis * 4, discreet=False), category="warning-signs")
+    assert found["discreet"] == "is false but the SMS names nothing on the discretion list: remove it"
+
+
+def test_a_title_is_an_email_subject_and_discreet_too():
+    assert "names 'suicide'" in problems(tip(title="Talk of suicide"), category="what-to-say")["title"]
 
 
 def test_required_fields_are_named():

@@ -117,3 +117,70 @@ def test_the_link_expires_after_30_days_and_cannot_be_forged(client, caregiver):
     assert response.status_code == 404
     assert "This link does not work" in text(response)
     assert client.get(link[:-3] + "xx/").status_code == 404
+
+
+# --- Safety tips by text ---------------------------------------------------------------------------
+
+SAFETY_LABEL = "Also text me safety tips (warning signs and what to do in a crisis)."
+
+
+def test_someone_who_gets_texts_can_ask_for_safety_tips_by_text_too(client, caregiver):
+    assert SAFETY_LABEL in text(client.get(url(caregiver)))
+    client.post(url(caregiver), {**SAVE, "safety_tips_sms": "on"})
+    caregiver.refresh_from_db()
+    assert caregiver.safety_tips_sms is True
+    client.post(url(caregiver), SAVE)  # the box left unticked
+    caregiver.refresh_from_db()
+    assert caregiver.safety_tips_sms is False
+
+
+def test_safety_tips_by_text_are_not_offered_to_someone_who_gets_only_email(client, content):
+    caregiver = factories.CaregiverFactory(email="sam@example.com", channels="email", safety_tips_sms=True)
+    factories.ConsentRecordFactory(caregiver=caregiver, channel="email")
+    link = f"/p/{preferences_token(caregiver.pk, address=caregiver.email)}/"
+    assert "safety tips" not in text(client.get(link))
+    client.post(link, {**SAVE, "sms": "", "email": "on"})
+    caregiver.refresh_from_db()
+    assert caregiver.safety_tips_sms is True  # not asked, so not changed
+
+
+# --- The calendar link -----------------------------------------------------------------------------
+
+
+def test_the_calendar_link_is_made_only_when_asked_for(client, caregiver):
+    page = text(client.get(url(caregiver)))
+    assert "Get my calendar link" in page
+    assert "/calendar/" not in client.get(url(caregiver)).content.decode()
+    caregiver.refresh_from_db()
+    assert caregiver.calendar_secret == ""
+
+    response = client.post(url(caregiver), {"action": "calendar"}, follow=True)
+    caregiver.refresh_from_db()
+    feed = f"/calendar/{caregiver.calendar_secret}.ics"
+    html = response.content.decode()
+    assert f"http://localhost:8000{feed}" in html
+    assert f"webcal://localhost:8000{feed}" in html
+    assert "Make a new link (the old one stops working)" in text(response)
+    assert "Get my calendar link" not in text(response)
+    assert client.get(feed).status_code == 200
+
+
+def test_a_new_calendar_link_stops_the_old_one(client, caregiver):
+    client.post(url(caregiver), {"action": "calendar"})
+    caregiver.refresh_from_db()
+    old = f"/calendar/{caregiver.calendar_secret}.ics"
+    response = client.post(url(caregiver), {"action": "calendar_reset"}, follow=True)
+    assert "The old one no longer works" in text(response)
+    caregiver.refresh_from_db()
+    new = f"/calendar/{caregiver.calendar_secret}.ics"
+    assert new != old
+    assert new in response.content.decode()
+    assert (client.get(old).status_code, client.get(new).status_code) == (404, 200)
+
+
+def test_after_stopping_everything_there_is_no_calendar_to_get(client, caregiver):
+    client.post(url(caregiver), {"action": "stop"})
+    assert "Get my calendar link" not in text(client.get(url(caregiver)))
+    assert client.post(url(caregiver), {"action": "calendar"}).status_code == 400
+    caregiver.refresh_from_db()
+    assert caregiver.calendar_secret == ""

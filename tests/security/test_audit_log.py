@@ -370,4 +370,4 @@ def test_an_event_outlives_its_actors_account(staff_user, family):
     staff_user.delete()
     event = AuditEvent.objects.get()
     assert event.actor is None
-    assert event.target_label.startswith("Infusion, ")
+    assert event.target_label.startswith("IV infusion, ")
