@@ -15,7 +15,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Exists, OuterRef
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -386,7 +386,10 @@ def tomorrow(request: HttpRequest) -> HttpResponse:
         messages.error(request, "Give the day as YYYY-MM-DD; showing tomorrow.")
     day = day or today + timedelta(days=1)
     if request.method == "POST":
-        appointment = _appointment(request, int(request.POST.get("appointment") or 0))
+        chosen = request.POST.get("appointment", "")
+        if not chosen.isdigit():
+            return HttpResponseBadRequest("Choose a session to mark: this form needs its appointment.")
+        appointment = _appointment(request, int(chosen))
         if request.POST.get("action") == "undo":
             services.appointment_unmark_ride(appointment=appointment, user=request.user)
             messages.success(request, f"The ride home for {appointment.loved_one} is marked as not arranged.")

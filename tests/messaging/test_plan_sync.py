@@ -249,8 +249,10 @@ def test_without_any_task_the_next_tick_replans_what_changed(family, infusion):
         assert rows(caregiver, status="scheduled")  # nothing ran yet
         result = planning.plan_due(now=timezone.now())
     assert result["synced"] == 1
-    assert not rows(caregiver, status="scheduled")
-    assert {m.status_reason for m in rows(caregiver).values()} == {"appointment_cancelled"}
+    # What is left is the notice that it is cancelled.
+    assert {m.kind for m in rows(caregiver, status="scheduled").values()} == {"notice"}
+    reminders = [m for m in rows(caregiver).values() if m.kind == "reminder"]
+    assert reminders and {m.status_reason for m in reminders} == {"appointment_cancelled"}
 
 
 def test_the_tick_takes_only_who_changed_or_is_short_of_the_horizon(family, settings):
@@ -377,7 +379,7 @@ def test_a_longer_observation_time_moves_the_expected_end_reminder(family, infus
         clinic.save()
         planning.plan_due(now=timezone.now())
     (reminder,) = [m for m in rows(caregiver, status="scheduled").values() if m.rule.key == "expected-end"]
-    assert local(reminder.send_at, NY) == datetime(2026, 12, 9, 13, 0)
+    assert local(reminder.send_at, NY) == datetime(2026, 12, 9, 13, 45)  # home 45 minutes after a 13:00 pick-up
 
 
 def test_editing_a_tip_rewrites_the_planned_messages_that_carry_it(family):
@@ -405,7 +407,7 @@ def test_plan_now_plans_and_with_send_sends_what_is_due(family, infusion):
         call_command("plan_now", "--caregiver", str(caregiver.pk), stdout=out)
         assert "Planned 1 caregiver(s)" in out.getvalue()
         assert rows(caregiver, status="scheduled")
-    with time_machine.travel("2026-12-09 17:01Z", tick=False):  # pick-up time: 12:00 in New York
+    with time_machine.travel("2026-12-09 17:46Z", tick=False):  # home: 12:00 pick-up + 45 min in New York
         out = StringIO()
         call_command("plan_now", "--send", stdout=out)
     assert "Dispatched 1 due message(s): 1 sent." in out.getvalue()

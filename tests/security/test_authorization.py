@@ -74,7 +74,7 @@ class Route:
 
 STAFF_PAGES = {
     "portal:families": Route(None, {"GET": 200}),
-    "portal:tomorrow": Route(None, {"GET": 200}),
+    "portal:tomorrow": Route(None, {"GET": 200, "POST": 400}),  # a POST without its appointment
     "portal:enroll": Route(None, {"GET": 200, "POST": 302}),
     "portal:import": Route(None, {"GET": 200, "POST": 400}),  # a POST without a file
     "portal:family": Route("family", {"GET": 200, "POST": 302}),
@@ -617,7 +617,8 @@ def test_clinic_staff_cannot_take_another_clinics_twilio_number(admin_staff, our
         "contact_phone": clinic.contact_phone, "contact_email": clinic.contact_email,
         "twilio_from_number": number, "twilio_messaging_service_sid": "", "sms_mps": "1000",
         "enrollment_code": clinic.enrollment_code, "discreet_mode": "on", "observation_minutes": "60",
-        "auto_reply_hours": "24", "on_call-TOTAL_FORMS": "0", "on_call-INITIAL_FORMS": "0",
+        "auto_reply_hours": "24", "home_after_minutes": "45", "allowed_words": "[]", "sms_name": "",
+        "on_call-TOTAL_FORMS": "0", "on_call-INITIAL_FORMS": "0",
         "memberships-TOTAL_FORMS": "0", "memberships-INITIAL_FORMS": "0",
     }  # fmt: skip
     response = admin_staff.post(admin_url(Clinic, "change", clinic.pk), form)
