@@ -139,8 +139,9 @@ def enrollment_code_generate() -> str:
 
 # --- Names that reach a lock screen -------------------------------------------------------------
 
-# One or two words of letters; a hyphen or an apostrophe inside a word (Mary-Kate, O'Neil, D’Arcy).
-_NAME_WORD = re.compile(r"^[^\W\d_]+(?:['’-][^\W\d_]+)*$")
+# One or two words of letters; a hyphen, an apostrophe or an initial's period inside a word
+# (Mary-Kate, O'Neil, D’Arcy, J.R.).
+_NAME_WORD = re.compile(r"^[^\W\d_]+(?:['’.-][^\W\d_]+)*\.?$")
 # A clinic's name in texts: words of letters and digits, and the joining marks names use.
 _SMS_NAME = re.compile(r"^[\w&'’.,-]+(?: [\w&'’.,-]+)*$")
 
@@ -168,7 +169,9 @@ def validate_loved_one_name(value: str) -> None:
             "read on a lock screen, so no surname, treatment or diagnosis."
         )
     if not all(_NAME_WORD.match(word) for word in words):
-        raise ValidationError("Use letters only (a hyphen or apostrophe inside a name is fine), like Chris or Mary-Kate.")
+        raise ValidationError(
+            "Use letters only (a hyphen, apostrophe or initials inside a name are fine), like Chris, Mary-Kate or J.R."
+        )
     named = _health_words(value)
     if named:
         raise ValidationError(

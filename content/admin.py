@@ -3,7 +3,7 @@ from django.contrib import admin
 
 from . import services
 from .models import Category, MessageTemplate, Tip
-from .validation import sms_problems, template_entry_problems
+from .validation import template_entry_problems
 
 
 @admin.register(Category)
@@ -19,8 +19,14 @@ class TipForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
-        for problem in sms_problems(cleaned.get("sms_body") or "", discreet=cleaned.get("discreet", True)):
-            self.add_error("sms_body", f"This SMS {problem}.")
+        if self.errors or self.instance.pk is None:
+            return cleaned
+        edited = Tip.objects.get(pk=self.instance.pk)
+        for name in self.changed_data:
+            setattr(edited, name, cleaned.get(name))
+        for name, messages in services.tip_edit_problems(tip=edited).items():
+            for message in messages:
+                self.add_error(name if name in self.fields else None, message)
         return cleaned
 
 

@@ -41,7 +41,7 @@ class Tip(models.Model):
     email_html = models.TextField(editable=False)
     email_text = models.TextField(editable=False)
     tags = models.JSONField(default=list, blank=True)
-    source = models.CharField(max_length=200, help_text="The seed document and section this rests on.")
+    source = models.CharField(max_length=200, help_text="A public citation of what this rests on (shown in the API).")
     discreet = models.BooleanField(default=True, help_text="False only if the SMS must name a drug or diagnosis.")
     version = models.PositiveIntegerField(default=1)
     file_hash = models.CharField(max_length=64, blank=True)

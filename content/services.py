@@ -18,7 +18,7 @@ from django.db import transaction
 from . import selectors
 from .api_cache import content_version_drop
 from .models import Category, MessageTemplate, Tip
-from .validation import ContentError, render_text, sms_problems, template_entry_problems, tip_entry_problems
+from .validation import ContentError, render_text, template_entry_problems, tip_entry_problems
 
 LIBRARY_ROOT = Path(settings.BASE_DIR) / "content" / "library"
 MESSAGES_FILE = "messages.yaml"
@@ -235,6 +235,24 @@ def library_load(*, root: Path = LIBRARY_ROOT) -> LoadReport:
     return report
 
 
+# A tip's fields as the files name them, and as the model (and the admin's form) does.
+_MODEL_FIELDS = {"sms": "sms_body", "email": "email_markdown"}
+
+
+def tip_edit_problems(*, tip: Tip) -> dict[str, list[str]]:
+    """What is wrong with a tip as edited, keyed by model field: the same rules as a tip in the
+    files (length as sent, discretion of the text and the title, no reply prompts, tags), so an
+    edit in the admin cannot do what the loader refuses."""
+    entry = {
+        "slug": tip.slug, "title": tip.title, "sms": tip.sms_body, "email": tip.email_markdown,
+        "tags": list(tip.tags or []), "source": tip.source, "reviewed_at": tip.reviewed_at, "discreet": tip.discreet,
+    }  # fmt: skip
+    problems: dict[str, list[str]] = {}
+    for name, message in tip_entry_problems(entry, category=tip.category.slug):
+        problems.setdefault(_MODEL_FIELDS.get(name, name), []).append(f"The {name} {message}.")
+    return problems
+
+
 @transaction.atomic
 def tip_update(*, tip: Tip, **changes: object) -> Tip:
     """An edit made by staff in the admin: validated like the files, and a new version."""
@@ -244,9 +262,9 @@ def tip_update(*, tip: Tip, **changes: object) -> Tip:
         raise ValueError(f"tip_update cannot change {', '.join(sorted(unknown))}")
     for name, value in changes.items():
         setattr(tip, name, value)
-    problems = sms_problems(tip.sms_body, discreet=tip.discreet)
+    problems = tip_edit_problems(tip=tip)
     if problems:
-        raise ValidationError({"sms_body": [f"This SMS {p}." for p in problems]})
+        raise ValidationError(problems)
     tip.email_html = markdown_to_html(tip.email_markdown)
     tip.email_text = tip.email_markdown
     if {"title", "sms_body", "email_markdown"} & set(changes):

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import NamedTuple
 
+from anyascii import anyascii
 from django.template import Context, Engine, TemplateSyntaxError
 
 # --- SMS length -----------------------------------------------------------------------------
@@ -207,8 +208,14 @@ def _known_keys(keys: Iterable[str]) -> frozenset[str]:
 
 
 def _findings(text: str) -> list[tuple[str, str]]:
-    """(key, the word as written, lowercased) for each listed word in `text`, in order."""
-    return [(_GROUP_KEYS[m.lastgroup], m.group(0).lower()) for m in DISCRETION_PATTERN.finditer(text)]
+    """(key, the word as written, lowercased) for each listed word in `text`, in order.
+
+    Read as written and as plain Latin letters too: "kеtamine" with a Cyrillic е, or "ＭＤＤ" in
+    full-width letters, reads the same on a lock screen (and an SMS spells it in GSM-7 anyway)."""
+    found = [(_GROUP_KEYS[m.lastgroup], m.group(0).lower()) for m in DISCRETION_PATTERN.finditer(text)]
+    if not text.isascii():
+        found += [(_GROUP_KEYS[m.lastgroup], m.group(0).lower()) for m in DISCRETION_PATTERN.finditer(anyascii(text))]
+    return found
 
 
 def discreet_violations(text: str, *, allowed: Iterable[str] = ()) -> list[str]:

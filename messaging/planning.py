@@ -365,10 +365,9 @@ def cap_apply(desired: list[Desired], *, committed: Counter, cap: int) -> list[D
 def tip_library(*, language: str, check_in: bool) -> list[Tip]:
     tips = Tip.objects.filter(active=True, language=language).select_related("category")
     if check_in:
-        # A check-in is a gentle morning text: never a warning sign, whatever its tags.
-        tips = tips.filter(Q(category__slug="what-to-say") | Q(tags__icontains='"check-in"')).exclude(
-            category__slug=CRISIS_CATEGORY
-        )
+        # A check-in is a gentle morning text: the tips tagged for it (their length is checked with
+        # the check-in's words in front), never a warning sign.
+        tips = tips.filter(tags__icontains='"check-in"').exclude(category__slug=CRISIS_CATEGORY)
     return list(tips.order_by("pk"))
 
 
@@ -958,6 +957,7 @@ class PreviewItem:
     def reason_text(self) -> str:
         return {
             "daily_cap": "the day's limit is reached",
+            "discretion": "it would reveal treatment on a lock screen",
             "quiet_hours": "quiet hours",
             "rule_problem": "its reminder rule has a problem",
         }.get(self.status_reason, self.status_reason.replace("_", " "))

@@ -86,9 +86,12 @@ class TimelineEntry:
     reason: str
     text: str
     crisis: bool = False
+    detail: str = ""  # for a message held back for discretion: what it would have shown
 
     @property
     def reason_text(self) -> str:
+        if self.reason == "discretion":
+            return self.detail or "held back: it would reveal treatment on a lock screen"
         return self.reason.replace("_", " ")
 
     @property
@@ -116,6 +119,7 @@ def family_timeline(*, loved_one: LovedOne, limit: int = 300) -> list[TimelineEn
                 status=message.status,
                 reason=message.status_reason or message.error_code,
                 text=message_text_for_staff(message),
+                detail=message.last_error if message.status_reason == "discretion" else "",
             )
         )
     inbound = (
