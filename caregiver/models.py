@@ -121,12 +121,14 @@ class Clinic(PlanInput, TimeStamped):
     )
     discreet_mode = models.BooleanField(
         default=True,
-        help_text="On: no text or email subject names a treatment, drug or diagnosis. Off: the words chosen below may appear.",
+        help_text=(
+            "On: no text or email subject names a treatment, drug or diagnosis. Off: the words chosen below may appear."
+        ),
     )
     allowed_words = models.JSONField(
         default=list,
         blank=True,
-        help_text="With discreet mode off, which entries of the discretion list texts may use (e.g. [\"ketamine\"]).",
+        help_text='With discreet mode off, which entries of the discretion list texts may use (e.g. ["ketamine"]).',
     )
     sms_mps = models.FloatField(
         default=1.0,
@@ -169,11 +171,17 @@ class Clinic(PlanInput, TimeStamped):
 
         words = self.allowed_words
         if not isinstance(words, list) or not all(isinstance(w, str) for w in words):
-            raise ValidationError({"allowed_words": "Give a list of words from the discretion list, like [\"ketamine\"]."})
+            raise ValidationError(
+                {"allowed_words": 'Give a list of words from the discretion list, like ["ketamine"].'}
+            )
         unknown = [w for w in words if w not in DISCRETION_WORDS]
         if unknown:
             raise ValidationError(
-                {"allowed_words": f"Not on the discretion list: {', '.join(unknown)}. Choose from: {', '.join(DISCRETION_WORDS)}."}
+                {
+                    "allowed_words": (
+                        f"Not on the discretion list: {', '.join(unknown)}. Choose from: {', '.join(DISCRETION_WORDS)}."
+                    )
+                }
             )
 
 

@@ -343,12 +343,7 @@ def _next_treatment(caregiver: Caregiver, now: datetime, *, ride_arranged: bool 
     )
     if ride_arranged:
         upcoming = upcoming.filter(ride_arranged_at__isnull=False)
-    return (
-        upcoming
-        .select_related("loved_one__clinic")
-        .order_by("starts_at")
-        .first()
-    )
+    return upcoming.select_related("loved_one__clinic").order_by("starts_at").first()
 
 
 def _loved_one_names(caregiver: Caregiver) -> str:

@@ -404,7 +404,7 @@ class Course:
         return any(-before <= (session - day).days <= after for session, _ in self.sessions)
 
     def phase(self, day: date) -> str:
-        """"none" (no sessions at all), "first-series", "after-series" or "maintenance" on `day`."""
+        """ "none" (no sessions at all), "first-series", "after-series" or "maintenance" on `day`."""
         if not self.sessions:
             return "none"
         if any(booster and abs((session - day).days) <= 31 for session, booster in self.sessions):
@@ -568,7 +568,11 @@ def _inputs(row: Desired, caregiver: Caregiver, library: Library) -> tuple[str, 
     if row.kind == Kind.NOTICE:
         key = f"notice-{row.notice}"
         template = library.template(key, caregiver.language)
-        return key, context | rendering.notice_context(caregiver, row.appointment), template.updated_at.isoformat() if template else "missing"
+        return (
+            key,
+            context | rendering.notice_context(caregiver, row.appointment),
+            template.updated_at.isoformat() if template else "missing",
+        )
     if row.rule.key == CHECK_IN_RULE:
         if row.tip is None:
             return None
@@ -599,7 +603,9 @@ def _discretion_problem(row: Desired, body: rendering.Body, caregiver: Caregiver
     subject, that would show a treatment, drug or diagnosis on a lock screen."""
     clinic = caregiver.clinic
     if row.channel == "sms":
-        return discretion.problem(body.text, allowed=discretion.allowed_for(clinic=clinic, caregiver=caregiver, tip=row.tip))
+        return discretion.problem(
+            body.text, allowed=discretion.allowed_for(clinic=clinic, caregiver=caregiver, tip=row.tip)
+        )
     return discretion.problem(body.subject, allowed=discretion.clinic_allowed(clinic))
 
 

@@ -180,9 +180,10 @@ def notice_context(caregiver: Caregiver, appointment: Appointment) -> dict[str, 
         }
     driver = appointment.ride_arranged_by_caregiver
     if driver is not None:
-        context["driver"] = discretion.safe_name(
-            _first_name(driver.name), fallback="", allowed=discretion.clinic_allowed(clinic)
-        ) or "Another family member"
+        context["driver"] = (
+            discretion.safe_name(_first_name(driver.name), fallback="", allowed=discretion.clinic_allowed(clinic))
+            or "Another family member"
+        )
     elif appointment.ride_arranged_by_user_id is not None:
         context["driver"] = "The clinic"
     return context

@@ -24,7 +24,7 @@ def ride(request: HttpRequest, token: str) -> HttpResponse:
     link = ride_link(token)
     caregiver = appointment = None
     if link is not None:
-        caregiver_id, appointment_id, fingerprint = link
+        caregiver_id, appointment_id, _ = link
         caregiver = Caregiver.objects.select_related("clinic").filter(pk=caregiver_id).first()
         appointment = (
             Appointment.objects.select_related("loved_one__clinic", "ride_arranged_by_caregiver")

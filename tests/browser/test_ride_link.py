@@ -1,7 +1,7 @@
 """An email-only caregiver confirms the ride home from the link in a reminder email, on a phone,
 and the family's other caregiver is told who is driving; staff see it on the tomorrow page."""
 
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -24,7 +24,10 @@ def test_the_ride_link_confirms_and_undoes_the_ride(phone_page, page, content, e
     for caregiver, channel in ((jordan, "email"), (sam, "sms")):
         factories.CareLinkFactory(caregiver=caregiver, loved_one=loved_one)
         factories.ConsentRecordFactory(caregiver=caregiver, channel=channel)
-    appointment = factories.AppointmentFactory(loved_one=loved_one, starts_at=timezone.now() + timedelta(hours=30))
+    zone = ZoneInfo(loved_one.clinic.time_zone)
+    tomorrow = timezone.now().astimezone(zone).date() + timedelta(days=1)
+    starts_at = datetime.combine(tomorrow, time(10, 0), tzinfo=zone)
+    appointment = factories.AppointmentFactory(loved_one=loved_one, starts_at=starts_at)
     phone_page.goto(f"/ride/{ride_token(jordan.pk, appointment_id=appointment.pk, email=jordan.email)}/")
     phone_page.get_by_text("Nobody has said the ride home is arranged yet.").wait_for()
     screenshot(phone_page, "ride-link")
@@ -41,8 +44,7 @@ def test_the_ride_link_confirms_and_undoes_the_ride(phone_page, page, content, e
     page.get_by_label("Password").fill("a-long-test-password")
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url("**/staff/")
-    day = appointment.starts_at.astimezone(ZoneInfo(loved_one.clinic.time_zone)).date()
-    page.goto(f"/staff/tomorrow/?day={day:%Y-%m-%d}")
+    page.get_by_role("link", name="Tomorrow").click()
     page.get_by_text("by Jordan Rivera").wait_for()
     screenshot(page, "staff-tomorrow")
 

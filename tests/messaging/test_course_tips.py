@@ -82,10 +82,12 @@ def test_the_first_three_weeks_follow_the_course(content, capsys):
 
     # The first tips are the essentials, what to say first.
     tips = [m for _, what, m in lines if what == "tip"]
-    assert tips[0].tip.category.slug == "what-to-say" and "essentials" in tips[0].tip.tags
+    assert tips[0].tip.category.slug == "what-to-say"
+    assert "essentials" in tips[0].tip.tags
     # The ride-home essential comes before the first session.
     ride = [m for m in tips if m.tip.category.slug == "appointment-day" and "essentials" in m.tip.tags]
-    assert ride and ride[0].send_at.astimezone(NY).date() < date(2026, 12, 14), shown
+    assert ride, shown
+    assert ride[0].send_at.astimezone(NY).date() < date(2026, 12, 14), shown
     for day, what, message in lines:
         category = message.tip.category.slug
         if what == "check-in":
@@ -110,7 +112,8 @@ def test_a_family_without_appointments_gets_only_general_tips(content):
     caregiver, _ = _new_caregiver()
     _live(caregiver, 14, date(2026, 12, 7))
     categories = {m.tip.category.slug for _, _, m in _tip_lines(caregiver)}
-    assert categories and categories <= GENERAL
+    assert categories
+    assert categories <= GENERAL
 
 
 def test_safety_tips_go_by_email_and_by_text_only_when_asked(content):
@@ -120,7 +123,8 @@ def test_safety_tips_go_by_email_and_by_text_only_when_asked(content):
     _live(asked, 40, date(2026, 12, 7))
     assert any(m.tip.category.slug == "warning-signs" for _, _, m in _tip_lines(by_email))
     texted = [m for _, _, m in _tip_lines(asked) if m.tip.category.slug == "warning-signs"]
-    assert texted and all(m.body.startswith("Alongside: ") and m.tip.sms_body in m.body for m in texted)
+    assert texted
+    assert all(m.body.startswith("Alongside: ") and m.tip.sms_body in m.body for m in texted)
 
 
 @given(

@@ -125,7 +125,8 @@ def test_a_text_that_would_reveal_is_held_where_staff_can_see_it(revealing, sett
     with time_machine.travel("2026-12-08 17:00Z", tick=False):
         planning.plan_due(now=timezone.now())
     held = OutboundMessage.objects.get(caregiver=caregiver, rule__key="evening-before", channel="sms")
-    assert held.status == "suppressed" and held.status_reason == "discretion"
+    assert held.status == "suppressed"
+    assert held.status_reason == "discretion"
     assert "ketamine" in held.last_error
     from messaging.selectors import family_timeline
 
@@ -137,7 +138,8 @@ def test_a_text_that_reveals_is_held_at_send_whatever_was_planned(due):
     outcome = sending.messages_send(message_ids=[message.pk])
     message.refresh_from_db()
     assert outcome[message.pk] == "suppressed:discretion"
-    assert message.status == "suppressed" and "infusion" in message.last_error
+    assert message.status == "suppressed"
+    assert "infusion" in message.last_error
 
 
 def test_an_email_subject_that_reveals_is_held_at_send(due):

@@ -60,7 +60,8 @@ def test_when_one_says_ride_the_others_are_told_who_is_driving(client, two_careg
     told = {m.channel: m for m in notices(jordan)}
     assert set(told) == {"sms", "email"}
     assert "Sam has the ride home for Alex" in told["sms"].body
-    assert told["sms"].status == "scheduled" and told["sms"].appointment == appointment
+    assert told["sms"].status == "scheduled"
+    assert told["sms"].appointment == appointment
     # The ride reminders stop for both.
     assert not OutboundMessage.objects.filter(rule__key="ride-two-days-before", status="scheduled").exists()
 
@@ -78,9 +79,8 @@ def test_no_ride_takes_it_back_and_the_reminders_return(client, two_caregivers):
     assert not appointment.ride_arranged
     plan("2026-12-07 15:01Z")
     assert all(m.status == "cancelled" for m in notices(jordan))
-    assert OutboundMessage.objects.filter(
-        caregiver=sam, rule__key="ride-two-days-before", status__in=["scheduled", "sent"]
-    ).exists() or OutboundMessage.objects.filter(caregiver=sam, rule__key="evening-before").exists()
+    ride = OutboundMessage.objects.get(caregiver=sam, rule__key="ride-two-days-before")
+    assert ride.status == "scheduled"  # cancelled while the ride was arranged, back now
 
 
 def test_no_ride_with_nothing_marked_says_so(client, two_caregivers):
@@ -96,17 +96,20 @@ def test_an_email_only_caregiver_confirms_the_ride_with_the_link(client, family)
     appointment = _appointment(loved_one)
     plan("2026-12-08 12:00Z")
     email = OutboundMessage.objects.get(caregiver=caregiver, rule__key="ride-two-days-before")
-    assert "reply RIDE" not in email.body and "/ride/" in email.body
+    assert "reply RIDE" not in email.body
+    assert "/ride/" in email.body
     link = next(word for word in email.body.split() if "/ride/" in word)
     path = link.split("localhost:8000", 1)[-1] if "localhost:8000" in link else "/" + link.split("/", 3)[-1]
     with time_machine.travel("2026-12-08 13:00Z", tick=False):
         page = client.get(path)
-        assert page.status_code == 200 and "Yes, the ride home is arranged" in page.content.decode()
+        assert page.status_code == 200
+        assert "Yes, the ride home is arranged" in page.content.decode()
         appointment.refresh_from_db()
         assert not appointment.ride_arranged  # opening the link (a mail scanner) changes nothing
         client.post(path, {"action": "arranged"})
         appointment.refresh_from_db()
-        assert appointment.ride_arranged and appointment.ride_arranged_by_caregiver == caregiver
+        assert appointment.ride_arranged
+        assert appointment.ride_arranged_by_caregiver == caregiver
         client.post(path, {"action": "undo"})
         appointment.refresh_from_db()
         assert not appointment.ride_arranged
@@ -114,7 +117,7 @@ def test_an_email_only_caregiver_confirms_the_ride_with_the_link(client, family)
 
 def test_a_ride_link_for_another_family_or_address_opens_nothing(client, family):
     caregiver, loved_one = family("America/New_York", channels="email")
-    stranger, other = family("America/New_York", channels="email")
+    _, other = family("America/New_York", channels="email")
     appointment = _appointment(other)
     token = ride_token(caregiver.pk, appointment_id=appointment.pk, email=caregiver.email)
     assert client.get(reverse("portal:ride", args=[token])).status_code == 404
@@ -125,7 +128,7 @@ def test_a_ride_link_for_another_family_or_address_opens_nothing(client, family)
 
 
 def test_the_clinic_is_alerted_once_when_no_ride_is_confirmed_a_day_ahead(two_caregivers, staff_user):
-    sam, _, loved_one = two_caregivers
+    _, _, loved_one = two_caregivers
     staff_user.email = "dana@clinic.example"
     staff_user.save()
     factories.StaffMembershipFactory(user=staff_user, clinic=loved_one.clinic)
@@ -137,7 +140,8 @@ def test_the_clinic_is_alerted_once_when_no_ride_is_confirmed_a_day_ahead(two_ca
     assert rides.rides_unconfirmed_alert(now=day_before + timedelta(minutes=5))["alerted"] == 0
     alerts = OutboundMessage.objects.filter(kind="alert", appointment=appointment)
     assert {m.to for m in alerts} >= {"dana@clinic.example", loved_one.clinic.contact_email}
-    assert "Alex" not in alerts[0].subject and "Sam Rivera" in alerts[0].body
+    assert "Alex" not in alerts[0].subject
+    assert "Sam Rivera" in alerts[0].body
     # Moved to the next day: checked again for the new time.
     services.appointment_reschedule(appointment=appointment, starts_at=appointment.starts_at + timedelta(days=1))
     assert rides.rides_unconfirmed_alert(now=day_before + timedelta(days=1))["alerted"] == 1
@@ -158,10 +162,13 @@ def test_staff_see_tomorrows_sessions_with_their_rides(client, staff_user, clini
     client.force_login(staff_user)
     day = mine.starts_at.astimezone(local_zone(clinic)).date()
     page = client.get(reverse("portal:tomorrow"), {"day": f"{day:%Y-%m-%d}"}).content.decode()
-    assert "Alex" in page and "Robin" not in page and "Not confirmed" in page
+    assert "Alex" in page
+    assert "Robin" not in page
+    assert "Not confirmed" in page
     client.post(reverse("portal:tomorrow") + f"?day={day:%Y-%m-%d}", {"appointment": mine.pk})
     mine.refresh_from_db()
-    assert mine.ride_arranged and mine.ride_arranged_by_user == staff_user
+    assert mine.ride_arranged
+    assert mine.ride_arranged_by_user == staff_user
     assert client.post(reverse("portal:tomorrow"), {"appointment": theirs.pk}).status_code == 404
 
 
@@ -210,7 +217,8 @@ def test_a_second_change_replaces_an_unsent_notice(two_caregivers):
     rows = notices(sam)
     assert [m.status for m in rows] == ["cancelled", "scheduled"]
     assert rows[0].status_reason == "superseded"
-    assert "2:00 PM" in rows[1].body and "12:00 PM has moved" in rows[1].body
+    assert "2:00 PM" in rows[1].body
+    assert "12:00 PM has moved" in rows[1].body
 
 
 def test_no_notice_to_someone_who_opted_out(two_caregivers):

@@ -118,7 +118,7 @@ ELSEWHERE = {
     "messaging:unsubscribe": "signed link (test_signed_links_refuse_forged_and_borrowed_tokens below)",
     "portal:alert-ack": "signed link per alert and on-call contact (tests/messaging/test_alerts.py)",
     "portal:ride": "signed link per caregiver, appointment and address (tests/messaging/test_rides_and_notices.py)",
-    "portal:calendar-feed": "secret link per caregiver, replaced from the preferences page (tests/portal/test_calendar.py)",
+    "portal:calendar-feed": "secret link per caregiver, replaceable from preferences (tests/portal/test_calendar.py)",
     "portal:login": "public, limited (tests/security/test_rate_limits.py)",
     "portal:logout": "ends the caller's own session",
     "messaging:twilio-inbound": "Twilio signature (tests/security/test_webhook_signatures.py)",
