@@ -141,7 +141,10 @@ def _decide(message: OutboundMessage, consent: dict[str, bool], cap: _DailyCap, 
     if reason:
         return reason
     held = _discretion_problem(message)
-    if held:
+    if held and message.kind == Kind.ALERT:
+        # A page to on-call staff about a crisis is never held back: it goes, and the slip is logged.
+        logger.error("staff alert %s goes out although %s", message.pk, held)
+    elif held:
         message.last_error = held
         return discretion.HELD
     if message.kind in OutboundMessage.TIMED_KINDS and not timing.is_allowed(message.caregiver, now):

@@ -165,3 +165,8 @@ def test_allowed_words_must_be_on_the_list(clinic):
     with pytest.raises(ValidationError) as caught:
         clinic.full_clean()
     assert "rainbows" in str(caught.value)
+
+
+def test_a_page_to_on_call_staff_is_never_held_back(due):
+    message = due(body="Alongside alert: a text to Lakeside Ketamine may mean someone is in danger", kind="alert")
+    assert sending.messages_send(message_ids=[message.pk])[message.pk] == "sent"
