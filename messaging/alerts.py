@@ -108,6 +108,23 @@ def staff_addresses(clinic: Clinic) -> list[str]:
     return sorted(address for address in {clinic.contact_email, *staff} if address)
 
 
+def staff_emails_create(*, clinic: Clinic, key: str, body: rendering.Body, now: datetime, **about: object) -> list[int]:
+    """One email alert to each of `staff_addresses(clinic)`, once per `key` and address (a repeat
+    makes nothing); `about`: the caregiver or appointment it concerns. The ids of the new rows."""
+    created = []
+    for address in staff_addresses(clinic):
+        row, made = OutboundMessage.objects.get_or_create(
+            dedupe_key=f"{key}:{address}",
+            defaults={
+                "clinic": clinic, "channel": "email", "kind": OutboundMessage.Kind.ALERT, "to": address,
+                "body": body.text, "subject": body.subject, "html": body.html, "send_at": now, **about,
+            },
+        )  # fmt: skip
+        if made:
+            created.append(row.pk)
+    return created
+
+
 def _last_level(contacts: list[OnCallContact]) -> int:
     """The level at which everyone is told; with no on-call contacts, that is the first."""
     return len(contacts)

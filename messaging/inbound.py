@@ -315,18 +315,9 @@ def staff_alert(*, caregiver: Caregiver, inbound: InboundMessage, template_key: 
     clinic = caregiver.clinic
     context = alerts.text_context(inbound=inbound, clinic=clinic, caregiver=caregiver)
     body = rendering.template_body(key=template_key, channel="email", context=context, caregiver=None)
-    now = timezone.now()
-    created: list[int] = []
-    for address in alerts.staff_addresses(clinic):
-        row, made = OutboundMessage.objects.get_or_create(
-            dedupe_key=f"alert:{inbound.message_sid}:{address}",
-            defaults={
-                "caregiver": caregiver, "clinic": clinic, "channel": "email", "kind": OutboundMessage.Kind.ALERT,
-                "to": address, "body": body.text, "subject": body.subject, "html": body.html, "send_at": now,
-            },
-        )  # fmt: skip
-        if made:
-            created.append(row.pk)
+    created = alerts.staff_emails_create(
+        clinic=clinic, key=f"alert:{inbound.message_sid}", body=body, now=timezone.now(), caregiver=caregiver
+    )
     if created:
         transaction.on_commit(lambda: dispatcher_wake(created))
     return len(created)

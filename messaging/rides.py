@@ -20,7 +20,6 @@ from django.urls import reverse
 from caregiver.models import Appointment, Caregiver
 
 from . import alerts, rendering
-from .models import OutboundMessage
 
 logger = logging.getLogger(__name__)
 RIDE_ALERT_HOURS = 24
@@ -74,16 +73,5 @@ def _alert(appointment: Appointment, *, now: datetime) -> list[int]:
         "tomorrow_url": settings.PUBLIC_BASE_URL + reverse("portal:tomorrow"),
     }
     body = rendering.template_body(key="staff-ride-alert", channel="email", context=context, caregiver=None)
-    made = []
-    stamp = int(appointment.starts_at.timestamp())
-    for address in alerts.staff_addresses(clinic):
-        row, new = OutboundMessage.objects.get_or_create(
-            dedupe_key=f"ride-alert:{appointment.pk}:{stamp}:{address}",
-            defaults={
-                "clinic": clinic, "appointment": appointment, "channel": "email", "kind": OutboundMessage.Kind.ALERT,
-                "to": address, "body": body.text, "subject": body.subject, "html": body.html, "send_at": now,
-            },
-        )  # fmt: skip
-        if new:
-            made.append(row.pk)
-    return made
+    key = f"ride-alert:{appointment.pk}:{int(appointment.starts_at.timestamp())}"
+    return alerts.staff_emails_create(clinic=clinic, key=key, body=body, now=now, appointment=appointment)
