@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from .validators import (
     enrollment_code_generate,
+    sms_name_problem,
     validate_e164,
     validate_loved_one_name,
     validate_sms_name,
@@ -175,6 +176,11 @@ class Clinic(PlanInput, TimeStamped):
                 {"allowed_words": 'Give a list of words from the discretion list, like ["ketamine"].'}
             )
         unknown = [w for w in words if w not in DISCRETION_WORDS]
+        if not unknown and self.sms_name:
+            allowed = frozenset() if self.discreet_mode else frozenset(words)
+            problem = sms_name_problem(self.sms_name, allowed=allowed)
+            if problem:
+                raise ValidationError({"sms_name": problem})
         if unknown:
             raise ValidationError(
                 {

@@ -181,14 +181,23 @@ def validate_loved_one_name(value: str) -> None:
 
 
 def validate_sms_name(value: str) -> None:
-    """How texts name a clinic: short, plain, and saying nothing about treatment."""
+    """How texts name a clinic: short and plain. (Whether it may name the treatment depends on the
+    clinic's discreet mode: Clinic.clean.)"""
     if not value:
         return
     if any(not ch.isprintable() for ch in value) or not _SMS_NAME.match(value) or len(value) > 40:
         raise ValidationError("Use up to 40 letters, digits, spaces and & ' . , - (like “Lakeside Health”).")
-    named = _health_words(value)
-    if named:
-        raise ValidationError(
-            f"Texts can be read on a lock screen, so the name in them must not mention treatment or a "
-            f"diagnosis ({', '.join(named)}). Try the clinic's short name, like “Lakeside Health”."
-        )
+
+
+def sms_name_problem(value: str, *, allowed: frozenset[str] = frozenset()) -> str:
+    """Why a clinic's SMS name may not be used ('' when it may): it would say what the clinic treats."""
+    from content.validation import discreet_violations
+
+    named = discreet_violations(value, allowed=allowed)
+    if not named:
+        return ""
+    return (
+        f"Texts can be read on a lock screen, so the name in them must not mention treatment or a "
+        f"diagnosis ({', '.join(named)}). Try the clinic's short name, like “Lakeside Health”, or turn "
+        "discreet mode off and allow those words."
+    )

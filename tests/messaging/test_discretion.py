@@ -170,3 +170,13 @@ def test_allowed_words_must_be_on_the_list(clinic):
 def test_a_page_to_on_call_staff_is_never_held_back(due):
     message = due(body="Alongside alert: a text to Lakeside Ketamine may mean someone is in danger", kind="alert")
     assert sending.messages_send(message_ids=[message.pk])[message.pk] == "sent"
+
+
+def test_with_discreet_mode_off_the_sms_name_may_use_the_allowed_words(clinic):
+    clinic.sms_name = "Lakeside Ketamine"
+    clinic.discreet_mode, clinic.allowed_words = False, ["ketamine"]
+    clinic.full_clean()
+    assert clinic_sms_name(clinic) == "Lakeside Ketamine"
+    clinic.discreet_mode = True
+    with pytest.raises(ValidationError):
+        clinic.full_clean()
