@@ -64,7 +64,7 @@ def test_an_emoji_for_a_name_reads_as_your_loved_one_and_the_greeting_drops_the_
     with django_capture_on_commit_callbacks(execute=True):
         welcome_enqueue(caregiver_id=caregiver.pk)
     text = caregiver.messages.get(channel="sms").body
-    assert text.startswith("Alongside: Welcome. You'll get short tips on supporting your loved one a few times")
+    assert text.startswith("Alongside: Welcome. Tips on supporting your loved one a few times")
     # The email is not limited to GSM-7: the names stay as the family wrote them.
     email = caregiver.messages.get(channel="email")
     assert email.subject == "Welcome to Alongside, 🌻"
