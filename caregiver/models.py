@@ -23,6 +23,7 @@ from .validators import (
     sms_name_problem,
     validate_e164,
     validate_loved_one_name,
+    validate_person_name,
     validate_sms_name,
     validate_time_zone,
 )
@@ -280,7 +281,7 @@ class Caregiver(TimeStamped):
         OPTED_OUT = "opted_out", "Opted out"
 
     clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="caregivers")
-    name = models.CharField(max_length=80)
+    name = models.CharField(max_length=80, validators=[validate_person_name])
     phone = models.CharField(
         max_length=20, blank=True, validators=[validate_e164], help_text="E.164, e.g. +12025550143"
     )

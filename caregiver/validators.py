@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import unicodedata
 import zoneinfo
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -153,11 +154,40 @@ def _health_words(value: str) -> list[str]:
     return discreet_violations(value)
 
 
+def name_normalize(value: str) -> str:
+    """A name as typed, in one form: composed accents (a decomposed "José" is the same name),
+    any kind of space as a plain space, no space at the ends."""
+    return " ".join(unicodedata.normalize("NFC", value).replace("\u00a0", " ").split(" ")).strip()
+
+
+# A person's name: letters (any script), digits, spaces and the marks names use. Not brackets,
+# slashes, colons or angle brackets: a name is shown in staff emails, and "[Reset](http://…)"
+# must not become a link there.
+_PERSON_NAME = re.compile(r"^[\w'’.,-]+(?: [\w'’.,-]+)*$")
+
+
+def validate_person_name(value: str) -> None:
+    """A caregiver's name: their first name goes into texts to them and to their family."""
+    if any(not ch.isprintable() for ch in value):
+        raise ValidationError("Give the name on one line, with no tabs or line breaks.")
+    if not _PERSON_NAME.match(value) or "_" in value:
+        raise ValidationError(
+            "Use letters, spaces and the marks names use (' - . ,), like “Sam Rivera” or “Mary-Kate O'Neil”."
+        )
+    named = _health_words(value)
+    if named:
+        raise ValidationError(
+            f"A name must not mention treatment or health ({', '.join(named)}): it appears in texts "
+            "that may be read on a lock screen."
+        )
+
+
 def validate_loved_one_name(value: str) -> None:
     """A first name or nickname: one or two words, letters only, nothing about their health.
 
     The name goes into texts that can be read on a lock screen, so "Chris Johnson on ketamine for
     MDD" is refused here, in words staff can act on, rather than sent."""
+    value = name_normalize(value)
     words = value.split()
     if not words:
         raise ValidationError("Give a first name or nickname.")

@@ -207,14 +207,60 @@ def _known_keys(keys: Iterable[str]) -> frozenset[str]:
     return keys
 
 
+# Spellings a keystroke away from a listed word, which read the same to a person: "Keta-mine",
+# "KETAMlNE" (a lower-case L), "Sui-cide", "I-V", "Ketamina". Each word is also read with its
+# punctuation taken out and look-alike characters read as the letters they stand for, and matched
+# against these stems (a stem inside the word) and short forms (the whole word). Not "sedat",
+# which is also a given name (Sedat); the list above still catches "sedated" as written.
+EVASION_STEMS = {
+    "ketamin": "ketamine", "esketamin": "esketamine", "spravato": "spravato", "ketalar": "ketalar",
+    "antidepress": "antidepressant", "depress": "depression", "schizo": "schizophrenia", "psychos": "psychosis",
+    "psychot": "psychosis", "psychiat": "psychiatry", "suicid": "suicide", "selfharm": "self-harm",
+    "selfinjur": "self-harm", "overdos": "overdose", "infusion": "infusion", "intraven": "intravenous",
+    "dissociat": "dissociation", "bipolar": "bipolar", "mentalhealth": "mental-health", "mentalill": "mental-illness",
+}  # fmt: skip
+EVASION_WORDS = {
+    "iv": "iv", "ivs": "iv", "mdd": "mdd", "trd": "trd", "ptsd": "ptsd", "ocd": "ocd", "ssri": "ssri", "ssris": "ssri",
+    "snri": "snri", "snris": "snri", "psych": "psychiatry", "specialk": "special-k",
+}  # fmt: skip
+_LOOK_ALIKES = str.maketrans({"l": "i", "1": "i", "|": "i", "!": "i", "0": "o", "3": "e", "4": "a", "@": "a",
+                              "5": "s", "$": "s", "7": "t"})  # fmt: skip
+_NOT_LETTERS = re.compile(r"[^a-z]+")
+
+
+def _squashed(word: str) -> set[str]:
+    """A word without its punctuation, as written and with look-alikes read as letters."""
+    plain = anyascii(word).lower()
+    return {_NOT_LETTERS.sub("", plain), _NOT_LETTERS.sub("", plain.translate(_LOOK_ALIKES))} - {""}
+
+
+def _evasions(text: str) -> list[tuple[str, str]]:
+    found = []
+    words = text.split()
+    # Each word, and each pair of neighbours ("self harm", "Keta mine").
+    for index, word in enumerate(words):
+        candidates = [word, *([word + words[index + 1]] if index + 1 < len(words) else [])]
+        for candidate in candidates:
+            for squashed in _squashed(candidate):
+                key = EVASION_WORDS.get(squashed) if candidate is word else None
+                key = key or next((k for stem, k in EVASION_STEMS.items() if stem in squashed), None)
+                if key:
+                    found.append((key, candidate.lower()))
+                    break
+    return found
+
+
 def _findings(text: str) -> list[tuple[str, str]]:
     """(key, the word as written, lowercased) for each listed word in `text`, in order.
 
-    Read as written and as plain Latin letters too: "kеtamine" with a Cyrillic е, or "ＭＤＤ" in
-    full-width letters, reads the same on a lock screen (and an SMS spells it in GSM-7 anyway)."""
+    Read as written, as plain Latin letters ("kеtamine" with a Cyrillic е, "ＭＤＤ" in full-width
+    letters, "Kétamine"), and word by word without punctuation or look-alikes (`_evasions`): all
+    read the same on a lock screen (and an SMS spells them in GSM-7 anyway)."""
     found = [(_GROUP_KEYS[m.lastgroup], m.group(0).lower()) for m in DISCRETION_PATTERN.finditer(text)]
     if not text.isascii():
         found += [(_GROUP_KEYS[m.lastgroup], m.group(0).lower()) for m in DISCRETION_PATTERN.finditer(anyascii(text))]
+    if not found:
+        found = _evasions(text)
     return found
 
 

@@ -20,8 +20,9 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, OperationalError, transaction
 from django.utils import timezone
+from psycopg.errors import DeadlockDetected
 
 from caregiver import services as caregiver_services
 from caregiver.models import Appointment, Caregiver, Clinic, ConsentRecord
@@ -45,12 +46,14 @@ from .reading import (
     affirmative,
     read_text,
 )
+from .reading import safety_off as reading_safety_off
 
 logger = logging.getLogger(__name__)
 Status = OutboundMessage.Status
 Action = InboundMessage.Action
 START_CONSENT_VERSION = "sms-keyword-start"
 MAX_BODY = 1600  # Twilio's longest inbound text; anything past it is not a person's text
+DEADLOCK_RETRIES = 2
 
 
 @dataclass(frozen=True)
@@ -98,7 +101,27 @@ def _reply(key: str, context: dict[str, str] | None) -> str:
 def inbound_receive(
     *, message_sid: str, from_number: str, to_number: str, body: str, messaging_service_sid: str = ""
 ) -> InboundResult:
-    """Act on one inbound SMS, once: a repeated delivery of the same MessageSid gets the same reply."""
+    """Act on one inbound SMS, once: a repeated delivery of the same MessageSid gets the same reply.
+
+    Two texts at the same moment from one family (both reply RIDE) each lock their caregiver and
+    then mark the whole family for planning: PostgreSQL may stop one as a deadlock. Its transaction
+    rolled back whole, so it is simply received again."""
+    for attempt in range(DEADLOCK_RETRIES + 1):
+        try:
+            return _receive(
+                message_sid=message_sid, from_number=from_number, to_number=to_number, body=body,
+                messaging_service_sid=messaging_service_sid,
+            )  # fmt: skip
+        except OperationalError as exc:
+            if attempt == DEADLOCK_RETRIES or not isinstance(exc.__cause__, DeadlockDetected):
+                raise
+            logger.warning("inbound %s met a deadlock; receiving it again", message_sid)
+    raise AssertionError("unreachable")
+
+
+def _receive(
+    *, message_sid: str, from_number: str, to_number: str, body: str, messaging_service_sid: str
+) -> InboundResult:
     body = (body or "")[:MAX_BODY]
     reading = read_text(body)
     now = timezone.now()
@@ -107,7 +130,7 @@ def inbound_receive(
         caregiver = None
         if clinic is not None and from_number:
             caregiver = (
-                Caregiver.objects.select_for_update()
+                Caregiver.objects.select_for_update(of=("self",))
                 .select_related("clinic")
                 .filter(clinic=clinic, phone=from_number)
                 .first()
@@ -184,7 +207,10 @@ def _act(
     if caregiver is None:
         return _from_stranger(inbound, reading=reading, clinic=clinic, context=context, now=now)
     keyword = reading.keyword if reading.reading == Reading.KEYWORD else ""
-    if keyword in OPT_OUT or reading.reading == Reading.OPT_OUT:
+    if not keyword and address_confirmed(caregiver=caregiver, channel="sms") and reading_safety_off(inbound.body):
+        # "Stop the safety texts" asks to stop those, not every text: SAFETY OFF.
+        keyword = "SAFETYOFF"
+    if keyword in OPT_OUT or (reading.reading == Reading.OPT_OUT and keyword not in SAFETY_OFF):
         # Confirmed once: a second opt-out, in any words, while already out gets no reply.
         was_in = caregiver_consent(caregiver=caregiver).get("sms") is True
         _opt_out(caregiver, inbound)
@@ -233,6 +259,12 @@ def _act(
         appointment = _next_treatment(caregiver, now, ride_arranged=True)
         if appointment is None:
             return Action.RIDE_NOT_FOUND, _reply("ride-undo-nothing", context)
+        if appointment.ride_arranged_by_caregiver_id not in (None, caregiver.pk):
+            # Someone else said they are driving: only they (or the clinic) can take it back.
+            words = rendering.appointment_context(caregiver, appointment) | rendering.notice_context(
+                caregiver, appointment
+            )
+            return Action.RIDE, _reply("ride-undo-not-yours", words)
         caregiver_services.appointment_unmark_ride(appointment=appointment, caregiver=caregiver)
         return Action.RIDE, _reply("ride-undone", rendering.appointment_context(caregiver, appointment))
     if keyword in SAFETY_ON | SAFETY_OFF:

@@ -87,7 +87,8 @@ DEFAULT_RULES = [
     {
         "key": "ride-two-days-before", "name": "Two days before: arrange the ride home",
         "anchor": "start", "offset_amount": -2, "offset_unit": "days", "local_time": time(12, 0),
-        "template_key": "reminder-ride", "skip_if_ride_arranged": True, "position": 0, "stale_after_minutes": 600,
+        # Booked less than two days ahead, the family is still asked, at once, until the session.
+        "template_key": "reminder-ride", "skip_if_ride_arranged": True, "position": 0, "stale_after_minutes": 2880,
     },
     {
         "key": "evening-before", "name": "The evening before: time and pick-up",

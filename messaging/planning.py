@@ -152,6 +152,9 @@ def _reminders(
         not_after = min(stale, appointment.starts_at) if fires_before else stale
         # Advice about the evening after a treatment is no use before the treatment has begun.
         earliest = now if fires_before else max(now, appointment.starts_at)
+        if rule.anchor in (ReminderRule.Anchor.PICKUP, ReminderRule.Anchor.HOME):
+            # Nor, moved out of quiet hours, before pick-up: the caregiver would be driving.
+            earliest = max(earliest, appointment.pickup_at)
         reason = ""
         late = send_at < now
         # Planned late (a new appointment, a late change): it would go out now, so judge now.
@@ -331,7 +334,22 @@ def desired_messages(
             until=until,
         )
         found += _notices(appointment=appointment, caregiver=caregiver, channels=channels, now=now, until=until)
+    found = _one_check_in_a_day(found)
     return found + _tips(caregiver=caregiver, channels=channels, now=now, until=until, planned=planned)
+
+
+def _one_check_in_a_day(rows: list[Desired]) -> list[Desired]:
+    """Two sessions on one day (a morning and an afternoon one) make one check-in the next
+    morning, not two identical texts: the first appointment's."""
+    seen: set[tuple[date, str]] = set()
+    kept = []
+    for row in rows:
+        if row.rule is not None and row.rule.key == CHECK_IN_RULE:
+            if (row.local_date, row.channel) in seen:
+                continue
+            seen.add((row.local_date, row.channel))
+        kept.append(row)
+    return kept
 
 
 def cap_apply(desired: list[Desired], *, committed: Counter, cap: int) -> list[Desired]:
@@ -404,15 +422,22 @@ class Course:
         return any(-before <= (session - day).days <= after for session, _ in self.sessions)
 
     def phase(self, day: date) -> str:
-        """ "none" (no sessions at all), "first-series", "after-series" or "maintenance" on `day`."""
+        """"none" (no sessions at all), "first-series", "after-series" or "maintenance" on `day`.
+
+        Maintenance once a booster has happened (within two months), or when the next session is a
+        booster within two weeks after the first series; the first series while fewer than six
+        sessions are done and one is near (or none is done yet); after it, the weeks between."""
         if not self.sessions:
             return "none"
-        if any(booster and abs((session - day).days) <= 31 for session, booster in self.sessions):
-            return "maintenance"
         done = [session for session, booster in self.sessions if session < day and not booster]
-        upcoming = [session for session, _ in self.sessions if session >= day]
+        upcoming = [(session, booster) for session, booster in self.sessions if session >= day]
+        boosted = any(booster and 0 < (day - session).days <= 62 for session, booster in self.sessions)
+        next_booster = bool(upcoming) and upcoming[0][1] and (upcoming[0][0] - day).days <= 14
+        if boosted or (next_booster and len(done) >= FIRST_SERIES_SESSIONS):
+            return "maintenance"
+        near = [session for session, booster in upcoming if not booster]
         if len(done) < FIRST_SERIES_SESSIONS and (
-            (upcoming and (upcoming[0] - day).days <= 21) or (done and (day - done[-1]).days <= 7) or not done
+            (near and (near[0] - day).days <= 21) or (done and (day - done[-1]).days <= 7) or not done
         ):
             return "first-series"
         return "after-series"

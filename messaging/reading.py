@@ -152,6 +152,16 @@ def affirmative(body: str) -> bool:
     return 0 < len(words) <= 6 and set(words) <= _YES_WORDS | _YES_FILLER and bool(set(words) & _YES_WORDS)
 
 
+_SAFETY_OFF_WORDS = {"stop", "off", "no", "cancel", "unsubscribe", "quit", "end", "dont", "don't", "fewer", "less"}
+
+
+def safety_off(body: str) -> bool:
+    """Is this a short text asking to stop the safety tips by text ("stop the safety texts",
+    "SAFETY STOP", "no more safety tips")? Then it is that, not an opt-out from everything."""
+    words = "".join(ch if ch.isalnum() or ch == "'" else " " for ch in plain(body).lower()).split()
+    return 0 < len(words) <= 8 and "safety" in words and bool(set(words) & _SAFETY_OFF_WORDS)
+
+
 # --- The rules ----------------------------------------------------------------------------------
 
 RULES_FILE = Path(__file__).with_name("reading_rules.yaml")

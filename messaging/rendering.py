@@ -184,8 +184,8 @@ def notice_context(caregiver: Caregiver, appointment: Appointment) -> dict[str, 
             discretion.safe_name(_first_name(driver.name), fallback="", allowed=discretion.clinic_allowed(clinic))
             or "Another family member"
         )
-    elif appointment.ride_arranged_by_user_id is not None:
-        context["driver"] = "The clinic"
+    # Noted by staff (the family told them by phone): "the ride home is arranged", by nobody named;
+    # "the clinic has it covered" would read as the clinic driving.
     return context
 
 

@@ -24,7 +24,7 @@ from ..models import (
     StaffMembership,
 )
 from ..signals import appointment_changed, caregiver_changed
-from ..validators import phone_to_e164
+from ..validators import name_normalize, phone_to_e164
 from .audit import audit_record, changed_fields
 
 logger = logging.getLogger(__name__)
@@ -83,7 +83,7 @@ def staff_membership_add(
 
 @transaction.atomic
 def loved_one_create(*, clinic: Clinic, first_name: str) -> LovedOne:
-    loved_one = LovedOne(clinic=clinic, first_name=first_name.strip())
+    loved_one = LovedOne(clinic=clinic, first_name=name_normalize(first_name))
     loved_one.full_clean()
     loved_one.save()
     return loved_one
@@ -118,7 +118,7 @@ def caregiver_create(
             errors["phone"] = exc.messages
     caregiver = Caregiver(
         clinic=clinic,
-        name=name.strip(),
+        name=name_normalize(name),
         phone=normalised_phone,
         email=(email or "").strip().lower(),
         channels=channels,
@@ -167,6 +167,8 @@ def caregiver_update(*, caregiver: Caregiver, by: AbstractBaseUser | None = None
             raise ValidationError({"phone": exc.messages}) from exc
     if "email" in changes:
         changes["email"] = str(changes["email"] or "").strip().lower()
+    if "name" in changes:
+        changes["name"] = name_normalize(str(changes["name"] or ""))
     changed = [field for field, value in changes.items() if getattr(caregiver, field) != value]
     if not changed:
         return caregiver

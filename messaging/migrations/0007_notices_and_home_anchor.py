@@ -10,6 +10,8 @@ def _rules_update(apps, schema_editor):
     ReminderRule.objects.filter(key="expected-end", anchor="pickup", offset_amount=0).update(
         anchor="home", name="When they are likely home: what the rest of the day may bring"
     )
+    # A session booked less than two days ahead still gets its ride request, at once.
+    ReminderRule.objects.filter(key="ride-two-days-before", stale_after_minutes=600).update(stale_after_minutes=2880)
     for rule in ReminderRule.objects.all():
         kinds = list(rule.appointment_kinds or [])
         if "infusion" in kinds:

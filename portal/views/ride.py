@@ -40,8 +40,13 @@ def ride(request: HttpRequest, token: str) -> HttpResponse:
         # Tampered with, expired, for an address that is no longer theirs, or for a family they left.
         return render(request, "portal/ride.html", {"invalid": True}, status=404)
     over = appointment.status != Appointment.Status.SCHEDULED or appointment.starts_at <= timezone.now()
+    driver = appointment.ride_arranged_by_caregiver
+    # Only who said they are driving (or anyone, when the clinic noted it) can take it back.
+    may_undo = driver is None or driver.pk == caregiver.pk
     if request.method == "POST" and not over:
-        if request.POST.get("action") == "undo":
+        if request.POST.get("action") == "undo" and not may_undo:
+            messages.error(request, f"{driver.name.split()[0]} said they have the ride: only they can take it back.")
+        elif request.POST.get("action") == "undo":
             services.appointment_unmark_ride(appointment=appointment, caregiver=caregiver)
             messages.success(request, "Noted: the ride home is not arranged yet. We'll keep sending ride reminders.")
         else:
@@ -57,6 +62,7 @@ def ride(request: HttpRequest, token: str) -> HttpResponse:
         {
             "appointment": appointment, "words": context, "over": over,
             "by_you": driver is not None and driver.pk == caregiver.pk,
+            "may_undo": driver is None or driver.pk == caregiver.pk,
             "driver": driver.name.split()[0] if driver is not None and driver.name.split() else "",
         },
     )  # fmt: skip

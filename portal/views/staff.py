@@ -390,6 +390,8 @@ def tomorrow(request: HttpRequest) -> HttpResponse:
         if not chosen.isdigit():
             return HttpResponseBadRequest("Choose a session to mark: this form needs its appointment.")
         appointment = _appointment(request, int(chosen))
+        if not appointment.protocol.observed:
+            return HttpResponseBadRequest("This kind of appointment needs no ride home.")
         if request.POST.get("action") == "undo":
             services.appointment_unmark_ride(appointment=appointment, user=request.user)
             messages.success(request, f"The ride home for {appointment.loved_one} is marked as not arranged.")

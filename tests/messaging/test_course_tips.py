@@ -128,20 +128,37 @@ def test_safety_tips_go_by_email_and_by_text_only_when_asked(content):
 
 
 @given(
-    st.lists(st.tuples(st.integers(0, 60), st.booleans()), max_size=12),
-    st.integers(-10, 70),
+    st.lists(st.tuples(st.integers(0, 90), st.booleans()), max_size=14),
+    st.integers(-10, 100),
 )
 def test_phase_rules(sessions, day):
     start = date(2027, 1, 1)
     course = Course(sessions=tuple(sorted({(start + timedelta(days=d), b) for d, b in sessions})))
-    on = start + timedelta(days=day)
-    phase = course.phase(on)
+    phase = course.phase(start + timedelta(days=day))
+    done = {d for d, b in sessions if d < day and not b}
     if not sessions:
         assert phase == "none"
-    elif any(b and abs(d - day) <= 31 for d, b in sessions):
-        assert phase == "maintenance"
+    elif any(b and 0 < day - d <= 62 for d, b in sessions):
+        assert phase == "maintenance"  # a booster has happened
+    elif not any(b for _, b in sessions) and len(done) >= planning.FIRST_SERIES_SESSIONS:
+        assert phase == "after-series"  # six sessions done, no booster planned
+    elif len(done) < planning.FIRST_SERIES_SESSIONS and any(not b and abs(d - day) <= 2 for d, b in sessions):
+        assert phase == "first-series"  # in the middle of the first sessions
     else:
-        done = {d for d, b in sessions if d < day and not b}
-        if len(done) >= planning.FIRST_SERIES_SESSIONS:
-            assert phase == "after-series"
-        assert phase in ("first-series", "after-series")
+        assert phase in ("first-series", "after-series", "maintenance")
+
+
+def test_a_booster_planned_after_the_first_series_is_not_maintenance_yet(content):
+    # The demo course: six sessions over two weeks, then a booster every two weeks.
+    days = [0, 2, 4, 7, 9, 11]
+    course = Course(
+        sessions=(
+            *tuple((date(2027, 1, 4) + timedelta(days=d), False) for d in days),
+            (date(2027, 1, 29), True),
+            (date(2027, 2, 12), True),
+        )
+    )
+    assert course.phase(date(2027, 1, 5)) == "first-series"
+    assert course.phase(date(2027, 1, 15)) == "first-series"  # a week after the sixth
+    assert course.phase(date(2027, 1, 20)) == "maintenance"  # the first booster is within two weeks
+    assert course.phase(date(2027, 2, 1)) == "maintenance"

@@ -180,3 +180,18 @@ def test_with_discreet_mode_off_the_sms_name_may_use_the_allowed_words(clinic):
     clinic.discreet_mode = True
     with pytest.raises(ValidationError):
         clinic.full_clean()
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["Kate (on ketamine)", "Ketamine Kate", "Dr Spravato", "Kétamine Dee", "[Reset your password](http://evil.example/)",
+     "<b>x</b>", "Sui-cide Sam"],
+)  # fmt: skip
+def test_a_caregiver_named_with_more_than_a_name_is_refused(clinic, name):
+    with pytest.raises(ValidationError):
+        services.caregiver_create(clinic=clinic, name=name, phone="+12025550143")
+
+
+@pytest.mark.parametrize("name", ["Sam Rivera", "Mary-Kate O'Neil", "José Luis García", "Dr. Lee", "Sam Rivera Jr."])
+def test_real_caregiver_names_are_accepted(clinic, name):
+    assert services.caregiver_create(clinic=clinic, name=name, phone="+12025550143").name == name

@@ -411,7 +411,8 @@ def test_plan_now_plans_and_with_send_sends_what_is_due(family, infusion):
     with time_machine.travel("2026-12-09 17:46Z", tick=False):  # home: 12:00 pick-up + 45 min in New York
         out = StringIO()
         call_command("plan_now", "--send", stdout=out)
-    assert "Dispatched 1 due message(s): 1 sent." in out.getvalue()
+    # The ride request planned at once (booked the same day) is no use once the session began.
+    assert "1 sent, 1 suppressed" in out.getvalue()
     assert [m.rule.key for m in rows(caregiver, status="sent").values()] == ["expected-end"]
 
 
@@ -453,9 +454,9 @@ def test_the_api_previews_every_message_of_the_course_past_the_horizon(course):
     # Nothing twice: a planned message is not previewed again.
     keys = [(m["caregiver"], m["channel"], m["send_at"], m["text"]) for m in messages]
     assert len(keys) == len(set(keys))
-    # Six sessions, four reminders each, two channels; but the first session's "arrange the ride"
-    # was due on Dec 6, before the family was enrolled.
-    assert len([m for m in messages if m["kind"] == "reminder"]) == 6 * 4 * 2 - 2
+    # Six sessions, four reminders each, two channels (the first session's "arrange the ride",
+    # due on Dec 6 before the family was enrolled, goes at once).
+    assert len([m for m in messages if m["kind"] == "reminder"]) == 6 * 4 * 2
 
 
 def test_the_preview_is_what_the_plan_later_makes(course):

@@ -239,7 +239,12 @@ def test_the_daily_cap_keeps_reminders_and_drops_tips(family, infusion, settings
     day = [
         m for m in OutboundMessage.objects.filter(caregiver=caregiver) if local(m.send_at, "America/New_York").day == 8
     ]
-    assert [(m.kind, m.status) for m in day] == [("reminder", "scheduled")]
+    # The ride request, booked a day ahead, goes at once and takes the day's one place; the evening
+    # before is kept, held back by the cap where staff see it; no tip.
+    assert [(m.kind, m.status, m.status_reason) for m in day] == [
+        ("reminder", "scheduled", ""),
+        ("reminder", "suppressed", "daily_cap"),
+    ]
 
 
 def test_default_rules_are_seeded_for_every_new_clinic(db):

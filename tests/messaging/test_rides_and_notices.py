@@ -98,7 +98,7 @@ def test_an_email_only_caregiver_confirms_the_ride_with_the_link(client, family)
     email = OutboundMessage.objects.get(caregiver=caregiver, rule__key="ride-two-days-before")
     assert "reply RIDE" not in email.body
     assert "/ride/" in email.body
-    link = next(word for word in email.body.split() if "/ride/" in word)
+    link = next(word for word in email.body.split() if "/ride/" in word).strip("<>")
     path = link.split("localhost:8000", 1)[-1] if "localhost:8000" in link else "/" + link.split("/", 3)[-1]
     with time_machine.travel("2026-12-08 13:00Z", tick=False):
         page = client.get(path)
@@ -240,3 +240,115 @@ def test_keywords_safety_on_and_off(client, two_caregivers):
     text(client, sam, "safety off")
     sam.refresh_from_db()
     assert not sam.safety_tips_sms
+
+
+# --- Found by the outside tester -------------------------------------------------------------------
+
+
+def test_only_the_one_driving_can_take_the_ride_back(client, two_caregivers):
+    sam, jordan, loved_one = two_caregivers
+    appointment = _appointment(loved_one)
+    with time_machine.travel(NOW, tick=False):
+        text(client, sam, "RIDE")
+        body = text(client, jordan, "NO RIDE").content.decode()
+    assert "Sam said they have the ride home" in body
+    appointment.refresh_from_db()
+    assert appointment.ride_arranged_by_caregiver == sam
+    token = ride_token(jordan.pk, appointment_id=appointment.pk, email=jordan.email)
+    with time_machine.travel(NOW, tick=False):
+        page = client.get(reverse("portal:ride", args=[token])).content.decode()
+        assert "The ride isn't arranged after all" not in page
+        client.post(reverse("portal:ride", args=[token]), {"action": "undo"})
+    appointment.refresh_from_db()
+    assert appointment.ride_arranged
+
+
+def test_two_caregivers_replying_ride_at_once_both_get_an_answer(two_caregivers):
+    import threading
+
+    from django.db import connection
+
+    from messaging.inbound import inbound_receive
+
+    sam, jordan, loved_one = two_caregivers
+    for round_ in range(3):
+        appointment = _appointment(loved_one, f"2026-12-1{round_ + 4} 10:00")
+        barrier, replies = threading.Barrier(2), {}
+
+        def reply(caregiver, round_=round_, barrier=barrier, replies=replies):
+            barrier.wait()
+            try:
+                replies[caregiver.pk] = inbound_receive(
+                    message_sid=f"SMrace{round_}{caregiver.pk}", from_number=caregiver.phone,
+                    to_number=caregiver.clinic.twilio_from_number, body="RIDE",
+                ).reply  # fmt: skip
+            finally:
+                connection.close()
+
+        threads = [threading.Thread(target=reply, args=(c,)) for c in (sam, jordan)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert set(replies) == {sam.pk, jordan.pk}
+        assert all("ride home for Alex" in r for r in replies.values())
+        appointment.refresh_from_db()
+        assert appointment.ride_arranged
+        Appointment.objects.filter(pk=appointment.pk).update(status="cancelled")
+
+
+def test_stop_the_safety_texts_stops_those_not_everything(client, two_caregivers):
+    sam, *_ = two_caregivers
+    text(client, sam, "SAFETY")
+    body = text(client, sam, "stop the safety texts pls").content.decode()
+    assert "Safety tips will come by email only" in body
+    sam.refresh_from_db()
+    assert sam.status == "active"
+    assert not sam.safety_tips_sms
+
+
+def test_two_sessions_on_one_day_make_one_check_in(two_caregivers):
+    sam, _, loved_one = two_caregivers
+    _appointment(loved_one, "2026-12-08 10:00")
+    _appointment(loved_one, "2026-12-08 14:00")
+    plan("2026-12-08 15:00Z")
+    check_ins = OutboundMessage.objects.filter(caregiver=sam, rule__key="next-morning")
+    assert check_ins.count() == 1
+
+
+def test_a_session_booked_tomorrow_still_asks_for_the_ride_at_once(two_caregivers):
+    sam, _, loved_one = two_caregivers
+    with time_machine.travel("2026-12-08 20:00Z", tick=False):  # 15:00 in New York
+        _appointment(loved_one, "2026-12-09 14:00")
+    plan("2026-12-08 20:00Z")
+    ride = OutboundMessage.objects.get(caregiver=sam, rule__key="ride-two-days-before")
+    assert ride.status == "scheduled"
+    assert local(ride.send_at, "America/New_York") == datetime(2026, 12, 8, 15, 0)
+    assert "Reply RIDE" in ride.body
+
+
+def test_a_ride_noted_by_staff_does_not_say_the_clinic_is_driving(two_caregivers, staff_user):
+    sam, _, loved_one = two_caregivers
+    appointment = _appointment(loved_one)
+    with time_machine.travel(NOW, tick=False):
+        services.appointment_mark_ride_arranged(appointment=appointment, user=staff_user)
+    plan()
+    (notice,) = notices(sam)
+    assert "The ride home for Alex on Thursday, Dec 10 is arranged" in notice.body
+    assert "clinic has" not in notice.body
+
+
+def test_the_after_session_text_never_comes_before_pick_up(family, infusion):
+    caregiver, loved_one = family("America/New_York")
+    infusion(loved_one, "2026-12-09 19:00")  # pick-up 21:00, home 21:45: in quiet hours
+    plan("2026-12-09 20:00Z")
+    message = OutboundMessage.objects.get(caregiver=caregiver, rule__key="expected-end")
+    assert message.status == "suppressed"
+    assert message.status_reason == "quiet_hours"
+
+
+def test_staff_cannot_mark_a_ride_for_an_assessment(client, staff_user, clinic):
+    loved_one = factories.LovedOneFactory(clinic=clinic)
+    assessment = factories.AppointmentFactory(loved_one=loved_one, kind="assessment")
+    client.force_login(staff_user)
+    assert client.post(reverse("portal:tomorrow"), {"appointment": assessment.pk}).status_code == 400
