@@ -422,7 +422,7 @@ class Course:
         return any(-before <= (session - day).days <= after for session, _ in self.sessions)
 
     def phase(self, day: date) -> str:
-        """"none" (no sessions at all), "first-series", "after-series" or "maintenance" on `day`.
+        """ "none" (no sessions at all), "first-series", "after-series" or "maintenance" on `day`.
 
         Maintenance once a booster has happened (within two months), or when the next session is a
         booster within two weeks after the first series; the first series while fewer than six
