@@ -154,6 +154,15 @@ def _health_words(value: str) -> list[str]:
     return discreet_violations(value)
 
 
+def _refuse_health_words(name: str) -> None:
+    named = _health_words(name)
+    if named:
+        raise ValidationError(
+            f"A name must not mention treatment or health ({', '.join(named)}): it appears in texts "
+            "that may be read on a lock screen."
+        )
+
+
 def name_normalize(value: str) -> str:
     """A name as typed, in one form: composed accents (a decomposed "José" is the same name),
     any kind of space as a plain space, no space at the ends."""
@@ -174,12 +183,7 @@ def validate_person_name(value: str) -> None:
         raise ValidationError(
             "Use letters, spaces and the marks names use (' - . ,), like “Sam Rivera” or “Mary-Kate O'Neil”."
         )
-    named = _health_words(value)
-    if named:
-        raise ValidationError(
-            f"A name must not mention treatment or health ({', '.join(named)}): it appears in texts "
-            "that may be read on a lock screen."
-        )
+    _refuse_health_words(value)
 
 
 def validate_loved_one_name(value: str) -> None:
@@ -202,12 +206,7 @@ def validate_loved_one_name(value: str) -> None:
         raise ValidationError(
             "Use letters only (a hyphen, apostrophe or initials inside a name are fine), like Chris, Mary-Kate or J.R."
         )
-    named = _health_words(value)
-    if named:
-        raise ValidationError(
-            f"A name must not mention treatment or health ({', '.join(named)}): it appears in texts "
-            "that may be read on a lock screen."
-        )
+    _refuse_health_words(value)
 
 
 def validate_sms_name(value: str) -> None:
