@@ -214,7 +214,8 @@ def fires_at(rule: str, appointment: Appointment, starts_at: datetime, caregiver
     at = {
         "ride-two-days-before": lambda: datetime.combine(day - timedelta(days=2), time(12, 0), tzinfo=zone),
         "evening-before": lambda: datetime.combine(day - timedelta(days=1), time(18, 0), tzinfo=zone),
-        "expected-end": lambda: starts_at + timedelta(minutes=appointment.duration_minutes + 60),
+        # Likely home: the end, the clinic's 60 minutes of observation, 45 minutes to get home.
+        "expected-end": lambda: starts_at + timedelta(minutes=appointment.duration_minutes + 60 + 45),
         "next-morning": lambda: datetime.combine(day + timedelta(days=1), time(9, 0), tzinfo=zone),
     }[rule]()
     return at.astimezone(UTC)
@@ -339,7 +340,15 @@ def test_a_month_of_messages_goes_out_right_across_dst(client, phones, content, 
         zone = ZoneInfo(caregiver.time_zone)
         if row is not None and row.status_reason == "daily_cap":
             # Only when three tips and reminders already went to them that local day.
-            assert day_counts[(caregiver.pk, due.astimezone(zone).date())] >= settings.DAILY_MESSAGE_CAP, key
+            same_day = [
+                (m.dedupe_key, m.status, m.status_reason, m.send_at)
+                for m in rows
+                if m.caregiver_id == caregiver.pk and m.send_at.astimezone(zone).date() == due.astimezone(zone).date()
+            ]
+            assert day_counts[(caregiver.pk, due.astimezone(zone).date())] >= settings.DAILY_MESSAGE_CAP, (
+                key,
+                same_day,
+            )
             checked["dropped: daily cap"] += 1
         elif allowed(caregiver, due):
             assert sent is not None, (key, due, row and (row.status, row.status_reason), caregiver.time_zone)

@@ -32,10 +32,10 @@ def daytime_zone() -> str:
 
 
 def treated_today(count: int) -> list[Appointment]:
-    """Families whose infusion began two hours ago: the expected-end reminder is due now, and
-    only the planner can make it (nothing is in the outbox yet)."""
+    """Families whose infusion began long enough ago that they are home: the expected-end reminder
+    is due now, and only the planner can make it (nothing is in the outbox yet)."""
     clinic = ClinicFactory(time_zone=daytime_zone())
-    started = timezone.now() - timedelta(minutes=60 + clinic.observation_minutes)
+    started = timezone.now() - timedelta(minutes=60 + clinic.observation_minutes + clinic.home_after_minutes)
     return Appointment.objects.bulk_create(
         Appointment(loved_one=loved_one, starts_at=started, duration_minutes=60, kind="infusion")
         for _, loved_one in families(count, clinic=clinic, tip_frequency="paused")
