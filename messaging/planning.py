@@ -721,9 +721,13 @@ def caregiver_plan_sync(*, caregiver_id: int, now: datetime, library: Library | 
         )
         if caregiver is None:
             return SyncResult(missing=True)
-        # Rows since yesterday: enough to count a local day that began before `now`.
+        # Rows since yesterday: enough to count a local day that began before `now`. And rows
+        # still in their time (a ride request stays useful for two days): the plan would want them
+        # again, planned late, and must find them rather than count them twice against the cap.
         rows = OutboundMessage.objects.filter(
-            caregiver_id=caregiver_id, kind__in=PLANNED_KINDS, send_at__gte=now - timedelta(days=1)
+            Q(send_at__gte=now - timedelta(days=1)) | Q(not_after__gt=now),
+            caregiver_id=caregiver_id,
+            kind__in=PLANNED_KINDS,
         )
         # Locked, so a dispatcher claim (SKIP LOCKED) passes them by until this commits; a row it
         # claimed first is no longer rewritable, so it is neither rewritten nor cancelled here,

@@ -397,6 +397,26 @@ def test_editing_a_tip_rewrites_the_planned_messages_that_carry_it(family):
     assert message.body == "Alongside: Ask how the day went, and listen to the answer."
 
 
+def test_a_ride_request_sent_more_than_a_day_ago_is_not_counted_again_against_the_cap(family, infusion, settings):
+    """Found by the simulated month: a ride request stays useful for two days, so a sync more than
+    a day after it went out wanted it again (planned late) without finding it, and counted it a
+    second time: with a cap of one, that evening's reminder was held back for a text never sent."""
+    settings.DAILY_MESSAGE_CAP = 1
+    caregiver, loved_one = family()
+    with time_machine.travel("2026-12-07 06:00Z", tick=False):
+        infusion(loved_one, "2026-12-10 13:00")
+        planning.caregiver_plan_sync(caregiver_id=caregiver.pk, now=timezone.now())
+    ride = next(m for m in rows(caregiver).values() if m.rule.key == "ride-two-days-before")
+    OutboundMessage.objects.filter(pk=ride.pk).update(status="sent", sent_at=ride.send_at)
+    later = ride.send_at + timedelta(hours=25)
+    assert later < ride.not_after  # still in its time: the plan wants it
+    with time_machine.travel(later, tick=False):
+        planning.caregiver_plan_sync(caregiver_id=caregiver.pk, now=timezone.now())
+    evening = next(m for m in rows(caregiver).values() if m.rule.key == "evening-before")
+    assert (evening.status, evening.status_reason) == ("scheduled", "")
+    assert OutboundMessage.objects.filter(caregiver=caregiver, rule__key="ride-two-days-before").count() == 1
+
+
 # --- plan_now -------------------------------------------------------------------------------------
 
 
