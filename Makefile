@@ -5,6 +5,10 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# Links in emails and texts point here. Set it to the address people reach (a tunnel, a LAN name);
+# unset, it follows HOST and PORT. Exported so seed_demo, the web server, worker and beat agree.
+PUBLIC_BASE_URL ?= http://$(HOST):$(PORT)
+export PUBLIC_BASE_URL
 
 .PHONY: help install run test lint audit format check migrate demo clean screenshots bench
 
@@ -33,7 +37,7 @@ migrate: install
 
 demo: migrate
 	$(BIN)/python manage.py load_content
-	$(BIN)/python manage.py seed_demo --base-url http://$(HOST):$(PORT)
+	$(BIN)/python manage.py seed_demo --base-url $(PUBLIC_BASE_URL)
 
 run: demo
 	@echo
@@ -45,7 +49,9 @@ run: demo
 	@echo "    Health         http://$(HOST):$(PORT)/healthz"
 	@echo "    API docs       http://$(HOST):$(PORT)/api/docs/   (demo API key above)"
 	@echo
-	HOST=$(HOST) PORT=$(PORT) PUBLIC_BASE_URL="$${PUBLIC_BASE_URL:-http://$(HOST):$(PORT)}" \
+	@echo "    Links in messages point at $(PUBLIC_BASE_URL) (PUBLIC_BASE_URL)"
+	@echo
+	HOST=$(HOST) PORT=$(PORT) PUBLIC_BASE_URL="$(PUBLIC_BASE_URL)" \
 		PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -f Procfile
 
 test: install

@@ -26,7 +26,10 @@ logger = logging.getLogger("config")
 
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=[])
-PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://localhost:8000").rstrip("/")
+# Where people reach the service: every link in a text or email starts with it. Unset (a developer's
+# machine), it is where `runserver $HOST:$PORT` listens, as `make run` does; production requires it.
+_RUNSERVER = "http://{}:{}".format(env.str("HOST", default="localhost"), env.str("PORT", default="8000"))
+PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default=_RUNSERVER).rstrip("/")
 
 INSTALLED_APPS = [
     "portal.apps.AdminConfig",  # django.contrib.admin, signing in with portal.auth's limits

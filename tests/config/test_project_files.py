@@ -1,6 +1,8 @@
 """docker-compose.yml cannot run here (no Docker engine), so we check it says what it should."""
 
+import os
 import re
+import subprocess
 from io import StringIO
 from pathlib import Path
 
@@ -63,3 +65,23 @@ def test_models_and_migrations_agree():
 
 def test_django_system_checks_pass():
     call_command("check", fail_level="WARNING")
+
+
+def _make_dry_run(*args: str, **env: str) -> str:
+    environ = {k: v for k, v in os.environ.items() if k not in ("PUBLIC_BASE_URL", "HOST", "PORT")}
+    done = subprocess.run(
+        ["make", "-n", "-C", str(ROOT), *args], env={**environ, **env}, capture_output=True, text=True, check=True
+    )
+    return done.stdout
+
+
+def test_make_run_points_links_at_the_address_it_serves():
+    commands = _make_dry_run("run", "HOST=0.0.0.0", "PORT=9000")
+    assert 'PUBLIC_BASE_URL="http://0.0.0.0:9000"' in commands
+    assert "seed_demo --base-url http://0.0.0.0:9000" in commands
+
+
+def test_make_run_keeps_a_public_base_url_that_is_set():
+    commands = _make_dry_run("run", PUBLIC_BASE_URL="https://demo.example.org")
+    assert 'PUBLIC_BASE_URL="https://demo.example.org"' in commands
+    assert "seed_demo --base-url https://demo.example.org" in commands
