@@ -417,6 +417,10 @@ def _send_claimed(message: OutboundMessage, sent: list[tuple[OutboundMessage, st
     if wait > 0:
         _record_later(message, delay=wait, error="", code="rate_limited", ambiguous=False, count_attempt=False)
         return "deferred:rate_limited"
+    if message.kind == Kind.CONFIRMATION and _superseded([message], timezone.now()):
+        # Asked again while this one waited its turn (the sender's rate limit): an old code that
+        # arrived after the new one would only fail when typed.
+        return _record_superseded(message)
     try:
         provider_id = _provider_send(message)
     except TransientError as exc:
@@ -523,6 +527,15 @@ def _record_transient(message: OutboundMessage, exc: TransientError) -> str:
         code=exc.code,
         ambiguous=exc.ambiguous,
     )
+
+
+def _record_superseded(message: OutboundMessage) -> str:
+    OutboundMessage.objects.filter(pk=message.pk, status=Status.SENDING).update(
+        status=Status.SUPPRESSED, status_reason="superseded", attempts=message.attempts - 1, lease_expires_at=None,
+        updated_at=timezone.now(),
+    )  # fmt: skip
+    _forget_codes([message])
+    return "suppressed:superseded"
 
 
 def _record_failed(message: OutboundMessage, error: str, code: str) -> str:

@@ -69,6 +69,7 @@ def welcome_enqueue(*, caregiver_id: int) -> int:
     return made
 
 
+@transaction.atomic
 def confirmation_send(*, confirmation_id: int, code: str) -> OutboundMessage | None:
     """Put a confirmation (an SMS code, a YES invitation or an email link) in the outbox, due now.
 
@@ -88,7 +89,7 @@ def confirmation_send(*, confirmation_id: int, code: str) -> OutboundMessage | N
         template_key = "enrollment-invite"
     else:
         template_key, context["confirm_url"] = "email-confirmation", rendering.email_confirm_url(confirmation.pk)
-    return message_enqueue_now(
+    message = message_enqueue_now(
         caregiver=caregiver,
         channel=confirmation.channel,
         kind=OutboundMessage.Kind.CONFIRMATION,
@@ -97,3 +98,32 @@ def confirmation_send(*, confirmation_id: int, code: str) -> OutboundMessage | N
         dedupe_key=f"confirm:{confirmation.pk}",
         to=confirmation.address,
     )
+    if message is not None:
+        confirmations_unsent_cancel(caregiver=caregiver, channel=confirmation.channel, keep=message)
+    return message
+
+
+def confirmations_unsent_cancel(*, caregiver: Caregiver, channel: str, keep: OutboundMessage) -> int:
+    """Cancel the caregiver's older codes, invitations and links on `channel` that are not sent yet.
+
+    Only the newest works, so an older one still waiting (behind the sender's rate limit, say) must
+    never arrive after it. One a worker has claimed already is checked again just before it goes
+    (sending: `superseded`). A cancelled code is masked at once, like a sent one.
+    """
+    now = timezone.now()
+    older = list(
+        OutboundMessage.objects.select_for_update()
+        .filter(
+            caregiver=caregiver,
+            channel=channel,
+            kind=OutboundMessage.Kind.CONFIRMATION,
+            dedupe_key__startswith="confirm:",
+            status=OutboundMessage.Status.SCHEDULED,
+        )
+        .exclude(pk=keep.pk)
+    )
+    for message in older:
+        message.status, message.status_reason, message.updated_at = OutboundMessage.Status.CANCELLED, "superseded", now
+        message.body, message.html = rendering.redact_codes(message.body), rendering.redact_codes(message.html)
+    OutboundMessage.objects.bulk_update(older, ["status", "status_reason", "updated_at", "body", "html"])
+    return len(older)

@@ -169,3 +169,30 @@ def test_only_the_newest_sign_up_code_is_sent_after_a_backlog(fake_twilio, db, c
     outcomes = sending.messages_send(message_ids=[m.pk for m in codes])
     assert [outcomes[m.pk] for m in codes] == ["suppressed:superseded", "suppressed:superseded", "sent"]
     assert len(fake_twilio.sent_to("+12025550138")) == 1
+
+
+def test_a_new_code_cancels_every_older_code_still_waiting_and_masks_it(db, clinic, content):
+    from caregiver import services
+
+    caregiver = services.caregiver_create(clinic=clinic, name="Dana", phone="+12025550138")
+    for _ in range(4):  # "send a new code", four times, before any went out
+        services.confirmation_start(caregiver=caregiver, channel="sms", source="web", consent_text_version="v1")
+    codes = list(OutboundMessage.objects.filter(caregiver=caregiver, kind="confirmation").order_by("pk"))
+    assert [(m.status, m.status_reason) for m in codes] == [("cancelled", "superseded")] * 3 + [("scheduled", "")]
+    assert all("••••••" in m.body for m in codes[:3])
+    assert "••••••" not in codes[3].body
+
+
+def test_an_old_code_a_worker_already_holds_is_not_sent_after_a_new_one_was_asked_for(fake_twilio, db, clinic, content):
+    from caregiver import services
+
+    caregiver = services.caregiver_create(clinic=clinic, name="Dana", phone="+12025550138")
+    services.confirmation_start(caregiver=caregiver, channel="sms", source="web", consent_text_version="v1")
+    old = OutboundMessage.objects.get(caregiver=caregiver, kind="confirmation")
+    OutboundMessage.objects.filter(pk=old.pk).update(status="queued")
+    claimed, _ = sending._claim_batch([old.pk], datetime.now(UTC))  # a worker has it, waiting for a send token
+    services.confirmation_start(caregiver=caregiver, channel="sms", source="web", consent_text_version="v1")
+    outcome = sending._send_claimed(claimed[0], [], sending.Counter())
+    assert outcome == "suppressed:superseded"
+    assert fake_twilio.sent_to("+12025550138") == []
+    assert "••••••" in refreshed(old).body
