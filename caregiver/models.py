@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from .validators import (
     enrollment_code_generate,
+    quiet_hours_problems,
     sms_name_problem,
     validate_e164,
     validate_loved_one_name,
@@ -372,6 +373,12 @@ class Caregiver(TimeStamped):
             raise ValidationError({"phone": "Text messages need a mobile number."})
         if self.channels in (self.Channels.EMAIL, self.Channels.BOTH) and not self.email:
             raise ValidationError({"email": "Email needs an email address."})
+        if self.quiet_start is not None and self.quiet_end is not None:
+            problems = quiet_hours_problems(
+                quiet_start=self.quiet_start, quiet_end=self.quiet_end, tip_time=self.tip_time
+            )
+            if problems:
+                raise ValidationError(problems)
 
     @property
     def wants_sms(self) -> bool:

@@ -6,7 +6,7 @@ import re
 import secrets
 import unicodedata
 import zoneinfo
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time
 from functools import lru_cache
 
 import phonenumbers
@@ -230,3 +230,55 @@ def sms_name_problem(value: str, *, allowed: frozenset[str] = frozenset()) -> st
         f"diagnosis ({', '.join(named)}). Try the clinic's short name, like “Lakeside Health”, or turn "
         "discreet mode off and allow those words."
     )
+
+
+# --- Quiet hours ----------------------------------------------------------------------------------
+
+# Whatever a caregiver sets, nothing is sent before 08:00 or from 21:00 local (messaging.timing).
+EARLIEST = time(8, 0)
+LATEST = time(21, 0)
+# Quiet hours must leave at least this much of that day: reminders need somewhere to go.
+MIN_DAY_MINUTES = 6 * 60
+
+
+def _minutes(moment: time) -> int:
+    return moment.hour * 60 + moment.minute
+
+
+def _in_quiet_hours(moment: time, quiet_start: time, quiet_end: time) -> bool:
+    if quiet_start == quiet_end:  # no quiet hours of their own
+        return False
+    if quiet_start > quiet_end:  # wraps midnight, e.g. 21:00-08:00
+        return moment >= quiet_start or moment < quiet_end
+    return quiet_start <= moment < quiet_end
+
+
+def _clock(moment: time) -> str:
+    return f"{moment.hour % 12 or 12}:{moment.minute:02d} {'AM' if moment.hour < 12 else 'PM'}"
+
+
+def quiet_hours_problems(*, quiet_start: time, quiet_end: time, tip_time: time | None = None) -> dict[str, str]:
+    """What is wrong with these quiet hours and tip time, by field ({} if nothing): the one rule for
+    the preferences page, the staff pages, the API and the model.
+
+    Quiet hours must leave at least 6 hours between 8 AM and 9 PM (otherwise they would silently
+    cancel the reminders), and the tip time must be outside them.
+    """
+    problems: dict[str, str] = {}
+    day = range(_minutes(EARLIEST), _minutes(LATEST))
+    open_minutes = sum(
+        1 for minute in day if not _in_quiet_hours(time(minute // 60, minute % 60), quiet_start, quiet_end)
+    )
+    if open_minutes < MIN_DAY_MINUTES:
+        hours = open_minutes / 60
+        left = "no time" if not open_minutes else f"only {hours:g} hour{'s' if hours != 1 else ''}"
+        problems["quiet_end"] = (
+            f"Quiet hours from {_clock(quiet_start)} to {_clock(quiet_end)} leave {left} between 8 AM and 9 PM "
+            "for messages. Leave at least 6 hours, so appointment reminders can reach you."
+        )
+    elif tip_time is not None and _in_quiet_hours(tip_time, quiet_start, quiet_end):
+        problems["tip_time"] = (
+            f"{_clock(tip_time)} is inside your quiet hours ({_clock(quiet_start)} to {_clock(quiet_end)}). "
+            "Choose a time for tips outside them."
+        )
+    return problems

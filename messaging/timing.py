@@ -10,12 +10,12 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from caregiver.models import Appointment, Caregiver
+from caregiver.validators import EARLIEST, LATEST
 
 from .models import ReminderRule
 
-# Whatever a caregiver sets, nothing is sent before 08:00 or from 21:00 local.
-EARLIEST = time(8, 0)
-LATEST = time(21, 0)
+# Whatever a caregiver sets, nothing is sent before 08:00 or from 21:00 local: caregiver.validators
+# holds the two, so the rule on quiet hours people may set counts the same day.
 # A message moved to the end of a window is planned this long before it, so that a few minutes of
 # dispatch delay cannot push it into quiet hours.
 END_MARGIN = timedelta(minutes=10)

@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from caregiver.models import APPOINTMENT_HORIZON, Appointment, Caregiver, CareLink, Clinic
-from caregiver.validators import phone_to_e164
+from caregiver.validators import phone_to_e164, quiet_hours_problems
 
 COMMON_ZONES = [
     ("America/New_York", "Eastern (New York)"),
@@ -147,17 +147,21 @@ class PreferencesForm(forms.Form):
         required=False,
     )
 
-    def __init__(self, *args, caregiver: Caregiver, **kwargs):
+    def __init__(self, *args, caregiver: Caregiver, confirmed: set[str], **kwargs):
         super().__init__(*args, **kwargs)
         if not (caregiver.phone and caregiver.wants_sms):
             # Asked only of someone who gets texts; saving without the field leaves it as it was.
             del self.fields["safety_tips_sms"]
-        self.fields["sms"].disabled = not caregiver.phone
-        self.fields["email"].disabled = not caregiver.email
+        # Only a confirmed number or email can be switched on here; the others have a button to confirm.
+        self.fields["sms"].disabled = "sms" not in confirmed
+        self.fields["email"].disabled = "email" not in confirmed
         if caregiver.phone:
             self.fields["sms"].help_text = f"To the number ending {caregiver.phone[-4:]}."
         if caregiver.email:
             self.fields["email"].help_text = f"To {mask_email(caregiver.email)}."
+        for channel in ("sms", "email"):
+            if channel not in confirmed and self.fields[channel].help_text:
+                self.fields[channel].help_text += " Not confirmed yet, so nothing is sent there."
 
     def clean(self):
         data = super().clean()
@@ -165,6 +169,12 @@ class PreferencesForm(forms.Form):
             raise ValidationError("Choose text messages, email or both. To get nothing at all, use “Stop everything”.")
         if data.get("quiet_start") and data.get("quiet_start") == data.get("quiet_end"):
             self.add_error("quiet_end", "Quiet hours need a different start and end.")
+        elif data.get("quiet_start") and data.get("quiet_end"):
+            problems = quiet_hours_problems(
+                quiet_start=data["quiet_start"], quiet_end=data["quiet_end"], tip_time=data.get("tip_time")
+            )
+            for field, problem in problems.items():
+                self.add_error(field, problem)
         return data
 
 

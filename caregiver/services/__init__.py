@@ -46,7 +46,12 @@ from .families import (
     family_import,
     family_import_read,
 )
-from .preferences import caregiver_pause_days, caregiver_preferences_save, caregiver_stop_everything
+from .preferences import (
+    caregiver_channel_confirm_request,
+    caregiver_pause_days,
+    caregiver_preferences_save,
+    caregiver_stop_everything,
+)
 
 __all__ = [
     "CAREGIVER_EDITABLE",
@@ -64,6 +69,7 @@ __all__ = [
     "caregiver_block_sms",
     "caregiver_calendar_create",
     "caregiver_calendar_reset",
+    "caregiver_channel_confirm_request",
     "caregiver_create",
     "caregiver_invite",
     "caregiver_link",

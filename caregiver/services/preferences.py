@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
@@ -14,6 +15,10 @@ from .confirmations import confirmation_start
 from .core import caregiver_opt_in, caregiver_opt_out, caregiver_pause, caregiver_resume, caregiver_update
 
 SOURCE = ConsentRecord.Source.WEB
+
+
+def _label(channel: str) -> str:
+    return "text messages" if channel == "sms" else "email"
 
 
 @transaction.atomic
@@ -28,49 +33,74 @@ def caregiver_preferences_save(
 ) -> list[str]:
     """Save channels and preferences; every channel switched on or off is a consent record.
 
-    A channel switched back on that was confirmed before is opted in again at once; one never
-    confirmed gets a confirmation (a YES text or an email link) first. `safety_tips_sms`: safety
-    tips by text as well as email (None: the page did not ask, so it is left as it is). Returns
-    what happened, in words, for the page to show.
+    Only a channel whose address is confirmed can be switched here: off is an opt-out, back on an
+    opt-in at once. A channel never confirmed keeps what it was (wanted or not) and is never sent
+    a confirmation by saving: that takes `caregiver_channel_confirm_request`, a button of its own.
+    `safety_tips_sms`: safety tips by text as well as email (None: the page did not ask, so it is
+    left as it is). Returns what happened, in words, for the page to show.
     """
     said: list[str] = []
     consent = selectors.caregiver_consent(caregiver=caregiver)
-    wanted = {"sms": sms and bool(caregiver.phone), "email": email and bool(caregiver.email)}
-    channels = (
-        Caregiver.Channels.BOTH
-        if wanted["sms"] and wanted["email"]
-        else Caregiver.Channels.SMS
-        if wanted["sms"]
-        else Caregiver.Channels.EMAIL
-    )
-    if safety_tips_sms is not None:
-        preferences["safety_tips_sms"] = safety_tips_sms
-    caregiver_update(caregiver=caregiver, channels=channels, **preferences)
     # Confirmed before at the address it has now (a new one is confirmed afresh).
-    confirmed_before = {
+    confirmed = {
         channel for channel in ("sms", "email") if selectors.address_confirmed(caregiver=caregiver, channel=channel)
     }
-    for channel, on in wanted.items():
-        label = "text messages" if channel == "sms" else "email"
-        if not on and consent.get(channel) is True:
+    asked = {"sms": sms, "email": email}
+    current = {"sms": caregiver.wants_sms, "email": caregiver.wants_email}
+    wanted = {
+        channel: (asked[channel] if channel in confirmed else current[channel])
+        and bool(selectors.address_of(caregiver, channel))
+        for channel in ("sms", "email")
+    }
+    if not any(asked[channel] for channel in confirmed):
+        raise ValidationError("Choose text messages, email or both. To get nothing at all, use “Stop everything”.")
+    if safety_tips_sms is not None:
+        preferences["safety_tips_sms"] = safety_tips_sms
+    caregiver_update(caregiver=caregiver, channels=_channels(wanted), **preferences)
+    for channel in confirmed:
+        label = _label(channel)
+        if not asked[channel] and consent.get(channel) is True:
             caregiver_opt_out(caregiver=caregiver, channel=channel, source=SOURCE, ip_address=ip_address)
             said.append(f"You will get no more {label}.")
-        elif on and consent.get(channel) is not True:
-            if channel in confirmed_before:
-                caregiver_opt_in(
-                    caregiver=caregiver, channel=channel, source=SOURCE, consent_text_version=CURRENT_WEB,
-                    ip_address=ip_address,
-                )  # fmt: skip
-                said.append(f"{label.capitalize()} are back on.")
-            else:
-                # No code page here: a text is confirmed by replying YES, an email by its link.
-                confirmation_start(
-                    caregiver=caregiver, channel=channel, source=SOURCE, consent_text_version=CURRENT_WEB,
-                    ip_address=ip_address, method=ChannelConfirmation.Method.REPLY if channel == "sms" else None,
-                )  # fmt: skip
-                how = "reply YES to the text we just sent" if channel == "sms" else "open the link we just emailed"
-                said.append(f"To start {label}, {how}.")
+        elif asked[channel] and consent.get(channel) is not True:
+            caregiver_opt_in(
+                caregiver=caregiver, channel=channel, source=SOURCE, consent_text_version=CURRENT_WEB,
+                ip_address=ip_address,
+            )  # fmt: skip
+            said.append(f"{label.capitalize()} are back on.")
     return said
+
+
+def _channels(wanted: dict[str, bool]) -> str:
+    if wanted["sms"] and wanted["email"]:
+        return Caregiver.Channels.BOTH
+    return Caregiver.Channels.EMAIL if wanted["email"] and not wanted["sms"] else Caregiver.Channels.SMS
+
+
+@transaction.atomic
+def caregiver_channel_confirm_request(*, caregiver: Caregiver, channel: str, ip_address: str | None) -> str:
+    """The caregiver asks, from their preferences page, to confirm a number or email they have not
+    confirmed yet: a text to reply YES to, or an emailed link. The only way that page sends one.
+
+    Raises ValidationError if there is nothing to confirm, RateLimited if asked too often.
+    """
+    if channel not in ("sms", "email"):
+        raise ValidationError({"channel": "Choose text messages or email to confirm."})
+    label = _label(channel)
+    if not selectors.address_of(caregiver, channel):
+        what = "mobile number" if channel == "sms" else "email address"
+        raise ValidationError({channel: f"There is no {what} to confirm. Call your clinic to add one."})
+    if selectors.address_confirmed(caregiver=caregiver, channel=channel):
+        raise ValidationError({channel: f"Your {label} are confirmed already: tick the box and save to get them."})
+    confirmation_start(
+        caregiver=caregiver, channel=channel, source=SOURCE, consent_text_version=CURRENT_WEB,
+        ip_address=ip_address, method=ChannelConfirmation.Method.REPLY if channel == "sms" else None,
+    )  # fmt: skip
+    wanted = {"sms": caregiver.wants_sms, "email": caregiver.wants_email, channel: True}
+    caregiver_update(caregiver=caregiver, channels=_channels(wanted))
+    if channel == "sms":
+        return "We sent you a text. Reply YES to it to start text messages."
+    return "We sent you an email. Open the link in it to start email."
 
 
 @transaction.atomic
@@ -92,4 +122,10 @@ def caregiver_stop_everything(*, caregiver: Caregiver, ip_address: str | None) -
     return stopped
 
 
-__all__ = ["caregiver_pause_days", "caregiver_preferences_save", "caregiver_resume", "caregiver_stop_everything"]
+__all__ = [
+    "caregiver_channel_confirm_request",
+    "caregiver_pause_days",
+    "caregiver_preferences_save",
+    "caregiver_resume",
+    "caregiver_stop_everything",
+]

@@ -10,10 +10,10 @@ from django.views.decorators.http import require_http_methods
 
 from caregiver import services
 from caregiver.models import Caregiver
-from caregiver.selectors import caregiver_consent, link_address_ok
+from caregiver.selectors import address_confirmed, caregiver_consent, caregivers_with_invitations, link_address_ok
 from caregiver.tokens import preferences_link
 
-from ..forms import PauseForm, PreferencesForm
+from ..forms import PauseForm, PreferencesForm, mask_email, mask_phone
 from .calendar import feed_urls
 from .common import client_ip, errors_to_form
 
@@ -26,10 +26,12 @@ def preferences(request: HttpRequest, token: str) -> HttpResponse:
         # Tampered with, expired, or sent to an address that is not (or no longer) theirs and confirmed.
         return render(request, "portal/preferences.html", {"invalid": True}, status=404)
     consent = caregiver_consent(caregiver=caregiver)
+    confirmed = {channel for channel in ("sms", "email") if address_confirmed(caregiver=caregiver, channel=channel)}
     action = request.POST.get("action", "save")
     initial = {
-        "sms": consent.get("sms") is True or (caregiver.wants_sms and "sms" not in consent),
-        "email": consent.get("email") is True or (caregiver.wants_email and "email" not in consent),
+        # On only when it is: a number or email not confirmed yet gets nothing, whatever was chosen.
+        "sms": consent.get("sms") is True,
+        "email": consent.get("email") is True,
         "tip_frequency": caregiver.tip_frequency,
         "tip_time": caregiver.tip_time,
         "quiet_start": caregiver.quiet_start,
@@ -38,10 +40,13 @@ def preferences(request: HttpRequest, token: str) -> HttpResponse:
         "safety_tips_sms": caregiver.safety_tips_sms,
     }
     form = PreferencesForm(
-        request.POST if action == "save" and request.method == "POST" else None, initial=initial, caregiver=caregiver
+        request.POST if action == "save" and request.method == "POST" else None,
+        initial=initial,
+        caregiver=caregiver,
+        confirmed=confirmed,
     )
     pause_form = PauseForm(request.POST if action == "pause" else None)
-    status = 200
+    status, confirm_error = 200, ("", "")
     if request.method == "POST":
         ip = client_ip(request)
         if action == "save" and form.is_valid():
@@ -61,6 +66,19 @@ def preferences(request: HttpRequest, token: str) -> HttpResponse:
                 status = 400
             else:
                 messages.success(request, " ".join(["Your preferences are saved.", *said]))
+                return redirect(request.path)
+        elif action in ("confirm_sms", "confirm_email"):
+            channel = action.removeprefix("confirm_")
+            try:
+                said_one = services.caregiver_channel_confirm_request(
+                    caregiver=caregiver, channel=channel, ip_address=ip
+                )
+            except services.RateLimited as exc:
+                confirm_error, status = (channel, exc.messages[0]), 429
+            except ValidationError as exc:
+                confirm_error, status = (channel, " ".join(exc.messages)), 400
+            else:
+                messages.success(request, said_one)
                 return redirect(request.path)
         elif action == "pause" and pause_form.is_valid():
             try:
@@ -98,9 +116,29 @@ def preferences(request: HttpRequest, token: str) -> HttpResponse:
         "form": form,
         "pause_form": pause_form,
         "consent": consent,
+        "to_confirm": _to_confirm(caregiver, confirmed, confirm_error),
+        # Asked to confirm what is confirmed already: said at the top, where the channels are.
+        "confirm_error": confirm_error[1] if confirm_error[0] in confirmed else "",
         "stopped": caregiver.status == Caregiver.Status.OPTED_OUT,
         "paused": caregiver.status == Caregiver.Status.PAUSED,
         # Shown only once they asked for it: the link itself is the key to their calendar.
         "calendar": feed_urls(caregiver.calendar_secret) if caregiver.calendar_secret else None,
     }
     return render(request, "portal/preferences.html", context, status=status)
+
+
+def _to_confirm(caregiver: Caregiver, confirmed: set[str], error: tuple[str, str]) -> list[dict]:
+    """The caregiver's number and email that are not confirmed: each gets a button that asks."""
+    asked = caregivers_with_invitations(Caregiver.objects.filter(pk=caregiver.pk)).first()
+    rows = []
+    for channel, address in (("sms", caregiver.phone), ("email", caregiver.email)):
+        if not address or channel in confirmed:
+            continue
+        rows.append({
+            "channel": channel,
+            "label": "text messages" if channel == "sms" else "email",
+            "address": mask_phone(address) if channel == "sms" else mask_email(address),
+            "asked_at": getattr(asked, f"{channel}_asked_at", None),
+            "error": error[1] if error[0] == channel else "",
+        })  # fmt: skip
+    return rows

@@ -1,5 +1,6 @@
 """A caregiver changes what they get from a signed link, without a password."""
 
+import html
 import re
 from datetime import timedelta
 
@@ -75,11 +76,76 @@ def test_switching_a_channel_off_records_an_opt_out(client, caregiver):
     assert (record.action, record.source) == ("opt_out", "web")
 
 
-def test_switching_on_a_channel_never_confirmed_asks_to_confirm_it_first(client, caregiver):
+def test_saving_never_sends_a_confirmation_to_a_channel_never_confirmed(client, caregiver):
     response = client.post(url(caregiver), {**SAVE, "email": "on"}, follow=True)
-    assert "open the link we just emailed" in text(response)
+    assert "Your preferences are saved." in text(response)
     assert caregiver_consent(caregiver=caregiver) == {"sms": True}
-    assert caregiver.messages.filter(kind="confirmation", channel="email").exists()
+    assert not caregiver.messages.filter(kind="confirmation").exists()
+    for _ in range(2):  # saving again sends nothing either
+        client.post(url(caregiver), SAVE)
+    assert not caregiver.messages.filter(kind="confirmation").exists()
+
+
+def test_only_confirmed_channels_show_as_on_and_the_other_offers_a_confirmation(client, caregiver):
+    Caregiver.objects.filter(pk=caregiver.pk).update(channels="both")  # chose email too, never confirmed it
+    page = client.get(url(caregiver)).content.decode()
+    assert re.search(r'<input type="checkbox" name="sms"[^>]*checked', page)
+    email_box = re.search(r'<input type="checkbox" name="email"[^>]*>', page).group(0)
+    assert "checked" not in email_box
+    assert "disabled" in email_box
+    assert "s•••@example.com is not confirmed yet, so we send no email there." in text(client.get(url(caregiver)))
+    assert not caregiver.messages.filter(kind="confirmation").exists()
+
+
+def test_the_confirm_button_sends_one_confirmation_when_pressed(client, caregiver):
+    response = client.post(url(caregiver), {"action": "confirm_email"}, follow=True)
+    assert "We sent you an email. Open the link in it to start email." in text(response)
+    assert caregiver.messages.filter(kind="confirmation", channel="email").count() == 1
+    caregiver.refresh_from_db()
+    assert caregiver.channels == "both"
+    assert caregiver_consent(caregiver=caregiver) == {"sms": True}  # on only once the link is opened
+
+
+def test_a_confirmed_channel_has_no_confirm_button(client, caregiver):
+    response = client.post(url(caregiver), {"action": "confirm_sms"})
+    assert response.status_code == 400
+    assert "Your text messages are confirmed already" in text(response)
+    assert not caregiver.messages.filter(kind="confirmation").exists()
+
+
+@pytest.mark.parametrize(
+    ("fields", "field", "message"),
+    [
+        ({"quiet_start": "00:00", "quiet_end": "23:59"}, "quiet_end",
+         "Quiet hours from 12:00 AM to 11:59 PM leave no time between 8 AM and 9 PM for messages."),
+        ({"quiet_start": "10:00", "quiet_end": "19:00"}, "quiet_end", "leave only 4 hours between 8 AM and 9 PM"),
+        ({"tip_time": "07:00"}, "tip_time",
+         "7:00 AM is inside your quiet hours (10:00 PM to 7:30 AM). Choose a time for tips outside them."),
+    ],
+)  # fmt: skip
+def test_quiet_hours_that_leave_too_little_day_or_hide_the_tip_time_are_refused(
+    client, caregiver, fields, field, message
+):
+    response = client.post(url(caregiver), {**SAVE, **fields})
+    assert response.status_code == 400
+    errors = re.search(rf'<p class="error" id="id_{field}_error">([^<]*)</p>', response.content.decode())
+    assert message in html.unescape(errors.group(1))
+    caregiver.refresh_from_db()
+    assert (f"{caregiver.quiet_start:%H:%M}", f"{caregiver.quiet_end:%H:%M}") == ("21:00", "08:00")
+
+
+def test_staff_api_edits_follow_the_same_quiet_hours_rule(caregiver):
+    from tests.clients import token_client
+
+    user = factories.StaffMembershipFactory(clinic=caregiver.clinic).user
+    response = token_client(user).patch(
+        f"/api/v1/caregivers/{caregiver.pk}/", {"quiet_start": "00:00", "quiet_end": "23:59"}, format="json"
+    )
+    assert response.status_code == 400
+    assert "leave no time between 8 AM and 9 PM" in str(response.json())
+    response = token_client(user).patch(f"/api/v1/caregivers/{caregiver.pk}/", {"tip_time": "22:30"}, format="json")
+    assert response.status_code == 400
+    assert "10:30 PM is inside your quiet hours" in str(response.json())
 
 
 def test_choosing_no_channel_is_explained(client, caregiver):
