@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import Count, DateTimeField, Min, OuterRef, Prefetch, Q, QuerySet, Subquery, Value
+from django.db.models import Count, DateTimeField, Exists, Min, OuterRef, Prefetch, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -300,3 +300,34 @@ def sessions_on_day_for_user(*, user: AbstractBaseUser | AnonymousUser, day: dat
             .prefetch_related("loved_one__caregivers")
         )
     return sorted(found, key=lambda a: (a.starts_at, a.pk))
+
+
+def sign_ups_unconfirmed() -> QuerySet[Caregiver]:
+    """Self sign-ups nobody confirmed: pending, with no consent record of any kind (not even a
+    STOP), asked to confirm only from the sign-up page (never by staff), and with nothing staff
+    added since (an appointment, another caregiver). Such a record holds a number or email for
+    nobody: a new sign-up or a staff enrollment with the same address replaces it, and it expires
+    after SIGN_UP_EXPIRY_DAYS (caregiver.services.signups)."""
+    from .models import ChannelConfirmation
+
+    confirmations = ChannelConfirmation.objects.filter(caregiver=OuterRef("pk"))
+    staff_asked = confirmations.filter(Q(source=ConsentRecord.Source.STAFF) | Q(requested_by__isnull=False))
+    family = {"loved_one__links__caregiver_id": OuterRef("pk")}
+    return (
+        Caregiver.objects.filter(status=Caregiver.Status.PENDING)
+        .filter(Exists(confirmations.filter(source=ConsentRecord.Source.WEB)))
+        .exclude(Exists(staff_asked))
+        .exclude(Exists(ConsentRecord.objects.filter(caregiver=OuterRef("pk"))))
+        .exclude(Exists(Appointment.objects.filter(**family)))
+        .exclude(Exists(CareLink.objects.filter(**family).exclude(caregiver_id=OuterRef("pk"))))
+    )
+
+
+def caregivers_holding(*, clinic: Clinic, phone: str, email: str) -> QuerySet[Caregiver]:
+    """The clinic's caregivers with this number (E.164) or email address (any case)."""
+    match = Q(pk__in=[])
+    if phone:
+        match |= Q(phone=phone)
+    if email:
+        match |= Q(email__iexact=email.strip())
+    return Caregiver.objects.filter(match, clinic=clinic)

@@ -11,3 +11,9 @@ caregiver_changed = Signal()
 appointment_changed = Signal()
 # kwargs: confirmation_id: int, code: str (the SMS code in plain text, "" for replies and links)
 confirmation_requested = Signal()
+# kwargs: caregiver_id: int, channel: str. Someone signed up again with a number or email this
+# caregiver has (confirmed, or enrolled by staff): messaging tells its owner, discreetly.
+already_signed_up = Signal()
+# kwargs: caregiver_id: int. Unlike the others, sent INSIDE the transaction, just before a sign-up
+# nobody confirmed is deleted: messaging deletes its outbox rows (the codes), which hold the row.
+sign_up_discarding = Signal()

@@ -8,7 +8,13 @@ from django.db.models.signals import post_save
 from django.dispatch import receiver
 
 from caregiver.models import Caregiver, Clinic, plan_mark
-from caregiver.signals import appointment_changed, caregiver_changed, confirmation_requested
+from caregiver.signals import (
+    already_signed_up,
+    appointment_changed,
+    caregiver_changed,
+    confirmation_requested,
+    sign_up_discarding,
+)
 from content.models import MessageTemplate, Tip
 
 from . import planning, services
@@ -56,6 +62,19 @@ def on_confirmation_requested(sender, *, confirmation_id: int, code: str, **kwar
     message = services.confirmation_send(confirmation_id=confirmation_id, code=code)
     if message is not None:
         dispatcher_wake([message.pk])
+
+
+@receiver(already_signed_up)
+def on_already_signed_up(sender, *, caregiver_id: int, channel: str, **kwargs) -> None:
+    message = services.already_signed_up_send(caregiver_id=caregiver_id, channel=channel)
+    if message is not None:
+        dispatcher_wake([message.pk])
+
+
+@receiver(sign_up_discarding)
+def on_sign_up_discarding(sender, *, caregiver_id: int, **kwargs) -> None:
+    # Inside the deleting transaction: its codes (masked once sent) go with the sign-up.
+    OutboundMessage.objects.filter(caregiver_id=caregiver_id).delete()
 
 
 # Words changed: the caregivers with a planned message in those words are re-planned, so what

@@ -127,3 +127,24 @@ def confirmations_unsent_cancel(*, caregiver: Caregiver, channel: str, keep: Out
         message.body, message.html = rendering.redact_codes(message.body), rendering.redact_codes(message.html)
     OutboundMessage.objects.bulk_update(older, ["status", "status_reason", "updated_at", "body", "html"])
     return len(older)
+
+
+def already_signed_up_send(*, caregiver_id: int, channel: str) -> OutboundMessage | None:
+    """Someone signed up this caregiver's number or email again: tell its owner, instead of a code.
+
+    Like a code, it goes without consent (asked for), but never to an address that said stop.
+    The sign-up page looked the same as for a new sign-up, so only the owner learns of it.
+    """
+    caregiver = Caregiver.objects.select_related("clinic").filter(pk=caregiver_id).first()
+    if caregiver is None or not address_of(caregiver, channel):
+        return None
+    context = rendering.base_context(caregiver, caregiver.clinic, "")
+    return message_enqueue_now(
+        caregiver=caregiver,
+        channel=channel,
+        kind=OutboundMessage.Kind.CONFIRMATION,
+        template_key="already-signed-up",
+        context=context,
+        dedupe_key=f"already:{caregiver.pk}:{channel}:{timezone.now().timestamp():.6f}",
+        to=address_of(caregiver, channel),
+    )

@@ -9,6 +9,8 @@ from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
+from caregiver import services as caregiver_services
+
 from . import alerts, dispatch, planning, rides, sending, services
 from .locks import beat_lock
 
@@ -102,3 +104,12 @@ def rides_check_task() -> dict[str, int]:
         if not got:
             return {"skipped": 1}
         return rides.rides_unconfirmed_alert(now=timezone.now())
+
+
+@shared_task(ignore_result=True, soft_time_limit=50, time_limit=60)
+def sign_ups_expire_task() -> dict[str, int]:
+    # Locked for the task's hard limit: a tick that dies frees the lock by then.
+    with beat_lock("sign-ups", ttl=60) as got:
+        if not got:
+            return {"skipped": 1}
+        return {"deleted": caregiver_services.sign_ups_expire(now=timezone.now())}

@@ -8,8 +8,12 @@ Split by topic: `core` (people, consent, appointments), `confirmations` (double 
 from .audit import audit_record
 from .calendar import caregiver_calendar_create, caregiver_calendar_reset
 from .confirmations import (
+    CODE_TTL,
     RateLimited,
+    code_typed_problem,
+    code_wrong_message,
     confirmation_code_check,
+    confirmation_limits_take,
     confirmation_link_check,
     confirmation_reply_check,
     confirmation_start,
@@ -52,9 +56,11 @@ from .preferences import (
     caregiver_preferences_save,
     caregiver_stop_everything,
 )
+from .signups import caregiver_sign_up_discard, sign_ups_expire
 
 __all__ = [
     "CAREGIVER_EDITABLE",
+    "CODE_TTL",
     "IMPORT_COLUMNS",
     "IMPORT_MAX_BYTES",
     "ImportResult",
@@ -80,10 +86,14 @@ __all__ = [
     "caregiver_preferences_save",
     "caregiver_resume",
     "caregiver_sign_up",
+    "caregiver_sign_up_discard",
     "caregiver_stop_everything",
     "caregiver_update",
     "clinic_create",
+    "code_typed_problem",
+    "code_wrong_message",
     "confirmation_code_check",
+    "confirmation_limits_take",
     "confirmation_link_check",
     "confirmation_reply_check",
     "confirmation_start",
@@ -93,5 +103,6 @@ __all__ = [
     "family_import",
     "family_import_read",
     "loved_one_create",
+    "sign_ups_expire",
     "staff_membership_add",
 ]  # fmt: skip

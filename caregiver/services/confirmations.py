@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -28,6 +28,7 @@ from .core import caregiver_opt_in
 Method = ChannelConfirmation.Method
 TTL = {Method.CODE: timedelta(minutes=10), Method.REPLY: timedelta(days=30), Method.LINK: timedelta(days=3)}
 CODE_ATTEMPTS = 5
+CODE_TTL = TTL[Method.CODE]
 
 
 class RateLimited(ValidationError):
@@ -74,16 +75,7 @@ def confirmation_start(
         if not caregiver.email:
             raise ValidationError({"channel": "There is no email address to confirm."})
         address, method = caregiver.email, Method.LINK
-    limits = [(Limit("confirm-address", settings.CONFIRMATIONS_PER_ADDRESS_PER_HOUR, 3600), address)]
-    if ip_address:
-        limits.append((Limit("confirm-ip", settings.CONFIRMATIONS_PER_IP_PER_HOUR, 3600), ip_address))
-    for limit, subject in limits:
-        wait = limit_hit(limit, subject)
-        if wait is not None:
-            what = "codes to this number" if channel == "sms" else "links to this address"
-            if limit.name == "confirm-ip":
-                what = "confirmations from your connection"
-            raise RateLimited(f"We have sent too many {what} for now. Try again in {_minutes(wait)}.", wait)
+    confirmation_limits_take(channel=channel, address=address, ip_address=ip_address)
     # A new request replaces the old one: only the latest code or link works.
     caregiver.confirmations.filter(channel=channel, confirmed_at__isnull=True).update(expires_at=timezone.now())
     code = f"{secrets.randbelow(10**6):06d}" if method == Method.CODE else ""
@@ -103,6 +95,22 @@ def confirmation_start(
         lambda: confirmation_requested.send(sender=ChannelConfirmation, confirmation_id=confirmation.pk, code=code)
     )
     return confirmation
+
+
+def confirmation_limits_take(*, channel: str, address: str, ip_address: str | None) -> None:
+    """Count one confirmation sent to `address` (and asked from `ip_address`); over a limit, raise
+    RateLimited saying when to try again. Also counted for a sign-up whose address is taken, so
+    that one answers exactly as a new one would."""
+    limits = [(Limit("confirm-address", settings.CONFIRMATIONS_PER_ADDRESS_PER_HOUR, 3600), address)]
+    if ip_address:
+        limits.append((Limit("confirm-ip", settings.CONFIRMATIONS_PER_IP_PER_HOUR, 3600), ip_address))
+    for limit, subject in limits:
+        wait = limit_hit(limit, subject)
+        if wait is not None:
+            what = "codes to this number" if channel == "sms" else "links to this address"
+            if limit.name == "confirm-ip":
+                what = "confirmations from your connection"
+            raise RateLimited(f"We have sent too many {what} for now. Try again in {_minutes(wait)}.", wait)
 
 
 def _still_current(confirmation: ChannelConfirmation) -> bool:
@@ -149,21 +157,34 @@ def _code_try(caregiver: Caregiver, code: str, ip_address: str | None) -> Consen
     )
     if confirmation is None or not _still_current(confirmation):
         return "There is no code waiting to be confirmed. Send a new code."
-    if confirmation.expires_at <= timezone.now():
+    problem = code_typed_problem(code=code, expires_at=confirmation.expires_at, attempts=confirmation.attempts)
+    if problem:
+        return problem
+    typed = "".join(ch for ch in code if ch.isdigit())
+    if not hmac.compare_digest(confirmation.code_hash, _code_hash(caregiver.pk, typed)):
+        confirmation.attempts += 1
+        confirmation.save(update_fields=["attempts"])
+        return code_wrong_message(attempts=confirmation.attempts)
+    return _confirm(confirmation, ip_address=ip_address)
+
+
+def code_typed_problem(*, code: str, expires_at: datetime, attempts: int) -> str:
+    """Why a typed code cannot be checked at all ('' if it can): expired, too many tries, not 6 digits."""
+    if expires_at <= timezone.now():
         return "This code has expired. Send a new code and use it within 10 minutes."
-    if confirmation.attempts >= CODE_ATTEMPTS:
+    if attempts >= CODE_ATTEMPTS:
         return "Too many wrong tries. Send a new code."
     typed = "".join(ch for ch in code if ch.isdigit())
     if len(typed) != 6 or len(code.strip()) > 20:
         return "Enter the 6 digits from the text message."
-    if not hmac.compare_digest(confirmation.code_hash, _code_hash(caregiver.pk, typed)):
-        confirmation.attempts += 1
-        confirmation.save(update_fields=["attempts"])
-        left = CODE_ATTEMPTS - confirmation.attempts
-        if left == 0:
-            return "That code is not right, and that was the last try. Send a new code."
-        return f"That code is not right. You have {left} {'try' if left == 1 else 'tries'} left."
-    return _confirm(confirmation, ip_address=ip_address)
+    return ""
+
+
+def code_wrong_message(*, attempts: int) -> str:
+    left = CODE_ATTEMPTS - attempts
+    if left == 0:
+        return "That code is not right, and that was the last try. Send a new code."
+    return f"That code is not right. You have {left} {'try' if left == 1 else 'tries'} left."
 
 
 @transaction.atomic

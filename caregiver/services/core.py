@@ -26,6 +26,7 @@ from ..models import (
 from ..signals import appointment_changed, caregiver_changed
 from ..validators import name_normalize, phone_to_e164
 from .audit import audit_record, changed_fields
+from .signups import sign_ups_free_addresses
 
 logger = logging.getLogger(__name__)
 
@@ -116,6 +117,8 @@ def caregiver_create(
             normalised_phone = phone_to_e164(phone, require_mobile=True)
         except ValidationError as exc:
             errors["phone"] = exc.messages
+    # A sign-up nobody confirmed holds these addresses for nobody: it makes way.
+    sign_ups_free_addresses(clinic=clinic, phone=normalised_phone, email=(email or "").strip().lower())
     caregiver = Caregiver(
         clinic=clinic,
         name=name_normalize(name),
@@ -172,6 +175,11 @@ def caregiver_update(*, caregiver: Caregiver, by: AbstractBaseUser | None = None
     changed = [field for field, value in changes.items() if getattr(caregiver, field) != value]
     if not changed:
         return caregiver
+    if "phone" in changed or "email" in changed:
+        sign_ups_free_addresses(
+            clinic=caregiver.clinic, phone=str(changes["phone"]) if "phone" in changed else "",
+            email=str(changes["email"]) if "email" in changed else "", keep=caregiver,
+        )  # fmt: skip
     before = {field: getattr(caregiver, field) for field in changed}
     for field in changed:
         setattr(caregiver, field, changes[field])

@@ -14,10 +14,11 @@ from django.db import transaction
 from ..consent import CURRENT_STAFF, CURRENT_WEB
 from ..models import Appointment, Caregiver, CareLink, Clinic, ConsentRecord, LovedOne
 from ..selectors import unconfirmed_channels
-from ..validators import local_to_utc
+from ..validators import local_to_utc, name_normalize, phone_to_e164
 from .audit import audit_record
-from .confirmations import confirmation_start
+from .confirmations import confirmation_limits_take, confirmation_start
 from .core import appointment_create, caregiver_create, loved_one_create
+from .signups import sign_up_repeat_notify, sign_up_taken_addresses
 
 
 def caregiver_invite(*, caregiver: Caregiver, by: AbstractBaseUser | None) -> int:
@@ -70,12 +71,29 @@ def caregiver_sign_up(
     time_zone: str,
     ip_address: str | None,
     consent_text_version: str = CURRENT_WEB,
-) -> Caregiver:
+) -> Caregiver | None:
     """A caregiver signs themselves up on the web: pending, with a code or link sent per channel.
 
-    Nothing else is sent until a channel is confirmed. Errors are keyed by form field; a number
-    already enrolled is refused without saying who enrolled it.
+    Nothing else is sent until a channel is confirmed. Errors are keyed by form field. A sign-up
+    nobody confirmed with the same number or email is replaced. A number or email someone at the
+    clinic really has (confirmed, or enrolled by staff) is not refused, which would tell anyone
+    who is enrolled: nothing is made, its owner is told someone tried (`sign_up_repeat_notify`),
+    and None is returned, for the page to look exactly as after a new sign-up.
     """
+    normalised = _phone_or_blank(phone)
+    taken = sign_up_taken_addresses(clinic=clinic, phone=normalised, email=email)
+    if taken:
+        _sign_up_validate(
+            clinic=clinic, name=name, phone=phone, email=email, channels=channels, time_zone=time_zone,
+            loved_one_name=loved_one_name,
+        )  # fmt: skip
+        # Counted as the codes and links a new sign-up would send, so the limits answer the same.
+        for channel, address in (("sms", normalised), ("email", email.strip().lower())):
+            if address and channel in _channel_set(channels):
+                confirmation_limits_take(channel=channel, address=address, ip_address=ip_address)
+        for caregiver, channel in taken:
+            sign_up_repeat_notify(caregiver=caregiver, channel=channel)
+        return None
     errors: dict[str, list[str]] = {}
     loved_one = None
     try:
@@ -99,6 +117,37 @@ def caregiver_sign_up(
         ip_address=ip_address,
     )
     return caregiver
+
+
+def _phone_or_blank(phone: str) -> str:
+    try:
+        return phone_to_e164(phone, require_mobile=True) if (phone or "").strip() else ""
+    except ValidationError:
+        return ""
+
+
+def _channel_set(channels: str) -> set[str]:
+    return {"sms", "email"} if channels == Caregiver.Channels.BOTH else {channels}
+
+
+def _sign_up_validate(
+    *, clinic: Clinic, name: str, phone: str, email: str, channels: str, time_zone: str, loved_one_name: str
+) -> None:
+    """The checks a new sign-up gets, without saving: a taken address answers bad input the same way."""
+    errors: dict[str, list[str]] = {}
+    try:
+        LovedOne(clinic=clinic, first_name=name_normalize(loved_one_name)).full_clean(exclude=["clinic"])
+    except ValidationError as exc:
+        errors["loved_one"] = exc.messages
+    try:
+        Caregiver(
+            clinic=clinic, name=name_normalize(name), phone=_phone_or_blank(phone), email=(email or "").strip().lower(),
+            channels=channels, time_zone=time_zone or clinic.time_zone,
+        ).full_clean(validate_constraints=False)  # fmt: skip
+    except ValidationError as exc:
+        errors.update(_by_field(exc))
+    if errors:
+        raise ValidationError(errors)
 
 
 @transaction.atomic

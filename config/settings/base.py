@@ -282,6 +282,8 @@ CELERY_BEAT_SCHEDULE = {
     },
     # A treatment within a day with no ride home confirmed: the clinic is told (messaging.rides).
     "check-rides": {"task": "messaging.tasks.rides_check_task", "schedule": 300.0},
+    # Sign-ups nobody confirmed within SIGN_UP_EXPIRY_DAYS are deleted (caregiver.services.signups).
+    "expire-sign-ups": {"task": "messaging.tasks.sign_ups_expire_task", "schedule": 3600.0},
 }
 
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
@@ -296,6 +298,9 @@ PHONE_DEFAULT_REGION = env.str("PHONE_DEFAULT_REGION", default="US")
 CONFIRMATIONS_PER_ADDRESS_PER_HOUR = env.int("CONFIRMATIONS_PER_ADDRESS_PER_HOUR", default=5)
 CONFIRMATIONS_PER_IP_PER_HOUR = env.int("CONFIRMATIONS_PER_IP_PER_HOUR", default=20)
 SIGNUPS_PER_IP_PER_HOUR = env.int("SIGNUPS_PER_IP_PER_HOUR", default=20)
+# A self sign-up nobody confirmed in this many days is deleted (hourly, `expire-sign-ups`); until
+# then a new sign-up or a staff enrollment with its number or email replaces it.
+SIGN_UP_EXPIRY_DAYS = env.int("SIGN_UP_EXPIRY_DAYS", default=7)
 # Guessing staff passwords (or API tokens): failed attempts per username, from any address, and
 # per IP address, sign-ins and tokens together, in a fixed window. Over either, every attempt is
 # a 429 until the window ends, whether or not the account exists (see portal/auth.py).

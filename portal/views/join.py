@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
 from caregiver import services
@@ -17,11 +19,14 @@ from caregiver.models import Caregiver, ChannelConfirmation, Clinic
 from caregiver.ratelimit import Limit, limit_hit
 from caregiver.selectors import caregiver_consent
 from caregiver.tokens import email_confirm_id
+from messaging.rendering import national_phone, preferences_url
 
 from ..forms import CodeForm, JoinCodeForm, SignupForm, mask_email, mask_phone
 from .common import client_ip, errors_to_form, posted
 
 SESSION_KEY = "signup_caregiver"
+# A sign-up whose number or email was someone's already: what the code page needs to look the same.
+DECOY_KEY = "signup_taken"
 ENROLLMENT_CODE = re.compile(r"[A-Za-z0-9]{6,16}")
 
 
@@ -74,12 +79,72 @@ def join(request: HttpRequest, code: str) -> HttpResponse:
                 errors_to_form(form, exc, field_map={"first_name": "loved_one", "non_field": "__all__"})
                 status = 400
             else:
-                request.session[SESSION_KEY] = caregiver.pk
+                if caregiver is None:
+                    # The number or email is someone's already: its owner was told. This browser is
+                    # shown what a new sign-up sees, so the page reveals nothing.
+                    request.session.pop(SESSION_KEY, None)
+                    request.session[DECOY_KEY] = _decoy(clinic, data)
+                else:
+                    request.session.pop(DECOY_KEY, None)
+                    request.session[SESSION_KEY] = caregiver.pk
                 return redirect("portal:join-confirm", code=clinic.enrollment_code)
         else:
             status = 400
     context = {"form": form, "clinic": clinic, "consent_text": consent_text(clinic=clinic, version=CURRENT_WEB)}
     return render(request, "portal/join/signup.html", context, status=status)
+
+
+def _decoy(clinic: Clinic, data: dict) -> dict:
+    phone = data["phone"] if data["channels"] in ("sms", "both") else ""
+    return {
+        "clinic": clinic.pk, "name": data["name"], "phone": phone, "email": (data["email"] or "").strip().lower(),
+        "channels": data["channels"], "asked_at": timezone.now().isoformat(), "attempts": 0,
+    }  # fmt: skip
+
+
+def _taken(request: HttpRequest, clinic: Clinic) -> dict | None:
+    decoy = request.session.get(DECOY_KEY)
+    return decoy if decoy and decoy.get("clinic") == clinic.pk else None
+
+
+def _taken_confirm(request: HttpRequest, clinic: Clinic, decoy: dict) -> HttpResponse:
+    """The code page for a sign-up whose address was someone's already: the same page, the same
+    answers and limits, but no code exists, so none works (its owner got a message instead)."""
+    form = CodeForm(posted(request))
+    status, page_error = 200, ""
+    phone, email = decoy["phone"], decoy["email"]
+    if request.method == "POST" and request.POST.get("action") == "resend":
+        try:
+            services.confirmation_limits_take(channel="sms", address=phone, ip_address=client_ip(request))
+        except services.RateLimited as exc:
+            form, page_error, status = CodeForm(), exc.messages[0], 429
+        else:
+            decoy.update(asked_at=timezone.now().isoformat(), attempts=0)
+            request.session[DECOY_KEY] = decoy
+            messages.success(request, f"We sent a new code to {mask_phone(phone)}. The old one no longer works.")
+            return redirect("portal:join-confirm", code=clinic.enrollment_code)
+    elif request.method == "POST" and form.is_valid():
+        code = form.cleaned_data["code"]
+        expires_at = datetime.fromisoformat(decoy["asked_at"]) + services.CODE_TTL
+        problem = services.code_typed_problem(code=code, expires_at=expires_at, attempts=decoy["attempts"])
+        if not problem:
+            decoy["attempts"] += 1
+            request.session[DECOY_KEY] = decoy
+            problem = services.code_wrong_message(attempts=decoy["attempts"])
+        form.add_error("code", problem)
+        status = 400
+    elif request.method == "POST":
+        status = 400
+    context = {
+        "clinic": clinic,
+        "form": form,
+        "page_error": page_error,
+        "needs_code": bool(phone),
+        "masked_phone": mask_phone(phone),
+        "email_pending": bool(email) and decoy["channels"] in ("email", "both"),
+        "masked_email": mask_email(email) if email else "",
+    }
+    return render(request, "portal/join/confirm.html", context, status=status)
 
 
 def _signed_up(request: HttpRequest, clinic: Clinic) -> Caregiver | None:
@@ -92,6 +157,9 @@ def join_confirm(request: HttpRequest, code: str) -> HttpResponse:
     """Type the SMS code (or ask for a new one); says where the email link went."""
     clinic = _clinic(code)
     caregiver = _signed_up(request, clinic)
+    decoy = _taken(request, clinic) if caregiver is None else None
+    if decoy is not None:
+        return _taken_confirm(request, clinic, decoy)
     if caregiver is None:
         messages.error(
             request, "Your sign-up session has ended. Sign up again, or reply YES to our text if you got one."
@@ -144,9 +212,13 @@ def join_done(request: HttpRequest, code: str) -> HttpResponse:
     if caregiver is None:
         return redirect("portal:join", code=clinic.enrollment_code)
     consent = caregiver_consent(caregiver=caregiver)
+    confirmed = next((channel for channel in ("sms", "email") if consent.get(channel) is True), None)
     context = {
         "clinic": clinic,
         "caregiver": caregiver,
+        "clinic_phone": national_phone(clinic.contact_phone),
+        # Their own link, for the address they just confirmed (it opens only while it is confirmed).
+        "preferences_url": preferences_url(caregiver, channel=confirmed) if confirmed else "",
         "sms_on": consent.get("sms") is True,
         "email_pending": caregiver.wants_email and consent.get("email") is not True,
         "masked_email": mask_email(caregiver.email) if caregiver.email else "",

@@ -1,13 +1,15 @@
 """A caregiver signs themselves up at /join/<code>/ and confirms with a code or a link."""
 
+import re
 from datetime import timedelta
 
 import pytest
 import time_machine
+from django.test import Client
 from django.utils import timezone
 
 from caregiver.consent import CURRENT_WEB, consent_text
-from caregiver.models import Caregiver, ChannelConfirmation, ConsentRecord
+from caregiver.models import Caregiver, ChannelConfirmation, ConsentRecord, LovedOne
 from caregiver.tokens import email_confirm_token
 from messaging.models import OutboundMessage
 from messaging.planning import plan_due
@@ -167,13 +169,120 @@ def test_bad_input_is_explained_next_to_the_field(client, clinic_with_content, c
     assert Caregiver.objects.count() == 0
 
 
-def test_an_enrolled_number_is_refused_without_saying_who_enrolled_it(client, clinic_with_content):
-    factories.CaregiverFactory(clinic=clinic_with_content, name="Secret Person", phone="+12025550143")
+def confirm_page_as_read(client, masked: str) -> str:
+    # The page as a stranger reads it, with the masked number and the form's token set aside.
+    return text(client.get("/join/RIVER234/confirm/")).replace(masked, "•••")
+
+
+def test_signing_up_again_before_confirming_replaces_the_pending_sign_up(client, clinic_with_content):
+    sign_up(client, clinic_with_content, name="Jordan Rivera", loved_one="Alex")
+    first = Caregiver.objects.get(phone="+12025550143")
+    old_code = outbox_code(first)
+    again = Client()  # later, another browser: the first sign-up's session is gone
+    response = sign_up(again, clinic_with_content, name="Jordan Rivers", loved_one="Alexis")
+    assert response["Location"] == "/join/RIVER234/confirm/"
+    caregiver = Caregiver.objects.get(phone="+12025550143")
+    assert caregiver.pk != first.pk
+    assert (caregiver.name, caregiver.loved_ones.get().first_name) == ("Jordan Rivers", "Alexis")
+    assert not LovedOne.objects.filter(first_name="Alex").exists()  # the first sign-up's family went with it
+    new_code = outbox_code(caregiver)
+    if old_code != new_code:
+        assert "not right" in text(again.post("/join/RIVER234/confirm/", {"code": old_code}))
+    assert again.post("/join/RIVER234/confirm/", {"code": new_code})["Location"] == "/join/RIVER234/done/"
+
+
+def test_signing_up_a_confirmed_number_shows_the_same_page_and_tells_its_owner(client, clinic_with_content):
+    owner = factories.CaregiverFactory(clinic=clinic_with_content, name="Secret Person", phone="+12025550143")
+    factories.ConsentRecordFactory(caregiver=owner, channel="sms")
+    newcomer = Client()
+    sign_up(newcomer, clinic_with_content, phone="(202) 555-0144")
     response = sign_up(client, clinic_with_content)
-    page = text(response)
+    assert response.status_code == 302
+    assert response["Location"] == "/join/RIVER234/confirm/"
+    assert confirm_page_as_read(client, "0143") == confirm_page_as_read(newcomer, "0144")
+    assert Caregiver.objects.filter(phone="+12025550143").get() == owner  # nothing made, nothing changed
+    [told] = owner.messages.all()
+    assert (told.kind, told.channel, told.to) == ("confirmation", "sms", "+12025550143")
+    assert "already signed up, so nothing changed" in told.body
+    assert "Secret Person" not in told.body
+    # No code exists, so none works; the answers are a real code page's.
+    wrong = text(client.post("/join/RIVER234/confirm/", {"code": "123456"}))
+    assert "That code is not right. You have 4 tries left." in wrong
+    resent = text(client.post("/join/RIVER234/confirm/", {"action": "resend"}, follow=True))
+    assert "We sent a new code to •••-•••-0143. The old one no longer works." in resent
+    assert owner.messages.count() == 1  # a new code is asked for; the owner is not texted again for it
+
+
+def test_a_taken_number_is_limited_like_a_new_one(client, clinic_with_content, settings):
+    settings.CONFIRMATIONS_PER_ADDRESS_PER_HOUR = 1
+    owner = factories.CaregiverFactory(clinic=clinic_with_content, phone="+12025550143")
+    factories.ConsentRecordFactory(caregiver=owner, channel="sms")
+    sign_up(client, clinic_with_content)
+    response = sign_up(Client(), clinic_with_content)
+    assert response.status_code == 429
+    assert "too many codes to this number" in text(response)
+    assert owner.messages.count() == 1
+
+
+def test_signing_up_a_confirmed_email_tells_its_owner_by_email(client, clinic_with_content):
+    owner = factories.CaregiverFactory(clinic=clinic_with_content, email="jordan@example.com", channels="email")
+    factories.ConsentRecordFactory(caregiver=owner, channel="email")
+    sign_up(client, clinic_with_content, channels="email", phone="", email="Jordan@Example.com")
+    assert "We emailed a confirmation link to j•••@example.com" in text(client.get("/join/RIVER234/confirm/"))
+    [told] = owner.messages.all()
+    assert (told.channel, told.subject) == ("email", "You're already signed up for Alongside")
+    assert Caregiver.objects.count() == 1
+
+
+def test_bad_input_with_a_taken_number_is_explained_as_for_a_new_one(client, clinic_with_content):
+    factories.CaregiverFactory(clinic=clinic_with_content, phone="+12025550143")
+    response = sign_up(client, clinic_with_content, loved_one="")
     assert response.status_code == 400
-    assert "already enrolled at this clinic" in page
-    assert "Secret Person" not in page
+    assert "This field is required" in text(response)
+
+
+def test_staff_can_enroll_a_number_someone_only_started_signing_up_with(client, clinic_with_content, staff_user):
+    from caregiver import services
+
+    sign_up(client, clinic_with_content)
+    services.family_enroll(
+        clinic=clinic_with_content, loved_one_name="Sam",
+        caregivers=[{"name": "Jordan Rivera", "phone": "+12025550143", "relationship": "partner"}], by=staff_user,
+    )  # fmt: skip
+    caregiver = Caregiver.objects.get(phone="+12025550143")
+    assert caregiver.loved_ones.get().first_name == "Sam"
+    assert caregiver.confirmations.get().source == "staff"
+    assert "Your sign-up session has ended" in text(client.get("/join/RIVER234/confirm/", follow=True))
+
+
+def test_sign_ups_nobody_confirms_are_deleted_after_seven_days(client, clinic_with_content):
+    from caregiver import services
+
+    with time_machine.travel("2026-12-01 12:00Z"):
+        sign_up(client, clinic_with_content)
+        confirmed = factories.CaregiverFactory(clinic=clinic_with_content, status="pending")
+        factories.ConsentRecordFactory(caregiver=confirmed, channel="sms")
+        staff_entered = services.caregiver_create(clinic=clinic_with_content, name="Kim", phone="+12025550177")
+        services.caregiver_invite(caregiver=staff_entered, by=None)
+    assert services.sign_ups_expire(now=timezone.now().replace(year=2026, month=12, day=7)) == 0
+    with time_machine.travel("2026-12-08 12:01Z"):
+        assert services.sign_ups_expire(now=timezone.now()) == 1
+    assert not Caregiver.objects.filter(phone="+12025550143").exists()
+    assert not LovedOne.objects.filter(first_name="Alex").exists()
+    assert not OutboundMessage.objects.filter(to="+12025550143").exists()
+    assert set(Caregiver.objects.all()) == {confirmed, staff_entered}
+
+
+def test_the_done_page_says_how_to_change_preferences_and_gives_the_clinic_phone(client, clinic_with_content):
+    sign_up(client, clinic_with_content)
+    caregiver = Caregiver.objects.get(phone="+12025550143")
+    client.post("/join/RIVER234/confirm/", {"code": outbox_code(caregiver)})
+    response = client.get("/join/RIVER234/done/")
+    page = text(response)
+    assert "reply PREFS to any of our texts for a link" in page
+    assert "call Riverside Clinic at (202) 555-0100" in page
+    link = re.search(r'href="http://[^/]+(/p/[^"]+/)"', response.content.decode()).group(1)
+    assert "Your Alongside messages" in text(client.get(link))
 
 
 def test_signing_up_by_email_sends_a_link_that_confirms_on_a_button_press(client, clinic_with_content):
