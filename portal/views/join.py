@@ -10,6 +10,7 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
@@ -17,9 +18,9 @@ from caregiver import services
 from caregiver.consent import CURRENT_WEB, consent_text
 from caregiver.models import Caregiver, ChannelConfirmation, Clinic
 from caregiver.ratelimit import Limit, limit_hit
-from caregiver.selectors import caregiver_consent
-from caregiver.tokens import email_confirm_id
-from messaging.rendering import national_phone, preferences_url
+from caregiver.selectors import address_of, caregiver_consent
+from caregiver.tokens import email_confirm_id, preferences_token
+from messaging.rendering import national_phone
 
 from ..forms import CodeForm, JoinCodeForm, SignupForm, mask_email, mask_phone
 from .common import client_ip, errors_to_form, posted
@@ -218,7 +219,11 @@ def join_done(request: HttpRequest, code: str) -> HttpResponse:
         "caregiver": caregiver,
         "clinic_phone": national_phone(clinic.contact_phone),
         # Their own link, for the address they just confirmed (it opens only while it is confirmed).
-        "preferences_url": preferences_url(caregiver, channel=confirmed) if confirmed else "",
+        "preferences_url": reverse(
+            "portal:preferences", args=[preferences_token(caregiver.pk, address=address_of(caregiver, confirmed))]
+        )
+        if confirmed
+        else "",
         "sms_on": consent.get("sms") is True,
         "email_pending": caregiver.wants_email and consent.get("email") is not True,
         "masked_email": mask_email(caregiver.email) if caregiver.email else "",
