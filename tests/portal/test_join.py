@@ -315,3 +315,16 @@ def test_a_tampered_or_old_email_link_is_refused(client, clinic_with_content):
 def test_the_confirm_page_needs_the_sign_up_session(client, clinic_with_content):
     response = client.get("/join/RIVER234/confirm/")
     assert response["Location"] == "/join/RIVER234/"
+
+
+def test_beat_deletes_expired_sign_ups_every_hour(client, clinic_with_content, settings):
+    from config.celery import app
+    from messaging.tasks import sign_ups_expire_task
+
+    entry = settings.CELERY_BEAT_SCHEDULE["expire-sign-ups"]
+    assert (entry["task"] in app.tasks, entry["schedule"]) == (True, 3600.0)
+    with time_machine.travel("2026-12-01 12:00Z"):
+        sign_up(client, clinic_with_content)
+    with time_machine.travel("2026-12-08 12:01Z"):
+        assert sign_ups_expire_task() == {"deleted": 1}
+    assert not Caregiver.objects.exists()
