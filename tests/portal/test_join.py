@@ -328,3 +328,24 @@ def test_beat_deletes_expired_sign_ups_every_hour(client, clinic_with_content, s
     with time_machine.travel("2026-12-08 12:01Z"):
         assert sign_ups_expire_task() == {"deleted": 1}
     assert not Caregiver.objects.exists()
+
+
+def test_signing_up_again_with_an_unconfirmed_email_replaces_that_sign_up(client, clinic_with_content):
+    sign_up(client, clinic_with_content, channels="email", phone="", email="jordan@example.com")
+    first = Caregiver.objects.get(email="jordan@example.com")
+    response = sign_up(Client(), clinic_with_content, channels="email", phone="", email="Jordan@Example.com")
+    assert response["Location"] == "/join/RIVER234/confirm/"
+    caregiver = Caregiver.objects.get(email="jordan@example.com")
+    assert caregiver.pk != first.pk
+    assert caregiver.messages.filter(channel="email", kind="confirmation").count() == 1
+
+
+def test_staff_giving_a_caregiver_an_address_only_a_pending_sign_up_has_is_not_blocked(
+    client, clinic_with_content, staff_user
+):
+    from caregiver import services
+
+    sign_up(client, clinic_with_content)
+    enrolled = factories.CaregiverFactory(clinic=clinic_with_content, phone="+12025550150")
+    services.caregiver_update(caregiver=enrolled, phone="(202) 555-0143", by=staff_user)
+    assert list(Caregiver.objects.filter(phone="+12025550143")) == [enrolled]
