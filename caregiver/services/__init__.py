@@ -32,6 +32,7 @@ from .core import (
     clinic_create,
     loved_one_create,
     staff_membership_add,
+    staff_user_create,
 )
 from .families import (
     IMPORT_COLUMNS,
@@ -88,4 +89,5 @@ __all__ = [
     "family_import_read",
     "loved_one_create",
     "staff_membership_add",
+    "staff_user_create",
 ]  # fmt: skip
