@@ -47,7 +47,12 @@ def phone_conversation(*, caregiver: Caregiver) -> list[PhoneText]:
     sent = OutboundMessage.objects.filter(channel=OutboundMessage.Channel.SMS, status__in=OutboundMessage.OUT).filter(
         Q(caregiver=caregiver) & (Q(to="") | Q(to=caregiver.phone)) | Q(caregiver=None, to=caregiver.phone)
     )
-    texts = [(m.sent_at or m.send_at, 0, PhoneText(at=m.sent_at or m.send_at, from_us=True, text=m.body)) for m in sent]
+    # A webhook's immediate answer is kept in the outbox too (provider id twiml:<sid>): it is shown
+    # once, right after the text it answers, from the inbound row.
+    texts = [
+        (m.sent_at or m.send_at, 0, PhoneText(at=m.sent_at or m.send_at, from_us=True, text=m.body))
+        for m in sent.exclude(provider_id__startswith="twiml:")
+    ]
     received = InboundMessage.objects.filter(from_number=caregiver.phone).filter(
         Q(clinic=caregiver.clinic) | Q(clinic=None)
     )

@@ -6,9 +6,11 @@ import json
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from caregiver import services
 from caregiver.models import Caregiver
+from config.celery import app as celery_app
 from messaging.models import CrisisAlert, OutboundMessage
 from messaging.sending import due_send_here
 from tests import factories
@@ -22,7 +24,11 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def phone_on(settings, content):
     settings.DEV_PHONE = True
     settings.TWILIO_AUTH_TOKEN = "phone-test-token"
-    settings.CELERY_TASK_ALWAYS_EAGER = True
+    # What a worker would do after the reply (the welcome) happens in the request, as in the browser tests.
+    previous = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = True
+    yield
+    celery_app.conf.task_always_eager = previous
 
 
 @pytest.fixture
@@ -33,7 +39,7 @@ def invited(phone_on, clinic):
         clinic=clinic, name="Morgan Lee", phone="(202) 555-0177", loved_one=loved_one, channels="sms"
     )
     services.caregiver_invite(caregiver=caregiver, by=None)
-    due_send_here(now=caregiver.created_at)
+    due_send_here(now=timezone.now())
     return caregiver
 
 
