@@ -114,6 +114,8 @@ def test_the_phone_is_a_404_unless_local_settings_turn_it_on(settings, invited):
     settings.DEV_PHONE = False
     assert Client().get("/dev/phone/").status_code == 404
     assert reply(invited, "YES").status_code == 404
+    family = invited.loved_ones.get()
+    assert Client().post(f"/dev/phone/families/{family.pk}/send-next/").status_code == 404
     assert not invited.inbound.exists()
 
 
