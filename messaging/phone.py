@@ -16,7 +16,6 @@ from uuid import uuid4
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
-from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 from twilio.request_validator import RequestValidator
@@ -87,6 +86,8 @@ def phone_text_send(*, caregiver: Caregiver, body: str, host: str) -> str:
     }
     if clinic.twilio_messaging_service_sid:
         form["MessagingServiceSid"] = clinic.twilio_messaging_service_sid
+    from django.test import Client  # a developer's tool: not loaded unless the phone is used
+
     path = reverse("messaging:twilio-inbound")
     signature = RequestValidator(settings.TWILIO_AUTH_TOKEN).compute_signature(settings.PUBLIC_BASE_URL + path, form)
     response = Client(HTTP_HOST=host, raise_request_exception=False).post(
