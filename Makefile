@@ -48,6 +48,7 @@ run: demo
 	@echo "    Admin          http://$(HOST):$(PORT)/admin/"
 	@echo "    Health         http://$(HOST):$(PORT)/healthz"
 	@echo "    API docs       http://$(HOST):$(PORT)/api/docs/   (demo API key above)"
+	@echo "    The phone      http://$(HOST):$(PORT)/dev/phone/  (the demo's texts; reply YES, STOP, HELP...)"
 	@echo
 	@echo "    Links in messages point at $(PUBLIC_BASE_URL) (PUBLIC_BASE_URL)"
 	@echo

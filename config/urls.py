@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import TemplateView
@@ -9,7 +10,11 @@ admin.site.site_header = "Alongside administration"
 admin.site.site_title = "Alongside"
 
 urlpatterns = [
-    path("", TemplateView.as_view(template_name="home.html"), name="home"),
+    path(
+        "",
+        TemplateView.as_view(template_name="home.html", extra_context={"dev_phone": settings.DEV_PHONE}),
+        name="home",
+    ),
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("content.urls")),

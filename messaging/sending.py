@@ -24,6 +24,7 @@ from caregiver.models import Caregiver, ChannelConfirmation, ConsentRecord
 from caregiver.selectors import address_of, caregiver_send_problem, caregivers_consent
 
 from . import discretion, locks, provider_health, rendering, timing
+from .dispatch import dispatch_due
 from .models import OutboundMessage
 from .providers import PermanentError, TransientError, sms_provider
 from .providers.email import email_send, outbox_attachments
@@ -560,3 +561,21 @@ def _record_permanent(message: OutboundMessage, exc: PermanentError) -> str:
         elif exc.code in INVALID_NUMBER:
             caregiver_services.caregiver_block_sms(caregiver=caregiver, reason=f"Twilio {exc.code}: {exc}")
     return result
+
+
+def due_send_here(*, now: datetime) -> tuple[int, Counter[str]]:
+    """One dispatcher tick that sends what it claims in this process, without Celery (for
+    `plan_now --send` and the local phone). Returns how many it claimed and what became of them."""
+    outcomes: Counter[str] = Counter()
+
+    def send_here(ids: list[int]) -> None:
+        for outcome in messages_send(message_ids=ids).values():
+            outcomes[outcome.split(":")[0]] += 1
+
+    tick = dispatch_due(
+        now=now,
+        batch_size=settings.DISPATCH_BATCH_SIZE,
+        max_per_tick=settings.DISPATCH_MAX_PER_TICK,
+        enqueue=send_here,
+    )
+    return tick["claimed"], outcomes

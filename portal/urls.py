@@ -2,7 +2,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from .auth import StaffLoginView
-from .views import alerts, calendar, join, preferences, ride, staff
+from .views import alerts, calendar, join, phone, preferences, ride, staff
 
 app_name = "portal"
 
@@ -34,4 +34,7 @@ urlpatterns = [
     path("staff/alerts/<int:pk>/", alerts.alert_detail, name="alert"),
     path("staff/alerts/<int:pk>/acknowledge/", alerts.alert_acknowledge, name="alert-acknowledge"),
     path("staff/texts/", alerts.texts, name="texts"),
+    # A developer's machine only (settings.DEV_PHONE): a 404 anywhere else
+    path("dev/phone/", phone.phone, name="dev-phone"),
+    path("dev/phone/families/<int:pk>/send-next/", phone.phone_family_send_next, name="dev-phone-send-next"),
 ]

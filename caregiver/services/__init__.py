@@ -36,6 +36,7 @@ from .core import (
     clinic_create,
     loved_one_create,
     staff_membership_add,
+    staff_user_create,
 )
 from .families import (
     IMPORT_COLUMNS,
@@ -105,4 +106,5 @@ __all__ = [
     "loved_one_create",
     "sign_ups_expire",
     "staff_membership_add",
+    "staff_user_create",
 ]  # fmt: skip

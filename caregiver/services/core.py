@@ -7,7 +7,9 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -56,17 +58,31 @@ def clinic_create(
     discreet_mode: bool = True,
     observation_minutes: int = 60,
 ) -> Clinic:
+    """Raises ValidationError keyed by field (the admin's and the model's checks, phones included)."""
+    phones: dict[str, str] = {}
+    errors: dict[str, list[str]] = {}
+    for field, raw in (("contact_phone", contact_phone), ("twilio_from_number", twilio_from_number)):
+        try:
+            phones[field] = phone_to_e164(raw) if raw or field == "contact_phone" else ""
+        except ValidationError as exc:
+            errors[field] = exc.messages
+            phones[field] = ""
     clinic = Clinic(
         name=name.strip(),
         slug=slug,
         time_zone=time_zone,
-        contact_phone=phone_to_e164(contact_phone),
+        contact_phone=phones["contact_phone"],
         contact_email=contact_email.strip().lower(),
-        twilio_from_number=phone_to_e164(twilio_from_number) if twilio_from_number else "",
+        twilio_from_number=phones["twilio_from_number"],
         discreet_mode=discreet_mode,
         observation_minutes=observation_minutes,
     )
-    clinic.full_clean()
+    try:
+        clinic.full_clean(exclude=list(errors))
+    except ValidationError as exc:
+        errors.update(exc.message_dict)
+    if errors:
+        raise ValidationError(errors)
     clinic.save()
     return clinic
 
@@ -77,6 +93,43 @@ def staff_membership_add(
 ) -> StaffMembership:
     membership, _ = StaffMembership.objects.update_or_create(user=user, clinic=clinic, defaults={"role": role})
     return membership
+
+
+@transaction.atomic
+def staff_user_create(
+    *,
+    username: str,
+    password: str,
+    clinic: Clinic,
+    email: str = "",
+    first_name: str = "",
+    last_name: str = "",
+    role: str = StaffMembership.Role.STAFF,
+) -> AbstractBaseUser:
+    """A login for the staff portal at `clinic`. The password must pass AUTH_PASSWORD_VALIDATORS.
+
+    Raises ValidationError keyed by field: a taken username, a weak password, a bad email or role.
+    """
+    user_model = get_user_model()
+    user = user_model(username=username.strip(), email=email.strip().lower(), first_name=first_name.strip(),
+                      last_name=last_name.strip())  # fmt: skip
+    errors: dict[str, list[str]] = {}
+    if role not in StaffMembership.Role.values:
+        errors["role"] = [f"Role must be one of: {', '.join(StaffMembership.Role.values)}."]
+    try:
+        user.full_clean(exclude=["password"])
+    except ValidationError as exc:
+        errors.update(exc.message_dict)
+    try:
+        validate_password(password, user=user)
+    except ValidationError as exc:
+        errors["password"] = exc.messages
+    if errors:
+        raise ValidationError(errors)
+    user.set_password(password)
+    user.save()
+    StaffMembership.objects.create(user=user, clinic=clinic, role=role)
+    return user
 
 
 # --- Families ------------------------------------------------------------------------------

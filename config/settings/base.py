@@ -231,6 +231,8 @@ SPECTACULAR_SETTINGS = {
 
 TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="")
 TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
+# The phone on the page (/dev/phone/): only local settings turn it on.
+DEV_PHONE = False
 TWILIO_API_BASE_URL = env.str("TWILIO_API_BASE_URL", default="")
 # Until Twilio credentials are set, SMS are printed and recorded instead of sent.
 SMS_BACKEND = env.str("SMS_BACKEND", default="twilio" if TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN else "console")

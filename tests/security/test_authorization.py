@@ -119,6 +119,8 @@ ELSEWHERE = {
     "portal:alert-ack": "signed link per alert and on-call contact (tests/messaging/test_alerts.py)",
     "portal:ride": "signed link per caregiver, appointment and address (tests/messaging/test_rides_and_notices.py)",
     "portal:calendar-feed": "secret link per caregiver, replaceable from preferences (tests/portal/test_calendar.py)",
+    "portal:dev-phone": "local settings only: a 404 under any other (tests/portal/test_dev_phone.py)",
+    "portal:dev-phone-send-next": "local settings only: a 404 under any other (tests/portal/test_dev_phone.py)",
     "portal:login": "public, limited (tests/security/test_rate_limits.py)",
     "portal:logout": "ends the caller's own session",
     "messaging:twilio-inbound": "Twilio signature (tests/security/test_webhook_signatures.py)",

@@ -45,6 +45,7 @@ class Command(BaseCommand):
             self._staff(clinic)
             self._on_call(clinic)
             loved_one = self._family(clinic)
+            self._texter(clinic, loved_one)
             count = self._course(loved_one)
             api_key = self._api_key()
         self.stdout.write(
@@ -52,6 +53,7 @@ class Command(BaseCommand):
         )
         self.stdout.write(f"  Staff portal:     {base_url}/staff/   login {DEMO_USERNAME} / {DEMO_PASSWORD}")
         self.stdout.write(f"  Sign-up page:     {base_url}/join/{clinic.enrollment_code}/")
+        self.stdout.write(f"  The phone:        {base_url}/dev/phone/   (Morgan was asked to reply YES)")
         self.stdout.write(f"  Demo API key:     {api_key}")
         self.stdout.write(f"  Try:              curl -H 'Authorization: Api-Key {api_key}' {base_url}/api/v1/tips/")
 
@@ -130,6 +132,20 @@ class Command(BaseCommand):
                         caregiver=caregiver, channel=channel, source="staff", consent_text_version=CONSENT_VERSION
                     )
         return loved_one
+
+    def _texter(self, clinic: Clinic, loved_one: LovedOne) -> None:
+        """A friend staff enrolled for texts only, asked to reply YES: confirm them on /dev/phone/."""
+        if Caregiver.objects.filter(clinic=clinic, phone="+12025550177").exists():
+            return
+        morgan = services.caregiver_create(
+            clinic=clinic,
+            name="Morgan Lee",
+            phone="(202) 555-0177",
+            channels=Caregiver.Channels.SMS,
+            loved_one=loved_one,
+            relationship=CareLink.Relationship.FRIEND,
+        )
+        services.caregiver_invite(caregiver=morgan, by=None)
 
     def _course(self, loved_one: LovedOne) -> int:
         existing = loved_one.appointments.count()

@@ -7,12 +7,11 @@ manage.py plan_now --send             # then one dispatcher tick, sending what i
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from caregiver.models import Caregiver
-from messaging import dispatch, planning, sending
+from messaging import planning, sending
 
 
 class Command(BaseCommand):
@@ -50,18 +49,6 @@ class Command(BaseCommand):
         )
 
     def _send(self) -> None:
-        outcomes: dict[str, int] = {}
-
-        def send_here(ids: list[int]) -> None:
-            for outcome in sending.messages_send(message_ids=ids).values():
-                kind = outcome.split(":")[0]
-                outcomes[kind] = outcomes.get(kind, 0) + 1
-
-        tick = dispatch.dispatch_due(
-            now=timezone.now(),
-            batch_size=settings.DISPATCH_BATCH_SIZE,
-            max_per_tick=settings.DISPATCH_MAX_PER_TICK,
-            enqueue=send_here,
-        )
+        claimed, outcomes = sending.due_send_here(now=timezone.now())
         summary = ", ".join(f"{count} {kind}" for kind, count in sorted(outcomes.items())) or "nothing"
-        self.stdout.write(f"Dispatched {tick['claimed']} due message(s): {summary}.")
+        self.stdout.write(f"Dispatched {claimed} due message(s): {summary}.")
