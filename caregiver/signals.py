@@ -11,3 +11,6 @@ caregiver_changed = Signal()
 appointment_changed = Signal()
 # kwargs: confirmation_id: int, code: str (the SMS code in plain text, "" for replies and links)
 confirmation_requested = Signal()
+# kwargs: pairs: list of (appointment_id, same_visit_id): duplicates cancelled by a family merge.
+# Sent inside the merge's transaction, so the outbox re-points their rows before anyone re-plans.
+appointments_merged = Signal()

@@ -8,7 +8,7 @@ from django.db.models.signals import post_save
 from django.dispatch import receiver
 
 from caregiver.models import Caregiver, Clinic, plan_mark
-from caregiver.signals import appointment_changed, caregiver_changed, confirmation_requested
+from caregiver.signals import appointment_changed, appointments_merged, caregiver_changed, confirmation_requested
 from content.models import MessageTemplate, Tip
 
 from . import planning, services
@@ -41,6 +41,11 @@ def on_caregiver_changed(sender, *, caregiver_id: int, change: str, **kwargs) ->
     _enqueue(plan_batch_task, [caregiver_id])
     if change == "consent":
         _enqueue(welcome_task, caregiver_id)
+
+
+@receiver(appointments_merged)
+def on_appointments_merged(sender, *, pairs: list[tuple[int, int]], **kwargs) -> None:
+    services.outbox_appointments_merge(pairs=pairs)
 
 
 @receiver(post_save, sender=Clinic)
