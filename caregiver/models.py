@@ -701,7 +701,9 @@ class AuditEvent(AppendOnly):
     def describe(self, time_zone: str) -> str:
         """The changes in words, times in `time_zone`: "starts at Mon Nov 2, 10:00 AM → Wed Nov 4, 9:30 AM"."""
         zone = ZoneInfo(time_zone)
-        model = {self.Target.CAREGIVER: Caregiver, self.Target.APPOINTMENT: Appointment}.get(self.target_type)
+        model = {
+            self.Target.CAREGIVER: Caregiver, self.Target.APPOINTMENT: Appointment, self.Target.FAMILY: LovedOne,
+        }.get(self.target_type)  # fmt: skip
 
         def show(field: str, value: object) -> str:
             if isinstance(value, str) and len(value) >= 16 and value[4:5] == "-" and value[10:11] == "T":

@@ -121,7 +121,7 @@ def family_archive(*, loved_one: LovedOne, reason: str, by: AbstractBaseUser, no
         by=by,
         action="family.archive",
         target=loved_one,
-        changes={"reason": reason, "appointments_cancelled": cancelled, "caregivers_archived": archived},
+        changes={"archived_reason": reason, "appointments_cancelled": cancelled, "caregivers_archived": archived},
     )
     return loved_one
 
@@ -144,7 +144,7 @@ def family_restore(*, loved_one: LovedOne, by: AbstractBaseUser) -> LovedOne:
         caregiver.status = Caregiver.Status.PENDING
         _sync_status(caregiver)  # active again if their address is still confirmed
         _announce_caregiver(caregiver, "status")
-    audit_record(by=by, action="family.restore", target=loved_one, changes={"reason": reason})
+    audit_record(by=by, action="family.restore", target=loved_one, changes={"archived_reason": reason})
     return loved_one
 
 

@@ -170,7 +170,8 @@ def test_archiving_needs_a_reason_and_happens_once(clinic, staff):
     with pytest.raises(ValidationError, match="already archived"):
         services.family_archive(loved_one=loved_one, reason="bereavement", by=staff)
     event = AuditEvent.objects.get(action="family.archive")
-    assert event.changes["reason"] == "bereavement"
+    assert event.changes["archived_reason"] == "bereavement"
+    assert event.describe("America/New_York").startswith("archived reason Bereavement;")
 
 
 # --- Merging -----------------------------------------------------------------------------------
