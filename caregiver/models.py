@@ -240,10 +240,19 @@ class StaffMembership(TimeStamped):
 class LovedOne(PlanInput, TimeStamped):
     """The person in treatment. First name or nickname only: no diagnosis, no date of birth."""
 
+    class ArchiveReason(models.TextChoices):
+        COURSE_ENDED = "course_ended", "Course ended"
+        MOVED_CLINIC = "moved_clinic", "Moved to another clinic"
+        BEREAVEMENT = "bereavement", "Bereavement"
+
     clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="loved_ones")
     first_name = models.CharField(
         max_length=40, validators=[validate_loved_one_name], help_text="First name or nickname only."
     )
+    # Archived: hidden from the staff list, nothing more is planned or sent for the family
+    # (caregiver.services.people.family_archive); the reason is shown to staff.
+    archived_at = models.DateTimeField(null=True, blank=True)
+    archived_reason = models.CharField(max_length=12, choices=ArchiveReason.choices, blank=True)
 
     class Meta:
         ordering = ["first_name", "id"]
@@ -260,7 +269,8 @@ class Caregiver(TimeStamped):
     """A family member or friend who receives guidance.
 
     Status: `pending` until they confirm a channel, then `active`; `paused` until
-    `paused_until`; `opted_out` once every channel they had is opted out. Consent itself lives
+    `paused_until`; `opted_out` once every channel they had is opted out; `archived` once every
+    family they support is archived (nothing is planned or sent but answers to their own texts). Consent itself lives
     in ConsentRecord rows; services keep the status in step with them.
     """
 
@@ -280,6 +290,7 @@ class Caregiver(TimeStamped):
         ACTIVE = "active", "Active"
         PAUSED = "paused", "Paused"
         OPTED_OUT = "opted_out", "Opted out"
+        ARCHIVED = "archived", "Family archived"
 
     clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="caregivers")
     name = models.CharField(max_length=80, validators=[validate_person_name])
@@ -660,6 +671,9 @@ class AuditEvent(AppendOnly):
         FAMILY_ENROLL = "family.enroll", "Enrolled a family"
         COURSE_CREATE = "course.create", "Planned a course"
         FAMILY_IMPORT = "family.import", "Imported families from a file"
+        FAMILY_ARCHIVE = "family.archive", "Archived the family"
+        FAMILY_RESTORE = "family.restore", "Restored the family"
+        FAMILY_MERGE = "family.merge", "Merged another family into this one"
         ALERT_ACKNOWLEDGE = "alert.acknowledge", "Acknowledged a crisis alert"
         ALERT_CLOSE = "alert.close", "Closed a crisis alert"
 
@@ -694,7 +708,9 @@ class AuditEvent(AppendOnly):
     def describe(self, time_zone: str) -> str:
         """The changes in words, times in `time_zone`: "starts at Mon Nov 2, 10:00 AM → Wed Nov 4, 9:30 AM"."""
         zone = ZoneInfo(time_zone)
-        model = {self.Target.CAREGIVER: Caregiver, self.Target.APPOINTMENT: Appointment}.get(self.target_type)
+        model = {
+            self.Target.CAREGIVER: Caregiver, self.Target.APPOINTMENT: Appointment, self.Target.FAMILY: LovedOne,
+        }.get(self.target_type)  # fmt: skip
 
         def show(field: str, value: object) -> str:
             if isinstance(value, str) and len(value) >= 16 and value[4:5] == "-" and value[10:11] == "T":

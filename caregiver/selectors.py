@@ -185,7 +185,9 @@ def caregiver_send_problem(
     - `opted_out`: they said stop (on this address, or everywhere);
     - `undeliverable`: no address on this channel, or the carrier says texts cannot reach it;
     - `paused`: they asked for a break that has not ended;
-    - `no_consent`: this address has not been confirmed (never, or it is new).
+    - `no_consent`: this address has not been confirmed (never, or it is new);
+    - `family_archived`: every family they support was archived (a course ended, a bereavement):
+      nothing is planned or sent to them but answers to their own texts.
 
     `opted_in`: their consent for the channel's current address (caregivers_consent,
     caregivers_with_consent). `asked_for`: a message they asked for (a confirmation code or link, a
@@ -198,6 +200,8 @@ def caregiver_send_problem(
         return "undeliverable"
     if asked_for:
         return ""
+    if caregiver.status == Caregiver.Status.ARCHIVED:
+        return "family_archived"
     if caregiver.status == Caregiver.Status.PAUSED and (caregiver.paused_until is None or caregiver.paused_until > now):
         return "paused"
     if caregiver.status == Caregiver.Status.PENDING or opted_in is not True:
@@ -205,12 +209,73 @@ def caregiver_send_problem(
     return ""
 
 
-def families_for_user(*, user: AbstractBaseUser | AnonymousUser, search: str = "") -> QuerySet[LovedOne]:
+# The families page's filters: what each shows, and how it is asked of the database. Every filter
+# but "archived" leaves archived families out, as the unfiltered list does.
+FAMILY_FILTERS = {
+    "": "Open families",
+    "pending": "Waiting for confirmation",
+    "opted_out": "Opted out",
+    "this_week": "Sessions this week",
+    "archived": "Archived",
+}
+
+
+def week_of(*, now: datetime, time_zone: str) -> tuple[datetime, datetime]:
+    """Monday 00:00 to the next Monday 00:00 of the week `now` falls in, in `time_zone`."""
+    zone = ZoneInfo(time_zone)
+    monday = now.astimezone(zone).date() - timedelta(days=now.astimezone(zone).weekday())
+    start = datetime.combine(monday, time.min, tzinfo=zone)
+    return start, datetime.combine(monday + timedelta(days=7), time.min, tzinfo=zone)
+
+
+def _family_conditions(*, week: tuple[datetime, datetime]) -> dict[str, Q]:
+    def has_caregiver(status: str) -> Exists:
+        return Exists(CareLink.objects.filter(loved_one=OuterRef("pk"), caregiver__status=status))
+
+    sessions = Exists(
+        Appointment.objects.filter(
+            loved_one=OuterRef("pk"),
+            status=Appointment.Status.SCHEDULED,
+            starts_at__gte=week[0],
+            starts_at__lt=week[1],
+        )
+    )
+    open_ = Q(archived_at__isnull=True)
+    return {
+        "": open_,
+        "pending": open_ & Q(has_caregiver(Caregiver.Status.PENDING)),
+        "opted_out": open_ & Q(has_caregiver(Caregiver.Status.OPTED_OUT)),
+        "this_week": open_ & Q(sessions),
+        "archived": Q(archived_at__isnull=False),
+    }
+
+
+def family_counts_for_user(
+    *, user: AbstractBaseUser | AnonymousUser, week: tuple[datetime, datetime]
+) -> dict[str, int]:
+    """How many of the user's families each filter shows, in one query however many there are."""
+    conditions = _family_conditions(week=week)
+    return loved_ones_for_user(user=user).aggregate(
+        **{key or "open": Count("pk", filter=condition) for key, condition in conditions.items()}
+    )
+
+
+def families_for_user(
+    *,
+    user: AbstractBaseUser | AnonymousUser,
+    search: str = "",
+    show: str = "",
+    week: tuple[datetime, datetime] | None = None,
+) -> QuerySet[LovedOne]:
     """The staff families list: each loved one with their caregivers and next appointment.
 
     `search` matches the loved one's name, a caregiver's name or email, or the digits of a number.
+    `show`: one of FAMILY_FILTERS (open families by default; archived ones only when asked).
     """
-    families = loved_ones_for_user(user=user).annotate(
+    now = timezone.now()
+    week = week or (now, now + timedelta(days=7))
+    families = loved_ones_for_user(user=user).filter(_family_conditions(week=week).get(show, Q(archived_at=None)))
+    families = families.annotate(
         next_appointment_at=Min(
             "appointments__starts_at",
             filter=Q(appointments__status=Appointment.Status.SCHEDULED, appointments__starts_at__gte=timezone.now()),
@@ -232,6 +297,46 @@ def families_for_user(*, user: AbstractBaseUser | AnonymousUser, search: str = "
     return families.prefetch_related(
         Prefetch("caregivers", queryset=Caregiver.objects.order_by("name", "id"))
     ).order_by("first_name", "id")
+
+
+def new_sign_ups_for_user(*, user: AbstractBaseUser | AnonymousUser, days: int, now: datetime) -> QuerySet[Caregiver]:
+    """Caregivers who signed themselves up on the web in the last `days` days, newest first, with
+    their consent and open invitations (to show how far each got) and their families.
+
+    Signed up themselves: their first confirmation came from the sign-up page (staff-entered
+    caregivers' first comes from staff)."""
+    from .models import ChannelConfirmation
+
+    first_source = Subquery(
+        ChannelConfirmation.objects.filter(caregiver=OuterRef("pk")).order_by("created_at", "id").values("source")[:1]
+    )
+    caregivers = (
+        caregivers_for_user(user=user)
+        .filter(created_at__gte=now - timedelta(days=days))
+        .annotate(first_source=first_source)
+        .filter(first_source=ConsentRecord.Source.WEB)
+        .prefetch_related("loved_ones")
+        .order_by("-created_at", "-id")
+    )
+    return caregivers_with_invitations(caregivers_with_consent(caregivers))
+
+
+def family_merge_preview(*, keep: LovedOne, merge: LovedOne) -> dict[str, list]:
+    """What merging `merge` into `keep` would do, for staff to confirm: the caregivers that move
+    (and those already in `keep`), the appointments that move, and those that are the same visit
+    as one of `keep`'s (cancelled, no notice)."""
+    kept_caregivers = set(keep.links.values_list("caregiver_id", flat=True))
+    kept_times = set(keep.appointments.filter(status=Appointment.Status.SCHEDULED).values_list("starts_at", flat=True))
+    caregivers = list(merge.caregivers.order_by("name", "id"))
+    appointments = list(merge.appointments.order_by("starts_at", "id"))
+    return {
+        "caregivers": [c for c in caregivers if c.pk not in kept_caregivers],
+        "already": [c for c in caregivers if c.pk in kept_caregivers],
+        "appointments": appointments,
+        "duplicates": [
+            a for a in appointments if a.status == Appointment.Status.SCHEDULED and a.starts_at in kept_times
+        ],
+    }
 
 
 def family_audit_events(*, loved_one: LovedOne) -> QuerySet[AuditEvent]:

@@ -17,3 +17,6 @@ already_signed_up = Signal()
 # kwargs: caregiver_id: int. Unlike the others, sent INSIDE the transaction, just before a sign-up
 # nobody confirmed is deleted: messaging deletes its outbox rows (the codes), which hold the row.
 sign_up_discarding = Signal()
+# kwargs: pairs: list of (appointment_id, same_visit_id): duplicates cancelled by a family merge.
+# Sent inside the merge's transaction, so the outbox re-points their rows before anyone re-plans.
+appointments_merged = Signal()

@@ -3,7 +3,8 @@ from django.contrib import admin
 from caregiver.admin import ClinicScopedAdmin, ReadOnlyAdmin
 
 from .models import CrisisAlert, InboundMessage, OutboundMessage, ReminderRule
-from .rendering import template_problem
+from .rendering import mask_links, template_problem
+from .selectors import message_text_for_staff
 
 
 @admin.register(ReminderRule)
@@ -32,17 +33,43 @@ class OutboundMessageAdmin(ReadOnlyAdmin, ClinicScopedAdmin):
     list_select_related = ["caregiver"]
     ordering = ["-send_at"]
 
+    # The detail page shows these masked in place of the raw fields (links carry the caregiver's tokens).
+    exclude = ["body", "html", "subject"]
+    readonly_fields = ["masked_subject", "masked_body", "masked_html"]
+
     @admin.display(description="Body")
     def short_body(self, obj: OutboundMessage) -> str:
-        return obj.body[:80]
+        return message_text_for_staff(obj, field="body")[:80]
+
+    @admin.display(description="Subject")
+    def masked_subject(self, obj: OutboundMessage) -> str:
+        return message_text_for_staff(obj, field="subject")
+
+    @admin.display(description="Body")
+    def masked_body(self, obj: OutboundMessage) -> str:
+        return message_text_for_staff(obj, field="body")
+
+    @admin.display(description="HTML (as source)")
+    def masked_html(self, obj: OutboundMessage) -> str:
+        return message_text_for_staff(obj, field="html")
 
 
 @admin.register(InboundMessage)
 class InboundMessageAdmin(ReadOnlyAdmin, ClinicScopedAdmin):
-    list_display = ["received_at", "from_number", "caregiver", "action", "body"]
+    list_display = ["received_at", "from_number", "caregiver", "action", "masked_body"]
+    exclude = ["body", "reply"]
+    readonly_fields = ["masked_body", "masked_reply"]
     list_filter = ["action", "clinic"]
     search_fields = ["from_number", "body", "caregiver__name"]
     date_hierarchy = "received_at"
+
+    @admin.display(description="Text")
+    def masked_body(self, obj: InboundMessage) -> str:
+        return mask_links(obj.body)
+
+    @admin.display(description="Reply")
+    def masked_reply(self, obj: InboundMessage) -> str:
+        return mask_links(obj.reply)
 
 
 @admin.register(CrisisAlert)

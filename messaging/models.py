@@ -123,7 +123,8 @@ class OutboundMessage(models.Model):
         scheduled/queued ─▶ cancelled   (appointment moved or cancelled, caregiver paused or changed)
         scheduled/queued/sending ─▶ suppressed, with `status_reason`: opted_out, no_consent, paused,
                                     quiet_hours, daily_cap, stale, ride_arranged, appointment_cancelled,
-                                    superseded (a sign-up code or invitation replaced, expired or confirmed)
+                                    superseded (a sign-up code or invitation replaced, expired or confirmed),
+                                    family_archived (staff archived the family: a course ended, a bereavement)
 
     A lease (`lease_expires_at`) marks a queued or sending row as taken; a worker that dies leaves
     an expired lease, and the dispatcher puts the row back (reconciling with the provider first

@@ -666,6 +666,7 @@ def _cancel_reason(message: OutboundMessage, caregiver: Caregiver, channels: lis
         Caregiver.Status.OPTED_OUT: "opted_out",
         Caregiver.Status.PAUSED: "paused",
         Caregiver.Status.PENDING: "no_consent",
+        Caregiver.Status.ARCHIVED: "family_archived",
     }
     if caregiver.status in by_status:
         return by_status[caregiver.status]

@@ -11,6 +11,7 @@ from caregiver.models import Caregiver, Clinic, plan_mark
 from caregiver.signals import (
     already_signed_up,
     appointment_changed,
+    appointments_merged,
     caregiver_changed,
     confirmation_requested,
     sign_up_discarding,
@@ -47,6 +48,11 @@ def on_caregiver_changed(sender, *, caregiver_id: int, change: str, **kwargs) ->
     _enqueue(plan_batch_task, [caregiver_id])
     if change == "consent":
         _enqueue(welcome_task, caregiver_id)
+
+
+@receiver(appointments_merged)
+def on_appointments_merged(sender, *, pairs: list[tuple[int, int]], **kwargs) -> None:
+    services.outbox_appointments_merge(pairs=pairs)
 
 
 @receiver(post_save, sender=Clinic)

@@ -33,6 +33,31 @@ def redact_codes(text: str) -> str:
     return SIGN_UP_CODE.sub("••••••", text)
 
 
+# A link in a message. Its path segments and query values of TOKEN_LENGTH characters or more are
+# secrets (a confirmation, preferences, ride, unsubscribe, alert or calendar link): whoever holds
+# one acts as the caregiver, so staff, who read messages, never see them.
+LINK = re.compile(r"https?://[^\s\"'<>]+")
+TOKEN_LENGTH = 16
+MASK = "••••"
+
+
+def mask_links(text: str) -> str:
+    """`text` with the secret part of every link masked: what staff may read of a message
+    (the outbox, the family timeline, the texts page, the admin, the staff API)."""
+
+    def mask(match: re.Match) -> str:
+        scheme, _, rest = match.group(0).partition("://")
+        rest, hash_, fragment = rest.partition("#")
+        rest, question, query = rest.partition("?")
+        host, *segments = rest.split("/")
+        path = "/".join([host, *(MASK if len(s) >= TOKEN_LENGTH else s for s in segments)])
+        pairs = [p.partition("=") for p in query.split("&")] if query else []
+        query = "&".join(k + eq + (MASK if len(v) >= TOKEN_LENGTH else v) for k, eq, v in pairs)
+        return f"{scheme}://{path}{question}{query}{hash_ and '#'}{MASK if len(fragment) >= TOKEN_LENGTH else fragment}"
+
+    return LINK.sub(mask, text) if text else text
+
+
 @dataclass(frozen=True)
 class Body:
     text: str

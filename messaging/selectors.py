@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -13,7 +13,7 @@ from caregiver.selectors import caregivers_with_consent, clinics_for_user
 
 from .models import CrisisAlert, InboundMessage, OutboundMessage, ReminderRule
 from .planning import PreviewItem, course_preview
-from .rendering import redact_codes, template_problem
+from .rendering import mask_links, redact_codes, template_problem
 
 
 def messages_for_user(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[OutboundMessage]:
@@ -69,10 +69,11 @@ def family_messages(*, loved_one: LovedOne) -> QuerySet[OutboundMessage]:
     )
 
 
-def message_text_for_staff(message: OutboundMessage) -> str:
-    """What staff see of a message: never a sign-up code (they could confirm for the caregiver)."""
-    text = message.subject or message.body
-    return redact_codes(text) if message.kind == OutboundMessage.Kind.CONFIRMATION else text
+def message_text_for_staff(message: OutboundMessage, *, field: str = "") -> str:
+    """What staff see of a message (its subject or text, or `field`): never a sign-up code nor a
+    link's secret (with either they could confirm, opt in or out for the caregiver)."""
+    text = getattr(message, field) if field else (message.subject or message.body)
+    return mask_links(redact_codes(text) if message.kind == OutboundMessage.Kind.CONFIRMATION else text)
 
 
 @dataclass(frozen=True)
@@ -137,7 +138,7 @@ def family_timeline(*, loved_one: LovedOne, limit: int = 300) -> list[TimelineEn
                 kind="Reply from caregiver",
                 status=text.action,
                 reason=text.get_action_display(),
-                text=text.body,
+                text=mask_links(text.body),
                 crisis=text.action == InboundMessage.Action.CRISIS,
             )
         )
@@ -176,7 +177,10 @@ def family_preview(*, loved_one: LovedOne, now: datetime) -> list[PreviewItem]:
     (the planner looks PLAN_HORIZON_HOURS ahead), soonest first: the plan's own pure function."""
     items: list[PreviewItem] = []
     for caregiver in caregivers_with_consent(loved_one.caregivers.select_related("clinic")):
-        items += course_preview(caregiver=caregiver, now=now, loved_one_id=loved_one.pk)
+        items += [
+            replace(item, text=mask_links(item.text))
+            for item in course_preview(caregiver=caregiver, now=now, loved_one_id=loved_one.pk)
+        ]
     return sorted(items, key=lambda item: (item.send_at, item.caregiver.name, item.channel))
 
 

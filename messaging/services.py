@@ -148,3 +148,25 @@ def already_signed_up_send(*, caregiver_id: int, channel: str) -> OutboundMessag
         dedupe_key=f"already:{caregiver.pk}:{channel}:{timezone.now().timestamp():.6f}",
         to=address_of(caregiver, channel),
     )
+
+
+def outbox_appointments_merge(*, pairs: list[tuple[int, int]]) -> int:
+    """Two families merged, and each pair (a, b) is one visit entered twice: a's outbox rows
+    become b's (appointment and dedupe key), so the planner finds the reminders and notices
+    already planned or sent for it and plans none twice. A row b already has stays with a (it is
+    cancelled with a). Returns how many rows moved."""
+    moved = 0
+    for duplicate_id, same_id in pairs:
+        for message in OutboundMessage.objects.select_for_update().filter(appointment_id=duplicate_id):
+            parts = message.dedupe_key.split(":")
+            where = {"reminder": 1, "notice": 2}.get(parts[0])
+            if where is None or len(parts) <= where or parts[where] != str(duplicate_id):
+                continue
+            parts[where] = str(same_id)
+            key = ":".join(parts)
+            if OutboundMessage.objects.filter(dedupe_key=key).exists():
+                continue
+            message.appointment_id, message.dedupe_key = same_id, key
+            message.save(update_fields=["appointment", "dedupe_key", "updated_at"])
+            moved += 1
+    return moved

@@ -164,7 +164,9 @@ class AppointmentSerializer(serializers.ModelSerializer):
 
 class FamilyCaregiverSerializer(serializers.ModelSerializer):
     # Plain text, not an enum: OpenAPI would otherwise name caregivers' statuses twice.
-    status = serializers.CharField(read_only=True, help_text="pending, active, paused or opted_out.")
+    status = serializers.CharField(
+        read_only=True, help_text="pending, active, paused, opted_out or archived (their family was archived)."
+    )
 
     class Meta:
         model = Caregiver

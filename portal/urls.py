@@ -2,7 +2,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from .auth import StaffLoginView
-from .views import alerts, calendar, join, phone, preferences, ride, staff
+from .views import alerts, calendar, join, phone, preferences, ride, staff, staff_people
 
 app_name = "portal"
 
@@ -28,6 +28,13 @@ urlpatterns = [
     path("staff/appointments/<int:pk>/reschedule/", staff.reschedule, name="reschedule"),
     path("staff/appointments/<int:pk>/cancel/", staff.cancel, name="cancel"),
     path("staff/caregivers/<int:pk>/reinvite/", staff.caregiver_reinvite, name="reinvite"),
+    path("staff/caregivers/<int:pk>/edit/", staff_people.caregiver_edit, name="caregiver-edit"),
+    path("staff/families/<int:pk>/caregivers/new/", staff_people.caregiver_add, name="caregiver-add"),
+    path("staff/appointments/<int:pk>/ride/", staff_people.appointment_ride, name="appointment-ride"),
+    path("staff/families/<int:pk>/archive/", staff_people.family_archive, name="family-archive"),
+    path("staff/families/<int:pk>/restore/", staff_people.family_restore, name="family-restore"),
+    path("staff/families/<int:pk>/merge/", staff_people.family_merge, name="family-merge"),
+    path("staff/sign-ups/", staff_people.sign_ups, name="sign-ups"),
     path("staff/import/", staff.csv_import, name="import"),
     path("staff/tomorrow/", staff.tomorrow, name="tomorrow"),
     path("staff/alerts/", alerts.alert_list, name="alerts"),

@@ -2,7 +2,8 @@
 creates or changes clinics, caregivers, consent, confirmations or appointments.
 
 Split by topic: `core` (people, consent, appointments), `confirmations` (double opt-in),
-`families` (enrolling several at once, courses, CSV import), `calendar` (the calendar feed's link).
+`families` (enrolling several at once, courses, CSV import), `people` (staff fixing a family:
+edits, archive, merge), `calendar` (the calendar feed's link).
 """
 
 from .audit import audit_record
@@ -51,6 +52,14 @@ from .families import (
     family_import,
     family_import_read,
 )
+from .people import (
+    STAFF_EDITABLE,
+    caregiver_staff_edit,
+    family_archive,
+    family_caregiver_add,
+    family_merge,
+    family_restore,
+)
 from .preferences import (
     caregiver_channel_confirm_request,
     caregiver_pause_days,
@@ -64,6 +73,7 @@ __all__ = [
     "CODE_TTL",
     "IMPORT_COLUMNS",
     "IMPORT_MAX_BYTES",
+    "STAFF_EDITABLE",
     "ImportResult",
     "PlannedSession",
     "RateLimited",
@@ -88,6 +98,7 @@ __all__ = [
     "caregiver_resume",
     "caregiver_sign_up",
     "caregiver_sign_up_discard",
+    "caregiver_staff_edit",
     "caregiver_stop_everything",
     "caregiver_update",
     "clinic_create",
@@ -100,9 +111,13 @@ __all__ = [
     "confirmation_start",
     "course_create",
     "course_sessions",
+    "family_archive",
+    "family_caregiver_add",
     "family_enroll",
     "family_import",
     "family_import_read",
+    "family_merge",
+    "family_restore",
     "loved_one_create",
     "sign_ups_expire",
     "staff_membership_add",

@@ -287,16 +287,27 @@ def _addresses_confirm(*, caregiver: Caregiver, channels: list[str], by: Abstrac
 def caregiver_link(
     *, caregiver: Caregiver, loved_one: LovedOne, relationship: str = CareLink.Relationship.OTHER
 ) -> CareLink:
+    _require_open(loved_one)
     link = CareLink(caregiver=caregiver, loved_one=loved_one, relationship=relationship)
     link.full_clean()
     link.save()
     return link
 
 
+def _require_open(loved_one: LovedOne) -> None:
+    if loved_one.archived_at is not None:
+        raise ValidationError(
+            f"{loved_one.first_name}'s family is archived ({loved_one.get_archived_reason_display().lower()}). "
+            "Restore it on the family page first."
+        )
+
+
 # --- Consent -------------------------------------------------------------------------------
 
 
 def _sync_status(caregiver: Caregiver) -> None:
+    if caregiver.status == Caregiver.Status.ARCHIVED:
+        return  # their family was archived: a STOP or START changes consent, not that (people.family_restore)
     consent = selectors.caregiver_consent(caregiver=caregiver)
     if any(consent.values()):
         if caregiver.status in (Caregiver.Status.PENDING, Caregiver.Status.OPTED_OUT):
@@ -393,6 +404,8 @@ def caregiver_pause(*, caregiver: Caregiver, until: datetime) -> Caregiver:
         raise ValidationError({"until": "A pause has to end in the future."})
     if caregiver.status == Caregiver.Status.OPTED_OUT:
         raise ValidationError("This caregiver has opted out; they have to opt back in first.")
+    if caregiver.status == Caregiver.Status.ARCHIVED:
+        raise ValidationError("Messages for this family have ended, so there is nothing to pause.")
     caregiver.status = Caregiver.Status.PAUSED
     caregiver.paused_until = until
     caregiver.save(update_fields=["status", "paused_until", "updated_at"])
@@ -430,6 +443,7 @@ def appointment_create(
 ) -> Appointment:
     """Add an appointment; messaging plans its reminders after commit. `by`: the staff member."""
     _require_aware(starts_at, "starts_at")
+    _require_open(loved_one)
     appointment = Appointment(loved_one=loved_one, starts_at=starts_at, kind=kind, duration_minutes=duration_minutes)
     appointment.full_clean()
     appointment.save()

@@ -66,14 +66,25 @@ def _appointment(request: HttpRequest, pk: int) -> Appointment:
 @require_GET
 def families(request: HttpRequest) -> HttpResponse:
     search = request.GET.get("q", "")
+    show = request.GET.get("show", "")
+    if show not in selectors.FAMILY_FILTERS:
+        messages.error(request, "That filter does not exist; showing open families.")
+        show = ""
     recent_crisis = InboundMessage.objects.filter(
         caregiver__links__loved_one=OuterRef("pk"),
         action=InboundMessage.Action.CRISIS,
         received_at__gte=timezone.now() - timedelta(days=14),
     )
-    rows = selectors.families_for_user(user=request.user, search=search).annotate(crisis=Exists(recent_crisis))
+    clinic = selectors.clinics_for_user(user=request.user).first()
+    week = selectors.week_of(now=timezone.now(), time_zone=clinic.time_zone)
+    rows = selectors.families_for_user(user=request.user, search=search, show=show, week=week).annotate(
+        crisis=Exists(recent_crisis)
+    )
     page = Paginator(rows, 50).get_page(request.GET.get("page"))
-    return render(request, "portal/staff/families.html", {"page": page, "search": search})
+    counts = selectors.family_counts_for_user(user=request.user, week=week)
+    filters = [(key, label, counts[key or "open"]) for key, label in selectors.FAMILY_FILTERS.items()]
+    context = {"page": page, "search": search, "show": show, "filters": filters}
+    return render(request, "portal/staff/families.html", context)
 
 
 @staff_required

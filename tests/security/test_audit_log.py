@@ -182,6 +182,40 @@ ACTIONS = {
     ),
     "page: plan a course": Action(_course_page, "course.create", lambda f: f["family"]),
     "page: import a file": Action(_import_page, "family.import", lambda f: f["family"].clinic),
+    "page: edit a caregiver": Action(
+        lambda u, f: pages(u).post(
+            f"/staff/caregivers/{f['caregiver'].pk}/edit/",
+            {"name": "Jordan Lee", "phone": "+12025550143", "email": "", "channels": "sms", "language": "en"},
+        ),
+        "caregiver.update",
+        lambda f: f["caregiver"],
+    ),
+    "page: add a caregiver": Action(
+        lambda u, f: pages(u).post(
+            f"/staff/families/{f['family'].pk}/caregivers/new/",
+            {"name": "Robin Added", "relationship": "friend", "phone": "+12025550167", "email": "", "channels": "sms"},
+        ),
+        "caregiver.create",
+        lambda f: Caregiver.objects.get(name="Robin Added"),
+    ),
+    "page: mark a ride": Action(
+        lambda u, f: pages(u).post(f"/staff/appointments/{f['appointment'].pk}/ride/", {"action": "mark"}),
+        "appointment.ride",
+        lambda f: f["appointment"],
+    ),
+    "page: archive a family": Action(
+        lambda u, f: pages(u).post(f"/staff/families/{f['family'].pk}/archive/", {"reason": "course_ended"}),
+        "family.archive",
+        lambda f: f["family"],
+    ),
+    "page: merge a family": Action(
+        lambda u, f: pages(u).post(
+            f"/staff/families/{f['family'].pk}/merge/",
+            {"other": factories.LovedOneFactory(clinic=f["family"].clinic).pk, "step": "merge"},
+        ),
+        "family.merge",
+        lambda f: f["family"],
+    ),
     # The staff API
     "api: enroll a family": Action(
         lambda u, f: api(u).post(

@@ -86,6 +86,13 @@ STAFF_PAGES = {
     "portal:alert": Route("alert", {"GET": 200, "POST": 302}),
     "portal:alert-acknowledge": Route("alert", {"POST": 302}),
     "portal:texts": Route(None, {"GET": 200}),
+    "portal:caregiver-edit": Route("caregiver", {"GET": 200, "POST": 302}),
+    "portal:caregiver-add": Route("family", {"GET": 200, "POST": 302}),
+    "portal:appointment-ride": Route("appointment", {"POST": 302}),
+    "portal:family-archive": Route("family", {"GET": 200, "POST": 302}),
+    "portal:family-restore": Route("family", {"POST": 302}),  # not archived: said so on the family page
+    "portal:family-merge": Route("family", {"GET": 200, "POST": 400}),  # a family is not merged into itself
+    "portal:sign-ups": Route(None, {"GET": 200}),
 }
 STAFF_API = {
     "staff-family-list": Route(None, {"GET": 200, "POST": 201}),
@@ -237,6 +244,17 @@ def page_body(name: str, family: dict) -> dict:
             "sessions-INITIAL_FORMS": "0", "sessions-0-include": "on", "sessions-0-day": day,
             "sessions-0-at": "10:00", "sessions-0-kind": "infusion",
         }  # fmt: skip
+    if name == "portal:caregiver-edit":
+        return {"name": "Renamed Person", "phone": family["caregiver"].phone, "email": "", "channels": "sms",
+                "language": "en"}  # fmt: skip
+    if name == "portal:caregiver-add":
+        return {"name": "Added Person", "relationship": "friend", "phone": "+12025550177", "channels": "sms"}
+    if name == "portal:appointment-ride":
+        return {"action": "mark"}
+    if name == "portal:family-archive":
+        return {"reason": "course_ended"}
+    if name == "portal:family-merge":
+        return {"other": family["family"].pk, "step": "merge"}
     if name == "portal:alert":
         return {"note": "Called the family; all safe."}
     if name == "portal:enroll":
