@@ -358,6 +358,23 @@ def _require_aware(value: datetime, field: str) -> None:
         raise ValidationError({field: "Give a time with its time zone (or convert it with local_to_utc)."})
 
 
+CONFIRM_HINT = "Check it, then confirm to keep it anyway."
+
+
+def _require_confirmed(
+    *, loved_one: LovedOne, starts_at: datetime, duration_minutes: int, confirmed: bool, exclude_id: int | None = None
+) -> None:
+    # Past, duplicate and overlapping appointments are usually typos: staff keep one only on purpose.
+    if confirmed:
+        return
+    warnings = selectors.appointment_warnings(
+        loved_one=loved_one, starts_at=starts_at, duration_minutes=duration_minutes, now=timezone.now(),
+        exclude_id=exclude_id,
+    )  # fmt: skip
+    if warnings:
+        raise ValidationError({"confirm": [*warnings, CONFIRM_HINT]}, code="confirm")
+
+
 @transaction.atomic
 def appointment_create(
     *,
@@ -366,9 +383,15 @@ def appointment_create(
     kind: str = Appointment.Kind.INFUSION,
     duration_minutes: int = 60,
     by: AbstractBaseUser | None = None,
+    confirmed: bool = True,
 ) -> Appointment:
-    """Add an appointment; messaging plans its reminders after commit. `by`: the staff member."""
+    """Add an appointment; messaging plans its reminders after commit. `by`: the staff member.
+
+    Staff entry points pass `confirmed` as the staff member ticked it: without it, an appointment
+    in the past, at the same time as another or overlapping one is refused (the error says which).
+    """
     _require_aware(starts_at, "starts_at")
+    _require_confirmed(loved_one=loved_one, starts_at=starts_at, duration_minutes=duration_minutes, confirmed=confirmed)
     appointment = Appointment(loved_one=loved_one, starts_at=starts_at, kind=kind, duration_minutes=duration_minutes)
     appointment.full_clean()
     appointment.save()
@@ -389,11 +412,18 @@ def appointment_reschedule(
     starts_at: datetime,
     duration_minutes: int | None = None,
     by: AbstractBaseUser | None = None,
+    confirmed: bool = True,
 ) -> Appointment:
-    """Move an appointment; messaging re-plans its reminders after commit. `by`: the staff member."""
+    """Move an appointment; messaging re-plans its reminders after commit. `by`: the staff member.
+    `confirmed`: as for appointment_create."""
     _require_aware(starts_at, "starts_at")
     if appointment.status != Appointment.Status.SCHEDULED:
         raise ValidationError(f"A {appointment.get_status_display().lower()} appointment cannot be rescheduled.")
+    if starts_at != appointment.starts_at or duration_minutes not in (None, appointment.duration_minutes):
+        _require_confirmed(
+            loved_one=appointment.loved_one, starts_at=starts_at, confirmed=confirmed, exclude_id=appointment.pk,
+            duration_minutes=duration_minutes or appointment.duration_minutes,
+        )  # fmt: skip
     before = {"starts_at": appointment.starts_at, "duration_minutes": appointment.duration_minutes}
     if starts_at != appointment.starts_at:
         # The family is told of the move (messaging plans the notice from these two fields).

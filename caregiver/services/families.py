@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
@@ -109,6 +110,7 @@ def family_enroll(
     caregivers: list[dict],
     appointments: list[dict] | None = None,
     by: AbstractBaseUser | None = None,
+    confirmed: bool = True,
 ) -> LovedOne:
     """A loved one, the caregivers who support them and their first appointments, all or nothing.
 
@@ -116,6 +118,7 @@ def family_enroll(
     `starts_at` (aware), `kind`, `duration_minutes`. Errors are keyed `caregivers.<i>.<field>` /
     `appointments.<i>.<field>` so a form or an API can put them next to the right field.
     Staff-entered caregivers stay pending until they confirm: nothing else reaches them before.
+    `confirmed`: past or duplicate appointments are kept only when staff confirmed them.
     """
     if not caregivers:
         raise ValidationError({"caregivers": "Add at least one caregiver."})
@@ -132,7 +135,7 @@ def family_enroll(
     for index, entry in enumerate(appointments or []):
         try:
             with transaction.atomic():
-                appointment_create(loved_one=loved_one, **entry)
+                appointment_create(loved_one=loved_one, confirmed=confirmed, **entry)
         except ValidationError as exc:
             for name, messages in _by_field(exc).items():
                 errors[f"appointments.{index}.{name}"] = messages
@@ -162,6 +165,7 @@ def _by_field(exc: ValidationError) -> dict[str, list[str]]:
 class PlannedSession:
     local: datetime  # wall-clock time in the clinic's zone
     kind: str
+    note: str = ""  # why it is not where the pattern put it (a closure day)
 
 
 def course_sessions(
@@ -172,12 +176,16 @@ def course_sessions(
     sessions: int = 6,
     maintenance_every_weeks: int = 0,
     maintenance_sessions: int = 0,
+    closed: Mapping[date, str] | None = None,
 ) -> list[PlannedSession]:
     """An initial phase on the given weekdays (0 = Monday), then optional maintenance boosters.
 
     The default is the common first phase: six infusions over about two to three weeks, e.g.
-    Monday, Wednesday and Friday. Maintenance sessions follow every `maintenance_every_weeks`
-    after the last infusion. Staff review and edit the list before anything is saved.
+    Monday, Wednesday and Friday. The first day staff chose is always the first session, whatever
+    its weekday. Maintenance sessions follow every `maintenance_every_weeks` after the last
+    infusion. A session on a day in `closed` (the clinic's closure days, with their notes) moves to
+    the next open day after it, and its `note` says so. Staff review and edit the list before
+    anything is saved.
     """
     if not weekdays:
         raise ValidationError({"weekdays": "Pick at least one day of the week."})
@@ -187,18 +195,30 @@ def course_sessions(
         raise ValidationError({"maintenance_every_weeks": "Space maintenance sessions 1 to 26 weeks apart."})
     if not 0 <= maintenance_sessions <= 24:
         raise ValidationError({"maintenance_sessions": "Plan at most 24 maintenance sessions."})
+    closed = closed or {}
     planned: list[PlannedSession] = []
+
+    def add(day: date, kind: str) -> None:
+        wanted = day
+        last = planned[-1].local.date() if planned else None
+        while day in closed or (last is not None and day <= last):
+            day += timedelta(days=1)
+        note = ""
+        if day != wanted:
+            reason = f" ({closed[wanted]})" if closed.get(wanted) else ""
+            why = f"the clinic is closed{reason}" if wanted in closed else "the day before had to move"
+            note = f"Moved from {wanted:%a %b} {wanted.day}: {why}."
+        planned.append(PlannedSession(datetime.combine(day, at), kind, note))
+
     day = first_day
     try:
         while len(planned) < sessions:
-            if day.weekday() in weekdays:
-                planned.append(PlannedSession(datetime.combine(day, at), Appointment.Kind.INFUSION))
+            if day == first_day or day.weekday() in weekdays:
+                add(day, Appointment.Kind.INFUSION)
             day += timedelta(days=1)
-        last = planned[-1].local
+        last = planned[-1].local.date()
         for number in range(1, maintenance_sessions + 1):
-            planned.append(
-                PlannedSession(last + timedelta(weeks=maintenance_every_weeks * number), Appointment.Kind.BOOSTER)
-            )
+            add(last + timedelta(weeks=maintenance_every_weeks * number), Appointment.Kind.BOOSTER)
     except OverflowError:  # a first day in year 9999 runs off the calendar
         raise ValidationError({"first_day": "Check the year: the course would end after the year 9999."}) from None
     return planned
@@ -211,8 +231,10 @@ def course_create(
     sessions: list[PlannedSession],
     duration_minutes: int = 60,
     by: AbstractBaseUser | None = None,
+    confirmed: bool = True,
 ) -> list[Appointment]:
-    """Save a reviewed course in the clinic's time zone, all or nothing; errors keyed by session index."""
+    """Save a reviewed course in the clinic's time zone, all or nothing; errors keyed by session index.
+    `confirmed`: past, duplicate or overlapping sessions are kept only when staff confirmed them."""
     if not sessions:
         raise ValidationError({"sessions": "There are no sessions to save."})
     zone = loved_one.clinic.time_zone
@@ -224,11 +246,16 @@ def course_create(
                 starts_at = local_to_utc(session.local, time_zone=zone)
                 made.append(
                     appointment_create(
-                        loved_one=loved_one, starts_at=starts_at, kind=session.kind, duration_minutes=duration_minutes
+                        loved_one=loved_one,
+                        starts_at=starts_at,
+                        kind=session.kind,
+                        duration_minutes=duration_minutes,
+                        confirmed=confirmed,
                     )
                 )
         except ValidationError as exc:
-            errors[f"sessions.{index}"] = exc.messages
+            for name, messages in _by_field(exc).items():
+                errors.setdefault(f"sessions.{index}" + (".confirm" if name == "confirm" else ""), []).extend(messages)
     if errors:
         raise ValidationError(errors)
     audit_record(

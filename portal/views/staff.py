@@ -39,6 +39,7 @@ from ..forms import (
 from .common import errors_to_form, posted
 
 IMPORT_SESSION_KEY = "staff_import"
+KEEP_ANYWAY = "Some appointments need a second look (see the warnings). Tick “Keep anyway” to save them as they are."
 
 
 def staff_required(view: Callable) -> Callable:
@@ -92,6 +93,7 @@ def family(request: HttpRequest, pk: int) -> HttpResponse:
                     kind=form.cleaned_data["kind"],
                     duration_minutes=form.cleaned_data["duration_minutes"],
                     by=request.user,
+                    confirmed=form.cleaned_data["confirm"],
                 )
             except ValidationError as exc:
                 errors_to_form(form, exc, field_map={"starts_at": "day"})
@@ -151,6 +153,7 @@ def enroll(request: HttpRequest) -> HttpResponse:
                     ],
                     appointments=appointments,
                     by=request.user,
+                    confirmed=form.cleaned_data["confirm"],
                 )
             except ValidationError as exc:
                 _errors_to_enroll(exc, form, caregiver_forms, appointment_forms)
@@ -181,6 +184,11 @@ def _errors_to_enroll(exc: ValidationError, form, caregiver_forms, appointment_f
         index, _, field = rest.partition(".")
         if group in filled and index.isdigit() and int(index) < len(filled[group]):
             target = filled[group][int(index)]
+            if field == "confirm":
+                target.add_error(None, errors)
+                if "confirm" not in form.errors:
+                    form.add_error("confirm", KEEP_ANYWAY)
+                continue
             field = {"starts_at": "day"}.get(field, field)
             target.add_error(field if field in target.fields else None, errors)
         elif key == "first_name":
@@ -210,6 +218,7 @@ def reschedule(request: HttpRequest, pk: int) -> HttpResponse:
                     starts_at=local_to_utc(form.local(), time_zone=str(zone)),
                     duration_minutes=form.cleaned_data["duration_minutes"],
                     by=request.user,
+                    confirmed=form.cleaned_data["confirm"],
                 )
             except ValidationError as exc:
                 errors_to_form(form, exc, field_map={"starts_at": "day"})
@@ -274,6 +283,7 @@ def course(request: HttpRequest, pk: int) -> HttpResponse:
                     sessions=data["sessions"],
                     maintenance_every_weeks=data["maintenance_every_weeks"] or 0,
                     maintenance_sessions=data["maintenance_sessions"] or 0,
+                    closed=selectors.clinic_closures(clinic=loved_one.clinic, start=data["first_day"]),
                 )
             except ValidationError as exc:
                 errors_to_form(pattern, exc)
@@ -282,7 +292,8 @@ def course(request: HttpRequest, pk: int) -> HttpResponse:
                 sessions = CourseSessionFormSet(
                     prefix="sessions",
                     initial=[
-                        {"include": True, "day": s.local.date(), "at": s.local.time(), "kind": s.kind} for s in planned
+                        {"include": True, "day": s.local.date(), "at": s.local.time(), "kind": s.kind, "note": s.note}
+                        for s in planned
                     ],
                 )
         else:
@@ -301,10 +312,11 @@ def course(request: HttpRequest, pk: int) -> HttpResponse:
                         sessions=chosen,
                         duration_minutes=data["duration_minutes"],
                         by=request.user,
+                        confirmed=data["confirm"],
                     )
                 except ValidationError as exc:
                     _errors_to_sessions(
-                        exc, sessions, chosen_forms=[f for f in sessions if f.cleaned_data.get("include")]
+                        exc, sessions, pattern, chosen_forms=[f for f in sessions if f.cleaned_data.get("include")]
                     )
                     status = 400
                 else:
@@ -318,14 +330,17 @@ def course(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "portal/staff/course.html", context, status=status)
 
 
-def _errors_to_sessions(exc: ValidationError, sessions, *, chosen_forms: list) -> None:
+def _errors_to_sessions(exc: ValidationError, sessions, pattern, *, chosen_forms: list) -> None:
     if not hasattr(exc, "error_dict"):
         sessions.non_form_errors().extend(exc.messages)
         return
     for key, errors in exc.message_dict.items():
-        _, _, index = key.partition(".")
+        _, _, rest = key.partition(".")
+        index, _, field = rest.partition(".")
         if index.isdigit() and int(index) < len(chosen_forms):
             chosen_forms[int(index)].add_error(None, errors)
+            if field == "confirm" and "confirm" not in pattern.errors:
+                pattern.add_error("confirm", KEEP_ANYWAY)
         else:
             sessions._non_form_errors.extend(errors)
 
