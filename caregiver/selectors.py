@@ -328,7 +328,7 @@ def appointment_warnings(
             starts_at__gte=starts_at - timedelta(minutes=600),  # no appointment is longer than 600 minutes
         )
     for other in others:
-        if other.pk == exclude_id or other.status != Appointment.Status.SCHEDULED:
+        if (exclude_id is not None and other.pk == exclude_id) or other.status != Appointment.Status.SCHEDULED:
             continue
         if other.starts_at == starts_at:
             warnings.append(f"{loved_one.first_name} already has an appointment at {_local(starts_at, zone)}.")

@@ -2,7 +2,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from .auth import StaffLoginView
-from .views import alerts, calendar, join, preferences, ride, staff
+from .views import alerts, calendar, join, preferences, ride, staff, staff_appointments
 
 app_name = "portal"
 
@@ -29,6 +29,8 @@ urlpatterns = [
     path("staff/appointments/<int:pk>/cancel/", staff.cancel, name="cancel"),
     path("staff/caregivers/<int:pk>/reinvite/", staff.caregiver_reinvite, name="reinvite"),
     path("staff/import/", staff.csv_import, name="import"),
+    path("staff/import/appointments/", staff_appointments.appointment_import, name="import-appointments"),
+    path("staff/import/<str:kind>-template.csv", staff_appointments.import_template, name="import-template"),
     path("staff/tomorrow/", staff.tomorrow, name="tomorrow"),
     path("staff/alerts/", alerts.alert_list, name="alerts"),
     path("staff/alerts/<int:pk>/", alerts.alert_detail, name="alert"),

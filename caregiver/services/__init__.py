@@ -35,8 +35,7 @@ from .core import (
 )
 from .families import (
     IMPORT_COLUMNS,
-    IMPORT_MAX_BYTES,
-    ImportResult,
+    IMPORT_EXAMPLE,
     PlannedSession,
     caregiver_invite,
     caregiver_sign_up,
@@ -46,17 +45,31 @@ from .families import (
     family_import,
     family_import_read,
 )
+from .imports import (
+    APPOINTMENT_COLUMNS,
+    APPOINTMENT_EXAMPLE,
+    IMPORT_MAX_BYTES,
+    ImportResult,
+    appointment_import,
+    appointment_import_read,
+    csv_template,
+)
 from .preferences import caregiver_pause_days, caregiver_preferences_save, caregiver_stop_everything
 
 __all__ = [
+    "APPOINTMENT_COLUMNS",
+    "APPOINTMENT_EXAMPLE",
     "CAREGIVER_EDITABLE",
     "IMPORT_COLUMNS",
+    "IMPORT_EXAMPLE",
     "IMPORT_MAX_BYTES",
     "ImportResult",
     "PlannedSession",
     "RateLimited",
     "appointment_cancel",
     "appointment_create",
+    "appointment_import",
+    "appointment_import_read",
     "appointment_mark_ride_arranged",
     "appointment_reschedule",
     "appointment_unmark_ride",
@@ -83,6 +96,7 @@ __all__ = [
     "confirmation_start",
     "course_create",
     "course_sessions",
+    "csv_template",
     "family_enroll",
     "family_import",
     "family_import_read",

@@ -81,10 +81,21 @@ def staff_membership_add(
 # --- Families ------------------------------------------------------------------------------
 
 
+def loved_one_build(*, clinic: Clinic, first_name: str, check_database: bool = True) -> LovedOne:
+    """A valid, unsaved loved one (ValidationError otherwise). check_database=False skips the checks
+    that need a query (the clinic exists): a preview of thousands of rows makes them in one go."""
+    loved_one = LovedOne(clinic=clinic, first_name=name_normalize(first_name))
+    loved_one.full_clean(
+        exclude=None if check_database else ["clinic"],
+        validate_unique=check_database,
+        validate_constraints=check_database,
+    )
+    return loved_one
+
+
 @transaction.atomic
 def loved_one_create(*, clinic: Clinic, first_name: str) -> LovedOne:
-    loved_one = LovedOne(clinic=clinic, first_name=name_normalize(first_name))
-    loved_one.full_clean()
+    loved_one = loved_one_build(clinic=clinic, first_name=first_name)
     loved_one.save()
     return loved_one
 
@@ -109,6 +120,32 @@ def caregiver_create(
     Raises ValidationError keyed by field, in words a person can act on. `by`: the staff member
     adding them, for the audit log (None when they sign themselves up).
     """
+    caregiver = caregiver_build(
+        clinic=clinic, name=name, phone=phone, email=email, channels=channels, time_zone=time_zone, **preferences
+    )
+    caregiver.save()
+    if loved_one is not None:
+        caregiver_link(caregiver=caregiver, loved_one=loved_one, relationship=relationship)
+    audit_record(by=by, action="caregiver.create", target=caregiver, changes={"channels": caregiver.channels})
+    return caregiver
+
+
+def caregiver_build(
+    *,
+    clinic: Clinic,
+    name: str,
+    phone: str = "",
+    email: str = "",
+    channels: str = Caregiver.Channels.SMS,
+    time_zone: str | None = None,
+    check_database: bool = True,
+    **preferences: object,
+) -> Caregiver:
+    """A valid, unsaved pending caregiver, or a ValidationError keyed by field (see caregiver_create).
+
+    check_database=False skips the checks that need a query (the clinic exists, the number or
+    address is not enrolled yet): an import preview makes those for all its rows at once.
+    """
     errors: dict[str, list[str]] = {}
     normalised_phone = ""
     if phone and phone.strip():
@@ -126,8 +163,11 @@ def caregiver_create(
         status=Caregiver.Status.PENDING,
         **preferences,
     )
+    exclude = (["phone"] if "phone" in errors else []) + ([] if check_database else ["clinic"])
     try:
-        caregiver.full_clean(exclude=["phone"] if "phone" in errors else None)
+        caregiver.full_clean(
+            exclude=exclude or None, validate_unique=check_database, validate_constraints=check_database
+        )
     except ValidationError as exc:
         for field, messages in exc.message_dict.items():
             # A number we could not read was set aside; "give a number" would only add noise.
@@ -137,10 +177,6 @@ def caregiver_create(
                 errors.setdefault(field, []).extend(messages)
     if errors:
         raise ValidationError(errors)
-    caregiver.save()
-    if loved_one is not None:
-        caregiver_link(caregiver=caregiver, loved_one=loved_one, relationship=relationship)
-    audit_record(by=by, action="caregiver.create", target=caregiver, changes={"channels": caregiver.channels})
     return caregiver
 
 

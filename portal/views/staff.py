@@ -33,10 +33,10 @@ from ..forms import (
     CourseSessionFormSet,
     EnrollAppointmentFormSet,
     FamilyForm,
-    ImportForm,
     RescheduleForm,
 )
 from .common import errors_to_form, posted
+from .imports import import_flow
 
 IMPORT_SESSION_KEY = "staff_import"
 KEEP_ANYWAY = "Some appointments need a second look (see the warnings). Tick “Keep anyway” to save them as they are."
@@ -349,41 +349,20 @@ def _errors_to_sessions(exc: ValidationError, sessions, pattern, *, chosen_forms
 @require_http_methods(["GET", "POST"])
 def csv_import(request: HttpRequest) -> HttpResponse:
     """Upload, preview with per-row errors, then import. Nothing is saved unless every row is valid."""
-    clinics = selectors.clinics_for_user(user=request.user)
-    form = ImportForm(posted(request), request.FILES if request.method == "POST" else None, clinics=clinics)
-    result = None
-    status = 200
-    if request.method == "POST" and request.POST.get("step") == "import":
-        stored = request.session.get(IMPORT_SESSION_KEY)
-        clinic = clinics.filter(pk=(stored or {}).get("clinic")).first()
-        if not stored or clinic is None:
-            messages.error(request, "The preview has expired. Upload the file again.")
-            return redirect("portal:import")
-        result = services.family_import(
-            clinic=clinic, result=services.family_import_read(stored["data"].encode()), commit=True, by=request.user
-        )
-        if result.ok:
-            del request.session[IMPORT_SESSION_KEY]
-            messages.success(
-                request,
-                f"Imported {result.families} families, {result.caregivers} caregivers and "
-                f"{result.appointments} appointments. Caregivers have been asked to confirm.",
-            )
-            return redirect("portal:families")
-        status = 400
-    elif request.method == "POST":
-        if form.is_valid():
-            raw = form.cleaned_data["file"].read(services.IMPORT_MAX_BYTES + 1)
-            clinic = form.cleaned_data["clinic"]
-            result = services.family_import(clinic=clinic, result=services.family_import_read(raw), commit=False)
-            if result.ok:
-                request.session[IMPORT_SESSION_KEY] = {"clinic": clinic.pk, "data": raw.decode("utf-8-sig")}
-            else:
-                status = 400
-        else:
-            status = 400
-    context = {"form": form, "result": result, "columns": services.IMPORT_COLUMNS}
-    return render(request, "portal/staff/import.html", context, status=status)
+    return import_flow(
+        request,
+        read=services.family_import_read,
+        run=services.family_import,
+        session_key=IMPORT_SESSION_KEY,
+        template="portal/staff/import.html",
+        context={"columns": services.IMPORT_COLUMNS},
+        describe=lambda r: (
+            f"{r.families} famil{'ies' if r.families != 1 else 'y'}, {r.caregivers} caregiver"
+            f"{'s' if r.caregivers != 1 else ''} and {r.appointments} appointment{'s' if r.appointments != 1 else ''}"
+        ),
+        done_note="Caregivers have been asked to confirm.",
+        redirect_to="portal:families",
+    )
 
 
 @staff_required
