@@ -669,6 +669,7 @@ class AuditEvent(AppendOnly):
         FAMILY_ENROLL = "family.enroll", "Enrolled a family"
         COURSE_CREATE = "course.create", "Planned a course"
         FAMILY_IMPORT = "family.import", "Imported families from a file"
+        APPOINTMENT_IMPORT = "appointment.import", "Imported appointments from a file"
         ALERT_ACKNOWLEDGE = "alert.acknowledge", "Acknowledged a crisis alert"
         ALERT_CLOSE = "alert.close", "Closed a crisis alert"
 

@@ -77,6 +77,9 @@ STAFF_PAGES = {
     "portal:tomorrow": Route(None, {"GET": 200, "POST": 400}),  # a POST without its appointment
     "portal:enroll": Route(None, {"GET": 200, "POST": 302}),
     "portal:import": Route(None, {"GET": 200, "POST": 400}),  # a POST without a file
+    "portal:import-appointments": Route(None, {"GET": 200, "POST": 400}),  # a POST without a file
+    "portal:import-template": Route(None, {"GET": 200}),
+    "portal:import-appointments-template": Route(None, {"GET": 200}),
     "portal:family": Route("family", {"GET": 200, "POST": 302}),
     "portal:course": Route("family", {"GET": 200, "POST": 302}),
     "portal:reschedule": Route("appointment", {"GET": 200, "POST": 302}),
