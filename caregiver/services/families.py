@@ -19,7 +19,6 @@ from ..validators import local_to_utc
 from .audit import audit_record
 from .confirmations import confirmation_start
 from .core import (
-    CONFIRM_HINT,
     appointment_create,
     caregiver_build,
     caregiver_create,
@@ -316,9 +315,7 @@ def family_import(
     if not commit or not result.ok:
         return result
     if result.warned and not confirmed:
-        for row in result.rows:
-            if row["warnings"]:
-                row["errors"].append(CONFIRM_HINT)
+        result.unconfirmed = True
         return result
     result.families = result.caregivers = result.appointments = 0
     try:

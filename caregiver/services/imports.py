@@ -25,7 +25,7 @@ from .. import selectors
 from ..models import Appointment, CareLink, Clinic, LovedOne
 from ..validators import local_to_utc, phone_to_e164
 from .audit import audit_record
-from .core import CONFIRM_HINT, appointment_create
+from .core import appointment_create
 
 IMPORT_MAX_BYTES = 1_000_000
 IMPORT_MAX_ROWS = 2_000
@@ -45,6 +45,7 @@ class ImportResult:
     appointments: int = 0
     rows: list[dict] = field(default_factory=list)  # each row as read, with its "errors" and "warnings"
     errors: list[str] = field(default_factory=list)  # problems with the file itself
+    unconfirmed: bool = False  # not imported: rows were flagged and staff did not tick "Keep anyway"
 
     @property
     def ok(self) -> bool:
@@ -258,9 +259,7 @@ def appointment_import(
     if not commit or not result.ok:
         return result
     if result.warned and not confirmed:
-        for row in result.rows:
-            if row["warnings"]:
-                row["errors"].append(CONFIRM_HINT)
+        result.unconfirmed = True
         return result
     try:
         with transaction.atomic():

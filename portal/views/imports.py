@@ -43,7 +43,7 @@ def import_flow(
             clinic=clinic, result=read(stored["data"].encode()), commit=True,
             confirmed=request.POST.get("confirm") == "on", by=request.user,
         )  # fmt: skip
-        if result.ok:
+        if result.ok and not result.unconfirmed:
             del request.session[session_key]
             messages.success(request, f"Imported {describe(result)}. {done_note}")
             return redirect(redirect_to)

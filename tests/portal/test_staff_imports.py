@@ -120,7 +120,7 @@ def test_past_and_duplicate_appointments_are_flagged_and_imported_only_when_kept
     assert "Mon Mar 1, 2027 10:00 AM is in the past." in page
     refused = staff_client.post(APPOINTMENTS, {"step": "import"})
     assert refused.status_code == 400
-    assert "Check it, then confirm to keep it anyway." in text(refused)
+    assert "Nothing was saved: tick “Keep anyway” to import the flagged appointments" in text(refused)
     assert alex.appointments.count() == 1
     kept = staff_client.post(APPOINTMENTS, {"step": "import", "confirm": "on"})
     assert kept.status_code == 302
