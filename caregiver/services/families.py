@@ -393,12 +393,12 @@ def _preview_rows(clinic: Clinic, result: ImportResult) -> None:
         if row["appointment"] and not errors:
             read = appointment_row_read(row, time_zone=clinic.time_zone)
             if read is not None:
-                starts_at, _, duration = read
+                starts_at, duration = read.starts_at, read.duration_minutes
                 others = planned.setdefault(family, [])
                 row["warnings"] = selectors.appointment_warnings(
                     loved_one=loved_one, starts_at=starts_at, duration_minutes=duration, now=now, others=others
                 )
-                others.append(Appointment(loved_one=loved_one, starts_at=starts_at, duration_minutes=duration))
+                others.append(read)
     _enrolled_check(clinic, built)
     valid = [row for row in result.rows if not row["errors"]]
     result.families = len({row["family"] for row in valid})
@@ -462,7 +462,7 @@ def _import_rows(clinic: Clinic, result: ImportResult, *, by: AbstractBaseUser |
             read = appointment_row_read(row, time_zone=clinic.time_zone)
             if read is None:
                 continue
-            starts_at, kind, duration = read
+            starts_at, kind, duration = read.starts_at, read.kind, read.duration_minutes
             try:
                 with transaction.atomic():
                     appointment_create(

@@ -159,8 +159,9 @@ def local_datetime_parse(value: str) -> datetime:
     )
 
 
-def appointment_row_read(row: dict, *, time_zone: str) -> tuple[datetime, str, int] | None:
-    """The appointment cells of a row (appointment, kind, duration_minutes), or None with row["errors"] filled."""
+def appointment_row_read(row: dict, *, time_zone: str) -> Appointment | None:
+    """The appointment cells of a row (appointment, kind, duration_minutes) as an unsaved appointment
+    with no family yet, or None with row["errors"] filled."""
     kinds = {value for value, _ in Appointment.Kind.choices}
     kind = row["kind"].lower() or Appointment.Kind.INFUSION
     if kind not in kinds:
@@ -183,7 +184,7 @@ def appointment_row_read(row: dict, *, time_zone: str) -> tuple[datetime, str, i
     except ValidationError as exc:
         row["errors"].extend(_messages(exc))
         return None
-    return starts_at, kind, duration
+    return probe
 
 
 def _messages(exc: ValidationError) -> list[str]:
@@ -245,14 +246,14 @@ def appointment_import(
         read = appointment_row_read(row, time_zone=clinic.time_zone)
         if read is None:
             continue
-        starts_at, kind, duration = read
+        starts_at, kind, duration = read.starts_at, read.kind, read.duration_minutes
         others = existing.setdefault(loved_one.pk, [])
         row["family_label"] = f"{loved_one.first_name} (#{loved_one.pk})"
         row["warnings"] = selectors.appointment_warnings(
             loved_one=loved_one, starts_at=starts_at, duration_minutes=duration, now=now, others=others
         )
         # Later rows are checked against this one too: two rows for the same time are a duplicate.
-        others.append(Appointment(loved_one=loved_one, starts_at=starts_at, duration_minutes=duration))
+        others.append(read)
         planned.append((row, loved_one, starts_at, kind, duration))
     result.appointments = len(planned)
     result.families = len({loved_one.pk for _, loved_one, *_ in planned})
