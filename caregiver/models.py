@@ -670,6 +670,7 @@ class AuditEvent(AppendOnly):
         COURSE_CREATE = "course.create", "Planned a course"
         FAMILY_IMPORT = "family.import", "Imported families from a file"
         APPOINTMENT_IMPORT = "appointment.import", "Imported appointments from a file"
+        CLINIC_CLOSURE = "clinic.closure", "Changed the clinic's closure days"
         ALERT_ACKNOWLEDGE = "alert.acknowledge", "Acknowledged a crisis alert"
         ALERT_CLOSE = "alert.close", "Closed a crisis alert"
 

@@ -14,7 +14,7 @@ from django.db.models import Count, DateTimeField, Min, OuterRef, Prefetch, Q, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from .models import Appointment, AuditEvent, Caregiver, CareLink, Clinic, ConsentRecord, LovedOne
+from .models import Appointment, AuditEvent, Caregiver, CareLink, Clinic, ClinicClosure, ConsentRecord, LovedOne
 
 
 def clinics_for_user(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[Clinic]:
@@ -348,3 +348,7 @@ def clinic_closures(*, clinic: Clinic, start: date, days: int = 800) -> dict[dat
     """The clinic's closure days from `start` on (a course's span and more), with their notes."""
     rows = clinic.closures.filter(day__gte=start, day__lt=start + timedelta(days=days))
     return {row.day: row.note for row in rows}
+
+
+def closures_for_user(*, user: AbstractBaseUser | AnonymousUser, since: date) -> QuerySet[ClinicClosure]:
+    return ClinicClosure.objects.filter(clinic__in=_clinic_ids(user), day__gte=since).select_related("clinic")

@@ -309,6 +309,12 @@ CaregiverFormSet = forms.formset_factory(
 EnrollAppointmentFormSet = forms.formset_factory(OptionalAppointmentForm, extra=2, max_num=10, absolute_max=12)
 
 
+class ClosureForm(ClinicChoiceMixin, forms.Form):
+    day = forms.DateField(label="Closed on", widget=_date_widget())
+    note = forms.CharField(label="Why", max_length=80, required=False, help_text="For staff, like “Thanksgiving”.")
+    clinic = forms.ModelChoiceField(queryset=Clinic.objects.none(), empty_label=None)
+
+
 class ImportForm(ClinicChoiceMixin, forms.Form):
     file = forms.FileField(label="CSV file", help_text="UTF-8 CSV, up to 1 MB and 2,000 rows.")
     clinic = forms.ModelChoiceField(queryset=Clinic.objects.none(), empty_label=None)

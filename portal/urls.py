@@ -38,6 +38,8 @@ urlpatterns = [
         name="import-appointments-template",
     ),
     path("staff/tomorrow/", staff.tomorrow, name="tomorrow"),
+    path("staff/closures/", staff_appointments.closures, name="closures"),
+    path("staff/closures/<int:pk>/remove/", staff_appointments.closure_remove, name="closure-remove"),
     path("staff/alerts/", alerts.alert_list, name="alerts"),
     path("staff/alerts/<int:pk>/", alerts.alert_detail, name="alert"),
     path("staff/alerts/<int:pk>/acknowledge/", alerts.alert_acknowledge, name="alert-acknowledge"),

@@ -427,9 +427,9 @@ def appointment_create(
     in the past, at the same time as another or overlapping one is refused (the error says which).
     """
     _require_aware(starts_at, "starts_at")
-    _require_confirmed(loved_one=loved_one, starts_at=starts_at, duration_minutes=duration_minutes, confirmed=confirmed)
     appointment = Appointment(loved_one=loved_one, starts_at=starts_at, kind=kind, duration_minutes=duration_minutes)
-    appointment.full_clean()
+    appointment.full_clean()  # a year typed wrong is that, before it is "in the past"
+    _require_confirmed(loved_one=loved_one, starts_at=starts_at, duration_minutes=duration_minutes, confirmed=confirmed)
     appointment.save()
     audit_record(
         by=by,
@@ -455,11 +455,6 @@ def appointment_reschedule(
     _require_aware(starts_at, "starts_at")
     if appointment.status != Appointment.Status.SCHEDULED:
         raise ValidationError(f"A {appointment.get_status_display().lower()} appointment cannot be rescheduled.")
-    if starts_at != appointment.starts_at or duration_minutes not in (None, appointment.duration_minutes):
-        _require_confirmed(
-            loved_one=appointment.loved_one, starts_at=starts_at, confirmed=confirmed, exclude_id=appointment.pk,
-            duration_minutes=duration_minutes or appointment.duration_minutes,
-        )  # fmt: skip
     before = {"starts_at": appointment.starts_at, "duration_minutes": appointment.duration_minutes}
     if starts_at != appointment.starts_at:
         # The family is told of the move (messaging plans the notice from these two fields).
@@ -471,7 +466,16 @@ def appointment_reschedule(
     appointment.ride_arranged_at = None
     appointment.ride_arranged_by_caregiver = None
     appointment.ride_arranged_by_user = None
-    appointment.full_clean()
+    try:
+        appointment.full_clean()
+        if appointment.starts_at != before["starts_at"] or appointment.duration_minutes != before["duration_minutes"]:
+            _require_confirmed(
+                loved_one=appointment.loved_one, starts_at=starts_at, confirmed=confirmed, exclude_id=appointment.pk,
+                duration_minutes=appointment.duration_minutes,
+            )  # fmt: skip
+    except ValidationError:
+        appointment.refresh_from_db()  # the page that shows the error shows the appointment as it still is
+        raise
     appointment.save()
     after = {"starts_at": appointment.starts_at, "duration_minutes": appointment.duration_minutes}
     audit_record(by=by, action="appointment.reschedule", target=appointment, changes=changed_fields(before, after))

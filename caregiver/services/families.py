@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from .. import selectors
 from ..consent import CURRENT_STAFF, CURRENT_WEB
-from ..models import Appointment, Caregiver, CareLink, Clinic, ConsentRecord, LovedOne
+from ..models import Appointment, Caregiver, CareLink, Clinic, ClinicClosure, ConsentRecord, LovedOne
 from ..selectors import unconfirmed_channels
 from ..validators import local_to_utc
 from .audit import audit_record
@@ -476,3 +476,26 @@ def _import_rows(clinic: Clinic, result: ImportResult, *, by: AbstractBaseUser |
 def _row_messages(exc: ValidationError) -> list[str]:
     """A service's errors as lines for a CSV row: "phone: …", or the message alone if it has no field."""
     return [m if name == "non_field" else f"{name}: {m}" for name, ms in _by_field(exc).items() for m in ms]
+
+
+# --- Closure days ------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def clinic_closure_add(
+    *, clinic: Clinic, day: date, note: str = "", by: AbstractBaseUser | None = None
+) -> ClinicClosure:
+    """A day the clinic is closed: the course planner moves sessions off it. Twice is an error that says so."""
+    if clinic.closures.filter(day=day).exists():
+        raise ValidationError({"day": f"{day:%a %b} {day.day}, {day.year} is already a closure day."})
+    closure = ClinicClosure(clinic=clinic, day=day, note=note.strip())
+    closure.full_clean()
+    closure.save()
+    audit_record(by=by, action="clinic.closure", target=clinic, changes={"day": day, "note": closure.note})
+    return closure
+
+
+@transaction.atomic
+def clinic_closure_remove(*, closure: ClinicClosure, by: AbstractBaseUser | None = None) -> None:
+    audit_record(by=by, action="clinic.closure", target=closure.clinic, changes={"day": closure.day, "removed": True})
+    closure.delete()

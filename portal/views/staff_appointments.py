@@ -3,11 +3,17 @@ has, and a CSV template for each import."""
 
 from __future__ import annotations
 
+from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
-from django.views.decorators.http import require_GET, require_http_methods
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from caregiver import services
+from caregiver import selectors, services
 
+from ..forms import ClosureForm
+from .common import errors_to_form, posted
 from .imports import import_flow
 from .staff import staff_required
 
@@ -48,3 +54,38 @@ def import_template(request: HttpRequest, kind: str) -> HttpResponse:
     response = HttpResponse(services.csv_template(columns, example), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="alongside-{kind}-template.csv"'
     return response
+
+
+@staff_required
+@require_http_methods(["GET", "POST"])
+def closures(request: HttpRequest) -> HttpResponse:
+    """The clinic's coming closure days (holidays): the course planner moves sessions off them."""
+    clinics = selectors.clinics_for_user(user=request.user)
+    form = ClosureForm(posted(request), clinics=clinics)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                services.clinic_closure_add(clinic=data["clinic"], day=data["day"], note=data["note"], by=request.user)
+            except ValidationError as exc:
+                errors_to_form(form, exc)
+                status = 400
+            else:
+                messages.success(
+                    request, f"Closed on {data['day']:%a %b} {data['day'].day}: courses planned from now on skip it."
+                )
+                return redirect("portal:closures")
+        else:
+            status = 400
+    rows = selectors.closures_for_user(user=request.user, since=timezone.localdate())
+    return render(request, "portal/staff/closures.html", {"form": form, "closures": rows}, status=status)
+
+
+@staff_required
+@require_POST
+def closure_remove(request: HttpRequest, pk: int) -> HttpResponse:
+    closure = get_object_or_404(selectors.closures_for_user(user=request.user, since=timezone.localdate()), pk=pk)
+    services.clinic_closure_remove(closure=closure, by=request.user)
+    messages.success(request, f"{closure.day:%a %b} {closure.day.day} is an open day again.")
+    return redirect("portal:closures")

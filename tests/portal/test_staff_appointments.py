@@ -180,3 +180,33 @@ def test_a_course_session_on_an_existing_appointment_is_flagged_until_kept(staff
     response = staff_client.post(f"/staff/families/{family.pk}/course/", {**data, "pattern-confirm": "on"})
     assert response.status_code == 302
     assert family.appointments.count() == 3
+
+
+# --- Closure days, by staff -----------------------------------------------------------------------------
+
+
+def test_staff_add_a_closure_day_and_the_planner_steps_around_it(staff_client, family, clinic):
+    response = staff_client.post(
+        "/staff/closures/", {"day": "2027-03-17", "note": "Staff training", "clinic": clinic.pk}
+    )
+    assert response.status_code == 302
+    page = text(staff_client.get("/staff/closures/"))
+    assert "Wed Mar 17, 2027Staff training" in page
+    days = planned_days(staff_client.post(f"/staff/families/{family.pk}/course/", pattern("2027-03-15")))
+    assert date(2027, 3, 17) not in days
+
+
+def test_the_same_closure_day_twice_says_so(staff_client, clinic):
+    ClinicClosure.objects.create(clinic=clinic, day=date(2027, 3, 17))
+    response = staff_client.post("/staff/closures/", {"day": "2027-03-17", "clinic": clinic.pk})
+    assert response.status_code == 400
+    assert "Wed Mar 17, 2027 is already a closure day." in text(response)
+
+
+def test_staff_remove_a_closure_day_but_not_another_clinics(staff_client, clinic, other_clinic):
+    ours = ClinicClosure.objects.create(clinic=clinic, day=date(2027, 3, 17))
+    theirs = ClinicClosure.objects.create(clinic=other_clinic, day=date(2027, 3, 18), note="Their holiday")
+    assert "Their holiday" not in text(staff_client.get("/staff/closures/"))
+    assert staff_client.post(f"/staff/closures/{theirs.pk}/remove/").status_code == 404
+    assert staff_client.post(f"/staff/closures/{ours.pk}/remove/").status_code == 302
+    assert list(ClinicClosure.objects.values_list("pk", flat=True)) == [theirs.pk]
