@@ -265,8 +265,19 @@ class FamilyAppointmentInputSerializer(StrictSerializer):
     duration_minutes = serializers.IntegerField(default=60, help_text="5 to 600.")
 
 
+class JsonBooleanField(serializers.BooleanField):
+    """true or false, and only those: DRF's BooleanField also takes 0, "yes" and "on", where the schema says boolean."""
+
+    default_error_messages = {"invalid": "Use true or false."}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, bool):
+            self.fail("invalid")
+        return data
+
+
 def confirm_field() -> serializers.BooleanField:
-    return serializers.BooleanField(
+    return JsonBooleanField(
         default=False,
         help_text="true keeps an appointment in the past, at the same time as another or overlapping one; "
         "without it such an appointment is a 400 under `confirm` saying why.",
@@ -370,7 +381,7 @@ DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 @extend_schema_field(
     {
-        "type": "string",
+        "anyOf": [{"type": "string", "format": "date"}, {"type": "string", "format": "date-time"}],
         "example": "2026-12-01",
         "description": "A date-time with its offset, or a plain date (YYYY-MM-DD): that day in the clinic's time zone.",
     }
