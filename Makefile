@@ -61,7 +61,7 @@ test: install
 
 # Each script measures its figures side by side in one run (docs/benchmarks.md). One script
 # failing (say, wrk missing for http) does not stop the others; make still exits non-zero.
-BENCHES := reading planner memory http dispatch
+BENCHES := reading planner memory http dispatch import
 bench: install
 	@mkdir -p var/bench
 	@failed=""; begin=$$SECONDS; \

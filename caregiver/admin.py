@@ -12,6 +12,7 @@ from .models import (
     CareLink,
     ChannelConfirmation,
     Clinic,
+    ClinicClosure,
     ConsentRecord,
     LovedOne,
     OnCallContact,
@@ -91,6 +92,14 @@ class OnCallContactInline(admin.TabularInline):
     fields = ["position", "name", "phone", "email"]
 
 
+class ClinicClosureInline(admin.TabularInline):
+    """Days the clinic is closed: the course planner moves sessions off them."""
+
+    model = ClinicClosure
+    extra = 1
+    fields = ["day", "note"]
+
+
 @admin.register(Clinic)
 class ClinicAdmin(ClinicScopedAdmin):
     clinic_path = "pk"
@@ -98,7 +107,7 @@ class ClinicAdmin(ClinicScopedAdmin):
     list_filter = ["discreet_mode", "time_zone"]
     search_fields = ["name", "slug", "enrollment_code", "contact_email"]
     prepopulated_fields = {"slug": ["name"]}
-    inlines = [OnCallContactInline, StaffMembershipInline]
+    inlines = [OnCallContactInline, ClinicClosureInline, StaffMembershipInline]
     # Operators' settings: inbound texts find their clinic by these numbers, so a clinic that took
     # another's number would receive that clinic's caregivers' texts (and their STOPs).
     OPERATOR_FIELDS = ("twilio_from_number", "twilio_messaging_service_sid", "sms_mps")

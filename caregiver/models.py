@@ -219,6 +219,22 @@ class OnCallContact(TimeStamped):
             raise ValidationError("Give a mobile number, an email address, or both.")
 
 
+class ClinicClosure(TimeStamped):
+    """A day the clinic is closed (a holiday, a training day): the course planner plans no session on it."""
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="closures")
+    day = models.DateField()
+    note = models.CharField(max_length=80, blank=True, help_text="Why, for staff: “Thanksgiving”.")
+
+    class Meta:
+        ordering = ["clinic", "day"]
+        verbose_name = "closure day"
+        constraints = [models.UniqueConstraint(fields=["clinic", "day"], name="unique_clinic_closure_day")]
+
+    def __str__(self) -> str:
+        return f"{self.clinic} closed on {self.day:%Y-%m-%d}" + (f" ({self.note})" if self.note else "")
+
+
 class StaffMembership(TimeStamped):
     """A Django user working at a clinic. Staff see only the clinics they belong to."""
 
@@ -674,6 +690,8 @@ class AuditEvent(AppendOnly):
         FAMILY_ARCHIVE = "family.archive", "Archived the family"
         FAMILY_RESTORE = "family.restore", "Restored the family"
         FAMILY_MERGE = "family.merge", "Merged another family into this one"
+        APPOINTMENT_IMPORT = "appointment.import", "Imported appointments from a file"
+        CLINIC_CLOSURE = "clinic.closure", "Changed the clinic's closure days"
         ALERT_ACKNOWLEDGE = "alert.acknowledge", "Acknowledged a crisis alert"
         ALERT_CLOSE = "alert.close", "Closed a crisis alert"
 

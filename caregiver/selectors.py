@@ -14,7 +14,7 @@ from django.db.models import Count, DateTimeField, Exists, Min, OuterRef, Prefet
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from .models import Appointment, AuditEvent, Caregiver, CareLink, Clinic, ConsentRecord, LovedOne
+from .models import Appointment, AuditEvent, Caregiver, CareLink, Clinic, ClinicClosure, ConsentRecord, LovedOne
 
 
 def clinics_for_user(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[Clinic]:
@@ -436,3 +436,55 @@ def caregivers_holding(*, clinic: Clinic, phone: str, email: str) -> QuerySet[Ca
     if email:
         match |= Q(email__iexact=email.strip())
     return Caregiver.objects.filter(match, clinic=clinic)
+
+
+def appointment_warnings(
+    *,
+    loved_one: LovedOne,
+    starts_at: datetime,
+    duration_minutes: int,
+    now: datetime,
+    exclude_id: int | None = None,
+    others: Iterable[Appointment] | None = None,
+) -> list[str]:
+    """What staff should look at twice before keeping an appointment: in the past, the same start as
+    another of the family's scheduled appointments (a duplicate), or overlapping one.
+
+    `others` lets a batch (a CSV import) pass the family's appointments it already loaded.
+    """
+    zone = ZoneInfo(loved_one.clinic.time_zone)
+    warnings = []
+    if starts_at < now:
+        warnings.append(f"{_local(starts_at, zone)} is in the past.")
+    ends_at = starts_at + timedelta(minutes=duration_minutes)
+    if others is None:
+        others = loved_one.appointments.filter(
+            status=Appointment.Status.SCHEDULED,
+            starts_at__lt=ends_at,
+            starts_at__gte=starts_at - timedelta(minutes=600),  # no appointment is longer than 600 minutes
+        )
+    for other in others:
+        if (exclude_id is not None and other.pk == exclude_id) or other.status != Appointment.Status.SCHEDULED:
+            continue
+        if other.starts_at == starts_at:
+            warnings.append(f"{loved_one.first_name} already has an appointment at {_local(starts_at, zone)}.")
+        elif other.starts_at < ends_at and starts_at < other.ends_at:
+            warnings.append(
+                f"It overlaps {loved_one.first_name}'s appointment at {_local(other.starts_at, zone)} "
+                f"({other.duration_minutes} minutes)."
+            )
+    return warnings
+
+
+def _local(moment: datetime, zone: ZoneInfo) -> str:
+    return moment.astimezone(zone).strftime("%a %b %-d, %Y %-I:%M %p")
+
+
+def clinic_closures(*, clinic: Clinic, start: date, days: int = 800) -> dict[date, str]:
+    """The clinic's closure days from `start` on (a course's span and more), with their notes."""
+    rows = clinic.closures.filter(day__gte=start, day__lt=start + timedelta(days=days))
+    return {row.day: row.note for row in rows}
+
+
+def closures_for_user(*, user: AbstractBaseUser | AnonymousUser, since: date) -> QuerySet[ClinicClosure]:
+    return ClinicClosure.objects.filter(clinic__in=_clinic_ids(user), day__gte=since).select_related("clinic")

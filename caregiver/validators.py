@@ -76,12 +76,25 @@ def phone_to_e164(raw: str, *, region: str | None = None, require_mobile: bool =
             f"“{shown}” is a {_NOT_A_PERSON[kind]} number, not a person's mobile: text messages need a mobile number.",
             code="not_mobile",
         )
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    normalised = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    _remember_e164(normalised)
+    return normalised
+
+
+# Numbers phone_to_e164 has just produced: the model field's validator need not parse them again
+# (a 2,000-row import preview parsed every number twice). Bounded; a process-local cache only.
+_KNOWN_E164: set[str] = set()
+
+
+def _remember_e164(number: str) -> None:
+    if len(_KNOWN_E164) >= 10_000:
+        _KNOWN_E164.clear()
+    _KNOWN_E164.add(number)
 
 
 def validate_e164(value: str) -> None:
     """Model-field validator: the stored value must already be normalised E.164."""
-    if not value:
+    if not value or value in _KNOWN_E164:
         return
     normalised = phone_to_e164(value)
     if normalised != value:

@@ -9,15 +9,18 @@ Writes go through caregiver.services; their ValidationErrors become 400s keyed b
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import datetime, time, timedelta
+from functools import wraps
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.paginator import Paginator
-from django.db.models import Prefetch, QuerySet
+from django.db import transaction
+from django.db.models import Prefetch, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
@@ -34,6 +37,7 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.utils import json
+from rest_framework.utils.encoders import JSONEncoder
 from rest_framework.views import APIView
 from rest_framework.viewsets import GenericViewSet
 
@@ -46,6 +50,7 @@ from messaging.selectors import family_course, family_messages, messages_for_use
 from . import serializers as s
 from .auth import auth_failed, auth_wait
 from .models import StaffApiToken
+from .services import idempotency_fingerprint, idempotency_key_claim, idempotency_key_store
 
 # --- Authentication and permission ---------------------------------------------------------------
 
@@ -274,6 +279,77 @@ INVALID = {
 }
 
 
+# --- Idempotency-Key ---------------------------------------------------------------------------------
+
+
+class KeyReused(exceptions.APIException):
+    status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
+    default_code = "idempotency_key_reused"
+
+
+def idempotent(handler: Callable) -> Callable:
+    """Every POST honours `Idempotency-Key`: the same key, from the same staff member, with the same
+    method, path and body gets the first answer again (with `Idempotent-Replayed: true`) and has one
+    effect, even when the retries arrive at once; the same key with another request is a 422.
+
+    The key is claimed in the same transaction as the effect, so a request that fails stores
+    nothing and may be retried with its key.
+    """
+
+    @wraps(handler)
+    def wrapper(self: APIView, request: Request, *args, **kwargs) -> Response:
+        key = request.headers.get("Idempotency-Key")
+        if key is None:
+            return handler(self, request, *args, **kwargs)
+        if not 1 <= len(key) <= 255 or not key.isascii() or not key.isprintable():
+            raise exceptions.ValidationError(
+                {"Idempotency-Key": ["Use 1 to 255 printable ASCII characters, for example a UUID."]}
+            )
+        fingerprint = idempotency_fingerprint(method=request.method, path=request.path, body=request.data)
+        with transaction.atomic():
+            stored = idempotency_key_claim(user=request.user, key=key, fingerprint=fingerprint, now=timezone.now())
+            if stored is not None:
+                if stored.fingerprint != fingerprint:
+                    raise KeyReused(
+                        "This Idempotency-Key was already used for a different request in the last 24 hours. "
+                        "Use a new key for a new request."
+                    )
+                headers = {"Idempotent-Replayed": "true", **({"Location": stored.location} if stored.location else {})}
+                return Response(stored.response, status=stored.status_code, headers=headers)
+            response = handler(self, request, *args, **kwargs)
+            if not 200 <= response.status_code < 300:
+                transaction.set_rollback(True)  # only success is remembered
+                return response
+            idempotency_key_store(
+                user=request.user, key=key, status_code=response.status_code,
+                response=json.loads(json.dumps(response.data, cls=JSONEncoder)),
+                location=response.headers.get("Location", ""),
+            )  # fmt: skip
+        return response
+
+    return wrapper
+
+
+# --- Dates in filters ----------------------------------------------------------------------------------
+
+
+def starts_between(queryset: QuerySet[Appointment], *, clinics: QuerySet, start, end) -> QuerySet[Appointment]:
+    """`from`/`to` as given: a date-time with its offset, or a plain date meaning that day in each
+    clinic's own zone (`from` from its start, `to` to its end, so from=to=a day is that day)."""
+    for value, lookup, day_offset in ((start, "starts_at__gte", 0), (end, "starts_at__lt", 1)):
+        if value is None:
+            continue
+        if isinstance(value, datetime):
+            queryset = queryset.filter(**{lookup: value})
+            continue
+        per_clinic = Q()
+        for clinic in clinics:
+            bound = datetime.combine(value + timedelta(days=day_offset), time(), tzinfo=ZoneInfo(clinic.time_zone))
+            per_clinic |= Q(loved_one__clinic=clinic, **{lookup: bound})
+        queryset = queryset.filter(per_clinic) if per_clinic else queryset.none()
+    return queryset
+
+
 # --- Views -----------------------------------------------------------------------------------------
 
 
@@ -395,6 +471,7 @@ class FamilyViewSet(StaffViewSet):
         items = family_course(loved_one=loved_one, now=timezone.now())
         return Response(s.CourseSerializer({"family": loved_one.pk, "count": len(items), "messages": items}).data)
 
+    @idempotent
     def create(self, request: Request) -> Response:
         data = _valid(s.FamilyCreateSerializer(data=request.data, context={"request": request}))
         with service_errors():
@@ -404,6 +481,7 @@ class FamilyViewSet(StaffViewSet):
                 caregivers=[dict(entry) for entry in data["caregivers"]],
                 appointments=[dict(entry) for entry in data.get("appointments", [])],
                 by=request.user,
+                confirmed=data["confirm"],
             )
         family = self.get_queryset().get(pk=loved_one.pk)
         return Response(
@@ -510,19 +588,29 @@ class AppointmentViewSet(StaffViewSet):
             appointments = appointments.filter(loved_one_id=params["family"])
         if "status" in params:
             appointments = appointments.filter(status=params["status"])
-        if "from" in params:
-            appointments = appointments.filter(starts_at__gte=params["from"])
-        if "to" in params:
-            appointments = appointments.filter(starts_at__lt=params["to"])
+        appointments = starts_between(
+            appointments,
+            clinics=selectors.clinics_for_user(user=request.user),
+            start=params.get("from"),
+            end=params.get("to"),
+        )
         return self.page(appointments)
 
     def retrieve(self, request: Request, pk: str) -> Response:
         return Response(s.AppointmentSerializer(self.get_object()).data)
 
+    @idempotent
     def create(self, request: Request) -> Response:
         data = _valid(s.AppointmentCreateSerializer(data=request.data, context={"request": request}))
         with service_errors():
-            appointment = services.appointment_create(**data, by=request.user)
+            appointment = services.appointment_create(
+                loved_one=data["family"],
+                starts_at=data["starts_at"],
+                kind=data["kind"],
+                duration_minutes=data["duration_minutes"],
+                confirmed=data["confirm"],
+                by=request.user,
+            )
         appointment = self.get_queryset().get(pk=appointment.pk)
         return Response(
             s.AppointmentSerializer(appointment).data,
@@ -531,14 +619,22 @@ class AppointmentViewSet(StaffViewSet):
         )
 
     @action(detail=True, methods=["post"])
+    @idempotent
     def reschedule(self, request: Request, pk: str) -> Response:
         appointment = self.get_object()
         data = _valid(s.AppointmentRescheduleSerializer(data=request.data))
         with service_errors():
-            services.appointment_reschedule(appointment=appointment, by=request.user, **data)
+            services.appointment_reschedule(
+                appointment=appointment,
+                starts_at=data["starts_at"],
+                duration_minutes=data.get("duration_minutes"),
+                confirmed=data["confirm"],
+                by=request.user,
+            )
         return Response(s.AppointmentSerializer(appointment).data)
 
     @action(detail=True, methods=["post"])
+    @idempotent
     def cancel(self, request: Request, pk: str) -> Response:
         appointment = self.get_object()
         with service_errors():

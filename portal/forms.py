@@ -218,6 +218,12 @@ def _time_widget():
     return forms.TimeInput(attrs={"type": "time"})
 
 
+def keep_anyway_field() -> forms.BooleanField:
+    """Ticked to keep an appointment in the past, at the same time as another, or overlapping one.
+    Pages show it only once such a warning came back (see caregiver.selectors.appointment_warnings)."""
+    return forms.BooleanField(label="Keep anyway", required=False)
+
+
 class AppointmentForm(forms.Form):
     """A visit in the clinic's local time (the page says which zone)."""
 
@@ -225,6 +231,7 @@ class AppointmentForm(forms.Form):
     at = forms.TimeField(label="Time", widget=_time_widget())
     kind = forms.ChoiceField(choices=Appointment.Kind.choices, initial=Appointment.Kind.INFUSION)
     duration_minutes = forms.IntegerField(label="Length (minutes)", min_value=5, max_value=600, initial=60)
+    confirm = keep_anyway_field()
 
     def local(self) -> datetime:
         return datetime.combine(self.cleaned_data["day"], self.cleaned_data["at"])
@@ -241,6 +248,7 @@ class RescheduleForm(forms.Form):
     day = forms.DateField(label="New date", widget=_date_widget())
     at = forms.TimeField(label="New time", widget=_time_widget())
     duration_minutes = forms.IntegerField(label="Length (minutes)", min_value=5, max_value=600)
+    confirm = keep_anyway_field()
 
     def local(self) -> datetime:
         return datetime.combine(self.cleaned_data["day"], self.cleaned_data["at"])
@@ -264,6 +272,7 @@ class FamilyForm(ClinicChoiceMixin, forms.Form):
         help_text="First name or nickname only. No surname, date of birth or diagnosis.",
     )
     clinic = forms.ModelChoiceField(queryset=Clinic.objects.none(), empty_label=None)
+    confirm = keep_anyway_field()
 
 
 class CourseForm(forms.Form):
@@ -284,6 +293,7 @@ class CourseForm(forms.Form):
         label="Maintenance every (weeks)", min_value=1, max_value=26, initial=4, required=False
     )
     duration_minutes = forms.IntegerField(label="Length of each (minutes)", min_value=5, max_value=600, initial=60)
+    confirm = keep_anyway_field()
 
     def clean_first_day(self) -> date:
         day = self.cleaned_data["first_day"]
@@ -307,6 +317,12 @@ CaregiverFormSet = forms.formset_factory(
     StaffCaregiverForm, formset=BaseRequiredFormSet, extra=1, min_num=1, max_num=6, absolute_max=10
 )
 EnrollAppointmentFormSet = forms.formset_factory(OptionalAppointmentForm, extra=2, max_num=10, absolute_max=12)
+
+
+class ClosureForm(ClinicChoiceMixin, forms.Form):
+    day = forms.DateField(label="Closed on", widget=_date_widget())
+    note = forms.CharField(label="Why", max_length=80, required=False, help_text="For staff, like “Thanksgiving”.")
+    clinic = forms.ModelChoiceField(queryset=Clinic.objects.none(), empty_label=None)
 
 
 class ImportForm(ClinicChoiceMixin, forms.Form):

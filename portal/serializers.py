@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from datetime import date
 
 from django.db import models
 from django.utils import timezone
@@ -116,12 +117,15 @@ class CaregiverConsentSerializer(serializers.Serializer):
 
 
 class CaregiverFamilySerializer(serializers.ModelSerializer):
-    loved_one = serializers.IntegerField(source="loved_one_id", read_only=True, help_text="The family's id.")
+    family = serializers.IntegerField(source="loved_one_id", read_only=True, help_text="The family's id.")
+    loved_one = serializers.IntegerField(
+        source="loved_one_id", read_only=True, help_text="Deprecated: the same as `family`."
+    )
     first_name = serializers.CharField(source="loved_one.first_name", read_only=True)
 
     class Meta:
         model = CareLink
-        fields = ["loved_one", "first_name", "relationship"]
+        fields = ["family", "loved_one", "first_name", "relationship"]
         read_only_fields = fields
 
 
@@ -147,7 +151,10 @@ class CaregiverSerializer(serializers.ModelSerializer):
 
 
 class AppointmentSerializer(serializers.ModelSerializer):
-    loved_one = serializers.IntegerField(source="loved_one_id", read_only=True, help_text="The family's id.")
+    family = serializers.IntegerField(source="loved_one_id", read_only=True, help_text="The family's id.")
+    loved_one = serializers.IntegerField(
+        source="loved_one_id", read_only=True, help_text="Deprecated: the same as `family`."
+    )
     ends_at = serializers.DateTimeField(read_only=True)
     pickup_at = serializers.DateTimeField(
         read_only=True, help_text="When the patient can expect to go home (after observation for treatments)."
@@ -156,7 +163,7 @@ class AppointmentSerializer(serializers.ModelSerializer):
     class Meta:
         model = Appointment
         fields = [
-            "id", "loved_one", "starts_at", "duration_minutes", "ends_at", "pickup_at", "kind", "status",
+            "id", "family", "loved_one", "starts_at", "duration_minutes", "ends_at", "pickup_at", "kind", "status",
             "ride_arranged_at", "created_at", "updated_at",
         ]  # fmt: skip
         read_only_fields = fields
@@ -260,6 +267,25 @@ class FamilyAppointmentInputSerializer(StrictSerializer):
     duration_minutes = serializers.IntegerField(default=60, help_text="5 to 600.")
 
 
+class JsonBooleanField(serializers.BooleanField):
+    """true or false, and only those: DRF's BooleanField also takes 0, "yes" and "on", where the schema says boolean."""
+
+    default_error_messages = {"invalid": "Use true or false."}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, bool):
+            self.fail("invalid")
+        return data
+
+
+def confirm_field() -> serializers.BooleanField:
+    return JsonBooleanField(
+        default=False,
+        help_text="true keeps an appointment in the past, at the same time as another or overlapping one; "
+        "without it such an appointment is a 400 under `confirm` saying why.",
+    )
+
+
 class FamilyCreateSerializer(StrictSerializer):
     clinic = id_field(required=False, help_text="One of your clinics' ids. Needed only when you work at more than one.")
     first_name = TextField(help_text="The loved one's first name or nickname, nothing more.")
@@ -272,6 +298,7 @@ class FamilyCreateSerializer(StrictSerializer):
         help_text="1 to 20 caregivers.",
     )
     appointments = FamilyAppointmentInputSerializer(many=True, required=False, max_length=100)
+    confirm = confirm_field()
 
     def validate_clinic(self, value: int) -> Clinic:
         clinic = selectors.clinics_for_user(user=self.context["request"].user).filter(pk=value).first()
@@ -305,22 +332,33 @@ class CaregiverUpdateSerializer(StrictSerializer):
 
 
 class AppointmentCreateSerializer(StrictSerializer):
-    loved_one = id_field(help_text="The family's id.")
+    family = id_field(required=False, help_text="The family's id (the loved one's).")
+    loved_one = id_field(required=False, help_text="Deprecated: the old name of `family`.")
     starts_at = AwareDateTimeField()
     kind = serializers.ChoiceField(choices=Appointment.Kind.choices, default=Appointment.Kind.INFUSION)
     duration_minutes = serializers.IntegerField(default=60, help_text="5 to 600.")
+    confirm = confirm_field()
 
-    def validate_loved_one(self, value: int) -> LovedOne:
+    def validate(self, attrs: dict) -> dict:
+        family, alias = attrs.pop("family", None), attrs.pop("loved_one", None)
+        if family is None and alias is None:
+            raise serializers.ValidationError({"family": ["Say which family: its id."]})
+        if family is not None and alias is not None and family != alias:
+            raise serializers.ValidationError(
+                {"family": ["`family` and `loved_one` (its old name) name different families: send `family` only."]}
+            )
+        value, named = (family, "family") if family is not None else (alias, "loved_one")
         loved_one = selectors.loved_ones_for_user(user=self.context["request"].user).filter(pk=value).first()
         if loved_one is None:
             # The same words whether it never existed or belongs to another clinic.
-            raise serializers.ValidationError(f"No family with id {value} was found.")
-        return loved_one
+            raise serializers.ValidationError({named: [f"No family with id {value} was found."]})
+        return {**attrs, "family": loved_one}
 
 
 class AppointmentRescheduleSerializer(StrictSerializer):
     starts_at = AwareDateTimeField()
     duration_minutes = serializers.IntegerField(required=False, help_text="5 to 600; unchanged if left out.")
+    confirm = confirm_field()
 
 
 # --- Query parameters -----------------------------------------------------------------------------
@@ -340,16 +378,47 @@ class CaregiverQuerySerializer(serializers.Serializer):
     family = id_field(required=False, help_text="Only caregivers of this family (loved one id).")
 
 
+DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+@extend_schema_field(
+    {
+        "anyOf": [{"type": "string", "format": "date"}, {"type": "string", "format": "date-time"}],
+        "example": "2026-12-01",
+        "description": "A date-time with its offset, or a plain date (YYYY-MM-DD): that day in the clinic's time zone.",
+    }
+)
+class DayOrMomentField(AwareDateTimeField):
+    """A plain date (a day in the clinic's zone: the view knows which clinic) or an aware date-time."""
+
+    default_error_messages = {
+        "day": "“{value}” is not a date: use YYYY-MM-DD, like 2026-12-01, or a date-time with its offset.",
+    }
+
+    def to_internal_value(self, value):
+        if isinstance(value, str) and DAY.fullmatch(value):
+            try:
+                return date.fromisoformat(value)
+            except ValueError:
+                self.fail("day", value=value)
+        return super().to_internal_value(value)
+
+
 class AppointmentQuerySerializer(serializers.Serializer):
     family = id_field(required=False, help_text="Only this family's appointments (loved one id).")
     status = serializers.ChoiceField(choices=Appointment.Status.choices, required=False)
-    to = AwareDateTimeField(required=False, help_text="Only appointments starting before this time (with offset).")
+    to = DayOrMomentField(
+        required=False,
+        help_text="Only appointments starting before this time (with offset), or up to the end of this day "
+        "(YYYY-MM-DD).",
+    )
 
     def get_fields(self) -> dict:
         fields = super().get_fields()
         # `from` is a Python keyword, so it cannot be declared above.
-        fields["from"] = AwareDateTimeField(
-            required=False, help_text="Only appointments starting at or after this time (with offset)."
+        fields["from"] = DayOrMomentField(
+            required=False,
+            help_text="Only appointments starting at or after this time (with offset), or on or after this day.",
         )
         return fields
 

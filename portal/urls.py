@@ -2,7 +2,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from .auth import StaffLoginView
-from .views import alerts, calendar, join, phone, preferences, ride, staff, staff_people
+from .views import alerts, calendar, join, phone, preferences, ride, staff, staff_appointments, staff_people
 
 app_name = "portal"
 
@@ -36,7 +36,17 @@ urlpatterns = [
     path("staff/families/<int:pk>/merge/", staff_people.family_merge, name="family-merge"),
     path("staff/sign-ups/", staff_people.sign_ups, name="sign-ups"),
     path("staff/import/", staff.csv_import, name="import"),
+    path("staff/import/appointments/", staff_appointments.appointment_import, name="import-appointments"),
+    path("staff/import/template.csv", staff_appointments.import_template, {"kind": "families"}, name="import-template"),
+    path(
+        "staff/import/appointments/template.csv",
+        staff_appointments.import_template,
+        {"kind": "appointments"},
+        name="import-appointments-template",
+    ),
     path("staff/tomorrow/", staff.tomorrow, name="tomorrow"),
+    path("staff/closures/", staff_appointments.closures, name="closures"),
+    path("staff/closures/<int:pk>/remove/", staff_appointments.closure_remove, name="closure-remove"),
     path("staff/alerts/", alerts.alert_list, name="alerts"),
     path("staff/alerts/<int:pk>/", alerts.alert_detail, name="alert"),
     path("staff/alerts/<int:pk>/acknowledge/", alerts.alert_acknowledge, name="alert-acknowledge"),

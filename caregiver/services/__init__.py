@@ -41,16 +41,26 @@ from .core import (
 )
 from .families import (
     IMPORT_COLUMNS,
-    IMPORT_MAX_BYTES,
-    ImportResult,
+    IMPORT_EXAMPLE,
     PlannedSession,
     caregiver_invite,
     caregiver_sign_up,
+    clinic_closure_add,
+    clinic_closure_remove,
     course_create,
     course_sessions,
     family_enroll,
     family_import,
     family_import_read,
+)
+from .imports import (
+    APPOINTMENT_COLUMNS,
+    APPOINTMENT_EXAMPLE,
+    IMPORT_MAX_BYTES,
+    ImportResult,
+    appointment_import,
+    appointment_import_read,
+    csv_template,
 )
 from .people import (
     STAFF_EDITABLE,
@@ -69,9 +79,12 @@ from .preferences import (
 from .signups import caregiver_sign_up_discard, sign_ups_expire
 
 __all__ = [
+    "APPOINTMENT_COLUMNS",
+    "APPOINTMENT_EXAMPLE",
     "CAREGIVER_EDITABLE",
     "CODE_TTL",
     "IMPORT_COLUMNS",
+    "IMPORT_EXAMPLE",
     "IMPORT_MAX_BYTES",
     "STAFF_EDITABLE",
     "ImportResult",
@@ -79,6 +92,8 @@ __all__ = [
     "RateLimited",
     "appointment_cancel",
     "appointment_create",
+    "appointment_import",
+    "appointment_import_read",
     "appointment_mark_ride_arranged",
     "appointment_reschedule",
     "appointment_unmark_ride",
@@ -101,6 +116,8 @@ __all__ = [
     "caregiver_staff_edit",
     "caregiver_stop_everything",
     "caregiver_update",
+    "clinic_closure_add",
+    "clinic_closure_remove",
     "clinic_create",
     "code_typed_problem",
     "code_wrong_message",
@@ -111,6 +128,7 @@ __all__ = [
     "confirmation_start",
     "course_create",
     "course_sessions",
+    "csv_template",
     "family_archive",
     "family_caregiver_add",
     "family_enroll",

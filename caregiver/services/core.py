@@ -135,10 +135,21 @@ def staff_user_create(
 # --- Families ------------------------------------------------------------------------------
 
 
+def loved_one_build(*, clinic: Clinic, first_name: str, check_database: bool = True) -> LovedOne:
+    """A valid, unsaved loved one (ValidationError otherwise). check_database=False skips the checks
+    that need a query (the clinic exists): a preview of thousands of rows makes them in one go."""
+    loved_one = LovedOne(clinic=clinic, first_name=name_normalize(first_name))
+    loved_one.full_clean(
+        exclude=None if check_database else ["clinic"],
+        validate_unique=check_database,
+        validate_constraints=check_database,
+    )
+    return loved_one
+
+
 @transaction.atomic
 def loved_one_create(*, clinic: Clinic, first_name: str) -> LovedOne:
-    loved_one = LovedOne(clinic=clinic, first_name=name_normalize(first_name))
-    loved_one.full_clean()
+    loved_one = loved_one_build(clinic=clinic, first_name=first_name)
     loved_one.save()
     return loved_one
 
@@ -163,6 +174,32 @@ def caregiver_create(
     Raises ValidationError keyed by field, in words a person can act on. `by`: the staff member
     adding them, for the audit log (None when they sign themselves up).
     """
+    caregiver = caregiver_build(
+        clinic=clinic, name=name, phone=phone, email=email, channels=channels, time_zone=time_zone, **preferences
+    )
+    caregiver.save()
+    if loved_one is not None:
+        caregiver_link(caregiver=caregiver, loved_one=loved_one, relationship=relationship)
+    audit_record(by=by, action="caregiver.create", target=caregiver, changes={"channels": caregiver.channels})
+    return caregiver
+
+
+def caregiver_build(
+    *,
+    clinic: Clinic,
+    name: str,
+    phone: str = "",
+    email: str = "",
+    channels: str = Caregiver.Channels.SMS,
+    time_zone: str | None = None,
+    check_database: bool = True,
+    **preferences: object,
+) -> Caregiver:
+    """A valid, unsaved pending caregiver, or a ValidationError keyed by field (see caregiver_create).
+
+    check_database=False skips the checks that need a query (the clinic exists, the number or
+    address is not enrolled yet): an import preview makes those for all its rows at once.
+    """
     errors: dict[str, list[str]] = {}
     normalised_phone = ""
     if phone and phone.strip():
@@ -182,8 +219,11 @@ def caregiver_create(
         status=Caregiver.Status.PENDING,
         **preferences,
     )
+    exclude = (["phone"] if "phone" in errors else []) + ([] if check_database else ["clinic"])
     try:
-        caregiver.full_clean(exclude=["phone"] if "phone" in errors else None)
+        caregiver.full_clean(
+            exclude=exclude or None, validate_unique=check_database, validate_constraints=check_database
+        )
     except ValidationError as exc:
         for field, messages in exc.message_dict.items():
             # A number we could not read was set aside; "give a number" would only add noise.
@@ -193,10 +233,6 @@ def caregiver_create(
                 errors.setdefault(field, []).extend(messages)
     if errors:
         raise ValidationError(errors)
-    caregiver.save()
-    if loved_one is not None:
-        caregiver_link(caregiver=caregiver, loved_one=loved_one, relationship=relationship)
-    audit_record(by=by, action="caregiver.create", target=caregiver, changes={"channels": caregiver.channels})
     return caregiver
 
 
@@ -432,6 +468,23 @@ def _require_aware(value: datetime, field: str) -> None:
         raise ValidationError({field: "Give a time with its time zone (or convert it with local_to_utc)."})
 
 
+CONFIRM_HINT = "Check it, then confirm to keep it anyway."
+
+
+def _require_confirmed(
+    *, loved_one: LovedOne, starts_at: datetime, duration_minutes: int, confirmed: bool, exclude_id: int | None = None
+) -> None:
+    # Past, duplicate and overlapping appointments are usually typos: staff keep one only on purpose.
+    if confirmed:
+        return
+    warnings = selectors.appointment_warnings(
+        loved_one=loved_one, starts_at=starts_at, duration_minutes=duration_minutes, now=timezone.now(),
+        exclude_id=exclude_id,
+    )  # fmt: skip
+    if warnings:
+        raise ValidationError({"confirm": [*warnings, CONFIRM_HINT]}, code="confirm")
+
+
 @transaction.atomic
 def appointment_create(
     *,
@@ -440,12 +493,18 @@ def appointment_create(
     kind: str = Appointment.Kind.INFUSION,
     duration_minutes: int = 60,
     by: AbstractBaseUser | None = None,
+    confirmed: bool = True,
 ) -> Appointment:
-    """Add an appointment; messaging plans its reminders after commit. `by`: the staff member."""
+    """Add an appointment; messaging plans its reminders after commit. `by`: the staff member.
+
+    Staff entry points pass `confirmed` as the staff member ticked it: without it, an appointment
+    in the past, at the same time as another or overlapping one is refused (the error says which).
+    """
     _require_aware(starts_at, "starts_at")
     _require_open(loved_one)
     appointment = Appointment(loved_one=loved_one, starts_at=starts_at, kind=kind, duration_minutes=duration_minutes)
-    appointment.full_clean()
+    appointment.full_clean()  # a year typed wrong is that, before it is "in the past"
+    _require_confirmed(loved_one=loved_one, starts_at=starts_at, duration_minutes=duration_minutes, confirmed=confirmed)
     appointment.save()
     audit_record(
         by=by,
@@ -464,8 +523,10 @@ def appointment_reschedule(
     starts_at: datetime,
     duration_minutes: int | None = None,
     by: AbstractBaseUser | None = None,
+    confirmed: bool = True,
 ) -> Appointment:
-    """Move an appointment; messaging re-plans its reminders after commit. `by`: the staff member."""
+    """Move an appointment; messaging re-plans its reminders after commit. `by`: the staff member.
+    `confirmed`: as for appointment_create."""
     _require_aware(starts_at, "starts_at")
     if appointment.status != Appointment.Status.SCHEDULED:
         raise ValidationError(f"A {appointment.get_status_display().lower()} appointment cannot be rescheduled.")
@@ -480,7 +541,16 @@ def appointment_reschedule(
     appointment.ride_arranged_at = None
     appointment.ride_arranged_by_caregiver = None
     appointment.ride_arranged_by_user = None
-    appointment.full_clean()
+    try:
+        appointment.full_clean()
+        if appointment.starts_at != before["starts_at"] or appointment.duration_minutes != before["duration_minutes"]:
+            _require_confirmed(
+                loved_one=appointment.loved_one, starts_at=starts_at, confirmed=confirmed, exclude_id=appointment.pk,
+                duration_minutes=appointment.duration_minutes,
+            )  # fmt: skip
+    except ValidationError:
+        appointment.refresh_from_db()  # the page that shows the error shows the appointment as it still is
+        raise
     appointment.save()
     after = {"starts_at": appointment.starts_at, "duration_minutes": appointment.duration_minutes}
     audit_record(by=by, action="appointment.reschedule", target=appointment, changes=changed_fields(before, after))

@@ -2,22 +2,30 @@
 
 from __future__ import annotations
 
-import csv
-import io
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 
+from .. import selectors
 from ..consent import CURRENT_STAFF, CURRENT_WEB
-from ..models import Appointment, Caregiver, CareLink, Clinic, ConsentRecord, LovedOne
+from ..models import Appointment, Caregiver, CareLink, Clinic, ClinicClosure, ConsentRecord, LovedOne
 from ..selectors import unconfirmed_channels
 from ..validators import local_to_utc, name_normalize, phone_to_e164
 from .audit import audit_record
 from .confirmations import confirmation_limits_take, confirmation_start
-from .core import appointment_create, caregiver_create, loved_one_create
+from .core import (
+    appointment_create,
+    caregiver_build,
+    caregiver_create,
+    loved_one_build,
+    loved_one_create,
+)
+from .imports import ImportInvalid, ImportResult, appointment_row_read, csv_read
 from .signups import sign_up_repeat_notify, sign_up_taken_addresses
 
 
@@ -158,6 +166,7 @@ def family_enroll(
     caregivers: list[dict],
     appointments: list[dict] | None = None,
     by: AbstractBaseUser | None = None,
+    confirmed: bool = True,
 ) -> LovedOne:
     """A loved one, the caregivers who support them and their first appointments, all or nothing.
 
@@ -165,6 +174,7 @@ def family_enroll(
     `starts_at` (aware), `kind`, `duration_minutes`. Errors are keyed `caregivers.<i>.<field>` /
     `appointments.<i>.<field>` so a form or an API can put them next to the right field.
     Staff-entered caregivers stay pending until they confirm: nothing else reaches them before.
+    `confirmed`: past or duplicate appointments are kept only when staff confirmed them.
     """
     if not caregivers:
         raise ValidationError({"caregivers": "Add at least one caregiver."})
@@ -181,7 +191,7 @@ def family_enroll(
     for index, entry in enumerate(appointments or []):
         try:
             with transaction.atomic():
-                appointment_create(loved_one=loved_one, **entry)
+                appointment_create(loved_one=loved_one, confirmed=confirmed, **entry)
         except ValidationError as exc:
             for name, messages in _by_field(exc).items():
                 errors[f"appointments.{index}.{name}"] = messages
@@ -211,6 +221,7 @@ def _by_field(exc: ValidationError) -> dict[str, list[str]]:
 class PlannedSession:
     local: datetime  # wall-clock time in the clinic's zone
     kind: str
+    note: str = ""  # why it is not where the pattern put it (a closure day)
 
 
 def course_sessions(
@@ -221,12 +232,16 @@ def course_sessions(
     sessions: int = 6,
     maintenance_every_weeks: int = 0,
     maintenance_sessions: int = 0,
+    closed: Mapping[date, str] | None = None,
 ) -> list[PlannedSession]:
     """An initial phase on the given weekdays (0 = Monday), then optional maintenance boosters.
 
     The default is the common first phase: six infusions over about two to three weeks, e.g.
-    Monday, Wednesday and Friday. Maintenance sessions follow every `maintenance_every_weeks`
-    after the last infusion. Staff review and edit the list before anything is saved.
+    Monday, Wednesday and Friday. The first day staff chose is always the first session, whatever
+    its weekday. Maintenance sessions follow every `maintenance_every_weeks` after the last
+    infusion. A session on a day in `closed` (the clinic's closure days, with their notes) moves to
+    the next open day after it, and its `note` says so. Staff review and edit the list before
+    anything is saved.
     """
     if not weekdays:
         raise ValidationError({"weekdays": "Pick at least one day of the week."})
@@ -236,18 +251,30 @@ def course_sessions(
         raise ValidationError({"maintenance_every_weeks": "Space maintenance sessions 1 to 26 weeks apart."})
     if not 0 <= maintenance_sessions <= 24:
         raise ValidationError({"maintenance_sessions": "Plan at most 24 maintenance sessions."})
+    closed = closed or {}
     planned: list[PlannedSession] = []
+
+    def add(day: date, kind: str) -> None:
+        wanted = day
+        last = planned[-1].local.date() if planned else None
+        while day in closed or (last is not None and day <= last):
+            day += timedelta(days=1)
+        note = ""
+        if day != wanted:
+            reason = f" ({closed[wanted]})" if closed.get(wanted) else ""
+            why = f"the clinic is closed{reason}" if wanted in closed else "the day before had to move"
+            note = f"Moved from {wanted:%a %b} {wanted.day}: {why}."
+        planned.append(PlannedSession(datetime.combine(day, at), kind, note))
+
     day = first_day
     try:
         while len(planned) < sessions:
-            if day.weekday() in weekdays:
-                planned.append(PlannedSession(datetime.combine(day, at), Appointment.Kind.INFUSION))
+            if day == first_day or day.weekday() in weekdays:
+                add(day, Appointment.Kind.INFUSION)
             day += timedelta(days=1)
-        last = planned[-1].local
+        last = planned[-1].local.date()
         for number in range(1, maintenance_sessions + 1):
-            planned.append(
-                PlannedSession(last + timedelta(weeks=maintenance_every_weeks * number), Appointment.Kind.BOOSTER)
-            )
+            add(last + timedelta(weeks=maintenance_every_weeks * number), Appointment.Kind.BOOSTER)
     except OverflowError:  # a first day in year 9999 runs off the calendar
         raise ValidationError({"first_day": "Check the year: the course would end after the year 9999."}) from None
     return planned
@@ -260,8 +287,10 @@ def course_create(
     sessions: list[PlannedSession],
     duration_minutes: int = 60,
     by: AbstractBaseUser | None = None,
+    confirmed: bool = True,
 ) -> list[Appointment]:
-    """Save a reviewed course in the clinic's time zone, all or nothing; errors keyed by session index."""
+    """Save a reviewed course in the clinic's time zone, all or nothing; errors keyed by session index.
+    `confirmed`: past, duplicate or overlapping sessions are kept only when staff confirmed them."""
     if not sessions:
         raise ValidationError({"sessions": "There are no sessions to save."})
     zone = loved_one.clinic.time_zone
@@ -273,11 +302,16 @@ def course_create(
                 starts_at = local_to_utc(session.local, time_zone=zone)
                 made.append(
                     appointment_create(
-                        loved_one=loved_one, starts_at=starts_at, kind=session.kind, duration_minutes=duration_minutes
+                        loved_one=loved_one,
+                        starts_at=starts_at,
+                        kind=session.kind,
+                        duration_minutes=duration_minutes,
+                        confirmed=confirmed,
                     )
                 )
         except ValidationError as exc:
-            errors[f"sessions.{index}"] = exc.messages
+            for name, messages in _by_field(exc).items():
+                errors.setdefault(f"sessions.{index}" + (".confirm" if name == "confirm" else ""), []).extend(messages)
     if errors:
         raise ValidationError(errors)
     audit_record(
@@ -296,99 +330,47 @@ IMPORT_COLUMNS = [
     "channels", "appointment", "kind", "duration_minutes",
 ]  # fmt: skip
 IMPORT_REQUIRED = {"family", "loved_one"}
-IMPORT_MAX_BYTES = 1_000_000
-IMPORT_MAX_ROWS = 2_000
-
-
-@dataclass
-class ImportResult:
-    families: int = 0
-    caregivers: int = 0
-    appointments: int = 0
-    rows: list[dict] = field(default_factory=list)  # each row as read, with its "errors"
-    errors: list[str] = field(default_factory=list)  # problems with the file itself
-
-    @property
-    def ok(self) -> bool:
-        return not self.errors and not any(row["errors"] for row in self.rows)
-
-
-class ImportInvalid(Exception):
-    def __init__(self, result: ImportResult) -> None:
-        super().__init__("the file has errors")
-        self.result = result
+IMPORT_EXAMPLE = [
+    ["A", "Alex", "Sam Lee", "(202) 555-0143", "", "partner", "sms", "2027-03-15 10:30", "infusion", "60"],
+    ["A", "Alex", "Jo Lee", "", "jo@example.com", "child", "email", "3/17/2027 10:30 AM", "infusion", "60"],
+    ["B", "Robin", "Casey Kim", "+1 303 555 0199", "casey@example.com", "friend", "both", "", "", ""],
+]
 
 
 def family_import_read(raw: bytes) -> ImportResult:
     """Parse a CSV upload into rows; problems with the file as a whole go in `errors`."""
-    result = ImportResult()
-    if len(raw) > IMPORT_MAX_BYTES:
-        result.errors.append(
-            f"The file is larger than {IMPORT_MAX_BYTES // 1_000_000} MB. Split it into smaller files."
-        )
-        return result
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        result.errors.append("The file is not UTF-8 text. Export it from your spreadsheet as “CSV UTF-8”.")
-        return result
-    if "\x00" in text:
-        # No spreadsheet writes NUL into a CSV, and PostgreSQL cannot store it.
-        line = text.count("\n", 0, text.index("\x00")) + 1
-        result.errors.append(
-            f"Line {line} has a NUL character, so this is not a CSV file. Export it again as “CSV UTF-8”."
-        )
-        return result
-    reader = csv.DictReader(io.StringIO(text))
-    header = [name.strip().lower() for name in (reader.fieldnames or [])]
-    missing = IMPORT_REQUIRED - set(header)
-    if missing:
-        result.errors.append(
-            f"The first line must name the columns; missing: {', '.join(sorted(missing))}. "
-            f"Columns we read: {', '.join(IMPORT_COLUMNS)}."
-        )
-        return result
-    unknown = [name for name in header if name and name not in IMPORT_COLUMNS]
-    if unknown:
-        result.errors.append(f"Unknown columns: {', '.join(unknown)}. Columns we read: {', '.join(IMPORT_COLUMNS)}.")
-        return result
-    reader.fieldnames = header
-    try:
-        for number, row in enumerate(reader, start=2):
-            if number - 1 > IMPORT_MAX_ROWS:
-                result.errors.append(f"The file has more than {IMPORT_MAX_ROWS} rows. Split it into smaller files.")
-                return result
-            if None in row:
-                result.rows.append({"line": number, **_clean(row), "errors": ["This row has more cells than columns."]})
-                continue
-            cells = _clean(row)
-            if any(cells.values()):
-                result.rows.append({"line": number, **cells, "errors": []})
-    except csv.Error as exc:
-        result.errors.append(f"The file is not valid CSV: {exc}.")
-    if not result.rows and not result.errors:
-        result.errors.append("The file has no rows under the header.")
-    return result
-
-
-def _clean(row: dict) -> dict[str, str]:
-    return {name: (row.get(name) or "").strip() for name in IMPORT_COLUMNS}
+    return csv_read(raw, columns=IMPORT_COLUMNS, required=IMPORT_REQUIRED)
 
 
 def family_import(
-    *, clinic: Clinic, result: ImportResult, commit: bool, by: AbstractBaseUser | None = None
+    *,
+    clinic: Clinic,
+    result: ImportResult,
+    commit: bool,
+    confirmed: bool = False,
+    by: AbstractBaseUser | None = None,
 ) -> ImportResult:
-    """Validate every row through the same services as the pages; save only if all are valid.
+    """Check every row; with commit=True save them through the same services as the pages, only if all are valid.
 
-    With commit=False (the preview) or any error, everything is rolled back and ImportResult
-    lists each row's errors. Families are grouped by the `family` column.
+    The preview (commit=False) checks each row without writing, and what needs the database (a
+    number or address already enrolled) for the whole file in one query each, so thousands of rows
+    take a second or two. The import runs every row through the services again, inside one
+    transaction: any error, and nothing is saved. Families are grouped by the `family` column.
+    Past or duplicate appointments are warnings, kept only when `confirmed`.
     """
     if result.errors:
         return result
+    _preview_rows(clinic, result)
+    if not commit or not result.ok:
+        return result
+    if result.warned and not confirmed:
+        result.unconfirmed = True
+        return result
+    result.families = result.caregivers = result.appointments = 0
     try:
         with transaction.atomic():
-            _import_rows(clinic, result, by=by if commit else None, invite=commit)
-            if not commit or not result.ok:
+            _import_rows(clinic, result, by=by)
+            if not result.ok:
                 raise ImportInvalid(result)
             audit_record(
                 by=by,
@@ -405,19 +387,104 @@ def family_import(
     return result
 
 
-def _import_rows(clinic: Clinic, result: ImportResult, *, by: AbstractBaseUser | None, invite: bool) -> None:
-    families: dict[str, LovedOne] = {}
-    kinds = {value for value, _ in Appointment.Kind.choices}
+def _caregiver_cells(row: dict, errors: list[str]) -> tuple[str, str] | None:
     relationships = {value for value, _ in CareLink.Relationship.choices}
     channels = {value for value, _ in Caregiver.Channels.choices}
+    relationship = row["relationship"].lower() or CareLink.Relationship.OTHER
+    channel = row["channels"].lower() or ("both" if row["caregiver_phone"] and row["caregiver_email"] else (
+        "sms" if row["caregiver_phone"] else "email"))  # fmt: skip
+    if relationship not in relationships:
+        errors.append(f"relationship: use one of {', '.join(sorted(relationships))}.")
+    if channel not in channels:
+        errors.append(f"channels: use one of {', '.join(sorted(channels))}.")
+    return None if errors else (relationship, channel)
+
+
+def _has_caregiver(row: dict) -> bool:
+    return bool(row["caregiver_name"] or row["caregiver_phone"] or row["caregiver_email"])
+
+
+def _preview_rows(clinic: Clinic, result: ImportResult) -> None:
+    """Every row checked by the services' own validation, with no write and no query per row."""
+    families: dict[str, LovedOne] = {}
+    planned: dict[str, list[Appointment]] = {}
+    built: list[tuple[dict, Caregiver]] = []
+    now = timezone.now()
     for row in result.rows:
-        if row["errors"]:
-            continue
         errors = row["errors"]
+        if errors:
+            continue
         family = row["family"]
         if not family:
             errors.append("family: give each family a reference (any label, the same on all its rows).")
             continue
+        loved_one = families.get(family)
+        if loved_one is None:
+            try:
+                loved_one = loved_one_build(clinic=clinic, first_name=row["loved_one"], check_database=False)
+            except ValidationError as exc:
+                errors.extend(f"loved_one: {m}" for m in exc.messages)
+                continue
+            families[family] = loved_one
+        elif row["loved_one"] and row["loved_one"] != loved_one.first_name:
+            errors.append(f"loved_one: family {family} is {loved_one.first_name} on an earlier row.")
+            continue
+        if _has_caregiver(row) and (cells := _caregiver_cells(row, errors)):
+            try:
+                caregiver = caregiver_build(
+                    clinic=clinic, name=row["caregiver_name"], phone=row["caregiver_phone"],
+                    email=row["caregiver_email"], channels=cells[1], check_database=False,
+                )  # fmt: skip
+            except ValidationError as exc:
+                errors.extend(_row_messages(exc))
+            else:
+                built.append((row, caregiver))
+        if row["appointment"] and not errors:
+            read = appointment_row_read(row, time_zone=clinic.time_zone)
+            if read is not None:
+                starts_at, duration = read.starts_at, read.duration_minutes
+                others = planned.setdefault(family, [])
+                row["warnings"] = selectors.appointment_warnings(
+                    loved_one=loved_one, starts_at=starts_at, duration_minutes=duration, now=now, others=others
+                )
+                others.append(read)
+    _enrolled_check(clinic, built)
+    valid = [row for row in result.rows if not row["errors"]]
+    result.families = len({row["family"] for row in valid})
+    result.caregivers = sum(1 for row in valid if _has_caregiver(row))
+    result.appointments = sum(1 for row in valid if row["appointment"])
+
+
+def _enrolled_check(clinic: Clinic, built: list[tuple[dict, Caregiver]]) -> None:
+    """The unique constraints on a caregiver's number and address, for a whole file in two queries:
+    enrolled already, or twice in the file. The words are the constraints' own."""
+    constraints = {c.name: c for c in Caregiver._meta.constraints}
+    phones = {c.phone for _, c in built if c.phone}
+    emails = {c.email for _, c in built if c.email}
+    taken_phones = set(Caregiver.objects.filter(clinic=clinic, phone__in=phones).values_list("phone", flat=True))
+    taken_emails = {
+        e.lower() for e in Caregiver.objects.filter(clinic=clinic, email__in=emails).values_list("email", flat=True)
+    }
+    for field, taken, constraint in (
+        ("phone", taken_phones, "unique_phone_per_clinic"),
+        ("email", taken_emails, "unique_email_per_clinic"),
+    ):
+        message = f"{field}: {constraints[constraint].violation_error_message}"
+        seen: set[str] = set()
+        for row, caregiver in built:
+            address = getattr(caregiver, field).lower()
+            if not address:
+                continue
+            if address in taken or address in seen:
+                row["errors"].append(message)
+            seen.add(address)
+
+
+def _import_rows(clinic: Clinic, result: ImportResult, *, by: AbstractBaseUser | None) -> None:
+    families: dict[str, LovedOne] = {}
+    for row in result.rows:
+        errors = row["errors"]
+        family = row["family"]
         loved_one = families.get(family)
         if loved_one is None:
             try:
@@ -428,52 +495,27 @@ def _import_rows(clinic: Clinic, result: ImportResult, *, by: AbstractBaseUser |
                 continue
             families[family] = loved_one
             result.families += 1
-        elif row["loved_one"] and row["loved_one"] != loved_one.first_name:
-            errors.append(f"loved_one: family {family} is {loved_one.first_name} on an earlier row.")
-            continue
-        if row["caregiver_name"] or row["caregiver_phone"] or row["caregiver_email"]:
-            relationship = row["relationship"].lower() or CareLink.Relationship.OTHER
-            channel = row["channels"].lower() or ("both" if row["caregiver_phone"] and row["caregiver_email"] else (
-                "sms" if row["caregiver_phone"] else "email"))  # fmt: skip
-            if relationship not in relationships:
-                errors.append(f"relationship: use one of {', '.join(sorted(relationships))}.")
-            if channel not in channels:
-                errors.append(f"channels: use one of {', '.join(sorted(channels))}.")
-            if not errors:
-                try:
-                    with transaction.atomic():
-                        caregiver = caregiver_create(
-                            clinic=clinic, name=row["caregiver_name"], phone=row["caregiver_phone"],
-                            email=row["caregiver_email"], channels=channel, loved_one=loved_one,
-                            relationship=relationship,
-                        )  # fmt: skip
-                        if invite:
-                            _staff_invite(caregiver, by=by)
-                    result.caregivers += 1
-                except ValidationError as exc:
-                    errors.extend(_row_messages(exc))
-        if row["appointment"]:
-            kind = row["kind"].lower() or Appointment.Kind.INFUSION
-            if kind not in kinds:
-                errors.append(f"kind: use one of {', '.join(sorted(kinds))}.")
-                continue
+        if _has_caregiver(row) and (cells := _caregiver_cells(row, errors)):
             try:
-                local = datetime.strptime(row["appointment"], "%Y-%m-%d %H:%M")
-            except ValueError:
-                errors.append(f"appointment: “{row['appointment']}” is not a date and time like 2026-12-01 10:30.")
+                with transaction.atomic():
+                    caregiver = caregiver_create(
+                        clinic=clinic, name=row["caregiver_name"], phone=row["caregiver_phone"],
+                        email=row["caregiver_email"], channels=cells[1], loved_one=loved_one,
+                        relationship=cells[0],
+                    )  # fmt: skip
+                    _staff_invite(caregiver, by=by)
+                result.caregivers += 1
+            except ValidationError as exc:
+                errors.extend(_row_messages(exc))
+        if row["appointment"] and not errors:
+            read = appointment_row_read(row, time_zone=clinic.time_zone)
+            if read is None:
                 continue
-            try:
-                duration = int(row["duration_minutes"] or 60)
-            except ValueError:
-                errors.append("duration_minutes: give a whole number of minutes, like 60.")
-                continue
+            starts_at, kind, duration = read.starts_at, read.kind, read.duration_minutes
             try:
                 with transaction.atomic():
                     appointment_create(
-                        loved_one=loved_one,
-                        starts_at=local_to_utc(local, time_zone=clinic.time_zone),
-                        kind=kind,
-                        duration_minutes=duration,
+                        loved_one=loved_one, starts_at=starts_at, kind=kind, duration_minutes=duration, confirmed=True
                     )
                 result.appointments += 1
             except ValidationError as exc:
@@ -483,3 +525,26 @@ def _import_rows(clinic: Clinic, result: ImportResult, *, by: AbstractBaseUser |
 def _row_messages(exc: ValidationError) -> list[str]:
     """A service's errors as lines for a CSV row: "phone: …", or the message alone if it has no field."""
     return [m if name == "non_field" else f"{name}: {m}" for name, ms in _by_field(exc).items() for m in ms]
+
+
+# --- Closure days ------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def clinic_closure_add(
+    *, clinic: Clinic, day: date, note: str = "", by: AbstractBaseUser | None = None
+) -> ClinicClosure:
+    """A day the clinic is closed: the course planner moves sessions off it. Twice is an error that says so."""
+    if clinic.closures.filter(day=day).exists():
+        raise ValidationError({"day": f"{day:%a %b} {day.day}, {day.year} is already a closure day."})
+    closure = ClinicClosure(clinic=clinic, day=day, note=note.strip())
+    closure.full_clean()
+    closure.save()
+    audit_record(by=by, action="clinic.closure", target=clinic, changes={"day": day, "note": closure.note})
+    return closure
+
+
+@transaction.atomic
+def clinic_closure_remove(*, closure: ClinicClosure, by: AbstractBaseUser | None = None) -> None:
+    audit_record(by=by, action="clinic.closure", target=closure.clinic, changes={"day": closure.day, "removed": True})
+    closure.delete()

@@ -33,12 +33,13 @@ from ..forms import (
     CourseSessionFormSet,
     EnrollAppointmentFormSet,
     FamilyForm,
-    ImportForm,
     RescheduleForm,
 )
 from .common import errors_to_form, posted
+from .imports import import_flow
 
 IMPORT_SESSION_KEY = "staff_import"
+KEEP_ANYWAY = "Some appointments need a second look (see the warnings). Tick “Keep anyway” to save them as they are."
 
 
 def staff_required(view: Callable) -> Callable:
@@ -103,6 +104,7 @@ def family(request: HttpRequest, pk: int) -> HttpResponse:
                     kind=form.cleaned_data["kind"],
                     duration_minutes=form.cleaned_data["duration_minutes"],
                     by=request.user,
+                    confirmed=form.cleaned_data["confirm"],
                 )
             except ValidationError as exc:
                 errors_to_form(form, exc, field_map={"starts_at": "day"})
@@ -162,6 +164,7 @@ def enroll(request: HttpRequest) -> HttpResponse:
                     ],
                     appointments=appointments,
                     by=request.user,
+                    confirmed=form.cleaned_data["confirm"],
                 )
             except ValidationError as exc:
                 _errors_to_enroll(exc, form, caregiver_forms, appointment_forms)
@@ -192,6 +195,11 @@ def _errors_to_enroll(exc: ValidationError, form, caregiver_forms, appointment_f
         index, _, field = rest.partition(".")
         if group in filled and index.isdigit() and int(index) < len(filled[group]):
             target = filled[group][int(index)]
+            if field == "confirm":
+                target.add_error(None, errors)
+                if "confirm" not in form.errors:
+                    form.add_error("confirm", KEEP_ANYWAY)
+                continue
             field = {"starts_at": "day"}.get(field, field)
             target.add_error(field if field in target.fields else None, errors)
         elif key == "first_name":
@@ -221,6 +229,7 @@ def reschedule(request: HttpRequest, pk: int) -> HttpResponse:
                     starts_at=local_to_utc(form.local(), time_zone=str(zone)),
                     duration_minutes=form.cleaned_data["duration_minutes"],
                     by=request.user,
+                    confirmed=form.cleaned_data["confirm"],
                 )
             except ValidationError as exc:
                 errors_to_form(form, exc, field_map={"starts_at": "day"})
@@ -285,6 +294,7 @@ def course(request: HttpRequest, pk: int) -> HttpResponse:
                     sessions=data["sessions"],
                     maintenance_every_weeks=data["maintenance_every_weeks"] or 0,
                     maintenance_sessions=data["maintenance_sessions"] or 0,
+                    closed=selectors.clinic_closures(clinic=loved_one.clinic, start=data["first_day"]),
                 )
             except ValidationError as exc:
                 errors_to_form(pattern, exc)
@@ -293,7 +303,8 @@ def course(request: HttpRequest, pk: int) -> HttpResponse:
                 sessions = CourseSessionFormSet(
                     prefix="sessions",
                     initial=[
-                        {"include": True, "day": s.local.date(), "at": s.local.time(), "kind": s.kind} for s in planned
+                        {"include": True, "day": s.local.date(), "at": s.local.time(), "kind": s.kind, "note": s.note}
+                        for s in planned
                     ],
                 )
         else:
@@ -312,10 +323,11 @@ def course(request: HttpRequest, pk: int) -> HttpResponse:
                         sessions=chosen,
                         duration_minutes=data["duration_minutes"],
                         by=request.user,
+                        confirmed=data["confirm"],
                     )
                 except ValidationError as exc:
                     _errors_to_sessions(
-                        exc, sessions, chosen_forms=[f for f in sessions if f.cleaned_data.get("include")]
+                        exc, sessions, pattern, chosen_forms=[f for f in sessions if f.cleaned_data.get("include")]
                     )
                     status = 400
                 else:
@@ -329,14 +341,17 @@ def course(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "portal/staff/course.html", context, status=status)
 
 
-def _errors_to_sessions(exc: ValidationError, sessions, *, chosen_forms: list) -> None:
+def _errors_to_sessions(exc: ValidationError, sessions, pattern, *, chosen_forms: list) -> None:
     if not hasattr(exc, "error_dict"):
         sessions.non_form_errors().extend(exc.messages)
         return
     for key, errors in exc.message_dict.items():
-        _, _, index = key.partition(".")
+        _, _, rest = key.partition(".")
+        index, _, field = rest.partition(".")
         if index.isdigit() and int(index) < len(chosen_forms):
             chosen_forms[int(index)].add_error(None, errors)
+            if field == "confirm" and "confirm" not in pattern.errors:
+                pattern.add_error("confirm", KEEP_ANYWAY)
         else:
             sessions._non_form_errors.extend(errors)
 
@@ -345,41 +360,20 @@ def _errors_to_sessions(exc: ValidationError, sessions, *, chosen_forms: list) -
 @require_http_methods(["GET", "POST"])
 def csv_import(request: HttpRequest) -> HttpResponse:
     """Upload, preview with per-row errors, then import. Nothing is saved unless every row is valid."""
-    clinics = selectors.clinics_for_user(user=request.user)
-    form = ImportForm(posted(request), request.FILES if request.method == "POST" else None, clinics=clinics)
-    result = None
-    status = 200
-    if request.method == "POST" and request.POST.get("step") == "import":
-        stored = request.session.get(IMPORT_SESSION_KEY)
-        clinic = clinics.filter(pk=(stored or {}).get("clinic")).first()
-        if not stored or clinic is None:
-            messages.error(request, "The preview has expired. Upload the file again.")
-            return redirect("portal:import")
-        result = services.family_import(
-            clinic=clinic, result=services.family_import_read(stored["data"].encode()), commit=True, by=request.user
-        )
-        if result.ok:
-            del request.session[IMPORT_SESSION_KEY]
-            messages.success(
-                request,
-                f"Imported {result.families} families, {result.caregivers} caregivers and "
-                f"{result.appointments} appointments. Caregivers have been asked to confirm.",
-            )
-            return redirect("portal:families")
-        status = 400
-    elif request.method == "POST":
-        if form.is_valid():
-            raw = form.cleaned_data["file"].read(services.IMPORT_MAX_BYTES + 1)
-            clinic = form.cleaned_data["clinic"]
-            result = services.family_import(clinic=clinic, result=services.family_import_read(raw), commit=False)
-            if result.ok:
-                request.session[IMPORT_SESSION_KEY] = {"clinic": clinic.pk, "data": raw.decode("utf-8-sig")}
-            else:
-                status = 400
-        else:
-            status = 400
-    context = {"form": form, "result": result, "columns": services.IMPORT_COLUMNS}
-    return render(request, "portal/staff/import.html", context, status=status)
+    return import_flow(
+        request,
+        read=services.family_import_read,
+        run=services.family_import,
+        session_key=IMPORT_SESSION_KEY,
+        template="portal/staff/import.html",
+        context={"columns": services.IMPORT_COLUMNS},
+        describe=lambda r: (
+            f"{r.families} famil{'ies' if r.families != 1 else 'y'}, {r.caregivers} caregiver"
+            f"{'s' if r.caregivers != 1 else ''} and {r.appointments} appointment{'s' if r.appointments != 1 else ''}"
+        ),
+        done_note="Caregivers have been asked to confirm.",
+        redirect_to="portal:families",
+    )
 
 
 @staff_required

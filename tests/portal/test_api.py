@@ -213,7 +213,10 @@ def test_a_family_shows_its_caregivers_consent_and_appointments(api, ours):
     [caregiver] = body["caregivers"]
     assert caregiver["status"] == "active"
     assert caregiver["consent"] == {"sms": "opt_in", "email": None}
-    assert caregiver["families"] == [{"loved_one": ours["family"].pk, "first_name": "Alex", "relationship": "other"}]
+    family = ours["family"].pk
+    assert caregiver["families"] == [
+        {"family": family, "loved_one": family, "first_name": "Alex", "relationship": "other"}
+    ]
     assert [a["id"] for a in body["appointments"]] == [ours["appointment"].pk]
 
 

@@ -29,6 +29,7 @@ from caregiver.models import (
     Caregiver,
     ChannelConfirmation,
     Clinic,
+    ClinicClosure,
     ConsentRecord,
     LovedOne,
     StaffMembership,
@@ -77,6 +78,11 @@ STAFF_PAGES = {
     "portal:tomorrow": Route(None, {"GET": 200, "POST": 400}),  # a POST without its appointment
     "portal:enroll": Route(None, {"GET": 200, "POST": 302}),
     "portal:import": Route(None, {"GET": 200, "POST": 400}),  # a POST without a file
+    "portal:import-appointments": Route(None, {"GET": 200, "POST": 400}),  # a POST without a file
+    "portal:import-template": Route(None, {"GET": 200}),
+    "portal:import-appointments-template": Route(None, {"GET": 200}),
+    "portal:closures": Route(None, {"GET": 200, "POST": 302}),
+    "portal:closure-remove": Route("closure", {"POST": 302}),
     "portal:family": Route("family", {"GET": 200, "POST": 302}),
     "portal:course": Route("family", {"GET": 200, "POST": 302}),
     "portal:reschedule": Route("appointment", {"GET": 200, "POST": 302}),
@@ -181,6 +187,7 @@ def family_at(clinic: Clinic, *, name: str, caregiver_name: str, phone: str) -> 
         "message": message, "consent": consent, "confirmation": confirmation, "inbound": inbound,
         "membership": membership, "audit": audit, "rule": ReminderRule.objects.filter(clinic=clinic).first(),
         "alert": alert,
+        "closure": ClinicClosure.objects.create(clinic=clinic, day=timezone.localdate() + timedelta(days=30)),
     }  # fmt: skip
 
 
@@ -212,6 +219,7 @@ def snapshot(clinic: Clinic) -> dict:
         "audit": AuditEvent.objects.filter(clinic=clinic).count(),
         "memberships": StaffMembership.objects.filter(clinic=clinic).count(),
         "alerts": sorted(CrisisAlert.objects.filter(clinic=clinic).values_list("pk", "status", "close_note")),
+        "closures": sorted(ClinicClosure.objects.filter(clinic=clinic).values_list("pk", "day")),
     }
 
 
@@ -257,6 +265,8 @@ def page_body(name: str, family: dict) -> dict:
         return {"other": family["family"].pk, "step": "merge"}
     if name == "portal:alert":
         return {"note": "Called the family; all safe."}
+    if name == "portal:closures":
+        return {"day": day, "note": "Staff training", "clinic": family["clinic"].pk}
     if name == "portal:enroll":
         return enrollment(clinic=family["clinic"].pk, loved_one="Morgan", caregivers=[CASEY])
     return {}
@@ -640,6 +650,7 @@ def test_clinic_staff_cannot_take_another_clinics_twilio_number(admin_staff, our
         "auto_reply_hours": "24", "home_after_minutes": "45", "allowed_words": "[]", "sms_name": "",
         "on_call-TOTAL_FORMS": "0", "on_call-INITIAL_FORMS": "0",
         "memberships-TOTAL_FORMS": "0", "memberships-INITIAL_FORMS": "0",
+        "closures-TOTAL_FORMS": "0", "closures-INITIAL_FORMS": "0",
     }  # fmt: skip
     response = admin_staff.post(admin_url(Clinic, "change", clinic.pk), form)
     assert response.status_code == 302, response.content.decode()[:2000]
