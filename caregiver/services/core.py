@@ -207,8 +207,10 @@ def caregiver_build(
             normalised_phone = phone_to_e164(phone, require_mobile=True)
         except ValidationError as exc:
             errors["phone"] = exc.messages
-    # A sign-up nobody confirmed holds these addresses for nobody: it makes way.
-    sign_ups_free_addresses(clinic=clinic, phone=normalised_phone, email=(email or "").strip().lower())
+    if check_database:
+        # A sign-up nobody confirmed holds these addresses for nobody: it makes way. Only on the
+        # way to a save (caregiver_create): a preview writes nothing (its check knows such sign-ups).
+        sign_ups_free_addresses(clinic=clinic, phone=normalised_phone, email=(email or "").strip().lower())
     caregiver = Caregiver(
         clinic=clinic,
         name=name_normalize(name),

@@ -461,10 +461,11 @@ def _enrolled_check(clinic: Clinic, built: list[tuple[dict, Caregiver]]) -> None
     constraints = {c.name: c for c in Caregiver._meta.constraints}
     phones = {c.phone for _, c in built if c.phone}
     emails = {c.email for _, c in built if c.email}
-    taken_phones = set(Caregiver.objects.filter(clinic=clinic, phone__in=phones).values_list("phone", flat=True))
-    taken_emails = {
-        e.lower() for e in Caregiver.objects.filter(clinic=clinic, email__in=emails).values_list("email", flat=True)
-    }
+    # A sign-up nobody confirmed holds its number for nobody: the import replaces it, so the
+    # preview does not call it taken (caregiver.services.signups).
+    holders = Caregiver.objects.filter(clinic=clinic).exclude(pk__in=selectors.sign_ups_unconfirmed().values("pk"))
+    taken_phones = set(holders.filter(phone__in=phones).values_list("phone", flat=True))
+    taken_emails = {e.lower() for e in holders.filter(email__in=emails).values_list("email", flat=True)}
     for field, taken, constraint in (
         ("phone", taken_phones, "unique_phone_per_clinic"),
         ("email", taken_emails, "unique_email_per_clinic"),

@@ -255,6 +255,27 @@ def test_staff_can_enroll_a_number_someone_only_started_signing_up_with(client, 
     assert "Your sign-up session has ended" in text(client.get("/join/RIVER234/confirm/", follow=True))
 
 
+def test_the_families_import_preview_and_import_make_way_for_a_pending_sign_up(client, clinic_with_content):
+    """The preview used to call a number only a pending sign-up held "already enrolled", while the
+    import itself replaces such a sign-up: the two now agree."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    sign_up(client, clinic_with_content)
+    assert Caregiver.objects.filter(phone="+12025550143", status="pending").exists()
+    user = factories.UserFactory()
+    factories.StaffMembershipFactory(user=user, clinic=clinic_with_content)
+    staff = Client()
+    staff.force_login(user)
+    csv = "family,loved_one,caregiver_name,caregiver_phone\nA,Sam,Jordan Rivera,(202) 555-0143\n"
+    upload = SimpleUploadedFile("families.csv", csv.encode())
+    preview = text(staff.post("/staff/import/", {"file": upload, "clinic": clinic_with_content.pk}))
+    assert "already enrolled" not in preview
+    assert Caregiver.objects.filter(phone="+12025550143", status="pending").exists()  # a preview writes nothing
+    assert staff.post("/staff/import/", {"step": "import", "confirm": "on"}).status_code == 302
+    caregiver = Caregiver.objects.get(phone="+12025550143")
+    assert caregiver.loved_ones.get().first_name == "Sam"
+
+
 def test_sign_ups_nobody_confirms_are_deleted_after_seven_days(client, clinic_with_content):
     from caregiver import services
 
