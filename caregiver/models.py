@@ -736,7 +736,9 @@ class AuditEvent(AppendOnly):
                     return datetime.fromisoformat(value).astimezone(zone).strftime("%a %b %-d, %-I:%M %p")
                 except ValueError:
                     return value
-            choices = dict(model._meta.get_field(field).choices or []) if model and _has_field(model, field) else {}
+            # A change may name a relation ("caregivers", "appointments"), which has no choices.
+            found = model._meta.get_field(field) if model and _has_field(model, field) else None
+            choices = dict(getattr(found, "choices", None) or [])
             return str(choices.get(value, value))
 
         parts = []

@@ -178,8 +178,12 @@ def _refuse_health_words(name: str) -> None:
 
 def name_normalize(value: str) -> str:
     """A name as typed, in one form: composed accents (a decomposed "José" is the same name),
-    any kind of space as a plain space, no space at the ends."""
-    return " ".join(unicodedata.normalize("NFC", value).replace("\u00a0", " ").split(" ")).strip()
+    any run of spaces (of any kind: "Mary  Smith" typed with two) as one plain space, none at the
+    ends. Line breaks and tabs are left for the validators to refuse."""
+    return _SPACES.sub(" ", unicodedata.normalize("NFC", value)).strip()
+
+
+_SPACES = re.compile(r"[ \u00a0\u2000-\u200a\u202f\u205f\u3000]+")
 
 
 # A person's name: letters (any script), digits, spaces and the marks names use. Not brackets,
@@ -190,6 +194,7 @@ _PERSON_NAME = re.compile(r"^[\w'’.,-]+(?: [\w'’.,-]+)*$")
 
 def validate_person_name(value: str) -> None:
     """A caregiver's name: their first name goes into texts to them and to their family."""
+    value = name_normalize(value)  # as it is stored: two spaces typed between names are one
     if any(not ch.isprintable() for ch in value):
         raise ValidationError("Give the name on one line, with no tabs or line breaks.")
     if not _PERSON_NAME.match(value) or "_" in value:

@@ -1,6 +1,11 @@
 """The loved one's name check against names people really type (bench/names_bench.py)."""
 
+import pytest
+
 from bench.names_bench import measure
+from caregiver import services
+from caregiver.validators import validate_person_name
+from tests import factories
 
 
 def test_every_real_name_is_accepted_and_more_than_a_name_refused():
@@ -9,3 +14,17 @@ def test_every_real_name_is_accepted_and_more_than_a_name_refused():
     assert result["wrongly_accepted"] == []
     assert result["accepted"][1] >= 140
     assert result["refused"][1] >= 70
+
+
+@pytest.mark.parametrize("typed", ["Mary  Smith", "Ana\u00a0 Núñez", " Morgan   O'Leary "])
+def test_two_spaces_typed_between_names_are_one_never_an_error(typed):
+    """Found by an outside tester: "Mary  Smith" was refused, and a browser shows the two spaces
+    as one, so the error could not be seen."""
+    validate_person_name(typed)
+
+
+@pytest.mark.django_db
+def test_a_name_typed_with_two_spaces_is_stored_with_one():
+    clinic = factories.ClinicFactory()
+    caregiver = services.caregiver_create(clinic=clinic, name="Mary  Smith", phone="+12025550143")
+    assert caregiver.name == "Mary Smith"

@@ -298,6 +298,20 @@ def test_each_staff_action_leaves_exactly_one_event_naming_who_and_what(staff_us
     assert event.clinic == family["family"].clinic
 
 
+@pytest.mark.parametrize("name", [name for name in ACTIONS if not name.startswith("admin:")])
+def test_the_family_page_opens_after_each_staff_action_and_describes_it(staff_user, family, name):
+    """Found by an outside tester: enrolling a family or planning a course records the number of
+    caregivers and appointments, relations with no choices, and the family page then failed (500)."""
+    case = ACTIONS[name]
+    case.do(staff_user, family)
+    [event] = AuditEvent.objects.all()
+    families = LovedOne.objects.filter(clinic=family["family"].clinic)
+    for loved_one in families:
+        page = pages(staff_user).get(f"/staff/families/{loved_one.pk}/")
+        assert page.status_code == 200, name
+    assert event.describe("America/New_York") is not None
+
+
 def test_a_reschedule_records_the_old_and_new_time(staff_user, family):
     old = family["appointment"].starts_at
     new = in_ten_days(14)
