@@ -81,7 +81,8 @@ class JoinCodeForm(forms.Form):
     )
 
     def clean_code(self) -> str:
-        code = "".join(self.cleaned_data["code"].split()).upper()
+        # As printed or typed: "kd7m 3qpx", "KD7M-3QPX" (spaces and dashes are not part of a code).
+        code = "".join(self.cleaned_data["code"].replace("-", " ").replace("\u2013", " ").split()).upper()
         if not Clinic.objects.filter(enrollment_code=code).exists():
             raise ValidationError("We don't know that code. Check it with your clinic; it has 8 letters and digits.")
         return code

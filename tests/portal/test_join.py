@@ -42,6 +42,9 @@ def test_join_asks_for_the_code_and_a_wrong_one_says_so(client, clinic_with_cont
     assert "We don't know that code" in text(response)
     response = client.post("/join/", {"code": "river 234"})
     assert response["Location"] == "/join/RIVER234/"
+    # Found by an outside tester: a code written with a dash, as codes often are, was refused.
+    for typed in ("RIVE-R234", "rive–r234", " RIVER-234 "):
+        assert client.post("/join/", {"code": typed})["Location"] == "/join/RIVER234/", typed
 
 
 def test_an_unknown_clinic_code_is_a_404(client, db):

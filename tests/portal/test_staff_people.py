@@ -201,6 +201,21 @@ def test_new_sign_ups_lists_web_sign_ups_only_with_their_confirmation_state(staf
     assert "Choose 7, 14, 30 days" in text(staff_client.get("/staff/sign-ups/?days=9999"))
 
 
+def test_new_sign_ups_show_every_time_on_the_clinics_clock(staff_client, clinic, content):
+    """Found by an outside tester: "Signed up 6:58 PM" (the clinic's clock) beside "code sent 11:58 PM" (UTC)."""
+    clinic.time_zone = "America/New_York"
+    clinic.save()
+    with time_machine.travel("2026-12-03 23:58Z", tick=False):
+        services.caregiver_sign_up(
+            clinic=clinic, name="Robin Web", phone="202-555-0161", email="", channels="sms", loved_one_name="Kai",
+            relationship="friend", time_zone="America/Chicago", ip_address="203.0.113.9",
+        )  # fmt: skip
+        page = text(staff_client.get("/staff/sign-ups/"))
+    assert "Thu Dec 3, 6:58 PM" in page
+    assert "code sent Dec 3, 6:58 PM" in page
+    assert "11:58 PM" not in page
+
+
 def test_links_in_messages_are_masked_wherever_staff_read_them(staff_client, family, clinic):
     caregiver = family.caregivers.get()
     url = f"http://testserver/p/{TOKEN}/"
