@@ -95,12 +95,22 @@ def caregiver_sign_up(
             clinic=clinic, name=name, phone=phone, email=email, channels=channels, time_zone=time_zone,
             loved_one_name=loved_one_name,
         )  # fmt: skip
-        # Counted as the codes and links a new sign-up would send, so the limits answer the same.
+        # Someone staff enrolled who never confirmed is signing up themselves: they get the
+        # invitation to confirm again (reply YES, or the link), not "you're signed up already".
+        invite = [(c, channel) for c, channel in taken if channel in unconfirmed_channels(caregiver=c)]
+        # Counted as the codes and links a new sign-up would send, so the limits answer the same
+        # (an invitation counts itself).
         for channel, address in (("sms", normalised), ("email", email.strip().lower())):
-            if address and channel in _channel_set(channels):
+            if address and channel in _channel_set(channels) and channel not in {ch for _, ch in invite}:
                 confirmation_limits_take(channel=channel, address=address, ip_address=ip_address)
         for caregiver, channel in taken:
-            sign_up_repeat_notify(caregiver=caregiver, channel=channel)
+            if (caregiver, channel) in invite:
+                confirmation_start(
+                    caregiver=caregiver, channel=channel, source=ConsentRecord.Source.STAFF,
+                    consent_text_version=CURRENT_STAFF, ip_address=ip_address,
+                )  # fmt: skip
+            else:
+                sign_up_repeat_notify(caregiver=caregiver, channel=channel)
         return None
     errors: dict[str, list[str]] = {}
     loved_one = None

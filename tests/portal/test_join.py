@@ -216,6 +216,31 @@ def test_signing_up_a_confirmed_number_shows_the_same_page_and_tells_its_owner(c
     assert owner.messages.count() == 1  # a new code is asked for; the owner is not texted again for it
 
 
+def test_someone_staff_enrolled_who_never_confirmed_signing_up_is_invited_again(
+    client, clinic_with_content, staff_user
+):
+    """Found by an outside tester: they were told "already signed up, so nothing changed", which
+    tells a person who wants to join that nothing happened. They get the invitation again."""
+    from caregiver import services
+
+    services.family_enroll(
+        clinic=clinic_with_content, loved_one_name="Sam",
+        caregivers=[{"name": "Jordan Rivera", "phone": "+12025550143", "relationship": "partner"}], by=staff_user,
+    )  # fmt: skip
+    owner = Caregiver.objects.get(phone="+12025550143")
+    first = owner.messages.get()
+    response = sign_up(client, clinic_with_content)
+    assert response["Location"] == "/join/RIVER234/confirm/"  # the same page as any sign-up
+    assert Caregiver.objects.filter(phone="+12025550143").get() == owner
+    newest = owner.messages.latest("id")
+    assert newest != first
+    assert newest.kind == "confirmation"
+    assert "already signed up" not in newest.body
+    assert "YES" in newest.body
+    first.refresh_from_db()
+    assert (first.status, first.status_reason) in {("cancelled", "superseded"), ("sent", "")}
+
+
 def test_a_taken_number_is_limited_like_a_new_one(client, clinic_with_content, settings):
     settings.CONFIRMATIONS_PER_ADDRESS_PER_HOUR = 1
     owner = factories.CaregiverFactory(clinic=clinic_with_content, phone="+12025550143")
