@@ -481,14 +481,17 @@ def _enrolled_check(clinic: Clinic, built: list[tuple[dict, Caregiver]]) -> None
         ("email", taken_emails, "unique_email_per_clinic"),
     ):
         message = f"{field}: {constraints[constraint].violation_error_message}"
-        seen: set[str] = set()
+        seen: dict[str, int] = {}
         for row, caregiver in built:
             address = getattr(caregiver, field).lower()
             if not address:
                 continue
-            if address in taken or address in seen:
+            if address in taken:
                 row["errors"].append(message)
-            seen.add(address)
+            elif address in seen:
+                what = "number" if field == "phone" else "address"
+                row["errors"].append(f"{field}: the same {what} is on line {seen[address]} of the file: give it once.")
+            seen.setdefault(address, row["line"])
 
 
 def _import_rows(clinic: Clinic, result: ImportResult, *, by: AbstractBaseUser | None) -> None:
