@@ -261,9 +261,16 @@ class FamilyCaregiverInputSerializer(StrictSerializer):
     time_zone = TextField(required=False, help_text="IANA name; the clinic's zone if left out.")
 
 
+class KindField(serializers.ChoiceField):
+    """An appointment kind in any case ("Infusion", "INFUSION"), as the CSV imports read it."""
+
+    def to_internal_value(self, data):
+        return super().to_internal_value(data.strip().lower() if isinstance(data, str) else data)
+
+
 class FamilyAppointmentInputSerializer(StrictSerializer):
     starts_at = AwareDateTimeField()
-    kind = serializers.ChoiceField(choices=Appointment.Kind.choices, default=Appointment.Kind.INFUSION)
+    kind = KindField(choices=Appointment.Kind.choices, default=Appointment.Kind.INFUSION)
     duration_minutes = serializers.IntegerField(default=60, help_text="5 to 600.")
 
 
@@ -335,7 +342,7 @@ class AppointmentCreateSerializer(StrictSerializer):
     family = id_field(required=False, help_text="The family's id (the loved one's).")
     loved_one = id_field(required=False, help_text="Deprecated: the old name of `family`.")
     starts_at = AwareDateTimeField()
-    kind = serializers.ChoiceField(choices=Appointment.Kind.choices, default=Appointment.Kind.INFUSION)
+    kind = KindField(choices=Appointment.Kind.choices, default=Appointment.Kind.INFUSION)
     duration_minutes = serializers.IntegerField(default=60, help_text="5 to 600.")
     confirm = confirm_field()
 
@@ -401,6 +408,8 @@ class DayOrMomentField(AwareDateTimeField):
                 return date.fromisoformat(value)
             except ValueError:
                 self.fail("day", value=value)
+        if isinstance(value, str) and ":" not in value:
+            self.fail("day", value=value)  # a date in another form ("12/5/2026"): say which forms work
         return super().to_internal_value(value)
 
 

@@ -250,3 +250,21 @@ def test_two_concurrent_retries_make_one_appointment_on_postgresql(staff_user, f
     assert answers[0].json() == answers[1].json()
     assert Appointment.objects.filter(loved_one=family).count() == 1
     assert sorted(a.get("Idempotent-Replayed", "") for a in answers) == ["", "true"]
+
+
+@pytest.mark.django_db
+def test_a_date_written_another_way_is_a_400_that_names_the_forms_that_work(api, clock):
+    """Found by an outside tester: "12/5/2026" got a date-time error that never said plain dates work."""
+    response = api.get(f"{API}/appointments/", {"from": "12/5/2026"})
+    assert response.status_code == 400
+    assert "use YYYY-MM-DD, like 2026-12-01, or a date-time with its offset" in response.json()["detail"]
+
+
+def test_an_appointment_kind_is_read_in_any_case_as_the_csv_imports_read_it(api, family, clock):
+    response = api.post(
+        f"{API}/appointments/",
+        {"family": family.pk, "starts_at": at("2027-03-20", 10), "kind": "Infusion"},
+        format="json",
+    )
+    assert response.status_code == 201, response.json()
+    assert Appointment.objects.get(pk=response.json()["id"]).kind == "infusion"
