@@ -611,7 +611,7 @@ def appointment_unmark_ride(*, appointment: Appointment, caregiver: Caregiver | 
     appointment.save(
         update_fields=["ride_arranged_at", "ride_arranged_by_caregiver", "ride_arranged_by_user", "updated_at"]
     )
-    audit_record(by=user, action="appointment.ride_unmark", target=appointment,
-                 changes={"by_caregiver": caregiver.pk if caregiver else None})  # fmt: skip
+    # Staff are the event's actor; a caregiver's own NO RIDE is not a staff action (not logged).
+    audit_record(by=user, action="appointment.ride_unmark", target=appointment)
     _announce_appointment(appointment, "ride_unmarked")
     return appointment

@@ -312,6 +312,18 @@ def test_the_family_page_opens_after_each_staff_action_and_describes_it(staff_us
     assert event.describe("America/New_York") is not None
 
 
+def test_a_ride_taken_back_says_who_in_words(staff_user, family):
+    """Found by an outside tester: "Took back the ride home: by caregiver None"."""
+    from caregiver import services
+
+    appointment = family["appointment"]
+    services.appointment_mark_ride_arranged(appointment=appointment, user=staff_user)
+    services.appointment_unmark_ride(appointment=appointment, user=staff_user)
+    [event] = AuditEvent.objects.filter(action="appointment.ride_unmark")
+    assert event.actor == staff_user
+    assert "None" not in event.describe("America/New_York")
+
+
 def test_a_reschedule_records_the_old_and_new_time(staff_user, family):
     old = family["appointment"].starts_at
     new = in_ten_days(14)
