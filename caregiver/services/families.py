@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
@@ -549,6 +550,9 @@ def clinic_closure_add(
     *, clinic: Clinic, day: date, note: str = "", by: AbstractBaseUser | None = None
 ) -> ClinicClosure:
     """A day the clinic is closed: the course planner moves sessions off it. Twice is an error that says so."""
+    if day < timezone.now().astimezone(ZoneInfo(clinic.time_zone)).date():
+        # Closure days move sessions still to be planned: a past one would do nothing, silently.
+        raise ValidationError({"day": f"{day:%a %b} {day.day}, {day.year} has passed: give a day from today on."})
     if clinic.closures.filter(day=day).exists():
         raise ValidationError({"day": f"{day:%a %b} {day.day}, {day.year} is already a closure day."})
     closure = ClinicClosure(clinic=clinic, day=day, note=note.strip())

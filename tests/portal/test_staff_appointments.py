@@ -210,3 +210,13 @@ def test_staff_remove_a_closure_day_but_not_another_clinics(staff_client, clinic
     assert staff_client.post(f"/staff/closures/{theirs.pk}/remove/").status_code == 404
     assert staff_client.post(f"/staff/closures/{ours.pk}/remove/").status_code == 302
     assert list(ClinicClosure.objects.values_list("pk", flat=True)) == [theirs.pk]
+
+
+def test_a_closure_day_that_has_passed_is_refused_with_a_reason(staff_client, clinic):
+    """Found by an outside tester: a past day was accepted with no message, and never listed."""
+    response = staff_client.post("/staff/closures/", {"day": "2027-03-09", "note": "Snow", "clinic": clinic.pk})
+    assert response.status_code == 400
+    assert "Tue Mar 9, 2027 has passed: give a day from today on." in text(response)
+    assert not ClinicClosure.objects.exists()
+    today = staff_client.post("/staff/closures/", {"day": "2027-03-10", "note": "Snow", "clinic": clinic.pk})
+    assert today.status_code == 302
