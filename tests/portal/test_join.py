@@ -342,6 +342,8 @@ def test_signing_up_by_email_sends_a_link_that_confirms_on_a_button_press(client
     confirmation = caregiver.confirmations.get()
     link = f"/email/confirm/{email_confirm_token(confirmation.pk)}/"
     assert link in message.body
+    # A link to click in the HTML email, not an address to copy (found by an outside tester).
+    assert re.search(r'<a href="[^"]*' + re.escape(link) + '"', message.html)
     # Opening the link (a mail scanner might) confirms nothing.
     assert "Yes, confirm my email" in text(client.get(link))
     assert caregiver.consent_records.count() == 0
