@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from anyascii import anyascii
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -23,7 +24,7 @@ from django.utils import timezone
 
 from .. import selectors
 from ..models import Appointment, CareLink, Clinic, LovedOne
-from ..validators import local_to_utc, phone_to_e164
+from ..validators import local_to_utc, name_normalize, phone_to_e164
 from .audit import audit_record
 from .core import appointment_create
 
@@ -315,12 +316,12 @@ def _families_match(clinic: Clinic, rows: list[dict]) -> dict[int, LovedOne]:
     for row in rows:
         if row["errors"]:
             continue
-        name = row["loved_one"].casefold()
+        name = _name_key(row["loved_one"])
         if row["family_id"]:
             family = by_id.get(int(row["family_id"])) if row["family_id"].isdigit() else None
             if family is None:
                 row["errors"].append(f"family_id: no family with id {row['family_id']} at {clinic.name}.")
-            elif name and family.first_name.casefold() != name:
+            elif name and _name_key(family.first_name) != name:
                 row["errors"].append(
                     f"loved_one: family {family.pk} is {family.first_name}, not {row['loved_one']}. Check the id."
                 )
@@ -333,7 +334,7 @@ def _families_match(clinic: Clinic, rows: list[dict]) -> dict[int, LovedOne]:
             )
             continue
         address = phones.get(row["line"]) or emails.get(row["line"], "")
-        candidates = {f for f in families_of.get(address, set()) if f.first_name.casefold() == name}
+        candidates = {f for f in families_of.get(address, set()) if _name_key(f.first_name) == name}
         if not candidates:
             row["errors"].append(
                 f"No family here has a loved one named {row['loved_one']} with a caregiver at "
@@ -345,3 +346,8 @@ def _families_match(clinic: Clinic, rows: list[dict]) -> dict[int, LovedOne]:
         else:
             matched[row["line"]] = candidates.pop()
     return matched
+
+
+def _name_key(name: str) -> str:
+    """A first name as a spreadsheet may spell it: "Renee" is "Renée", "JOSE" is "José"."""
+    return anyascii(name_normalize(name)).casefold()

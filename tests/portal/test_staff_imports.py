@@ -165,3 +165,13 @@ def test_each_import_has_a_template_that_its_own_preview_reads(staff_client, pat
     assert response["Content-Type"] == "text/csv; charset=utf-8"
     assert "attachment" in response["Content-Disposition"]
     assert response.content.decode().startswith(first_line)
+
+
+def test_a_loved_ones_name_matches_however_the_spreadsheet_spells_its_accents(staff_client, clinic):
+    """Found by an outside tester: "Renee" in the file did not match the family of "Renée"."""
+    loved_one = factories.LovedOneFactory(clinic=clinic, first_name="Renée")
+    caregiver = factories.CaregiverFactory(clinic=clinic, phone="+12025550150")
+    factories.CareLinkFactory(caregiver=caregiver, loved_one=loved_one)
+    csv = "loved_one,caregiver_phone,appointment\nRenee,(202) 555-0150,2027-03-15 14:30\nRENÉE,202-555-0150,2027-03-17 14:30\n"
+    preview = text(upload(staff_client, APPOINTMENTS, csv))
+    assert "The file is valid: 2 appointments for 1 family." in preview
