@@ -172,6 +172,10 @@ def test_a_loved_ones_name_matches_however_the_spreadsheet_spells_its_accents(st
     loved_one = factories.LovedOneFactory(clinic=clinic, first_name="Renée")
     caregiver = factories.CaregiverFactory(clinic=clinic, phone="+12025550150")
     factories.CareLinkFactory(caregiver=caregiver, loved_one=loved_one)
-    csv = "loved_one,caregiver_phone,appointment\nRenee,(202) 555-0150,2027-03-15 14:30\nRENÉE,202-555-0150,2027-03-17 14:30\n"
+    csv = (
+        "loved_one,caregiver_phone,appointment\n"
+        "Renee,(202) 555-0150,2027-03-15 14:30\n"
+        "RENÉE,202-555-0150,2027-03-17 14:30\n"
+    )
     preview = text(upload(staff_client, APPOINTMENTS, csv))
     assert "The file is valid: 2 appointments for 1 family." in preview
