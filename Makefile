@@ -6,9 +6,9 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 # Links in emails and texts point here. Set it to the address people reach (a tunnel, a LAN name);
-# unset, it follows HOST and PORT. Exported so seed_demo, the web server, worker and beat agree.
+# unset, it follows HOST and PORT. Given to seed_demo, the web server, worker and beat, so they
+# agree; not exported to everything (`make test` reads its own settings, not this address).
 PUBLIC_BASE_URL ?= http://$(HOST):$(PORT)
-export PUBLIC_BASE_URL
 
 .PHONY: help install run test lint audit format check migrate demo clean screenshots bench
 

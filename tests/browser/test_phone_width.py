@@ -1,13 +1,15 @@
 """Every staff page with a table, and the home and unsubscribe pages, on a 390 px phone: nothing
 makes the page itself scroll sideways (a wide table scrolls inside its own box)."""
 
-from datetime import timedelta
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from caregiver.tokens import unsubscribe_token
+from caregiver.validators import local_to_utc
 from messaging.inbound import inbound_receive
 from messaging.models import CrisisAlert
 from tests import factories
@@ -33,8 +35,10 @@ def clinic(content, settings):
         caregiver__email="casey.montgomery.riverside@long-example-domain.example", loved_one__first_name="Alexandria",
     )  # fmt: skip
     factories.ConsentRecordFactory(caregiver=link.caregiver, channel="sms")
-    tomorrow = timezone.now() + timedelta(days=1)
-    factories.AppointmentFactory(loved_one=link.loved_one, starts_at=tomorrow.replace(hour=15, minute=0))
+    # Tomorrow on the clinic's clock (at 00:30 UTC, New York's tomorrow is UTC's today).
+    tomorrow = timezone.localdate(timezone=ZoneInfo(clinic.time_zone)) + timedelta(days=1)
+    starts_at = local_to_utc(datetime.combine(tomorrow, time(10, 0)), time_zone=clinic.time_zone)
+    factories.AppointmentFactory(loved_one=link.loved_one, starts_at=starts_at)
     inbound_receive(
         message_sid="SM" + "c" * 32, from_number=link.caregiver.phone, to_number=clinic.twilio_from_number,
         body="alex gave away his guitar today and said he wont need it where hes going. im scared",

@@ -85,3 +85,16 @@ def test_make_run_keeps_a_public_base_url_that_is_set():
     commands = _make_dry_run("run", PUBLIC_BASE_URL="https://demo.example.org")
     assert 'PUBLIC_BASE_URL="https://demo.example.org"' in commands
     assert "seed_demo --base-url https://demo.example.org" in commands
+
+
+def test_make_test_does_not_hand_the_tests_a_public_base_url():
+    """Found by CI: the address `make run` serves, exported to every recipe, reached the tests,
+    which then read links and the production settings' required variables differently."""
+    commands = _make_dry_run("test")
+    assert "PUBLIC_BASE_URL" not in commands
+    done = subprocess.run(
+        ["make", "-s", "-C", str(ROOT), "--eval", "print-env: ; @echo $${PUBLIC_BASE_URL-unset}", "print-env"],
+        env={k: v for k, v in os.environ.items() if k != "PUBLIC_BASE_URL"},
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert done.stdout.strip() == "unset"
