@@ -690,6 +690,7 @@ class AuditEvent(AppendOnly):
         FAMILY_ARCHIVE = "family.archive", "Archived the family"
         FAMILY_RESTORE = "family.restore", "Restored the family"
         FAMILY_MERGE = "family.merge", "Merged another family into this one"
+        FAMILY_RENAME = "family.rename", "Corrected the loved one's name"
         APPOINTMENT_IMPORT = "appointment.import", "Imported appointments from a file"
         CLINIC_CLOSURE = "clinic.closure", "Changed the clinic's closure days"
         ALERT_ACKNOWLEDGE = "alert.acknowledge", "Acknowledged a crisis alert"

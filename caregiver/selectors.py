@@ -446,16 +446,25 @@ def appointment_warnings(
     now: datetime,
     exclude_id: int | None = None,
     others: Iterable[Appointment] | None = None,
+    closed: dict[date, str] | None = None,
 ) -> list[str]:
-    """What staff should look at twice before keeping an appointment: in the past, the same start as
-    another of the family's scheduled appointments (a duplicate), or overlapping one.
+    """What staff should look at twice before keeping an appointment: in the past, on one of the
+    clinic's closure days, the same start as another of the family's scheduled appointments (a
+    duplicate), or overlapping one.
 
-    `others` lets a batch (a CSV import) pass the family's appointments it already loaded.
+    `others` and `closed` (the clinic's closure days) let a batch (a CSV import) pass what it
+    already loaded.
     """
     zone = ZoneInfo(loved_one.clinic.time_zone)
     warnings = []
     if starts_at < now:
         warnings.append(f"{_local(starts_at, zone)} is in the past.")
+    day = starts_at.astimezone(zone).date()
+    if closed is None:
+        closed = dict(loved_one.clinic.closures.filter(day=day).values_list("day", "note"))
+    if day in closed:
+        note = f" ({closed[day]})" if closed[day] else ""
+        warnings.append(f"The clinic is closed on {day:%a %b} {day.day}, {day.year}{note}.")
     ends_at = starts_at + timedelta(minutes=duration_minutes)
     if others is None:
         others = loved_one.appointments.filter(
@@ -480,9 +489,12 @@ def _local(moment: datetime, zone: ZoneInfo) -> str:
     return moment.astimezone(zone).strftime("%a %b %-d, %Y %-I:%M %p")
 
 
-def clinic_closures(*, clinic: Clinic, start: date, days: int = 800) -> dict[date, str]:
-    """The clinic's closure days from `start` on (a course's span and more), with their notes."""
-    rows = clinic.closures.filter(day__gte=start, day__lt=start + timedelta(days=days))
+def clinic_closures(*, clinic: Clinic, start: date | None = None, days: int = 800) -> dict[date, str]:
+    """The clinic's closure days from `start` on (a course's span and more), with their notes; all
+    of them without a start (a clinic lists a few a year)."""
+    rows = clinic.closures.all()
+    if start is not None:
+        rows = rows.filter(day__gte=start, day__lt=start + timedelta(days=days))
     return {row.day: row.note for row in rows}
 
 

@@ -62,6 +62,18 @@ def phone_conversation(*, caregiver: Caregiver) -> list[PhoneText]:
     return [text for _, _, text in sorted(texts, key=lambda entry: entry[:2])]
 
 
+def phone_next_waiting(*, caregiver: Caregiver) -> OutboundMessage | None:
+    """The next text planned for this phone and not yet due (an invitation waiting for the morning,
+    tomorrow's reminder), so the page can say when it comes."""
+    return (
+        OutboundMessage.objects.filter(
+            caregiver=caregiver, channel=OutboundMessage.Channel.SMS, status=OutboundMessage.Status.SCHEDULED
+        )
+        .order_by("send_at", "id")
+        .first()
+    )
+
+
 def phone_text_send(*, caregiver: Caregiver, body: str, host: str) -> str:
     """Text `body` from the caregiver's phone to their clinic's number: POST it to the inbound
     webhook as Twilio would (form-encoded, signed with TWILIO_AUTH_TOKEN against PUBLIC_BASE_URL),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.db import transaction
 from django.utils import timezone
 
@@ -9,7 +11,7 @@ from caregiver.models import Caregiver, ChannelConfirmation
 from caregiver.selectors import address_of, caregiver_consent
 from caregiver.tokens import address_fingerprint
 
-from . import rendering
+from . import rendering, timing
 from .models import OutboundMessage
 
 
@@ -22,8 +24,10 @@ def message_enqueue_now(
     context: dict[str, str],
     dedupe_key: str,
     to: str,
+    send_at: datetime | None = None,
 ) -> OutboundMessage | None:
-    """Put one message in the outbox, due now; the next dispatcher tick sends it. None if it exists.
+    """Put one message in the outbox, due now (or at `send_at`); the dispatcher sends it when due.
+    None if it exists.
 
     `to`: the address it is for (the one being confirmed, the one just confirmed). If the caregiver's
     address changes before it goes, it is not sent to the new one (sending: `address_changed`).
@@ -33,7 +37,7 @@ def message_enqueue_now(
         dedupe_key=dedupe_key,
         defaults={
             "caregiver": caregiver, "channel": channel, "kind": kind, "body": body.text, "to": to,
-            "subject": body.subject, "html": body.html, "send_at": timezone.now(),
+            "subject": body.subject, "html": body.html, "send_at": send_at or timezone.now(),
         },
     )  # fmt: skip
     return message if created else None
@@ -85,10 +89,15 @@ def confirmation_send(*, confirmation_id: int, code: str) -> OutboundMessage | N
     Method = ChannelConfirmation.Method
     if confirmation.method == Method.CODE:
         template_key, context["code"] = "confirmation-code", code
+        send_at = None
     elif confirmation.method == Method.REPLY:
         template_key = "enrollment-invite"
+        # Nobody is waiting on a page for this one: staff enrolled them, perhaps late in the evening.
+        # It goes in the caregiver's waking hours, not at 11 pm.
+        send_at = timing.next_allowed(caregiver, timezone.now())
     else:
         template_key, context["confirm_url"] = "email-confirmation", rendering.email_confirm_url(confirmation.pk)
+        send_at = None
     message = message_enqueue_now(
         caregiver=caregiver,
         channel=confirmation.channel,
@@ -97,6 +106,7 @@ def confirmation_send(*, confirmation_id: int, code: str) -> OutboundMessage | N
         context=context,
         dedupe_key=f"confirm:{confirmation.pk}",
         to=confirmation.address,
+        send_at=send_at,
     )
     if message is not None:
         confirmations_unsent_cancel(caregiver=caregiver, channel=confirmation.channel, keep=message)

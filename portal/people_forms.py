@@ -24,6 +24,14 @@ class CaregiverEditForm(ChannelsMixin, forms.Form):
     language = forms.ChoiceField(label="Language", choices=Caregiver._meta.get_field("language").choices)
 
 
+class RenameForm(forms.Form):
+    first_name = forms.CharField(
+        label="Loved one's first name",
+        max_length=80,
+        help_text="As the family calls them. Texts and emails still to come use the new name.",
+    )
+
+
 class ArchiveForm(forms.Form):
     reason = forms.ChoiceField(
         label="Why",

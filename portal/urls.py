@@ -32,6 +32,7 @@ urlpatterns = [
     path("staff/families/<int:pk>/caregivers/new/", staff_people.caregiver_add, name="caregiver-add"),
     path("staff/appointments/<int:pk>/ride/", staff_people.appointment_ride, name="appointment-ride"),
     path("staff/families/<int:pk>/archive/", staff_people.family_archive, name="family-archive"),
+    path("staff/families/<int:pk>/rename/", staff_people.family_rename, name="family-rename"),
     path("staff/families/<int:pk>/restore/", staff_people.family_restore, name="family-restore"),
     path("staff/families/<int:pk>/merge/", staff_people.family_merge, name="family-merge"),
     path("staff/sign-ups/", staff_people.sign_ups, name="sign-ups"),

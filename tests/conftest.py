@@ -1,6 +1,9 @@
 import uuid
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from django.contrib.auth import get_user_model
 
 from content.services import library_load
@@ -47,3 +50,14 @@ def fresh_cache_namespace(settings):
     for config in caches.values():
         config["KEY_PREFIX"] = f"test-{uuid.uuid4().hex[:12]}"
     settings.CACHES = caches
+
+
+@pytest.fixture
+def waking_hours():
+    """The clock at 11:00 in New York (the next such morning, so cookies and tokens are not in the
+    past), ticking: for a test whose story needs texts that wait for waking hours (a staff
+    invitation) to go at once, at whatever hour the suite runs."""
+    new_york = ZoneInfo("America/New_York")
+    morning = datetime.now(new_york).replace(hour=11, minute=0, second=0, microsecond=0) + timedelta(days=1)
+    with time_machine.travel(morning, tick=True):
+        yield morning

@@ -69,6 +69,7 @@ from .people import (
     family_caregiver_add,
     family_merge,
     family_restore,
+    loved_one_rename,
 )
 from .preferences import (
     caregiver_channel_confirm_request,
@@ -137,6 +138,7 @@ __all__ = [
     "family_merge",
     "family_restore",
     "loved_one_create",
+    "loved_one_rename",
     "sign_ups_expire",
     "staff_membership_add",
     "staff_user_create",

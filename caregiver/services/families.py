@@ -251,7 +251,8 @@ def course_sessions(
     Monday, Wednesday and Friday. The first day staff chose is always the first session, whatever
     its weekday. Maintenance sessions follow every `maintenance_every_weeks` after the last
     infusion. A session on a day in `closed` (the clinic's closure days, with their notes) moves to
-    the next open day after it, and its `note` says so. Staff review and edit the list before
+    the next open working day after it (a weekday, or a weekend day the course uses), and its `note`
+    says so. Staff review and edit the list before
     anything is saved.
     """
     if not weekdays:
@@ -263,12 +264,18 @@ def course_sessions(
     if not 0 <= maintenance_sessions <= 24:
         raise ValidationError({"maintenance_sessions": "Plan at most 24 maintenance sessions."})
     closed = closed or {}
+    # A moved session lands on a working day: Monday to Friday, or a weekend day the course uses.
+    open_weekdays = {0, 1, 2, 3, 4, *weekdays}
     planned: list[PlannedSession] = []
 
     def add(day: date, kind: str) -> None:
         wanted = day
         last = planned[-1].local.date() if planned else None
-        while day in closed or (last is not None and day <= last):
+        while (
+            day in closed
+            or (last is not None and day <= last)
+            or (day != wanted and day.weekday() not in open_weekdays)
+        ):
             day += timedelta(days=1)
         note = ""
         if day != wanted:
@@ -421,6 +428,7 @@ def _preview_rows(clinic: Clinic, result: ImportResult) -> None:
     planned: dict[str, list[Appointment]] = {}
     built: list[tuple[dict, Caregiver]] = []
     now = timezone.now()
+    closed = selectors.clinic_closures(clinic=clinic)
     for row in result.rows:
         errors = row["errors"]
         if errors:
@@ -456,7 +464,12 @@ def _preview_rows(clinic: Clinic, result: ImportResult) -> None:
                 starts_at, duration = read.starts_at, read.duration_minutes
                 others = planned.setdefault(family, [])
                 row["warnings"] = selectors.appointment_warnings(
-                    loved_one=loved_one, starts_at=starts_at, duration_minutes=duration, now=now, others=others
+                    loved_one=loved_one,
+                    starts_at=starts_at,
+                    duration_minutes=duration,
+                    now=now,
+                    others=others,
+                    closed=closed,
                 )
                 others.append(read)
     _enrolled_check(clinic, built)

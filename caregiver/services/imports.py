@@ -239,6 +239,7 @@ def appointment_import(
     ):
         existing.setdefault(appointment.loved_one_id, []).append(appointment)
     now = timezone.now()
+    closed = selectors.clinic_closures(clinic=clinic)
     planned: list[tuple[dict, LovedOne, datetime, str, int]] = []
     for row in rows:
         loved_one = matched.get(row["line"])
@@ -251,7 +252,12 @@ def appointment_import(
         others = existing.setdefault(loved_one.pk, [])
         row["family_label"] = f"{loved_one.first_name} (#{loved_one.pk})"
         row["warnings"] = selectors.appointment_warnings(
-            loved_one=loved_one, starts_at=starts_at, duration_minutes=duration, now=now, others=others
+            loved_one=loved_one,
+            starts_at=starts_at,
+            duration_minutes=duration,
+            now=now,
+            others=others,
+            closed=closed,
         )
         # Later rows are checked against this one too: two rows for the same time are a duplicate.
         others.append(read)

@@ -17,7 +17,7 @@ from ..signals import appointments_merged
 from ..validators import phone_to_e164
 from .audit import audit_record
 from .confirmations import confirmation_start
-from .core import _announce_caregiver, _require_open, _sync_status, caregiver_create, caregiver_update
+from .core import _announce_caregiver, _require_open, _sync_status, caregiver_create, caregiver_update, loved_one_build
 from .families import _staff_invite
 
 # What staff may change on the edit page; preferences (tips, quiet hours) are the caregiver's own.
@@ -63,6 +63,23 @@ def _contact_changes(caregiver: Caregiver, changes: dict[str, object]) -> bool:
     email = str(changes.get("email", caregiver.email) or "").strip().lower()
     channels = changes.get("channels", caregiver.channels)
     return (phone, email, channels) != (caregiver.phone, caregiver.email, caregiver.channels)
+
+
+@transaction.atomic
+def loved_one_rename(*, loved_one: LovedOne, first_name: str, by: AbstractBaseUser) -> LovedOne:
+    """Correct the loved one's name (a typo, the name they go by). Texts and emails still to come use
+    the new name: saving marks the family's caregivers for the planner, which renders them again."""
+    checked = loved_one_build(clinic=loved_one.clinic, first_name=first_name)
+    loved_one = LovedOne.objects.select_for_update().get(pk=loved_one.pk)
+    if checked.first_name == loved_one.first_name:
+        return loved_one
+    before = loved_one.first_name
+    loved_one.first_name = checked.first_name
+    loved_one.save(update_fields=["first_name", "updated_at"])
+    audit_record(
+        by=by, action="family.rename", target=loved_one, changes={"first_name": [before, loved_one.first_name]}
+    )
+    return loved_one
 
 
 @transaction.atomic

@@ -244,9 +244,27 @@ def email_confirm(request: HttpRequest, token: str) -> HttpResponse:
             services.confirmation_link_check(token=token, ip_address=client_ip(request))
         except ValidationError as exc:
             return render(request, "portal/join/email_confirm.html", {"error": exc.messages[0]}, status=410)
-        return render(request, "portal/join/email_confirm.html", {"done": True, "confirmation": confirmation})
-    return render(
-        request,
-        "portal/join/email_confirm.html",
-        {"confirmation": confirmation, "already": confirmation.confirmed_at is not None},
-    )
+        return render(request, "portal/join/email_confirm.html", {"done": True, **_confirmed_context(confirmation)})
+    if confirmation.confirmed_at is not None:
+        return render(request, "portal/join/email_confirm.html", {"already": True, **_confirmed_context(confirmation)})
+    if confirmation.expires_at <= timezone.now() or confirmation.address != confirmation.caregiver.email:
+        # A newer link replaced this one (or it ran out): no button that could only fail.
+        error = "This link was replaced by a newer one, or has expired. Use the newest email."
+        return render(request, "portal/join/email_confirm.html", {"error": error}, status=410)
+    return render(request, "portal/join/email_confirm.html", {"confirmation": confirmation})
+
+
+def _confirmed_context(confirmation: ChannelConfirmation) -> dict:
+    """What a confirmed page offers: their preferences (while this address is theirs) and the clinic's
+    phone."""
+    caregiver, clinic = confirmation.caregiver, confirmation.caregiver.clinic
+    current = confirmation.address == caregiver.email and caregiver_consent(caregiver=caregiver).get("email") is True
+    return {
+        "clinic": clinic,
+        "clinic_phone": national_phone(clinic.contact_phone),
+        "preferences_url": reverse(
+            "portal:preferences", args=[preferences_token(caregiver.pk, address=caregiver.email)]
+        )
+        if current
+        else "",
+    }

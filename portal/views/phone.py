@@ -16,7 +16,13 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from caregiver.models import LovedOne
-from messaging.phone import family_next_send, phone_caregivers, phone_conversation, phone_text_send
+from messaging.phone import (
+    family_next_send,
+    phone_caregivers,
+    phone_conversation,
+    phone_next_waiting,
+    phone_text_send,
+)
 
 QUICK_REPLIES = ["YES", "STOP", "START", "HELP", "PREFS", "RIDE", "I'm scared they might hurt themselves tonight"]
 
@@ -51,6 +57,7 @@ def phone(request: HttpRequest) -> HttpResponse:
         "people": people,
         "chosen": chosen,
         "texts": phone_conversation(caregiver=chosen) if chosen else [],
+        "waiting": phone_next_waiting(caregiver=chosen) if chosen else None,
         "families": list(chosen.loved_ones.all()) if chosen else [],
         "quick_replies": QUICK_REPLIES,
     }

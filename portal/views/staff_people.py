@@ -18,7 +18,7 @@ from caregiver import selectors, services
 from caregiver.models import Caregiver, LovedOne
 
 from ..forms import StaffCaregiverForm
-from ..people_forms import ArchiveForm, CaregiverEditForm, MergeForm
+from ..people_forms import ArchiveForm, CaregiverEditForm, MergeForm, RenameForm
 from .common import errors_to_form, posted
 from .staff import _appointment, _family, staff_required
 
@@ -104,6 +104,29 @@ def appointment_ride(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect(
         reverse("portal:family", kwargs={"pk": appointment.loved_one_id}) + f"#appointment-{appointment.pk}"
     )
+
+
+@staff_required
+@require_http_methods(["GET", "POST"])
+def family_rename(request: HttpRequest, pk: int) -> HttpResponse:
+    family = _family(request, pk)
+    form = RenameForm(posted(request), initial={"first_name": family.first_name})
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                renamed = services.loved_one_rename(
+                    loved_one=family, first_name=form.cleaned_data["first_name"], by=request.user
+                )
+            except ValidationError as exc:
+                errors_to_form(form, exc)
+                status = 400
+            else:
+                messages.success(request, f"Saved. Messages still to come call them {renamed.first_name}.")
+                return redirect("portal:family", pk=family.pk)
+        else:
+            status = 400
+    return render(request, "portal/staff/family_rename.html", {"family": family, "form": form}, status=status)
 
 
 @staff_required

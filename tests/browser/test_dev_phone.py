@@ -13,7 +13,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.redis, pytest.mark.django_db(tran
 
 
 @pytest.fixture
-def morgan(content, eager_celery, settings):
+def morgan(waking_hours, content, eager_celery, settings):
     """A friend the staff enrolled for texts only: the invitation to reply YES is on their phone."""
     settings.DEV_PHONE = True
     settings.TWILIO_AUTH_TOKEN = "browser-phone-token"

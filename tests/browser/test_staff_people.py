@@ -30,7 +30,9 @@ def fits(page) -> bool:
 
 
 @pytest.mark.parametrize("window", ["phone_page", "page"])
-def test_staff_fix_a_caregivers_number_then_archive_the_family(request, window, alex, fake_twilio, screenshot):
+def test_staff_fix_a_caregivers_number_then_archive_the_family(
+    waking_hours, request, window, alex, fake_twilio, screenshot
+):
     page = request.getfixturevalue(window)
     size = "phone" if window == "phone_page" else "desktop"
     page.goto("/staff/login/")

@@ -28,7 +28,9 @@ def next_monday():
     return today + timedelta(days=7 - today.weekday())
 
 
-def test_staff_enroll_plan_a_course_reschedule_and_watch_the_timeline(page, staff, fake_twilio, screenshot):
+def test_staff_enroll_plan_a_course_reschedule_and_watch_the_timeline(
+    waking_hours, page, staff, fake_twilio, screenshot
+):
     page.goto("/staff/")
     page.wait_for_url("**/staff/login/**")
     page.get_by_label("Username").fill("dana")

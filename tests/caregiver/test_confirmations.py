@@ -1,6 +1,10 @@
 """Double opt-in services: codes, YES replies and links, and what they record."""
 
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
 import pytest
+import time_machine
 from django.contrib.auth.models import Permission
 from django.core.exceptions import ValidationError
 from django.test import Client
@@ -36,6 +40,24 @@ def test_a_staff_enrolled_caregiver_confirms_by_replying_yes(pending, content, d
     assert (record.source, record.consent_text_version, record.message_sid) == ("sms", CURRENT_STAFF, "SM" + "y" * 32)
     # The welcome follows; no "subscribed again", which would be wrong the first time.
     assert result.reply == ""
+
+
+def test_an_invitation_staff_send_late_at_night_waits_for_the_morning(
+    pending, content, django_capture_on_commit_callbacks
+):
+    chicago = ZoneInfo("America/Chicago")
+    pending.time_zone = "America/Chicago"
+    pending.save()
+    with time_machine.travel(datetime(2027, 3, 10, 23, 15, tzinfo=chicago), tick=False):
+        with django_capture_on_commit_callbacks(execute=True):
+            services.caregiver_invite(caregiver=pending, by=None)
+        invite = pending.messages.get()
+        assert invite.send_at.astimezone(chicago) == datetime(2027, 3, 11, 8, 0, tzinfo=chicago)
+        # A code someone is waiting for on the sign-up page goes at once, whatever the hour.
+        with django_capture_on_commit_callbacks(execute=True):
+            services.confirmation_start(caregiver=pending, channel="sms", source="web", consent_text_version="v")
+        code = pending.messages.exclude(pk=invite.pk).get()
+        assert code.send_at == timezone.now()
 
 
 def test_a_new_code_makes_the_old_one_useless(pending):

@@ -107,6 +107,35 @@ def test_a_caregiver_added_to_a_family_is_invited_like_an_enrolled_one(clinic, s
 # --- Archiving ---------------------------------------------------------------------------------
 
 
+# --- Correcting the loved one's name -----------------------------------------------------------
+
+
+def test_a_corrected_name_is_in_every_message_still_to_come_and_in_the_log(clinic, staff, content):
+    loved_one = factories.LovedOneFactory(clinic=clinic, first_name="Alx")
+    sam = consenting(loved_one)
+    with time_machine.travel(NOW, tick=False):
+        infusion(loved_one)
+    plan()
+    assert any("Alx" in body for body in outbox(sam, status="scheduled").values_list("body", flat=True))
+    with time_machine.travel("2026-12-07 15:05Z", tick=False):
+        services.loved_one_rename(loved_one=loved_one, first_name="  Alex ", by=staff)
+    plan("2026-12-07 15:06Z")
+    bodies = list(outbox(sam, status="scheduled").values_list("body", flat=True))
+    assert bodies
+    assert not any("Alx" in body for body in bodies)
+    assert any("Alex" in body for body in bodies)
+    event = AuditEvent.objects.get(action="family.rename")
+    assert event.changes == {"first_name": ["Alx", "Alex"]}
+
+
+def test_a_name_that_would_reveal_treatment_is_refused_on_rename(clinic, staff):
+    loved_one = factories.LovedOneFactory(clinic=clinic, first_name="Alex")
+    with pytest.raises(ValidationError):
+        services.loved_one_rename(loved_one=loved_one, first_name="Alex (ketamine)", by=staff)
+    loved_one.refresh_from_db()
+    assert loved_one.first_name == "Alex"
+
+
 @pytest.mark.parametrize("reason", ["bereavement", "course_ended", "moved_clinic"])
 def test_archiving_cancels_everything_scheduled_and_sends_nothing(clinic, staff, content, reason):
     loved_one = factories.LovedOneFactory(clinic=clinic, first_name="Alex")

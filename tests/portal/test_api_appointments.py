@@ -9,7 +9,7 @@ import pytest
 import time_machine
 from django.db import connection
 
-from caregiver.models import Appointment, LovedOne
+from caregiver.models import Appointment, ClinicClosure, LovedOne
 from portal.models import IdempotencyKey
 from tests import factories
 from tests.clients import token_client
@@ -53,6 +53,16 @@ def test_a_duplicate_appointment_is_a_400_until_confirm_is_sent(api, family, clo
     assert response.json()["confirm"][0] == "Alex already has an appointment at Mon Mar 15, 2027 10:00 AM."
     assert api.post(f"{API}/appointments/", {**body, "confirm": True}, format="json").status_code == 201
     assert family.appointments.count() == 2
+
+
+@pytest.mark.django_db
+def test_an_appointment_on_a_closure_day_is_a_400_until_confirmed(api, family, clinic, clock):
+    ClinicClosure.objects.create(clinic=clinic, day=datetime(2027, 3, 15).date(), note="")
+    body = {"family": family.pk, "starts_at": at("2027-03-15", 10)}
+    response = api.post(f"{API}/appointments/", body, format="json")
+    assert response.status_code == 400
+    assert response.json()["confirm"][0] == "The clinic is closed on Mon Mar 15, 2027."
+    assert api.post(f"{API}/appointments/", {**body, "confirm": True}, format="json").status_code == 201
 
 
 @pytest.mark.django_db

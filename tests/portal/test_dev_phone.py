@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from django.test import Client
 from django.utils import timezone
 
@@ -12,6 +15,7 @@ from caregiver import services
 from caregiver.models import Caregiver
 from config.celery import app as celery_app
 from messaging.models import CrisisAlert, OutboundMessage
+from messaging.phone import family_next_send
 from messaging.sending import due_send_here
 from tests import factories
 from tests.config.test_settings import PRODUCTION_SECRETS, _settings
@@ -39,7 +43,8 @@ def invited(phone_on, clinic):
         clinic=clinic, name="Morgan Lee", phone="(202) 555-0177", loved_one=loved_one, channels="sms"
     )
     services.caregiver_invite(caregiver=caregiver, by=None)
-    due_send_here(now=timezone.now())
+    # Invitations wait for waking hours: at night the page's button is what sends it (tested below).
+    family_next_send(loved_one=loved_one, now=timezone.now())
     return caregiver
 
 
@@ -91,6 +96,7 @@ def test_the_phone_signs_as_the_webhook_checks_and_says_when_it_cannot(invited, 
     assert invited.inbound.count() == 1
 
 
+@time_machine.travel(datetime(2027, 3, 10, 11, 0, tzinfo=ZoneInfo("America/New_York")))  # a tip may go at 11 am
 def test_send_next_brings_the_familys_next_message_forward(phone_on, clinic):
     link = factories.CareLinkFactory(
         caregiver__clinic=clinic, loved_one__clinic=clinic, caregiver__phone="+12025550143"
@@ -128,3 +134,18 @@ def test_only_local_settings_turn_the_phone_on_and_give_the_webhooks_a_token():
         **PRODUCTION_SECRETS,
     )
     assert json.loads(production.stdout) is False, production.stderr
+
+
+def test_an_invitation_enrolled_at_night_waits_on_the_phone_page_until_the_button_sends_it(phone_on, clinic):
+    loved_one = services.loved_one_create(clinic=clinic, first_name="Alex")
+    with time_machine.travel(datetime(2027, 3, 10, 22, 30, tzinfo=ZoneInfo("America/New_York")), tick=False):
+        caregiver = services.caregiver_create(
+            clinic=clinic, name="Morgan Lee", phone="(202) 555-0177", loved_one=loved_one, channels="sms"
+        )
+        services.caregiver_invite(caregiver=caregiver, by=None)
+        due_send_here(now=timezone.now())
+        page = text(Client().get(f"/dev/phone/?c={caregiver.pk}"))
+        assert "Reply YES" not in page
+        assert "Next text: the invitation to reply YES, due Thu 8:00 AM (their time)" in page
+        Client().post(f"/dev/phone/families/{loved_one.pk}/send-next/", {"caregiver": caregiver.pk})
+        assert "Reply YES" in text(Client().get(f"/dev/phone/?c={caregiver.pk}"))

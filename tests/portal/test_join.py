@@ -353,6 +353,26 @@ def test_signing_up_by_email_sends_a_link_that_confirms_on_a_button_press(client
     assert "already confirmed" in text(client.get(link))
 
 
+def test_a_replaced_email_link_says_so_without_a_button_and_the_new_one_leads_on(client, clinic_with_content):
+    from caregiver import services
+
+    sign_up(client, clinic_with_content, channels="email", phone="", email="jordan@example.com")
+    old = ChannelConfirmation.objects.get()
+    new = services.confirmation_start(
+        caregiver=old.caregiver, channel="email", source="web", consent_text_version=CURRENT_WEB
+    )
+    response = client.get(f"/email/confirm/{email_confirm_token(old.pk)}/")
+    assert response.status_code == 410
+    assert "replaced by a newer one" in text(response)
+    assert "Yes, confirm my email" not in text(response)
+    done = client.post(f"/email/confirm/{email_confirm_token(new.pk)}/")
+    page = text(done)
+    assert "is confirmed" in page
+    assert "call Riverside Clinic at (202) 555-0100" in page.replace("Questions? Call", "call")
+    link = re.search(r'href="(/p/[^"]+/)"', done.content.decode()).group(1)
+    assert "Your Alongside messages" in text(client.get(link))
+
+
 def test_a_tampered_or_old_email_link_is_refused(client, clinic_with_content):
     assert client.get("/email/confirm/not-a-token/").status_code == 404
     sign_up(client, clinic_with_content, channels="email", phone="", email="jordan@example.com")

@@ -72,6 +72,16 @@ def test_an_overlapping_appointment_names_the_one_it_overlaps(staff_client, fami
     assert add(staff_client, family, "2027-03-15", "11:30").status_code == 302  # right after it ends
 
 
+def test_an_appointment_on_a_closure_day_is_kept_only_on_purpose(staff_client, family, clinic):
+    ClinicClosure.objects.create(clinic=clinic, day=date(2027, 3, 15), note="Staff training")
+    response = add(staff_client, family, "2027-03-15", "10:00")
+    assert response.status_code == 400
+    assert "The clinic is closed on Mon Mar 15, 2027 (Staff training)." in text(response)
+    assert family.appointments.count() == 0
+    assert add(staff_client, family, "2027-03-15", "10:00", keep=True).status_code == 302
+    assert add(staff_client, family, "2027-03-16", "10:00").status_code == 302  # the day after is open
+
+
 def test_a_cancelled_appointment_at_the_same_time_is_no_conflict(staff_client, family):
     factories.AppointmentFactory(loved_one=family, starts_at=at("2027-03-15", 10), status="cancelled")
     assert add(staff_client, family, "2027-03-15", "10:00").status_code == 302

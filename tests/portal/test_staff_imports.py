@@ -1,14 +1,14 @@
 """CSV imports as clinics' spreadsheets export them: appointments for families already here, the
 families import's warnings, and the templates to start from."""
 
-from datetime import datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from caregiver.models import Appointment, Clinic, LovedOne
+from caregiver.models import Appointment, Clinic, ClinicClosure, LovedOne
 from tests import factories
 from tests.portal.conftest import text
 
@@ -137,6 +137,16 @@ def test_the_families_import_flags_a_past_appointment_too(staff_client, clinic):
     assert not LovedOne.objects.filter(first_name="Robin").exists()
     assert staff_client.post("/staff/import/", {"step": "import", "confirm": "on"}).status_code == 302
     assert LovedOne.objects.get(first_name="Robin").appointments.count() == 1
+
+
+def test_both_imports_flag_an_appointment_on_a_closure_day(staff_client, alex, clinic):
+    ClinicClosure.objects.create(clinic=clinic, day=date(2027, 3, 22), note="Holiday")
+    page = text(upload(staff_client, APPOINTMENTS, f"family_id,appointment\n{alex.pk},2027-03-22 10:00\n"))
+    assert "The clinic is closed on Mon Mar 22, 2027 (Holiday)." in page
+    csv = (
+        "family,loved_one,caregiver_name,caregiver_phone,appointment\nA,Robin,Sam Lee,(202) 555-0188,3/22/2027 10:00\n"
+    )
+    assert "The clinic is closed on Mon Mar 22, 2027 (Holiday)." in text(upload(staff_client, "/staff/import/", csv))
 
 
 def test_the_families_preview_catches_a_number_enrolled_already_or_twice_in_the_file(staff_client, alex):

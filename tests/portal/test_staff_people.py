@@ -42,14 +42,17 @@ def test_another_clinics_family_caregiver_and_appointment_are_404_on_every_new_p
     appointment = other_family.appointments.get()
     pk = other_family.pk
     for path in (f"/staff/caregivers/{caregiver.pk}/edit/", f"/staff/families/{pk}/caregivers/new/",
-                 f"/staff/families/{pk}/archive/", f"/staff/families/{pk}/merge/"):  # fmt: skip
+                 f"/staff/families/{pk}/archive/", f"/staff/families/{pk}/merge/",
+                 f"/staff/families/{pk}/rename/"):  # fmt: skip
         assert staff_client.get(path).status_code == 404, path
     assert staff_client.post(f"/staff/caregivers/{caregiver.pk}/edit/", {"name": "X"}).status_code == 404
     assert staff_client.post(f"/staff/appointments/{appointment.pk}/ride/", {"action": "mark"}).status_code == 404
     assert staff_client.post(f"/staff/families/{pk}/archive/", {"reason": "bereavement"}).status_code == 404
     assert staff_client.post(f"/staff/families/{pk}/restore/").status_code == 404
+    assert staff_client.post(f"/staff/families/{pk}/rename/", {"first_name": "Mine"}).status_code == 404
     other_family.refresh_from_db()
     assert other_family.archived_at is None
+    assert other_family.first_name == "Zed"
     appointment.refresh_from_db()
     assert not appointment.ride_arranged
 
@@ -66,6 +69,19 @@ def test_staff_edit_a_caregivers_name_and_number_and_see_it_waiting_for_yes(staf
     assert "+12025550177" in page
     assert "Waiting for confirmation" in page
     assert "Changed a caregiver's details" in page
+
+
+def test_staff_correct_the_loved_ones_name_from_the_family_page(staff_client, family):
+    assert "Correct the name" in text(staff_client.get(f"/staff/families/{family.pk}/"))
+    path = f"/staff/families/{family.pk}/rename/"
+    refused = staff_client.post(path, {"first_name": "Alex - ketamine"})
+    assert refused.status_code == 400
+    assert "first_name" not in text(refused)  # a sentence for staff, not a field's code name
+    page = text(staff_client.post(path, {"first_name": "Alexis"}, follow=True))
+    assert "Messages still to come call them Alexis." in page
+    assert "Corrected the loved one's name" in page
+    family.refresh_from_db()
+    assert family.first_name == "Alexis"
 
 
 def test_a_bad_number_or_a_missing_email_says_what_to_fix(staff_client, family):

@@ -1,0 +1,48 @@
+"""The course planner: the first day staff chose, the weekdays they picked, around closure days."""
+
+from datetime import date, time, timedelta
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from caregiver.services.families import course_sessions
+
+MONDAY = date(2027, 3, 15)
+
+
+def days(**kwargs) -> list[date]:
+    return [session.local.date() for session in course_sessions(**kwargs)]
+
+
+def test_a_closed_friday_moves_to_monday_not_saturday_and_mondays_session_follows():
+    planned = days(first_day=MONDAY, at=time(10), weekdays=[0, 2, 4], sessions=6, closed={date(2027, 3, 19): "Holiday"})
+    assert planned == [
+        date(2027, 3, 15), date(2027, 3, 17),
+        date(2027, 3, 22),  # Friday the 19th is closed: Monday, not Saturday
+        date(2027, 3, 23),  # Monday's own session had to move: Tuesday
+        date(2027, 3, 24), date(2027, 3, 26),
+    ]  # fmt: skip
+
+
+@given(
+    weekdays=st.sets(st.integers(0, 6), min_size=1),
+    sessions=st.integers(1, 24),
+    start=st.integers(0, 14),
+    closed=st.sets(st.integers(0, 40), max_size=15),
+    maintenance=st.integers(0, 4),
+)
+def test_every_planned_session_is_on_an_open_working_day_in_order(weekdays, sessions, start, closed, maintenance):
+
+    first_day = MONDAY + timedelta(days=start)
+    closure_days = {MONDAY + timedelta(days=n): "" for n in closed}
+    planned = days(
+        first_day=first_day, at=time(10), weekdays=sorted(weekdays), sessions=sessions, closed=closure_days,
+        maintenance_every_weeks=4, maintenance_sessions=maintenance,
+    )  # fmt: skip
+    assert len(planned) == sessions + maintenance
+    assert planned == sorted(set(planned))  # one a day, in order
+    assert planned[0] >= first_day
+    working = {0, 1, 2, 3, 4, *weekdays}
+    for day in planned:
+        assert day not in closure_days
+        assert day.weekday() in working or day == first_day
