@@ -96,6 +96,7 @@ STAFF_PAGES = {
     "portal:caregiver-add": Route("family", {"GET": 200, "POST": 302}),
     "portal:appointment-ride": Route("appointment", {"POST": 302}),
     "portal:family-archive": Route("family", {"GET": 200, "POST": 302}),
+    "portal:family-rename": Route("family", {"GET": 200, "POST": 302}),
     "portal:family-restore": Route("family", {"POST": 302}),  # not archived: said so on the family page
     "portal:family-merge": Route("family", {"GET": 200, "POST": 400}),  # a family is not merged into itself
     "portal:sign-ups": Route(None, {"GET": 200}),
@@ -261,6 +262,8 @@ def page_body(name: str, family: dict) -> dict:
         return {"action": "mark"}
     if name == "portal:family-archive":
         return {"reason": "course_ended"}
+    if name == "portal:family-rename":
+        return {"first_name": "Robin"}
     if name == "portal:family-merge":
         return {"other": family["family"].pk, "step": "merge"}
     if name == "portal:alert":
