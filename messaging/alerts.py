@@ -141,11 +141,16 @@ def crisis_alert_open(
     *, inbound: InboundMessage, clinic: Clinic, caregiver: Caregiver | None, severity: str, now: datetime
 ) -> CrisisAlert:
     """Open an alert for a danger text and tell the first on-call contact (everyone, if the clinic
-    has none). One alert per text: a repeated delivery finds the one already open."""
+    has none); a `help` alert tells nobody here. One alert per text: a repeated delivery finds the
+    one already open."""
     alert, created = CrisisAlert.objects.get_or_create(
         inbound=inbound,
         defaults={"clinic": clinic, "caregiver": caregiver, "severity": severity, "opened_at": now},
     )
+    if created and severity == CrisisAlert.Severity.HELP:
+        # HELP is on every message we send: the texter already has 988 and 911 in the HELP reply, so
+        # the staff are emailed (the caller does) and nobody on call is paged.
+        return alert
     if created:
         contacts = _contacts(clinic)
         _notify(alert, contacts=contacts, now=now)
@@ -288,7 +293,7 @@ def _alert_body(alert: CrisisAlert, *, recipient: Recipient, everyone: bool) -> 
     context = {
         **text_context(inbound=alert.inbound, clinic=alert.clinic, caregiver=alert.caregiver),
         "ack_url": ack_url(alert_id=alert.pk, contact_id=recipient.contact_id),
-        "severity": "Medical emergency" if alert.severity == CrisisAlert.Severity.EMERGENCY else "Possible danger",
+        "severity": {"emergency": "Medical emergency", "help": "Asked for help"}.get(alert.severity, "Possible danger"),
         "escalation": (
             "Nobody has acknowledged this alert yet, so it has gone to everyone on the list."
             if everyone and alert.level > 0

@@ -194,15 +194,24 @@ def _act(
     if reading.danger:
         # Not an opt-out, even with "stop" in it ("stop. he swallowed a whole bottle"): the crisis
         # reply is the one reply, and the staff who follow up the alert can stop the texts.
+        bare_help = reading.keyword in HELP
         if clinic is not None:
-            severity = CrisisAlert.Severity.EMERGENCY if reading.reading == Reading.EMERGENCY else "danger"
+            if bare_help:
+                severity = CrisisAlert.Severity.HELP
+            elif reading.reading == Reading.EMERGENCY:
+                severity = CrisisAlert.Severity.EMERGENCY
+            else:
+                severity = CrisisAlert.Severity.DANGER
             alerts.crisis_alert_open(inbound=inbound, clinic=clinic, caregiver=caregiver, severity=severity, now=now)
         else:
             logger.error("a crisis text to %s, a number no clinic owns: replied, but nobody could be alerted",
                          inbound.to_number)  # fmt: skip
-        if reading.keyword in HELP:
-            # "help" alone: the HELP reply (the clinic's number, 988 and 911), and an alert all the same.
-            return Action.CRISIS, _reply("help", context)
+        if bare_help:
+            # "help" alone: the HELP reply (the clinic's number, 988 and 911), an email to the staff and
+            # an alert for someone to acknowledge, but no page: every message we send offers HELP.
+            if caregiver is not None:
+                staff_alert(caregiver=caregiver, inbound=inbound, template_key="staff-help-alert")
+            return Action.HELP, _reply("help", context)
         return Action.CRISIS, _reply("emergency" if reading.reading == Reading.EMERGENCY else "crisis", context)
     if caregiver is None:
         return _from_stranger(inbound, reading=reading, clinic=clinic, context=context, now=now)

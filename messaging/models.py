@@ -296,6 +296,10 @@ class CrisisAlert(models.Model):
     told at once; each CRISIS_ACK_MINUTES without an acknowledgement tells the next, and after the
     last, everyone (every on-call contact, the clinic's staff and its contact address). One alert per
     inbound text, so a repeated delivery of the text makes no second alert.
+
+    A bare HELP (the keyword every message offers) opens a `help` alert: the texter gets the HELP
+    reply (the clinic's phone, 988 and 911) at once, and the clinic's staff an email; it waits in
+    the alerts list to be acknowledged like any other, but pages nobody and does not escalate.
     """
 
     class Status(models.TextChoices):
@@ -306,6 +310,7 @@ class CrisisAlert(models.Model):
     class Severity(models.TextChoices):
         EMERGENCY = "emergency", "Medical emergency"
         DANGER = "danger", "Danger"
+        HELP = "help", "Asked for help"
 
     clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="crisis_alerts")
     caregiver = models.ForeignKey(

@@ -109,11 +109,25 @@ def test_everyday_words_are_not_read_as_asking_for_fewer_texts(client, caregiver
     assert InboundMessage.objects.get().action == "stored"
 
 
-def test_help_alone_gets_the_help_reply_and_opens_an_alert(client, caregiver):
+def test_help_alone_gets_the_help_reply_and_an_alert_to_acknowledge_but_pages_nobody(client, caregiver):
+    OnCallContactFactory(clinic=caregiver.clinic, position=0, name="Riley")
     body = reply_of(text(client, caregiver, "help"))
     assert "(202) 555-0100" in body
     assert "988" in body
-    assert CrisisAlert.objects.get().status == "open"
+    alert = CrisisAlert.objects.get()
+    assert (alert.status, alert.severity, alert.next_escalation_at) == ("open", "help", None)
+    assert InboundMessage.objects.get().action == "help"  # not "crisis": the family is not flagged
+    # The staff are emailed; the on-call contact's phone is not paged, and nothing escalates.
+    told = OutboundMessage.objects.filter(kind="alert")
+    assert set(told.values_list("channel", "to")) == {("email", caregiver.clinic.contact_email)}
+
+
+def test_help_with_words_around_it_is_still_a_crisis_that_pages_on_call(client, caregiver):
+    OnCallContactFactory(clinic=caregiver.clinic, position=0, name="Riley", phone="+12025553999")
+    body = reply_of(text(client, caregiver, "help me please hes not breathing right"))
+    assert "911" in body
+    assert CrisisAlert.objects.get().severity in ("danger", "emergency")
+    assert OutboundMessage.objects.filter(kind="alert", channel="sms", to="+12025553999").exists()
 
 
 # --- The auto-reply --------------------------------------------------------------------------------
