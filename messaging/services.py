@@ -7,7 +7,7 @@ from datetime import datetime
 from django.db import transaction
 from django.utils import timezone
 
-from caregiver.models import Caregiver, ChannelConfirmation
+from caregiver.models import Caregiver, ChannelConfirmation, ConsentRecord
 from caregiver.selectors import address_of, caregiver_consent
 from caregiver.tokens import address_fingerprint
 
@@ -92,9 +92,11 @@ def confirmation_send(*, confirmation_id: int, code: str) -> OutboundMessage | N
         send_at = None
     elif confirmation.method == Method.REPLY:
         template_key = "enrollment-invite"
-        # Nobody is waiting on a page for this one: staff enrolled them, perhaps late in the evening.
-        # It goes in the caregiver's waking hours, not at 11 pm.
-        send_at = timing.next_allowed(caregiver, timezone.now())
+        send_at = None
+        if confirmation.source == ConsentRecord.Source.STAFF:
+            # Nobody is waiting on a page for this one: staff enrolled them, perhaps late in the
+            # evening. It goes in the caregiver's waking hours, not at 11 pm.
+            send_at = timing.next_allowed(caregiver, timezone.now())
     else:
         template_key, context["confirm_url"] = "email-confirmation", rendering.email_confirm_url(confirmation.pk)
         send_at = None

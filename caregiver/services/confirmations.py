@@ -63,7 +63,8 @@ def confirmation_start(
     """Ask the caregiver to confirm `channel`: a code (web sign-up), a YES reply (staff) or a link.
 
     Limited per number/address (SMS pumping costs the clinic money and annoys the owner of the
-    number) and per IP address; over a limit raises RateLimited saying when to try again.
+    number) and per IP address; over a limit raises RateLimited saying when to try again. Staff
+    requests are limited per number and clinic, apart from the public page's.
     """
     if channel == ConsentRecord.Channel.SMS:
         if not caregiver.phone:
@@ -75,7 +76,11 @@ def confirmation_start(
         if not caregiver.email:
             raise ValidationError({"channel": "There is no email address to confirm."})
         address, method = caregiver.email, Method.LINK
-    confirmation_limits_take(channel=channel, address=address, ip_address=ip_address)
+    # Staff invitations count in a bucket of their clinic's own: a stranger pressing "send a new
+    # code" on the public page must not stop the clinic inviting a family, nor learn anything from
+    # another clinic's invitations.
+    staff_clinic = caregiver.clinic_id if source == ConsentRecord.Source.STAFF else None
+    confirmation_limits_take(channel=channel, address=address, ip_address=ip_address, staff_clinic_id=staff_clinic)
     # A new request replaces the old one: only the latest code or link works.
     caregiver.confirmations.filter(channel=channel, confirmed_at__isnull=True).update(expires_at=timezone.now())
     code = f"{secrets.randbelow(10**6):06d}" if method == Method.CODE else ""
@@ -97,11 +102,19 @@ def confirmation_start(
     return confirmation
 
 
-def confirmation_limits_take(*, channel: str, address: str, ip_address: str | None) -> None:
+def confirmation_limits_take(
+    *, channel: str, address: str, ip_address: str | None, staff_clinic_id: int | None = None
+) -> None:
     """Count one confirmation sent to `address` (and asked from `ip_address`); over a limit, raise
     RateLimited saying when to try again. Also counted for a sign-up whose address is taken, so
-    that one answers exactly as a new one would."""
-    limits = [(Limit("confirm-address", settings.CONFIRMATIONS_PER_ADDRESS_PER_HOUR, 3600), address)]
+    that one answers exactly as a new one would. `staff_clinic_id`: staff of that clinic asked,
+    counted apart from the public page (and from other clinics), with no limit per IP address."""
+    if staff_clinic_id is not None:
+        limits = [(Limit("confirm-address-staff", settings.CONFIRMATIONS_PER_ADDRESS_PER_HOUR, 3600),
+                   f"{staff_clinic_id}:{address}")]  # fmt: skip
+        ip_address = None
+    else:
+        limits = [(Limit("confirm-address", settings.CONFIRMATIONS_PER_ADDRESS_PER_HOUR, 3600), address)]
     if ip_address:
         limits.append((Limit("confirm-ip", settings.CONFIRMATIONS_PER_IP_PER_HOUR, 3600), ip_address))
     for limit, subject in limits:

@@ -14,7 +14,16 @@ from django.utils import timezone
 
 from .. import selectors
 from ..consent import CURRENT_STAFF, CURRENT_WEB
-from ..models import Appointment, Caregiver, CareLink, Clinic, ClinicClosure, ConsentRecord, LovedOne
+from ..models import (
+    Appointment,
+    Caregiver,
+    CareLink,
+    ChannelConfirmation,
+    Clinic,
+    ClinicClosure,
+    ConsentRecord,
+    LovedOne,
+)
 from ..selectors import unconfirmed_channels
 from ..validators import local_to_utc, name_normalize, phone_to_e164
 from .audit import audit_record
@@ -106,9 +115,13 @@ def caregiver_sign_up(
                 confirmation_limits_take(channel=channel, address=address, ip_address=ip_address)
         for caregiver, channel in taken:
             if (caregiver, channel) in invite:
+                # Asked for from the sign-up page, so it goes now, whatever the hour (a staff
+                # invitation waits for waking hours), and counts against the page's limits. By text
+                # it is the invitation to reply YES: the code page says so.
                 confirmation_start(
-                    caregiver=caregiver, channel=channel, source=ConsentRecord.Source.STAFF,
-                    consent_text_version=CURRENT_STAFF, ip_address=ip_address,
+                    caregiver=caregiver, channel=channel, source=ConsentRecord.Source.WEB,
+                    method=ChannelConfirmation.Method.REPLY if channel == "sms" else None,
+                    consent_text_version=consent_text_version, ip_address=ip_address,
                 )  # fmt: skip
             else:
                 sign_up_repeat_notify(caregiver=caregiver, channel=channel)

@@ -1,7 +1,8 @@
 """A caregiver signs themselves up at /join/<code>/ and confirms with a code or a link."""
 
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
@@ -239,6 +240,26 @@ def test_someone_staff_enrolled_who_never_confirmed_signing_up_is_invited_again(
     assert "YES" in newest.body
     first.refresh_from_db()
     assert (first.status, first.status_reason) in {("cancelled", "superseded"), ("sent", "")}
+
+
+def test_an_invitation_asked_for_from_the_sign_up_page_goes_at_once_even_at_night(
+    client, clinic_with_content, staff_user
+):
+    """Found by an outside tester at 9:30 PM: the page said a text was on its way and none came
+    (the invitation waited for the morning, as a staff one does)."""
+    from caregiver import services
+
+    with time_machine.travel(datetime(2027, 3, 10, 22, 30, tzinfo=ZoneInfo("America/New_York")), tick=False):
+        services.family_enroll(
+            clinic=clinic_with_content, loved_one_name="Sam",
+            caregivers=[{"name": "Jordan Rivera", "phone": "+12025550143", "relationship": "partner"}], by=staff_user,
+        )  # fmt: skip
+        owner = Caregiver.objects.get(phone="+12025550143")
+        assert owner.messages.get().send_at > timezone.now()  # staff's waits for 8 AM
+        sign_up(client, clinic_with_content)
+        newest = owner.messages.latest("id")
+        assert (newest.kind, newest.send_at) == ("confirmation", timezone.now())
+        assert "reply YES" in text(client.get("/join/RIVER234/confirm/"))
 
 
 def test_a_taken_number_is_limited_like_a_new_one(client, clinic_with_content, settings):
