@@ -167,6 +167,18 @@ def _health_words(value: str) -> list[str]:
     return discreet_violations(value)
 
 
+# Something a phone would show as a link: "www.", or a dot between letters and two or more letters
+# ("evil.co", "bit.ly"). Initials ("J.R.") and an abbreviation before a space ("St. John") are not.
+_WEB_ADDRESS = re.compile(r"(?i)\bwww\.|[^\W_]\.[^\W\d_]{2,}")
+
+
+def _refuse_web_addresses(name: str) -> None:
+    if _WEB_ADDRESS.search(name):
+        raise ValidationError(
+            "Leave out web addresses: the name appears in texts, where a phone would show it as a link."
+        )
+
+
 def _refuse_health_words(name: str) -> None:
     named = _health_words(name)
     if named:
@@ -201,6 +213,7 @@ def validate_person_name(value: str) -> None:
         raise ValidationError(
             "Use letters, spaces and the marks names use (' - . ,), like “Sam Rivera” or “Mary-Kate O'Neil”."
         )
+    _refuse_web_addresses(value)
     _refuse_health_words(value)
 
 
@@ -224,6 +237,7 @@ def validate_loved_one_name(value: str) -> None:
         raise ValidationError(
             "Use letters only (a hyphen, apostrophe or initials inside a name are fine), like Chris, Mary-Kate or J.R."
         )
+    _refuse_web_addresses(value)
     _refuse_health_words(value)
 
 
@@ -234,6 +248,7 @@ def validate_sms_name(value: str) -> None:
         return
     if any(not ch.isprintable() for ch in value) or not _SMS_NAME.match(value) or len(value) > 40:
         raise ValidationError("Use up to 40 letters, digits, spaces and & ' . , - (like “Lakeside Health”).")
+    _refuse_web_addresses(value)
 
 
 def sms_name_problem(value: str, *, allowed: frozenset[str] = frozenset()) -> str:
