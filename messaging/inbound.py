@@ -220,10 +220,11 @@ def _act(
         # "Stop the safety texts" asks to stop those, not every text: SAFETY OFF.
         keyword = "SAFETYOFF"
     if keyword in OPT_OUT or (reading.reading == Reading.OPT_OUT and keyword not in SAFETY_OFF):
-        # Confirmed once: a second opt-out, in any words, while already out gets no reply.
-        was_in = caregiver_consent(caregiver=caregiver).get("sms") is True
+        # Confirmed once: a second opt-out, in any words, while already out gets no reply. A number
+        # that never said yes (a staff invitation) is told too: it is the answer STOP expects.
+        already_out = caregiver_consent(caregiver=caregiver).get("sms") is False
         _opt_out(caregiver, inbound)
-        return Action.OPT_OUT, _reply("stop", context) if was_in else ""
+        return Action.OPT_OUT, "" if already_out else _reply("stop", _context(clinic, None))
     # "Yes please", "yep", "ok yes": to an open invitation to confirm this number, a yes. Nowhere
     # else: a loose yes never resubscribes someone who said stop.
     if (
@@ -379,7 +380,10 @@ def _next_treatment(caregiver: Caregiver, now: datetime, *, ride_arranged: bool 
 
 
 def _loved_one_names(caregiver: Caregiver) -> str:
-    return " and ".join(caregiver.loved_ones.order_by("first_name").values_list("first_name", flat=True))
+    """The names an answer may use: not an archived family's (after a bereavement, "If you or Rosa
+    may be in danger" is the wrong thing to read)."""
+    names = caregiver.loved_ones.filter(archived_at__isnull=True).order_by("first_name")
+    return " and ".join(names.values_list("first_name", flat=True))
 
 
 def dispatcher_wake(message_ids: list[int] | None = None, *, here: bool = False) -> None:

@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from caregiver import selectors
 from messaging.models import CrisisAlert, InboundMessage, OutboundMessage
+from tests import factories
 from tests.factories import ClinicFactory, OnCallContactFactory, OutboundMessageFactory
 from tests.messaging.texting import INBOUND, post, text, text_from
 
@@ -101,6 +102,16 @@ def test_stop_sent_twice_is_confirmed_once(client, caregiver):
     assert reply_of(text(client, caregiver, "Unsubscribe")).endswith("<Response></Response>")
 
 
+def test_stop_from_a_number_that_never_said_yes_is_answered_once(client, content):
+    """Found by an outside tester: a staff-enrolled number that never confirmed texted STOP and
+    heard nothing back."""
+    link = factories.CareLinkFactory(caregiver__status="pending", caregiver__phone="+12025550166")
+    pending = link.caregiver
+    assert "unsubscribed" in reply_of(text(client, pending, "STOP"))
+    assert selectors.caregiver_consent(caregiver=pending)["sms"] is False
+    assert reply_of(text(client, pending, "stop")).endswith("<Response></Response>")
+
+
 @pytest.mark.parametrize(
     "body", ["my phone is dying, will text later", "the bus stop is right outside the clinic right?"]
 )
@@ -120,6 +131,18 @@ def test_help_alone_gets_the_help_reply_and_an_alert_to_acknowledge_but_pages_no
     # The staff are emailed; the on-call contact's phone is not paged, and nothing escalates.
     told = OutboundMessage.objects.filter(kind="alert")
     assert set(told.values_list("channel", "to")) == {("email", caregiver.clinic.contact_email)}
+
+
+def test_after_a_bereavement_the_crisis_reply_does_not_name_the_loved_one(client, caregiver):
+    """Found by an outside tester: "If you or Rosa may be in danger", to a parent whose Rosa died."""
+    from caregiver import services
+
+    staff = factories.StaffMembershipFactory(clinic=caregiver.clinic).user
+    services.family_archive(loved_one=caregiver.loved_ones.get(), reason="bereavement", by=staff)
+    body = reply_of(text(client, caregiver, "i cant stop thinking about ending it since alex died"))
+    assert "988" in body
+    assert "Alex" not in body
+    assert CrisisAlert.objects.get().status == "open"
 
 
 def test_help_with_words_around_it_is_still_a_crisis_that_pages_on_call(client, caregiver):
