@@ -300,7 +300,10 @@ def course_sessions(
     day = first_day
     try:
         while len(planned) < sessions:
-            if day == first_day or day.weekday() in weekdays:
+            # A session moved off a closure day onto a later day takes the place of the course days
+            # up to it: they are not moved too (four sessions on four days in a row).
+            passed = bool(planned) and day <= planned[-1].local.date()
+            if (day == first_day or day.weekday() in weekdays) and not passed:
                 add(day, Appointment.Kind.INFUSION)
             day += timedelta(days=1)
         last = planned[-1].local.date()

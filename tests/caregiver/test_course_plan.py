@@ -14,14 +14,29 @@ def days(**kwargs) -> list[date]:
     return [session.local.date() for session in course_sessions(**kwargs)]
 
 
-def test_a_closed_friday_moves_to_monday_not_saturday_and_mondays_session_follows():
+def test_a_closed_friday_moves_to_monday_not_saturday_and_the_pattern_follows():
     planned = days(first_day=MONDAY, at=time(10), weekdays=[0, 2, 4], sessions=6, closed={date(2027, 3, 19): "Holiday"})
     assert planned == [
         date(2027, 3, 15), date(2027, 3, 17),
         date(2027, 3, 22),  # Friday the 19th is closed: Monday, not Saturday
-        date(2027, 3, 23),  # Monday's own session had to move: Tuesday
-        date(2027, 3, 24), date(2027, 3, 26),
+        date(2027, 3, 24), date(2027, 3, 26), date(2027, 3, 29),  # and the pattern goes on from there
     ]  # fmt: skip
+
+
+def test_two_closures_in_a_row_do_not_pile_sessions_onto_consecutive_days():
+    """Found by an outside tester: closures on Fri Dec 25 and Mon Dec 28 gave Dec 29, 30, 31 and
+    Jan 1, four sessions on four days in a row."""
+    planned = days(
+        first_day=date(2026, 12, 21), at=time(10), weekdays=[0, 2, 4], sessions=6,
+        closed={date(2026, 12, 25): "Christmas", date(2026, 12, 28): ""},
+    )  # fmt: skip
+    assert planned == [
+        date(2026, 12, 21), date(2026, 12, 23),
+        date(2026, 12, 29),  # Friday and Monday closed: Tuesday
+        date(2026, 12, 30), date(2027, 1, 1), date(2027, 1, 4),
+    ]  # fmt: skip
+    gaps = [(b - a).days for a, b in zip(planned, planned[1:], strict=False)]
+    assert gaps.count(1) <= 1
 
 
 @given(
