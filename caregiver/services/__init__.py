@@ -60,6 +60,7 @@ from .imports import (
     ImportResult,
     appointment_import,
     appointment_import_read,
+    csv_decode,
     csv_template,
 )
 from .people import (
@@ -129,6 +130,7 @@ __all__ = [
     "confirmation_start",
     "course_create",
     "course_sessions",
+    "csv_decode",
     "csv_template",
     "family_archive",
     "family_caregiver_add",

@@ -421,11 +421,24 @@ def family_import(
     return result
 
 
+# Words spreadsheets use for a relationship or a channel, and the form's own labels.
+RELATIONSHIP_WORDS = {
+    **{label.lower(): value for value, label in CareLink.Relationship.choices},
+    "spouse": "partner", "husband": "partner", "wife": "partner", "boyfriend": "partner", "girlfriend": "partner",
+    "mother": "parent", "father": "parent", "mom": "parent", "dad": "parent", "mum": "parent",
+    "son": "child", "daughter": "child", "brother": "sibling", "sister": "sibling",
+}  # fmt: skip
+CHANNEL_WORDS = {"text": "sms", "texts": "sms", "mobile": "sms", "e-mail": "email", "text and email": "both",
+                 "sms and email": "both", "text & email": "both"}  # fmt: skip
+
+
 def _caregiver_cells(row: dict, errors: list[str]) -> tuple[str, str] | None:
     relationships = {value for value, _ in CareLink.Relationship.choices}
     channels = {value for value, _ in Caregiver.Channels.choices}
-    relationship = row["relationship"].lower() or CareLink.Relationship.OTHER
-    channel = row["channels"].lower() or ("both" if row["caregiver_phone"] and row["caregiver_email"] else (
+    relationship = row["relationship"].strip().lower()
+    relationship = RELATIONSHIP_WORDS.get(relationship, relationship) or CareLink.Relationship.OTHER
+    channel = row["channels"].strip().lower()
+    channel = CHANNEL_WORDS.get(channel, channel) or ("both" if row["caregiver_phone"] and row["caregiver_email"] else (
         "sms" if row["caregiver_phone"] else "email"))  # fmt: skip
     if relationship not in relationships:
         errors.append(f"relationship: use one of {', '.join(sorted(relationships))}.")

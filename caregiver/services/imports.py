@@ -39,6 +39,10 @@ DATETIME_FORMATS = (
 )  # fmt: skip
 
 
+# The portal's own labels ("IV infusion") are read as the kinds they name.
+_KIND_LABELS = {label.lower(): value for value, label in Appointment.Kind.choices}
+
+
 @dataclass
 class ImportResult:
     families: int = 0
@@ -46,6 +50,7 @@ class ImportResult:
     appointments: int = 0
     rows: list[dict] = field(default_factory=list)  # each row as read, with its "errors" and "warnings"
     errors: list[str] = field(default_factory=list)  # problems with the file itself
+    notes: list[str] = field(default_factory=list)  # how the file was read (columns left out, encoding)
     unconfirmed: bool = False  # not imported: rows were flagged and staff did not tick "Keep anyway"
 
     @property
@@ -79,6 +84,21 @@ def header_name(raw: str) -> str:
     return re.sub(r"[\s\-]+", "_", (raw or "").strip().lower())
 
 
+def csv_decode(raw: bytes) -> tuple[str, bool] | None:
+    """The file's text, and whether it was read as Windows-1252 (Excel's plain "CSV" on Windows,
+    whose é, ñ and curly quotes are not UTF-8); None if it is neither."""
+    try:
+        return raw.decode("utf-8-sig"), False
+    except UnicodeDecodeError:
+        pass
+    if b"\x00" in raw:
+        return None  # UTF-16 or a binary file: no spreadsheet writes NUL into a CSV
+    try:
+        return raw.decode("cp1252"), True
+    except UnicodeDecodeError:
+        return None
+
+
 def csv_read(
     raw: bytes, *, columns: list[str], required: set[str], aliases: dict[str, str] | None = None
 ) -> ImportResult:
@@ -90,11 +110,13 @@ def csv_read(
             f"The file is larger than {IMPORT_MAX_BYTES // 1_000_000} MB. Split it into smaller files."
         )
         return result
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
+    decoded = csv_decode(raw)
+    if decoded is None:
         result.errors.append("The file is not UTF-8 text. Export it from your spreadsheet as “CSV UTF-8”.")
         return result
+    text, windows = decoded
+    if windows:
+        result.notes.append("Read as a Windows (Excel) CSV file: check that accented names look right below.")
     if "\x00" in text:
         # No spreadsheet writes NUL into a CSV, and PostgreSQL cannot store it.
         line = text.count("\n", 0, text.index("\x00")) + 1
@@ -116,12 +138,14 @@ def csv_read(
         return result
     unknown = [name for name in header if name and name not in columns]
     if unknown:
-        result.errors.append(f"Unknown columns: {', '.join(unknown)}. Columns we read: {', '.join(columns)}.")
-        return result
+        # A spreadsheet export carries columns of its own (notes, an insurer): they are left out.
+        result.notes.append(f"Columns left out (we don't read them): {', '.join(unknown)}.")
     reader.fieldnames = header
     try:
-        for number, row in enumerate(reader, start=2):
-            if number - 1 > IMPORT_MAX_ROWS:
+        for count, row in enumerate(reader, start=1):
+            # The line the row ends on, as the spreadsheet counts (blank lines are skipped, not lost).
+            number = reader.line_num
+            if count > IMPORT_MAX_ROWS:
                 result.errors.append(f"The file has more than {IMPORT_MAX_ROWS} rows. Split it into smaller files.")
                 return result
             cells = {name: (row.get(name) or "").strip() for name in columns}
@@ -164,7 +188,7 @@ def appointment_row_read(row: dict, *, time_zone: str) -> Appointment | None:
     """The appointment cells of a row (appointment, kind, duration_minutes) as an unsaved appointment
     with no family yet, or None with row["errors"] filled."""
     kinds = {value for value, _ in Appointment.Kind.choices}
-    kind = row["kind"].lower() or Appointment.Kind.INFUSION
+    kind = _KIND_LABELS.get(row["kind"].strip().lower(), row["kind"].lower()) or Appointment.Kind.INFUSION
     if kind not in kinds:
         row["errors"].append(f"kind: use one of {', '.join(sorted(kinds))}.")
         return None

@@ -54,7 +54,8 @@ def import_flow(
             clinic = form.cleaned_data["clinic"]
             result = run(clinic=clinic, result=read(raw), commit=False, confirmed=False, by=None)
             if result.ok:
-                request.session[session_key] = {"clinic": clinic.pk, "data": raw.decode("utf-8-sig")}
+                # As text (a session holds JSON); the import reads it back as UTF-8.
+                request.session[session_key] = {"clinic": clinic.pk, "data": services.csv_decode(raw)[0]}
             else:
                 status = 400
         else:

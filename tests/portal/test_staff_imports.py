@@ -189,3 +189,31 @@ def test_a_loved_ones_name_matches_however_the_spreadsheet_spells_its_accents(st
     )
     preview = text(upload(staff_client, APPOINTMENTS, csv))
     assert "The file is valid: 2 appointments for 1 family." in preview
+
+
+def test_a_real_spreadsheet_export_is_read_with_its_own_columns_words_and_windows_encoding(staff_client, clinic):
+    """Found by an outside tester: an extra Notes column, "spouse", "text", "IV infusion" and Excel's
+    Windows encoding each refused the whole file."""
+    csv = (
+        "family,loved_one,caregiver_name,caregiver_phone,relationship,channels,appointment,kind,Notes\n"
+        "A,Renée,Sam Lee,(202) 555-0188,Spouse,text,3/22/2027 10:00 AM,IV infusion,prefers mornings\n"
+        "B,José,Kim Park,(202) 555-0189,daughter,Text,3/23/2027 10:00 AM,esketamine,\n"
+    )
+    preview = text(upload(staff_client, "/staff/import/", csv, encoding="cp1252"))
+    assert "The file is valid" in preview
+    assert "Columns left out (we don't read them): notes." in preview
+    assert "Read as a Windows (Excel) CSV file" in preview
+    assert staff_client.post("/staff/import/", {"step": "import"}).status_code == 302
+    renee = LovedOne.objects.get(first_name="Renée")
+    link = renee.links.get()
+    assert (link.relationship, link.caregiver.channels) == ("partner", "sms")
+    assert renee.appointments.get().kind == "infusion"
+    assert LovedOne.objects.get(first_name="José").links.get().relationship == "child"
+
+
+def test_a_row_after_a_blank_line_is_named_by_its_own_line(staff_client, alex):
+    """Found by an outside tester: every row after a blank line was reported one line early."""
+    csv = f"family_id,appointment\n{alex.pk},2027-03-22 10:00\n\n;;;;\n{alex.pk},not a date\n"
+    rows = text(upload(staff_client, APPOINTMENTS, csv))
+    assert " 4 ;;;; " in rows
+    assert f" 5 {alex.pk} not a date " in rows
