@@ -256,9 +256,9 @@ class InboundMessage(models.Model):
 
     class Action(models.TextChoices):
         OPT_OUT = "opt_out", "Opted out"
-        OPT_IN = "opt_in", "Opted back in"
-        HELP = "help", "Sent help"
-        PREFERENCES = "preferences", "Sent the preferences link"
+        OPT_IN = "opt_in", "Opted in (YES or START)"
+        HELP = "help", "Sent help (clinic phone, 988, 911)"
+        PREFERENCES = "preferences", "Preferences: link sent, or safety texts on or off"
         RIDE = "ride", "Marked ride arranged"
         RIDE_NOT_FOUND = "ride_not_found", "RIDE, but no upcoming appointment"
         CRISIS = "crisis", "Crisis resources sent, staff alerted"

@@ -207,6 +207,10 @@ def caregiver_build(
             normalised_phone = phone_to_e164(phone, require_mobile=True)
         except ValidationError as exc:
             errors["phone"] = exc.messages
+    if normalised_phone and normalised_phone in (clinic.twilio_from_number, clinic.contact_phone):
+        # Texts to the clinic's own number would go nowhere (Twilio refuses them).
+        errors["phone"] = ["This is the clinic's own number: give the caregiver's mobile number."]
+        normalised_phone = ""
     if check_database:
         # A sign-up nobody confirmed holds these addresses for nobody: it makes way. Only on the
         # way to a save (caregiver_create): a preview writes nothing (its check knows such sign-ups).

@@ -365,7 +365,7 @@ IMPORT_COLUMNS = [
 ]  # fmt: skip
 IMPORT_REQUIRED = {"family", "loved_one"}
 IMPORT_EXAMPLE = [
-    ["A", "Alex", "Sam Lee", "(202) 555-0143", "", "partner", "sms", "2027-03-15 10:30", "infusion", "60"],
+    ["A", "Alex", "Sam Lee", "(202) 555-0124", "", "partner", "sms", "2027-03-15 10:30", "infusion", "60"],
     ["A", "Alex", "Jo Lee", "", "jo@example.com", "child", "email", "3/17/2027 10:30 AM", "infusion", "60"],
     ["B", "Robin", "Casey Kim", "+1 303 555 0199", "casey@example.com", "friend", "both", "", "", ""],
 ]

@@ -441,3 +441,13 @@ def test_staff_giving_a_caregiver_an_address_only_a_pending_sign_up_has_is_not_b
     enrolled = factories.CaregiverFactory(clinic=clinic_with_content, phone="+12025550150")
     services.caregiver_update(caregiver=enrolled, phone="(202) 555-0143", by=staff_user)
     assert list(Caregiver.objects.filter(phone="+12025550143")) == [enrolled]
+
+
+def test_the_clinics_own_number_is_not_a_caregivers_mobile(client, clinic_with_content):
+    """Found by an outside tester: a sign-up with the clinic's sending number queued a code from
+    that number to itself."""
+    for number in (clinic_with_content.twilio_from_number, clinic_with_content.contact_phone):
+        response = sign_up(client, clinic_with_content, phone=number)
+        assert response.status_code == 400
+        assert "This is the clinic's own number" in text(response)
+    assert not Caregiver.objects.exists()
