@@ -6,12 +6,17 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.defaults import page_not_found, server_error
 
 
+def too_large_message() -> str:
+    """What a request over the size limit is told (config.middleware before reading, Django after)."""
+    size = settings.DATA_UPLOAD_MAX_MEMORY_SIZE / 1024 / 1024
+    return f"The request is too large: we accept at most {size:g} MB of form or JSON data."
+
+
 def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
     """A request Django refused to read: say which limit it broke (Django's own page says only "400")."""
     status = 400
     if isinstance(exception, RequestDataTooBig):
-        size = settings.DATA_UPLOAD_MAX_MEMORY_SIZE / 1024 / 1024
-        message, status = f"The request is too large: we accept at most {size:g} MB of form or JSON data.", 413
+        message, status = too_large_message(), 413
     elif isinstance(exception, TooManyFieldsSent):
         message = f"The request has too many fields: we accept at most {settings.DATA_UPLOAD_MAX_NUMBER_FIELDS}."
     elif isinstance(exception, TooManyFilesSent):

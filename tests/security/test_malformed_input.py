@@ -413,7 +413,7 @@ def _upload(staff, clinic, content: bytes, name: str = "families.csv"):
 @pytest.mark.parametrize(
     ("content", "says"),
     [
-        ((HEADER + "A,Alex,Sam,(202) 555-0143,sms,\n") * 40_000, "The file is larger than 1 MB."),
+        ((HEADER + "A,Alex,Sam,(202) 555-0143,sms,\n") * 20_000, "The file is larger than 1 MB."),
         (HEADER.encode("utf-16"), "The file is not UTF-8 text."),
         (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 20, "The file is not UTF-8 text."),
         (b"name,phone\nSam,202\n", "missing: family, loved_one"),
