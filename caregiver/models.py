@@ -24,6 +24,7 @@ from .validators import (
     sms_name_problem,
     validate_e164,
     validate_loved_one_name,
+    validate_one_line,
     validate_person_name,
     validate_sms_name,
     validate_time_zone,
@@ -90,7 +91,7 @@ class PlanInput(models.Model):
 class Clinic(PlanInput, TimeStamped):
     """A clinic that enrolls families. Its settings shape every message its caregivers get."""
 
-    name = models.CharField(max_length=120)
+    name = models.CharField(max_length=120, validators=[validate_one_line])
     slug = models.SlugField(max_length=60, unique=True)
     time_zone = models.CharField(max_length=64, default="America/New_York", validators=[validate_time_zone])
     contact_phone = models.CharField(
@@ -200,7 +201,7 @@ class OnCallContact(TimeStamped):
 
     clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="on_call")
     position = models.PositiveSmallIntegerField(default=0, help_text="Lower is told first.")
-    name = models.CharField(max_length=80)
+    name = models.CharField(max_length=80, validators=[validate_one_line])
     phone = models.CharField(max_length=20, blank=True, validators=[validate_e164], help_text="Mobile (E.164).")
     email = models.EmailField(blank=True)
 
@@ -224,7 +225,9 @@ class ClinicClosure(TimeStamped):
 
     clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="closures")
     day = models.DateField()
-    note = models.CharField(max_length=80, blank=True, help_text="Why, for staff: “Thanksgiving”.")
+    note = models.CharField(
+        max_length=80, blank=True, validators=[validate_one_line], help_text="Why, for staff: “Thanksgiving”."
+    )
 
     class Meta:
         ordering = ["clinic", "day"]

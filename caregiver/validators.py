@@ -204,6 +204,13 @@ _SPACES = re.compile(r"[ \u00a0\u2000-\u200a\u202f\u205f\u3000]+")
 _PERSON_NAME = re.compile(r"^[\w'’.,-]+(?: [\w'’.,-]+)*$")
 
 
+def validate_one_line(value: str) -> None:
+    """Text that goes into a page, an email subject or a text on one line: no line breaks, tabs or
+    other control characters (a newline in a subject stops the email: BadHeaderError)."""
+    if any(unicodedata.category(ch) in ("Cc", "Zl", "Zp") for ch in value or ""):
+        raise ValidationError("Write it on one line, with no line breaks, tabs or control characters.")
+
+
 def validate_person_name(value: str) -> None:
     """A caregiver's name: their first name goes into texts to them and to their family."""
     value = name_normalize(value)  # as it is stored: two spaces typed between names are one
