@@ -72,8 +72,9 @@ class CaregiverFactory(factory.django.DjangoModelFactory):
 
     clinic = factory.SubFactory(ClinicFactory)
     name = factory.Sequence(lambda n: f"Caregiver {n}")
-    # 202-555-01xx: valid US numbers reserved for fiction.
-    phone = factory.Sequence(lambda n: f"+120255501{n % 100:02d}")
+    # Valid US numbers (202-555-6000 to 9999), never one a test types (those are 202-555-01xx): the
+    # 143rd caregiver of a run once took a sign-up's (202) 555-0143.
+    phone = factory.Sequence(lambda n: f"+1202555{6000 + n % 4000:04d}")
     email = factory.Sequence(lambda n: f"caregiver{n}@example.com")
     channels = Caregiver.Channels.SMS
     time_zone = factory.SelfAttribute("clinic.time_zone")

@@ -307,6 +307,8 @@ PHONE_DEFAULT_REGION = env.str("PHONE_DEFAULT_REGION", default="US")
 CONFIRMATIONS_PER_ADDRESS_PER_HOUR = env.int("CONFIRMATIONS_PER_ADDRESS_PER_HOUR", default=5)
 CONFIRMATIONS_PER_IP_PER_HOUR = env.int("CONFIRMATIONS_PER_IP_PER_HOUR", default=20)
 SIGNUPS_PER_IP_PER_HOUR = env.int("SIGNUPS_PER_IP_PER_HOUR", default=20)
+# Wrong clinic codes from one connection an hour, before the sign-up pages refuse it (guessing).
+JOIN_CODE_MISSES_PER_IP_PER_HOUR = env.int("JOIN_CODE_MISSES_PER_IP_PER_HOUR", default=20)
 # A self sign-up nobody confirmed in this many days is deleted (hourly, `expire-sign-ups`); until
 # then a new sign-up or a staff enrollment with its number or email replaces it.
 SIGN_UP_EXPIRY_DAYS = env.int("SIGN_UP_EXPIRY_DAYS", default=7)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import datetime
+from functools import wraps
 
 from django.conf import settings
 from django.contrib import messages
@@ -17,7 +19,7 @@ from django.views.decorators.http import require_http_methods
 from caregiver import services
 from caregiver.consent import CURRENT_WEB, consent_text
 from caregiver.models import Caregiver, ChannelConfirmation, Clinic
-from caregiver.ratelimit import Limit, limit_hit
+from caregiver.ratelimit import Limit, limit_hit, limit_wait
 from caregiver.selectors import address_of, caregiver_consent
 from caregiver.tokens import email_confirm_id, preferences_token
 from messaging.rendering import national_phone
@@ -31,25 +33,67 @@ DECOY_KEY = "signup_taken"
 ENROLLMENT_CODE = re.compile(r"[A-Za-z0-9]{6,16}")
 
 
-def _clinic(code: str) -> Clinic:
+def _code_misses() -> Limit:
+    return Limit("join-code-miss", settings.JOIN_CODE_MISSES_PER_IP_PER_HOUR, 3600)
+
+
+class CodeGuessing(Exception):
+    def __init__(self, wait: int) -> None:
+        super().__init__(f"Too many wrong clinic codes from this connection. Try again in {wait // 60 + 1} minutes.")
+
+
+def _clinic(code: str, request: HttpRequest) -> Clinic:
+    """The clinic a code names. Codes are generated (8 letters and digits), and wrong ones are
+    counted per connection: past JOIN_CODE_MISSES_PER_IP_PER_HOUR every code is refused for the hour."""
+    ip = client_ip(request) or "none"
+    wait = limit_wait(_code_misses(), ip)
+    if wait is not None:
+        raise CodeGuessing(wait)
     # Anything but letters and digits (a NUL byte, a path) is no code of ours, and must not reach the
     # database: PostgreSQL refuses NUL in a query.
-    if not ENROLLMENT_CODE.fullmatch(code):
+    clinic = Clinic.objects.filter(enrollment_code=code.upper()).first() if ENROLLMENT_CODE.fullmatch(code) else None
+    if clinic is None:
+        limit_hit(_code_misses(), ip)
         raise Http404("No clinic has this code.")
-    return get_object_or_404(Clinic, enrollment_code=code.upper())
+    return clinic
+
+
+def _guessing(request: HttpRequest, exc: CodeGuessing) -> HttpResponse:
+    return render(request, "portal/join/start.html", {"form": JoinCodeForm(), "page_error": str(exc)}, status=429)
+
+
+def _codes_limited(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """The pages under /join/<code>/ answer a connection that guessed too many codes with a 429."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        try:
+            return view(request, *args, **kwargs)
+        except CodeGuessing as exc:
+            return _guessing(request, exc)
+
+    return wrapper
 
 
 @require_http_methods(["GET", "POST"])
 def join_start(request: HttpRequest) -> HttpResponse:
     form = JoinCodeForm(posted(request))
-    if request.method == "POST" and form.is_valid():
-        return redirect("portal:join", code=form.cleaned_data["code"])
+    if request.method == "POST":
+        ip = client_ip(request) or "none"
+        wait = limit_wait(_code_misses(), ip)
+        if wait is not None:
+            return _guessing(request, CodeGuessing(wait))
+        if form.is_valid():
+            return redirect("portal:join", code=form.cleaned_data["code"])
+        if "code" in form.errors:
+            limit_hit(_code_misses(), ip)
     return render(request, "portal/join/start.html", {"form": form}, status=400 if form.errors else 200)
 
 
+@_codes_limited
 @require_http_methods(["GET", "POST"])
 def join(request: HttpRequest, code: str) -> HttpResponse:
-    clinic = _clinic(code)
+    clinic = _clinic(code, request)
     form = SignupForm(posted(request), initial={"time_zone": clinic.time_zone})
     status = 200
     if request.method == "POST":
@@ -153,10 +197,11 @@ def _signed_up(request: HttpRequest, clinic: Clinic) -> Caregiver | None:
     return Caregiver.objects.filter(pk=caregiver_id, clinic=clinic).first() if caregiver_id else None
 
 
+@_codes_limited
 @require_http_methods(["GET", "POST"])
 def join_confirm(request: HttpRequest, code: str) -> HttpResponse:
     """Type the SMS code (or ask for a new one); says where the email link went."""
-    clinic = _clinic(code)
+    clinic = _clinic(code, request)
     caregiver = _signed_up(request, clinic)
     decoy = _taken(request, clinic) if caregiver is None else None
     if decoy is not None:
@@ -207,8 +252,9 @@ def join_confirm(request: HttpRequest, code: str) -> HttpResponse:
     return render(request, "portal/join/confirm.html", context, status=status)
 
 
+@_codes_limited
 def join_done(request: HttpRequest, code: str) -> HttpResponse:
-    clinic = _clinic(code)
+    clinic = _clinic(code, request)
     caregiver = _signed_up(request, clinic)
     if caregiver is None:
         return redirect("portal:join", code=clinic.enrollment_code)

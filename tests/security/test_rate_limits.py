@@ -254,3 +254,23 @@ def test_every_staff_operation_documents_its_429(client, db):
     }
     assert staff, "found the staff operations"
     assert [name for name, operation in staff.items() if "429" not in operation["responses"]] == []
+
+
+# --- Guessing clinic codes ------------------------------------------------------------------------
+
+
+def test_guessing_clinic_codes_is_stopped_per_connection(clinic, settings):
+    settings.JOIN_CODE_MISSES_PER_IP_PER_HOUR = 3
+    guesser = Client(REMOTE_ADDR="198.51.100.20")
+    assert guesser.post("/join/", {"code": "AAAA1111"}).status_code == 400
+    assert guesser.get("/join/BBBB2222/").status_code == 404
+    assert guesser.post("/join/", {"code": "CCCC3333"}).status_code == 400
+    # Out of guesses: even the right code is refused for the hour, with a reason.
+    for response in (
+        guesser.post("/join/", {"code": clinic.enrollment_code}),
+        guesser.get(f"/join/{clinic.enrollment_code}/"),
+    ):
+        assert response.status_code == 429
+        assert "Too many wrong clinic codes from this connection" in text(response)
+    # Someone else, on another connection, signs up as usual.
+    assert Client(REMOTE_ADDR="198.51.100.21").get(f"/join/{clinic.enrollment_code}/").status_code == 200
