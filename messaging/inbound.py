@@ -194,7 +194,9 @@ def _act(
     if reading.danger:
         # Not an opt-out, even with "stop" in it ("stop. he swallowed a whole bottle"): the crisis
         # reply is the one reply, and the staff who follow up the alert can stop the texts.
-        bare_help = reading.keyword in HELP
+        # A bare HELP from someone we know is answered, emailed to staff and listed, unpaged; from a
+        # number we don't know nobody could be emailed about them, so it pages as any crisis does.
+        bare_help = reading.keyword in HELP and caregiver is not None
         if clinic is not None:
             if bare_help:
                 severity = CrisisAlert.Severity.HELP
@@ -209,9 +211,10 @@ def _act(
         if bare_help:
             # "help" alone: the HELP reply (the clinic's number, 988 and 911), an email to the staff and
             # an alert for someone to acknowledge, but no page: every message we send offers HELP.
-            if caregiver is not None:
-                staff_alert(caregiver=caregiver, inbound=inbound, template_key="staff-help-alert")
+            staff_alert(caregiver=caregiver, inbound=inbound, template_key="staff-help-alert")
             return Action.HELP, _reply("help", context)
+        if reading.keyword in HELP:
+            return Action.CRISIS, _reply("help", context)
         return Action.CRISIS, _reply("emergency" if reading.reading == Reading.EMERGENCY else "crisis", context)
     if caregiver is None:
         return _from_stranger(inbound, reading=reading, clinic=clinic, context=context, now=now)

@@ -145,6 +145,15 @@ def test_after_a_bereavement_the_crisis_reply_does_not_name_the_loved_one(client
     assert CrisisAlert.objects.get().status == "open"
 
 
+def test_help_alone_from_a_number_we_dont_know_pages_on_call_as_before(client, caregiver):
+    """Nobody could be emailed about a stranger, so their HELP pages on call like any crisis."""
+    OnCallContactFactory(clinic=caregiver.clinic, position=0, name="Riley", phone="+12025553998")
+    body = reply_of(text_from(client, sender="+12025550166", to=caregiver.clinic.twilio_from_number, body="help"))
+    assert "988" in body
+    assert CrisisAlert.objects.get().severity == "danger"
+    assert OutboundMessage.objects.filter(kind="alert", channel="sms", to="+12025553998").exists()
+
+
 def test_help_with_words_around_it_is_still_a_crisis_that_pages_on_call(client, caregiver):
     OnCallContactFactory(clinic=caregiver.clinic, position=0, name="Riley", phone="+12025553999")
     body = reply_of(text(client, caregiver, "help me please hes not breathing right"))
