@@ -1,8 +1,10 @@
-"""Requests refused before Django reads them."""
+"""Requests refused before Django reads them, and who is asking."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from functools import lru_cache
+from ipaddress import IPv4Network, IPv6Network, ip_address, ip_network
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -32,4 +34,76 @@ class RequestSizeLimitMiddleware:
             if request.path.startswith("/api/"):
                 return JsonResponse({"detail": message}, status=413)
             return HttpResponse(message, status=413, content_type="text/plain; charset=utf-8")
+        return self.get_response(request)
+
+
+# Headers only a proxy of ours may set. From anyone else they are the client's own words.
+_FORWARDED_HEADERS = (
+    "HTTP_X_FORWARDED_FOR",
+    "HTTP_X_FORWARDED_PROTO",
+    "HTTP_X_FORWARDED_HOST",
+    "HTTP_X_FORWARDED_PORT",
+    "HTTP_X_REAL_IP",
+    "HTTP_FORWARDED",
+)
+
+
+@lru_cache(maxsize=8)
+def _networks(cidrs: tuple[str, ...]) -> tuple[IPv4Network | IPv6Network, ...]:
+    return tuple(ip_network(cidr.strip(), strict=False) for cidr in cidrs)
+
+
+def _trusted(address: str, networks: tuple[IPv4Network | IPv6Network, ...]) -> bool:
+    try:
+        ip = ip_address(address.strip().strip("[]"))
+    except ValueError:
+        return False
+    if getattr(ip, "ipv4_mapped", None):
+        ip = ip.ipv4_mapped
+    return any(ip in network for network in networks)
+
+
+def forwarded_client(*, peer: str, forwarded_for: str, trusted_proxies: Iterable[str]) -> str:
+    """The address that reached our first trusted proxy.
+
+    Each proxy appends the address it was reached from to X-Forwarded-For, so the list is only as
+    honest as the hops we trust: walk it from the right, past our own proxies, and the first
+    address that is not ours is the client. Everything left of it was written by the client and
+    is ignored (a client can put any address there). A peer we do not trust is the client itself.
+    """
+    networks = _networks(tuple(trusted_proxies))
+    client = peer
+    hops = [hop.strip() for hop in forwarded_for.split(",") if hop.strip()]
+    while _trusted(client, networks) and hops:
+        hop = hops.pop()
+        try:
+            client = str(ip_address(hop.strip("[]")))
+        except ValueError:
+            break  # a proxy of ours wrote something that is not an address: stop at the proxy
+    return client
+
+
+class TrustedProxyMiddleware:
+    """Who is asking, for every per-address limit: REMOTE_ADDR becomes the client's address.
+
+    Behind a reverse proxy (gunicorn sees only the proxy), X-Forwarded-For names the client, but
+    only a proxy in TRUSTED_PROXY_IPS (CIDRs) may say so. From any other peer the forwarded
+    headers are removed before anything reads them, so nobody can claim another address, nor
+    HTTPS through SECURE_PROXY_SSL_HEADER (X-Forwarded-Proto), by typing a header.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        meta = request.META
+        peer = meta.get("REMOTE_ADDR") or ""
+        trusted = tuple(settings.TRUSTED_PROXY_IPS)
+        if trusted and _trusted(peer, _networks(trusted)):
+            meta["REMOTE_ADDR"] = forwarded_client(
+                peer=peer, forwarded_for=meta.get("HTTP_X_FORWARDED_FOR", ""), trusted_proxies=trusted
+            )
+        else:
+            for header in _FORWARDED_HEADERS:
+                meta.pop(header, None)
         return self.get_response(request)

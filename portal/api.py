@@ -66,11 +66,6 @@ class StaffTokenAuthentication(HeaderKeyAuthentication):
         key = self.key_from(request)
         if key is None:
             return None
-        # Guessed tokens count against the address like wrong passwords, and are refused unchecked
-        # once it is over its limit: each check of a real prefix costs a hash.
-        wait = auth_wait(request)
-        if wait is not None:
-            raise exceptions.Throttled(wait=wait, detail="Too many tokens that are not valid from your address.")
         try:
             token = StaffApiToken.objects.get_from_key(key)
         except StaffApiToken.DoesNotExist:
@@ -78,6 +73,14 @@ class StaffTokenAuthentication(HeaderKeyAuthentication):
             revoked = StaffApiToken.objects.filter(prefix=key.partition(".")[0], revoked=True).first()
             if revoked is not None and revoked.is_valid(key):
                 raise exceptions.PermissionDenied("This token has been revoked. Ask for a new one.") from None
+            # Tokens that are not valid count against the address like wrong passwords, and past
+            # its limit are refused with a 429. A valid one is checked first and always accepted:
+            # nobody's token stops working for someone else's guesses from a shared address.
+            wait = auth_wait(request)
+            if wait is not None:
+                raise exceptions.Throttled(
+                    wait=wait, detail="Too many tokens that are not valid from your address."
+                ) from None
             auth_failed(request)
             raise exceptions.AuthenticationFailed("This token is not valid.") from None
         if token.has_expired:

@@ -1,11 +1,16 @@
-"""Staff sign-in, limited: failed attempts are counted per username and per IP address.
+"""Staff sign-in, limited: failed attempts are counted per username and address together, and per address.
 
 The counters are caregiver.ratelimit's fixed windows in the shared cache (Redis in production),
-the same ones that limit sign-up codes: no extra tables, middleware or dependency. After
-STAFF_LOGIN_FAILURES_PER_USERNAME failures for one username, or STAFF_AUTH_FAILURES_PER_IP for one
-address (sign-ins and staff API tokens together), every further attempt in the window is refused
-with a 429 before the password is even checked, so a right guess cannot be confirmed. The answer
-is the same whether the account exists or not. Both /staff/login/ and /admin/login/ use it.
+the same ones that limit sign-up codes. After STAFF_LOGIN_FAILURES_PER_USERNAME failures for one
+username from one address, or STAFF_AUTH_FAILURES_PER_IP from one address (sign-ins and staff API
+tokens together), every further sign-in from that address in the window is refused with a 429
+before the password is even checked, so a right guess cannot be confirmed. The answer is the same
+whether the account exists or not. Both /staff/login/ and /admin/login/ use it.
+
+A username is never locked for everyone: a stranger's wrong passwords lock only the stranger's own
+address, so they cannot keep a known staff member out (the address is the client's, behind our
+proxies too: config.middleware.TrustedProxyMiddleware). A valid API token is always accepted
+(portal.api): only tokens that are not valid count, and are refused, per address.
 """
 
 from __future__ import annotations
@@ -28,13 +33,12 @@ from .views.common import client_ip
 def _limits(request: HttpRequest | None, username: str | None) -> list[tuple[Limit, str]]:
     window = settings.STAFF_AUTH_FAILURE_WINDOW_SECONDS
     limits = []
+    ip = (client_ip(request) if request is not None else None) or "none"
     if username is not None:
         # Hashed: any text may be typed as a username, and it should not sit in Redis as typed.
-        who = hashlib.sha256(username.strip().casefold().encode()).hexdigest()[:32]
-        limits.append((Limit("login-user", settings.STAFF_LOGIN_FAILURES_PER_USERNAME, window), who))
-    ip = client_ip(request) if request is not None else None
-    if ip:
-        limits.append((Limit("auth-ip", settings.STAFF_AUTH_FAILURES_PER_IP, window), ip))
+        who = hashlib.sha256(f"{username.strip().casefold()}|{ip}".encode()).hexdigest()[:32]
+        limits.append((Limit("login-user-ip", settings.STAFF_LOGIN_FAILURES_PER_USERNAME, window), who))
+    limits.append((Limit("auth-ip", settings.STAFF_AUTH_FAILURES_PER_IP, window), ip))
     return limits
 
 

@@ -7,10 +7,12 @@ throwaway ones, production.py demands real ones.
 
 import logging
 import socket
+from ipaddress import ip_network
 from pathlib import Path
 from urllib.parse import urlparse
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -50,6 +52,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "config.middleware.RequestSizeLimitMiddleware",
+    "config.middleware.TrustedProxyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -59,6 +62,17 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
+
+# The reverse proxies in front of gunicorn (CIDRs, comma-separated). Only from these peers are
+# X-Forwarded-For (the client's address, for every per-address limit) and X-Forwarded-Proto (HTTPS)
+# believed; from anyone else those headers are dropped (config.middleware.TrustedProxyMiddleware).
+# Empty: no proxy, REMOTE_ADDR is the client.
+TRUSTED_PROXY_IPS = env.list("TRUSTED_PROXY_IPS", default=[])
+for _cidr in TRUSTED_PROXY_IPS:
+    try:
+        ip_network(_cidr.strip(), strict=False)
+    except ValueError as _exc:
+        raise ImproperlyConfigured(f"TRUSTED_PROXY_IPS: {_cidr!r} is not an address or a CIDR range") from _exc
 
 # Request bodies: the largest we take is a 1 MB CSV upload with its form. Anything bigger than
 # Django's 2.5 MB is a 413 before it is read (config.middleware); an upload we accept stays in

@@ -8,8 +8,8 @@ from django.http import HttpRequest, QueryDict
 
 
 def client_ip(request: HttpRequest) -> str | None:
-    # Behind the production proxy, SecurityMiddleware trusts X-Forwarded-Proto only; the proxy
-    # sets REMOTE_ADDR via the WSGI server's forwarded-allow-ips, so REMOTE_ADDR is the client.
+    # config.middleware.TrustedProxyMiddleware has put the client's address here: behind one of
+    # our proxies (TRUSTED_PROXY_IPS) the address X-Forwarded-For names, otherwise the peer's.
     return request.META.get("REMOTE_ADDR") or None
 
 
