@@ -6,10 +6,8 @@ throwaway ones, production.py demands real ones.
 """
 
 import logging
-import socket
 from ipaddress import ip_network
 from pathlib import Path
-from urllib.parse import urlparse
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -145,39 +143,26 @@ STORAGES = {
 REDIS_URL = env.str("REDIS_URL", default="redis://localhost:6379/0")
 
 
-def redis_reachable(url: str, timeout: float = 0.5) -> bool:
-    """True when something accepts TCP connections where `url` points."""
-    parsed = urlparse(url)
-    try:
-        with socket.create_connection((parsed.hostname or "localhost", parsed.port or 6379), timeout=timeout):
-            return True
-    except OSError:
-        return False
-
-
 CELERY_FILESYSTEM_DIR = VAR_DIR / "celery-broker"
-_explicit_broker = env.str("CELERY_BROKER_URL", default="")
-if _explicit_broker:
-    CELERY_BROKER_URL = _explicit_broker
-    BROKER_CHOICE = f"Celery broker: {_explicit_broker.split('@')[-1]} (CELERY_BROKER_URL)"
-elif redis_reachable(REDIS_URL):
-    CELERY_BROKER_URL = REDIS_URL
-    BROKER_CHOICE = f"Celery broker: Redis at {REDIS_URL.split('@')[-1]}"
-else:
-    # No Redis: the embedded filesystem transport keeps `make run` working on a bare laptop.
-    CELERY_BROKER_URL = "filesystem://"
-    BROKER_CHOICE = (
-        f"Celery broker: filesystem queue under {CELERY_FILESYSTEM_DIR} "
-        f"(Redis at {REDIS_URL.split('@')[-1]} is not reachable)"
-    )
-CELERY_BROKER_TRANSPORT_OPTIONS: dict = {}
-if CELERY_BROKER_URL.startswith("filesystem://"):
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "data_folder_in": str(CELERY_FILESYSTEM_DIR / "queue"),
-        "data_folder_out": str(CELERY_FILESYSTEM_DIR / "queue"),
-        "processed_folder": str(CELERY_FILESYSTEM_DIR / "processed"),
+
+
+def filesystem_broker_options(folder: Path) -> dict:
+    """The embedded filesystem transport's folders (a laptop with no Redis: local.py)."""
+    return {
+        "data_folder_in": str(folder / "queue"),
+        "data_folder_out": str(folder / "queue"),
+        "processed_folder": str(folder / "processed"),
         "store_processed": False,
     }
+
+
+# Nothing here is decided by asking a server at import: the broker and the cache are what the
+# environment says. Only local.py falls back (to a filesystem queue) when Redis is not running.
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="") or REDIS_URL
+BROKER_CHOICE = f"Celery broker: {CELERY_BROKER_URL.split('@')[-1]}"
+CELERY_BROKER_TRANSPORT_OPTIONS: dict = {}
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    CELERY_BROKER_TRANSPORT_OPTIONS = filesystem_broker_options(CELERY_FILESYSTEM_DIR)
 
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_QUEUE", default="celery")
 CELERY_TASK_SERIALIZER = "json"
@@ -201,20 +186,16 @@ CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
-# Shared cache (API throttles, rate limits): Redis when there is one, else per-process memory.
+# Shared cache (API throttles, rate limits): Redis. An outage lapses the limits instead of failing
+# requests (config/cache.py); local.py alone uses per-process memory when there is no Redis.
 CACHES = {
-    "default": (
-        {
-            # An outage lapses the limits instead of failing requests (config/cache.py).
-            "BACKEND": "config.cache.DegradingRedisCache",
-            "LOCATION": REDIS_URL,
-            "KEY_PREFIX": "alongside",
-            # A Redis that does not answer costs a request a second at most, not a hang.
-            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
-        }
-        if CELERY_BROKER_URL.startswith(("redis://", "rediss://"))
-        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
-    )
+    "default": {
+        "BACKEND": "config.cache.DegradingRedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "alongside",
+        # A Redis that does not answer costs a request a second at most, not a hang.
+        "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+    }
 }
 
 # --- API --------------------------------------------------------------------------------------

@@ -4,8 +4,10 @@ A missing variable stops the process at start-up with django-environ's Improperl
 which names the variable.
 """
 
+from django.core.exceptions import ImproperlyConfigured
+
 from .base import *  # noqa: F403
-from .base import DATABASES, env
+from .base import CACHES, DATABASES, env
 
 DEBUG = False
 SECRET_KEY = env.str("DJANGO_SECRET_KEY")
@@ -16,9 +18,16 @@ DATABASES["default"] = env.db("DATABASE_URL")
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 
+# The broker and the shared cache (rate limits, throttles) are Redis, named here and never
+# guessed: a Redis that is down at start-up is waited for (the broker) or lapses the limits for a
+# moment (config.cache), it does not turn them into per-process memory.
 REDIS_URL = env.str("REDIS_URL")
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)
-BROKER_CHOICE = "Celery broker: Redis (production)"
+for _name, _url in (("REDIS_URL", REDIS_URL), ("CELERY_BROKER_URL", CELERY_BROKER_URL)):
+    if not _url.startswith(("redis://", "rediss://")):
+        raise ImproperlyConfigured(f"{_name} must be a redis:// or rediss:// URL in production.")
+CACHES["default"]["LOCATION"] = REDIS_URL
+BROKER_CHOICE = f"Celery broker: Redis at {CELERY_BROKER_URL.split('@')[-1]} (production)"
 
 TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID")
 TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN")

@@ -85,3 +85,26 @@ def test_celery_speaks_json_and_limits_every_task():
     assert conf.task_time_limit
     assert conf.task_soft_time_limit < conf.task_time_limit
     assert conf.task_acks_late is True
+
+
+def test_production_names_its_cache_and_broker_and_never_probes_for_them():
+    """Before, base.py asked Redis at import: a Redis down while production started left every rate
+    limit in per-process memory for the life of the process (20 workers, 20 separate limits)."""
+    unreachable = {**PRODUCTION_SECRETS, "REDIS_URL": "redis://127.0.0.1:9/0"}
+    run = _settings("config.settings.production", "[s.CACHES['default'], s.CELERY_BROKER_URL]", **unreachable)
+    assert run.returncode == 0, run.stderr
+    cache, broker = json.loads(run.stdout)
+    assert cache["BACKEND"] == "config.cache.DegradingRedisCache"
+    assert cache["LOCATION"] == broker == "redis://127.0.0.1:9/0"
+
+
+def test_production_refuses_a_broker_that_is_not_redis():
+    run = _settings("config.settings.production", "s.DEBUG", **PRODUCTION_SECRETS, CELERY_BROKER_URL="filesystem://")
+    assert run.returncode != 0
+    assert "CELERY_BROKER_URL must be a redis:// or rediss:// URL in production" in run.stderr
+
+
+def test_the_tests_take_redis_from_the_environment_without_asking_it():
+    run = _settings("config.settings.test", "s.CACHES['default']['LOCATION']", REDIS_URL="redis://127.0.0.1:9/3")
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout) == "redis://127.0.0.1:9/3"
