@@ -14,7 +14,7 @@ COPY . .
 # collectstatic needs settings but no real secrets or services.
 RUN DJANGO_SECRET_KEY=build-only DJANGO_ALLOWED_HOSTS=localhost PUBLIC_BASE_URL=http://localhost \
     DATABASE_URL=sqlite:////tmp/build.sqlite3 REDIS_URL=redis://localhost:6379/0 \
-    TWILIO_ACCOUNT_SID=build TWILIO_AUTH_TOKEN=build EMAIL_URL=consolemail:// DEFAULT_FROM_EMAIL=build@localhost \
+    TWILIO_ACCOUNT_SID=build TWILIO_AUTH_TOKEN=build EMAIL_URL=consolemail:// DEFAULT_FROM_EMAIL=build@localhost OPERATOR_EMAILS=build@localhost \
     python manage.py collectstatic --noinput
 USER alongside
 EXPOSE 8000

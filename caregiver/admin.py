@@ -110,11 +110,22 @@ class ClinicAdmin(ClinicScopedAdmin):
     inlines = [OnCallContactInline, ClinicClosureInline, StaffMembershipInline]
     # Operators' settings: inbound texts find their clinic by these numbers, so a clinic that took
     # another's number would receive that clinic's caregivers' texts (and their STOPs).
-    OPERATOR_FIELDS = ("twilio_from_number", "twilio_messaging_service_sid", "sms_mps")
+    # Which countries a clinic may text is theirs too: texts abroad cost more, and are how SMS
+    # pumping fraud is paid.
+    OPERATOR_FIELDS = ("twilio_from_number", "twilio_messaging_service_sid", "sms_mps", "sms_countries")
+
+    actions = ["enrollment_code_renew"]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Clinic | None = None) -> list[str]:
-        fields = list(super().get_readonly_fields(request, obj))
+        # The sign-up code is generated, never typed: a chosen code is a guessed code.
+        fields = [*super().get_readonly_fields(request, obj), "enrollment_code"]
         return fields if request.user.is_superuser else [*fields, *self.OPERATOR_FIELDS]
+
+    @admin.action(description="Give a new sign-up code (the old one stops working)")
+    def enrollment_code_renew(self, request: HttpRequest, queryset: QuerySet[Clinic]) -> None:
+        for clinic in queryset:
+            code = services.clinic_enrollment_code_renew(clinic=clinic, by=request.user)
+            self.message_user(request, f"{clinic}: families now sign up at /join/{code}/.")
 
 
 @admin.register(StaffMembership)

@@ -21,11 +21,13 @@ from django.utils import timezone
 from .validators import (
     enrollment_code_generate,
     quiet_hours_problems,
+    sms_countries_parse,
     sms_name_problem,
     validate_e164,
     validate_loved_one_name,
     validate_one_line,
     validate_person_name,
+    validate_sms_countries,
     validate_sms_name,
     validate_time_zone,
 )
@@ -134,6 +136,15 @@ class Clinic(PlanInput, TimeStamped):
         blank=True,
         help_text='With discreet mode off, which entries of the discretion list texts may use (e.g. ["ketamine"]).',
     )
+    sms_countries = models.CharField(
+        max_length=100,
+        default="US",
+        validators=[validate_sms_countries],
+        help_text=(
+            "Countries whose mobile numbers this clinic may text, as two-letter codes separated by commas "
+            "(US, or US, CA). Set by operators: texts abroad cost more, and are how SMS fraud is paid."
+        ),
+    )
     sms_mps = models.FloatField(
         default=1.0,
         validators=[MinValueValidator(0.1), MaxValueValidator(1000)],
@@ -169,6 +180,10 @@ class Clinic(PlanInput, TimeStamped):
 
     def planned_caregivers(self) -> models.QuerySet:
         return Caregiver.objects.filter(clinic_id=self.pk)
+
+    @property
+    def sms_country_codes(self) -> list[str]:
+        return sms_countries_parse(self.sms_countries)
 
     def clean(self) -> None:
         from content.validation import DISCRETION_WORDS  # the one list of revealing words
@@ -696,6 +711,7 @@ class AuditEvent(AppendOnly):
         FAMILY_RENAME = "family.rename", "Corrected the loved one's name"
         APPOINTMENT_IMPORT = "appointment.import", "Imported appointments from a file"
         CLINIC_CLOSURE = "clinic.closure", "Changed the clinic's closure days"
+        CLINIC_CODE_RENEW = "clinic.code_renew", "Gave the clinic a new sign-up code"
         ALERT_ACKNOWLEDGE = "alert.acknowledge", "Acknowledged a crisis alert"
         ALERT_CLOSE = "alert.close", "Closed a crisis alert"
 

@@ -6,13 +6,14 @@ import re
 import secrets
 import unicodedata
 import zoneinfo
+from collections.abc import Collection
 from datetime import UTC, datetime, time
 from functools import lru_cache
 
 import phonenumbers
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from phonenumbers import NumberParseException, PhoneNumberType, ValidationResult
+from phonenumbers import NumberParseException, PhoneNumberType, ValidationResult, geocoder
 
 _NOT_POSSIBLE = {
     ValidationResult.TOO_SHORT: "has too few digits",
@@ -21,11 +22,14 @@ _NOT_POSSIBLE = {
     ValidationResult.INVALID_LENGTH: "has the wrong number of digits",
 }
 _CANNOT_TEXT = {PhoneNumberType.FIXED_LINE, PhoneNumberType.PAGER, PhoneNumberType.UAN, PhoneNumberType.VOICEMAIL}
-# Numbers that cost the clinic money or reach a business, never a caregiver's phone.
+# Numbers that cost the clinic money or reach a business or a forwarding service, never a
+# caregiver's own phone: texting them is how SMS pumping fraud is paid.
 _NOT_A_PERSON = {
     PhoneNumberType.PREMIUM_RATE: "premium-rate",
     PhoneNumberType.TOLL_FREE: "toll-free",
     PhoneNumberType.SHARED_COST: "shared-cost",
+    PhoneNumberType.VOIP: "internet (VoIP)",
+    PhoneNumberType.PERSONAL_NUMBER: "forwarding (personal)",
 }
 
 
@@ -34,10 +38,13 @@ def _shown(text: str, limit: int = 40) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def phone_to_e164(raw: str, *, region: str | None = None, require_mobile: bool = False) -> str:
+def phone_to_e164(
+    raw: str, *, region: str | None = None, require_mobile: bool = False, countries: Collection[str] | None = None
+) -> str:
     """Return `raw` as an E.164 string (+12025550143) or raise a ValidationError saying why not.
 
     Numbers without a country code are read in `region` (PHONE_DEFAULT_REGION, "US").
+    `countries`: the two-letter regions whose numbers may be texted (a clinic's `sms_countries`).
     """
     text = (raw or "").strip()
     if not text:
@@ -76,9 +83,36 @@ def phone_to_e164(raw: str, *, region: str | None = None, require_mobile: bool =
             f"“{shown}” is a {_NOT_A_PERSON[kind]} number, not a person's mobile: text messages need a mobile number.",
             code="not_mobile",
         )
+    if countries is not None and phonenumbers.region_code_for_number(number) not in countries:
+        raise ValidationError(
+            f"“{shown}” is a number in {country_name(phonenumbers.region_code_for_number(number))}: "
+            f"we can only text numbers in {' or '.join(country_name(code) for code in countries)}.",
+            code="country",
+        )
     normalised = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
     _remember_e164(normalised)
     return normalised
+
+
+@lru_cache(maxsize=256)
+def country_name(region: str | None) -> str:
+    """“United States” for "US"; the code itself where phonenumbers has no example to name it by."""
+    example = phonenumbers.example_number(region) if region else None
+    return (example and geocoder.country_name_for_number(example, "en")) or region or "another country"
+
+
+def sms_countries_parse(value: str) -> list[str]:
+    """A clinic's `sms_countries` ("US, ca") as region codes (["US", "CA"])."""
+    return [code.strip().upper() for code in (value or "").split(",") if code.strip()]
+
+
+def validate_sms_countries(value: str) -> None:
+    codes = sms_countries_parse(value)
+    if not codes:
+        raise ValidationError("Give at least one country, as its two-letter code (US).")
+    unknown = [code for code in codes if code not in phonenumbers.SUPPORTED_REGIONS]
+    if unknown:
+        raise ValidationError(f"Not a country code we know: {', '.join(unknown)}. Use two letters, like US or CA.")
 
 
 # Numbers phone_to_e164 has just produced: the model field's validator need not parse them again

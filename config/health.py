@@ -13,6 +13,8 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from config.operator import operator_alerts
+
 
 def database_status() -> str | None:
     """None when the database answers, else a short reason."""
@@ -92,6 +94,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
             f"{problem['detail']}). Messages wait and are retried; fix the credentials or the account."
             for channel, problem in refused.items()
         ]
+        alerts += operator_alerts()  # a sign-up cap reached, say (config.operator)
         late = outbox_late()
         body["outbox"] = "late" if late else "ok"
         if late:

@@ -18,7 +18,9 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from ..models import Caregiver, ChannelConfirmation, ConsentRecord
+from config.operator import operator_alert
+
+from ..models import Caregiver, ChannelConfirmation, Clinic, ConsentRecord
 from ..ratelimit import Limit, limit_hit
 from ..selectors import address_of
 from ..signals import confirmation_requested
@@ -79,8 +81,10 @@ def confirmation_start(
     # Staff invitations count in a bucket of their clinic's own: a stranger pressing "send a new
     # code" on the public page must not stop the clinic inviting a family, nor learn anything from
     # another clinic's invitations.
-    staff_clinic = caregiver.clinic_id if source == ConsentRecord.Source.STAFF else None
-    confirmation_limits_take(channel=channel, address=address, ip_address=ip_address, staff_clinic_id=staff_clinic)
+    confirmation_limits_take(
+        channel=channel, address=address, ip_address=ip_address, clinic_id=caregiver.clinic_id,
+        by_staff=source == ConsentRecord.Source.STAFF,
+    )  # fmt: skip
     # A new request replaces the old one: only the latest code or link works.
     caregiver.confirmations.filter(channel=channel, confirmed_at__isnull=True).update(expires_at=timezone.now())
     code = f"{secrets.randbelow(10**6):06d}" if method == Method.CODE else ""
@@ -103,27 +107,65 @@ def confirmation_start(
 
 
 def confirmation_limits_take(
-    *, channel: str, address: str, ip_address: str | None, staff_clinic_id: int | None = None
+    *, channel: str, address: str, ip_address: str | None, clinic_id: int, by_staff: bool = False
 ) -> None:
-    """Count one confirmation sent to `address` (and asked from `ip_address`); over a limit, raise
-    RateLimited saying when to try again. Also counted for a sign-up whose address is taken, so
-    that one answers exactly as a new one would. `staff_clinic_id`: staff of that clinic asked,
-    counted apart from the public page (and from other clinics), with no limit per IP address."""
-    if staff_clinic_id is not None:
+    """Count one confirmation sent to `address` for `clinic_id` (and asked from `ip_address`); over a
+    limit, raise RateLimited saying when to try again. Also counted for a sign-up whose address is
+    taken, so that one answers exactly as a new one would.
+
+    The limits, in one place: per number or address; per IP address (the public page only; staff
+    invitations count per number and clinic, apart from the page's, so a stranger pressing "send a
+    new code" cannot stop a clinic inviting a family); and caps per clinic and for the whole
+    service, which staff invitations count against too. A cap reached alerts the operators.
+    """
+    if by_staff:
         limits = [(Limit("confirm-address-staff", settings.CONFIRMATIONS_PER_ADDRESS_PER_HOUR, 3600),
-                   f"{staff_clinic_id}:{address}")]  # fmt: skip
-        ip_address = None
+                   f"{clinic_id}:{address}")]  # fmt: skip
     else:
         limits = [(Limit("confirm-address", settings.CONFIRMATIONS_PER_ADDRESS_PER_HOUR, 3600), address)]
-    if ip_address:
-        limits.append((Limit("confirm-ip", settings.CONFIRMATIONS_PER_IP_PER_HOUR, 3600), ip_address))
+        if ip_address:
+            limits.append((Limit("confirm-ip", settings.CONFIRMATIONS_PER_IP_PER_HOUR, 3600), ip_address))
+    limits += [
+        (Limit("confirm-clinic", settings.CONFIRMATIONS_PER_CLINIC_PER_HOUR, 3600), str(clinic_id)),
+        (Limit("confirm-all", settings.CONFIRMATIONS_PER_HOUR, 3600), "all"),
+    ]
     for limit, subject in limits:
         wait = limit_hit(limit, subject)
-        if wait is not None:
-            what = "codes to this number" if channel == "sms" else "links to this address"
-            if limit.name == "confirm-ip":
-                what = "confirmations from your connection"
-            raise RateLimited(f"We have sent too many {what} for now. Try again in {_minutes(wait)}.", wait)
+        if wait is None:
+            continue
+        what = "codes to this number" if channel == "sms" else "links to this address"
+        if limit.name == "confirm-ip":
+            what = "confirmations from your connection"
+        elif limit.name in CAPS:
+            _cap_reached(limit, clinic_id=clinic_id)
+            what = CAPS[limit.name]
+        raise RateLimited(f"We have sent too many {what} for now. Try again in {_minutes(wait)}.", wait)
+
+
+# The caps against SMS pumping, and what a family or staff member is told when one is reached.
+CAPS = {
+    "confirm-clinic": "codes and invitations for this clinic this hour",
+    "confirm-all": "codes and invitations this hour",
+}
+
+
+def _cap_reached(limit: Limit, *, clinic_id: int) -> None:
+    if limit.name == "confirm-clinic":
+        clinic = Clinic.objects.filter(pk=clinic_id).values_list("name", flat=True).first()
+        key, whose = f"{limit.name}:{clinic_id}", f"Clinic “{clinic}” (id {clinic_id})"
+    else:
+        key, whose = limit.name, "The whole service"
+    operator_alert(
+        key=key,
+        subject="Confirmation cap reached",
+        message=(
+            f"{whose} reached its cap of {limit.count} confirmation codes and invitations an hour "
+            f"(CONFIRMATIONS_PER_{'CLINIC_PER_' if limit.name == 'confirm-clinic' else ''}HOUR). More are "
+            "refused until the hour ends. If nobody expected this many, it may be SMS pumping: check the "
+            "clinic's recent sign-ups and the addresses they came from."
+        ),
+        seconds=limit.seconds,
+    )
 
 
 def _still_current(confirmation: ChannelConfirmation) -> bool:

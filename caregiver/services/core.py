@@ -26,7 +26,7 @@ from ..models import (
     StaffMembership,
 )
 from ..signals import appointment_changed, caregiver_changed
-from ..validators import name_normalize, phone_to_e164
+from ..validators import enrollment_code_generate, name_normalize, phone_to_e164
 from .audit import audit_record, changed_fields
 from .signups import sign_ups_free_addresses
 
@@ -44,6 +44,20 @@ def _announce_appointment(appointment: Appointment, change: str) -> None:
 
 
 # --- Clinics and staff ------------------------------------------------------------------------
+
+
+@transaction.atomic
+def clinic_enrollment_code_renew(*, clinic: Clinic, by: AbstractBaseUser | None) -> str:
+    """Give the clinic a new generated sign-up code; the old one stops working at once.
+
+    Codes are generated, never chosen: a chosen one ("LAKESIDE") is guessed, and the sign-up page
+    would text whoever guessed it.
+    """
+    clinic.enrollment_code = enrollment_code_generate()
+    clinic.save(update_fields=["enrollment_code", "updated_at"])
+    # The codes themselves stay out of the log: the old one is dead, the new one is on the clinic.
+    audit_record(by=by, action="clinic.code_renew", target=clinic, changes={"enrollment_code": "changed"})
+    return clinic.enrollment_code
 
 
 @transaction.atomic
@@ -204,7 +218,7 @@ def caregiver_build(
     normalised_phone = ""
     if phone and phone.strip():
         try:
-            normalised_phone = phone_to_e164(phone, require_mobile=True)
+            normalised_phone = phone_to_e164(phone, require_mobile=True, countries=clinic.sms_country_codes)
         except ValidationError as exc:
             errors["phone"] = exc.messages
     if normalised_phone and normalised_phone in (clinic.twilio_from_number, clinic.contact_phone):
@@ -260,7 +274,9 @@ def caregiver_update(*, caregiver: Caregiver, by: AbstractBaseUser | None = None
         raise ValueError(f"caregiver_update cannot change {', '.join(sorted(unknown))}")
     if changes.get("phone"):
         try:
-            changes["phone"] = phone_to_e164(str(changes["phone"]), require_mobile=True)
+            changes["phone"] = phone_to_e164(
+                str(changes["phone"]), require_mobile=True, countries=caregiver.clinic.sms_country_codes
+            )
         except ValidationError as exc:
             raise ValidationError({"phone": exc.messages}) from exc
     if "email" in changes:

@@ -112,7 +112,7 @@ def caregiver_sign_up(
         # (an invitation counts itself).
         for channel, address in (("sms", normalised), ("email", email.strip().lower())):
             if address and channel in _channel_set(channels) and channel not in {ch for _, ch in invite}:
-                confirmation_limits_take(channel=channel, address=address, ip_address=ip_address)
+                confirmation_limits_take(channel=channel, address=address, ip_address=ip_address, clinic_id=clinic.pk)
         for caregiver, channel in taken:
             if (caregiver, channel) in invite:
                 # Asked for from the sign-up page, so it goes now, whatever the hour (a staff

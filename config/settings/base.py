@@ -302,6 +302,15 @@ PHONE_DEFAULT_REGION = env.str("PHONE_DEFAULT_REGION", default="US")
 CONFIRMATIONS_PER_ADDRESS_PER_HOUR = env.int("CONFIRMATIONS_PER_ADDRESS_PER_HOUR", default=5)
 CONFIRMATIONS_PER_IP_PER_HOUR = env.int("CONFIRMATIONS_PER_IP_PER_HOUR", default=20)
 SIGNUPS_PER_IP_PER_HOUR = env.int("SIGNUPS_PER_IP_PER_HOUR", default=20)
+# SMS pumping: codes and invitations (texts and emails) a clinic may send an hour, sign-ups and staff
+# together, and the whole service may send. Over a cap, more are refused (429 with a reason) and the
+# operators are alerted (config.operator), once an hour.
+CONFIRMATIONS_PER_CLINIC_PER_HOUR = env.int("CONFIRMATIONS_PER_CLINIC_PER_HOUR", default=300)
+CONFIRMATIONS_PER_HOUR = env.int("CONFIRMATIONS_PER_HOUR", default=1000)
+# Who is told when a cap is reached (Django's ADMINS: mail_admins). Required in production.
+OPERATOR_EMAILS = env.list("OPERATOR_EMAILS", default=[])
+ADMINS = [(address, address) for address in OPERATOR_EMAILS]
+EMAIL_SUBJECT_PREFIX = "[Alongside] "
 # Wrong clinic codes from one connection an hour, before the sign-up pages refuse it (guessing).
 JOIN_CODE_MISSES_PER_IP_PER_HOUR = env.int("JOIN_CODE_MISSES_PER_IP_PER_HOUR", default=20)
 # A self sign-up nobody confirmed in this many days is deleted (hourly, `expire-sign-ups`); until

@@ -37,6 +37,9 @@ SMS_BACKEND = "twilio"
 globals().update(env.email_url("EMAIL_URL"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# Operator alerts (a sign-up cap reached, say) go here: nobody reading them is not an option.
+OPERATOR_EMAILS = env.list("OPERATOR_EMAILS")
+ADMINS = [(address, address) for address in OPERATOR_EMAILS]
 
 # --- HTTPS and cookies ----------------------------------------------------------------------
 # Believed only from TRUSTED_PROXY_IPS: TrustedProxyMiddleware drops the header from anyone else.

@@ -160,7 +160,9 @@ def _taken_confirm(request: HttpRequest, clinic: Clinic, decoy: dict) -> HttpRes
     phone, email = decoy["phone"], decoy["email"]
     if request.method == "POST" and request.POST.get("action") == "resend":
         try:
-            services.confirmation_limits_take(channel="sms", address=phone, ip_address=client_ip(request))
+            services.confirmation_limits_take(
+                channel="sms", address=phone, ip_address=client_ip(request), clinic_id=clinic.pk
+            )
         except services.RateLimited as exc:
             form, page_error, status = CodeForm(), exc.messages[0], 429
         else:

@@ -57,6 +57,7 @@ PRODUCTION_SECRETS = {
     "TWILIO_AUTH_TOKEN": "t" * 32,
     "EMAIL_URL": "smtp+tls://user:pw@smtp.example.org:587",
     "DEFAULT_FROM_EMAIL": "hello@alongside.example.org",
+    "OPERATOR_EMAILS": "ops@alongside.example.org",
 }
 
 

@@ -664,6 +664,24 @@ def test_clinic_staff_cannot_take_another_clinics_twilio_number(admin_staff, our
     assert InboundMessage.objects.get(message_sid="SM" + "9" * 32).clinic == theirs["clinic"]
 
 
+def test_clinic_staff_cannot_choose_a_sign_up_code_or_the_countries_texted(admin_staff, ours):
+    """Codes are generated: a chosen one ("LAKESIDE") is guessed. Countries cost money (SMS pumping)."""
+    clinic = ours["clinic"]
+    page = admin_staff.get(admin_url(Clinic, "change", clinic.pk)).content.decode()
+    assert 'name="enrollment_code"' not in page
+    assert 'name="sms_countries"' not in page
+    old = clinic.enrollment_code
+    response = admin_staff.post(
+        admin_url(Clinic, "changelist"), {"action": "enrollment_code_renew", "_selected_action": [clinic.pk]}
+    )
+    assert response.status_code == 302
+    clinic.refresh_from_db()
+    assert clinic.enrollment_code != old
+    assert len(clinic.enrollment_code) >= 8
+    assert Client().get(f"/join/{old}/").status_code == 404
+    assert clinic.audit_events.filter(action="clinic.code_renew").exists()
+
+
 def test_operators_models_stay_closed_to_staff_whatever_their_permissions(admin_staff, staff_user):
     token, _ = StaffApiToken.objects.create_key(name="theirs", user=staff_user)
     for model in ADMIN_OPERATOR_ONLY:

@@ -30,6 +30,7 @@ def production_env(**changes: str) -> dict[str, str]:
         TWILIO_AUTH_TOKEN=secrets.token_hex(16),
         EMAIL_URL="smtp+tls://alongside:pw@smtp.example.org:587",
         DEFAULT_FROM_EMAIL="Alongside <hello@alongside.example.org>",
+        OPERATOR_EMAILS="ops@alongside.example.org",
     )
     env.update(changes)
     return env
