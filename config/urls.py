@@ -1,10 +1,19 @@
+from csp.decorators import csp_update
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import TemplateView
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from .health import healthz
+
+# The API docs page is drf-spectacular's Swagger UI. Its split view serves the start-up script as a
+# file from this same URL (?script=), so the site's script-src 'self' is enough; the page's one
+# <style> block (drf_spectacular/swagger_ui.html) is allowed by its hash, on this page only. If an
+# upgrade changes that block, tests/browser/test_content_security_policy.py fails and names the
+# new hash.
+SWAGGER_UI_STYLE = "'sha256-MMpT0iDxyjALd9PdfepImGX3DBfJPXZ4IlDWdPAgtn0='"
+api_docs = csp_update({"style-src": [SWAGGER_UI_STYLE]})(SpectacularSwaggerSplitView.as_view(url_name="schema"))
 
 admin.site.site_header = "Alongside administration"
 admin.site.site_title = "Alongside"
@@ -24,7 +33,7 @@ urlpatterns = [
     path("", include("messaging.urls")),
     path("", include("portal.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("api/docs/", api_docs, name="api-docs"),
 ]
 
 handler400 = "config.views.bad_request"

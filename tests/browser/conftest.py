@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -46,26 +47,44 @@ def chromium() -> Iterator:
         browser.close()
 
 
-@pytest.fixture
-def page(chromium, live_server):
-    context = chromium.new_context(base_url=live_server.url, viewport={"width": 1100, "height": 900})
+@contextmanager
+def csp_checked_page(chromium, **options) -> Iterator:
+    """A page in a new browser context; the test fails if the Content-Security-Policy blocked anything.
+
+    Chromium reports each thing it refused (an inline script or style, a handler attribute, a
+    script or image from elsewhere) as a console error naming the policy; a page that broke
+    quietly under the policy would otherwise still pass a test that never looks at what it lost.
+    """
+    context = chromium.new_context(**options)
     context.set_default_timeout(15_000)
+    violations: list[str] = []
+
+    def on_console(message) -> None:
+        if "Content Security Policy" in message.text:
+            violations.append(f"{message.page.url if message.page else '?'}: {message.text}")
+
+    context.on("console", on_console)
     page = context.new_page()
     yield page
     context.close()
+    if violations:
+        pytest.fail("the Content-Security-Policy blocked something:\n" + "\n".join(violations), pytrace=False)
+
+
+@pytest.fixture
+def page(chromium, live_server):
+    with csp_checked_page(chromium, base_url=live_server.url, viewport={"width": 1100, "height": 900}) as page:
+        yield page
 
 
 @pytest.fixture
 def phone_page(chromium, live_server):
     """A phone-sized window, as most caregivers will see the sign-up page."""
-    context = chromium.new_context(
-        base_url=live_server.url, viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True,
+    with csp_checked_page(
+        chromium, base_url=live_server.url, viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True,
         timezone_id="America/Chicago",
-    )  # fmt: skip
-    context.set_default_timeout(15_000)
-    page = context.new_page()
-    yield page
-    context.close()
+    ) as page:  # fmt: skip
+        yield page
 
 
 @pytest.fixture

@@ -98,3 +98,60 @@ def test_make_test_does_not_hand_the_tests_a_public_base_url():
         capture_output=True, text=True, check=True,
     )  # fmt: skip
     assert done.stdout.strip() == "unset"
+
+
+# --- Requirements: what the production image installs, and what only developers and CI do ---
+
+TEST_AND_TOOLING = {
+    "pytest", "pytest-django", "playwright", "ruff", "bandit", "hypothesis", "schemathesis", "factory-boy",
+    "time-machine", "aiosmtpd", "pip-audit",
+}  # fmt: skip
+REQUIREMENT = re.compile(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]+\])?(?P<spec>\S*)$")
+
+
+def requirement_lines(name: str) -> list[str]:
+    """The file's requirement lines, without comments, blank lines or `-r` includes."""
+    lines = (line.split("#", 1)[0].strip() for line in (ROOT / name).read_text().splitlines())
+    return [line for line in lines if line and not line.startswith("-")]
+
+
+def package(line: str) -> str:
+    return re.sub(r"[-_.]+", "-", REQUIREMENT.match(line)["name"]).lower()
+
+
+def test_the_runtime_requirements_carry_no_test_or_tooling_package():
+    runtime = {package(line) for line in requirement_lines("requirements.txt")}
+    assert {"django", "django-csp", "celery", "gunicorn"} <= runtime, "read the runtime pins"
+    assert runtime & TEST_AND_TOOLING == set()
+    dev = {package(line) for line in requirement_lines("requirements-dev.txt")}
+    assert dev >= TEST_AND_TOOLING
+
+
+def test_the_dev_requirements_start_from_the_runtime_ones():
+    lines = [line for line in (ROOT / "requirements-dev.txt").read_text().splitlines() if not line.startswith("#")]
+    assert lines[0] == "-r requirements.txt"
+
+
+@pytest.mark.parametrize("name", ["requirements.txt", "requirements-dev.txt", "requirements-model.txt"])
+def test_every_requirement_is_pinned_exactly(name):
+    lines = requirement_lines(name)
+    assert lines
+    loose = [line for line in lines if not re.fullmatch(r"==[0-9][0-9A-Za-z.+!-]*", REQUIREMENT.match(line)["spec"])]
+    assert loose == []
+
+
+@pytest.mark.parametrize("changed", ["requirements.txt", "requirements-dev.txt", "requirements-model.txt"])
+def test_make_install_installs_the_dev_requirements_again_when_a_requirements_file_changes(changed, tmp_path):
+    # A venv installed just now: nothing to do until make is told a file changed (-W).
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "bin" / "python").touch()
+    (tmp_path / ".installed").touch()
+    assert "pip install" not in _make_dry_run("install", f"VENV={tmp_path}")
+    commands = _make_dry_run("-W", changed, "install", f"VENV={tmp_path}")
+    assert "pip install --quiet -r requirements-dev.txt" in commands
+
+
+def test_the_production_image_installs_only_the_runtime_requirements():
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "pip install -r requirements.txt" in dockerfile
+    assert "requirements-dev" not in re.sub(r"#.*", "", dockerfile)
