@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -291,13 +292,38 @@ class RenderedMessage:
     email_html: str
 
 
+# Values a template may put into an email as Markdown: the library's own tip text. Our own links
+# (`*_url`) go in as they are too, inside <…>. Everything else (names staff or families typed, a
+# caregiver's text quoted to staff, a clinic's name) is shown as written, never as a link or a tag.
+LIBRARY_MARKDOWN_VALUES = frozenset({"tip_email", "tip_sms", "tip_title"})
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!])")
+
+
+def markdown_escape(text: str) -> str:
+    """Someone's words, for a Markdown email: no link, tag, image or emphasis of theirs works."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", text).replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _as_written(context: dict[str, object]) -> dict[str, object]:
+    return {
+        name: markdown_escape(value)
+        if isinstance(value, str) and name not in LIBRARY_MARKDOWN_VALUES and not name.endswith("_url")
+        else value
+        for name, value in context.items()
+    }
+
+
 def message_render(*, key: str, context: dict[str, object], language: str = "en") -> RenderedMessage:
-    """Render a message template. Raises TemplateRenderError if the context lacks a variable."""
+    """Render a message template. Raises TemplateRenderError if the context lacks a variable.
+
+    The HTML email is rendered from the template's Markdown with the values escaped (see
+    `LIBRARY_MARKDOWN_VALUES`); the text email and the SMS carry them as written.
+    """
     template = selectors.message_template_get(key=key, language=language)
     body = render_text(template.email_body, context) if template.email_body else ""
     return RenderedMessage(
         sms=" ".join(render_text(template.sms, context).split()),
         email_subject=render_text(template.email_subject, context) if template.email_subject else "",
         email_text=body,
-        email_html=markdown_to_html(body) if body else "",
+        email_html=markdown_to_html(render_text(template.email_body, _as_written(context))) if body else "",
     )

@@ -9,7 +9,6 @@ like any other message; the escalation tick is a beat job over an index of what 
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -258,14 +257,6 @@ def _notify(alert: CrisisAlert, *, contacts: list[OnCallContact], now: datetime)
     return len(created)
 
 
-_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|~])")
-
-
-def markdown_escape(text: str) -> str:
-    """A person's words shown as written in the email: no link, tag or emphasis of theirs works."""
-    return _MARKDOWN.sub(r"\\\1", text).replace("<", "&lt;").replace(">", "&gt;")
-
-
 def text_context(*, inbound: InboundMessage, clinic: Clinic, caregiver: Caregiver | None) -> dict[str, str]:
     """What an email to staff says about a text: who sent it, for whom, when, what, and where to look."""
     received = inbound.received_at.astimezone(ZoneInfo(clinic.time_zone))
@@ -284,7 +275,8 @@ def text_context(*, inbound: InboundMessage, clinic: Clinic, caregiver: Caregive
         "caregiver_phone": phone,
         "received_at": f"{received:%b} {received.day}, {received:%I:%M %p}".replace(" 0", " "),
         # One line, so a blank line in what they wrote cannot break the quote it is shown in.
-        "message_text": markdown_escape(" ".join(inbound.body.split())[:320]),
+        # Shown as written: message_render escapes it for the HTML email (no link of theirs works).
+        "message_text": " ".join(inbound.body.split())[:320],
         "family_url": page or f"{settings.PUBLIC_BASE_URL}{reverse('portal:alerts')}",
     }
 
