@@ -10,8 +10,6 @@ is the same whether the account exists or not. Both /staff/login/ and /admin/log
 
 from __future__ import annotations
 
-import hashlib
-
 from django.conf import settings
 from django.contrib import admin
 from django.contrib.admin.forms import AdminAuthenticationForm
@@ -29,8 +27,8 @@ def _limits(request: HttpRequest | None, username: str | None) -> list[tuple[Lim
     window = settings.STAFF_AUTH_FAILURE_WINDOW_SECONDS
     limits = []
     if username is not None:
-        # Hashed: any text may be typed as a username, and it should not sit in Redis as typed.
-        who = hashlib.sha256(username.strip().casefold().encode()).hexdigest()[:32]
+        # Any text may be typed as a username: caregiver.ratelimit keeps only a keyed hash of it.
+        who = username.strip().casefold()
         limits.append((Limit("login-user", settings.STAFF_LOGIN_FAILURES_PER_USERNAME, window), who))
     ip = client_ip(request) if request is not None else None
     if ip:
