@@ -1,6 +1,7 @@
 """Fixed-window counters in the shared cache (Redis in production) for abuse limits: how many
 codes one number may be sent, how many sign-ups one address may submit. Cheap and approximate
 on purpose; the point is to make SMS pumping and guessing expensive, not to meter exactly.
+Every counter's key is built by `_key`, which keeps only a keyed hash of who is counted.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ import time
 from dataclasses import dataclass
 
 from django.core.cache import cache
+from django.utils.crypto import salted_hmac
 
 
 @dataclass(frozen=True)
@@ -19,7 +21,11 @@ class Limit:
 
 
 def _key(limit: Limit, subject: str) -> str:
-    return f"rl:{limit.name}:{subject}:{int(time.time()) // limit.seconds}"
+    # The subject (a phone number, an email address, an IP address, a username) never sits in Redis
+    # as typed: an HMAC of it under SECRET_KEY, so a copy of Redis cannot be read back or guessed
+    # through (a plain hash of every number in an area code is minutes of work).
+    digest = salted_hmac("caregiver.ratelimit", subject, algorithm="sha256").hexdigest()[:32]
+    return f"rl:{limit.name}:{digest}:{int(time.time()) // limit.seconds}"
 
 
 def _wait(limit: Limit) -> int:

@@ -22,6 +22,7 @@ from django.utils import timezone
 from caregiver import services as caregiver_services
 from caregiver.models import Caregiver, ChannelConfirmation, ConsentRecord
 from caregiver.selectors import address_of, caregiver_send_problem, caregivers_consent
+from config.redact import pii_mask
 
 from . import discretion, locks, provider_health, rendering, timing
 from .dispatch import dispatch_due
@@ -504,7 +505,7 @@ def _record_later(
     now = timezone.now()
     send_at = now + timedelta(seconds=delay)
     fields = {
-        "status": Status.SCHEDULED, "send_at": send_at, "lease_expires_at": None, "last_error": error[:2000],
+        "status": Status.SCHEDULED, "send_at": send_at, "lease_expires_at": None, "last_error": pii_mask(error)[:2000],
         "error_code": code, "needs_reconcile": message.needs_reconcile or ambiguous, "updated_at": now,
     }  # fmt: skip
     if not count_attempt:
@@ -542,7 +543,7 @@ def _record_superseded(message: OutboundMessage) -> str:
 def _record_failed(message: OutboundMessage, error: str, code: str) -> str:
     now = timezone.now()
     OutboundMessage.objects.filter(pk=message.pk, status=Status.SENDING).update(
-        status=Status.FAILED, last_error=error[:2000], error_code=code, lease_expires_at=None, updated_at=now
+        status=Status.FAILED, last_error=pii_mask(error)[:2000], error_code=code, lease_expires_at=None, updated_at=now
     )
     _forget_codes([message])
     return f"failed:{code}"

@@ -15,8 +15,6 @@ proxies too: config.middleware.TrustedProxyMiddleware). A valid API token is alw
 
 from __future__ import annotations
 
-import hashlib
-
 from django.conf import settings
 from django.contrib import admin
 from django.contrib.admin.forms import AdminAuthenticationForm
@@ -35,8 +33,8 @@ def _limits(request: HttpRequest | None, username: str | None) -> list[tuple[Lim
     limits = []
     ip = (client_ip(request) if request is not None else None) or "none"
     if username is not None:
-        # Hashed: any text may be typed as a username, and it should not sit in Redis as typed.
-        who = hashlib.sha256(f"{username.strip().casefold()}|{ip}".encode()).hexdigest()[:32]
+        # Any text may be typed as a username: caregiver.ratelimit keeps only a keyed hash of it.
+        who = f"{username.strip().casefold()}|{ip}"
         limits.append((Limit("login-user-ip", settings.STAFF_LOGIN_FAILURES_PER_USERNAME, window), who))
     limits.append((Limit("auth-ip", settings.STAFF_AUTH_FAILURES_PER_IP, window), ip))
     return limits

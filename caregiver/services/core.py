@@ -14,6 +14,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from config.redact import pii_mask
+
 from .. import selectors
 from ..models import (
     Appointment,
@@ -447,8 +449,9 @@ def caregiver_opt_out(
 
 @transaction.atomic
 def caregiver_block_sms(*, caregiver: Caregiver, reason: str) -> Caregiver:
-    """The carrier says texts cannot reach this number (invalid, landline): stop trying until it changes."""
-    caregiver.sms_blocked_reason = reason[:120]
+    """The carrier says texts cannot reach this number (invalid, landline): stop trying until it changes.
+    The carrier's words often name the number: stored masked, as staff and backups read them."""
+    caregiver.sms_blocked_reason = pii_mask(reason)[:120]
     caregiver.save(update_fields=["sms_blocked_reason", "updated_at"])
     _announce_caregiver(caregiver, "status")
     return caregiver

@@ -348,12 +348,34 @@ LOGOUT_REDIRECT_URL = "/staff/login/"
 
 # --- Logging --------------------------------------------------------------------------------
 
+# Every handler masks phone numbers, email addresses, the secret part of links (/p/<token>/) and
+# staff searches in the line it writes (config/redact.py); the Celery worker and beat log through
+# this too (config/celery.py), and gunicorn's access log through config/access_log.py.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"pii": {"()": "config.redact.PiiMaskFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        "django.server": {
+            "()": "django.utils.log.ServerFormatter",
+            "format": "[{server_time}] {message}",
+            "style": "{",
+        },
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["pii"]},
+        "django.server": {"class": "logging.StreamHandler", "formatter": "django.server", "filters": ["pii"]},
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    # twilio logs every HTTP request at INFO; aiosmtpd every SMTP command.
-    "loggers": {name: {"level": "WARNING"} for name in ("django.db.backends", "twilio.http_client", "mail.log")},
+    "loggers": {
+        # twilio logs every HTTP request at INFO; aiosmtpd every SMTP command.
+        **{name: {"level": "WARNING"} for name in ("django.db.backends", "twilio.http_client", "mail.log")},
+        # Django's default handlers for its loggers have no mask ("Not Found: /p/<token>/" at
+        # WARNING): none of their own, to the root's console. (Nor its mail_admins: it would email
+        # each 500 with the request's details to OPERATOR_EMAILS; operators get config.operator's alerts.)
+        "django": {"level": "INFO", "handlers": [], "propagate": True},
+        # runserver's access log (`make run`), in Django's own format.
+        "django.server": {"level": "INFO", "handlers": ["django.server"], "propagate": False},
+    },
 }
