@@ -6,6 +6,7 @@ STAFF_LOGIN_FAILURES_PER_USERNAME failures for one username, or STAFF_AUTH_FAILU
 address (sign-ins and staff API tokens together), every further attempt in the window is refused
 with a 429 before the password is even checked, so a right guess cannot be confirmed. The answer
 is the same whether the account exists or not. Both /staff/login/ and /admin/login/ use it.
+Wrong two-factor codes count against the same limits (portal/views/two_factor.py).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from django.http import HttpRequest, HttpResponse
 
 from caregiver.ratelimit import Limit, limit_hit, limit_wait
 
+from .two_factor import step_url, two_factor_owed
 from .views.common import client_ip
 
 
@@ -97,6 +99,13 @@ class StaffLoginView(LoginView):
 
     def form_invalid(self, form: StaffLoginForm) -> HttpResponse:
         return _mark_too_many(super().form_invalid(form))
+
+    def get_success_url(self) -> str:
+        # Straight on to the code (or setting an app up) when the user owes one, then where they
+        # were going (portal/two_factor.py); the middleware would send them there anyway.
+        url = super().get_success_url()
+        step = two_factor_owed(self.request)
+        return step_url(step, url) if step is not None else url
 
 
 class StaffAdminSite(admin.AdminSite):
