@@ -171,6 +171,14 @@ class Clinic(PlanInput, TimeStamped):
             "phone, 988 and 911) at most once per sender in this many hours."
         ),
     )
+    staff_two_factor_required = models.BooleanField(
+        "staff must use two-factor sign-in",
+        default=False,
+        help_text=(
+            "On: everyone on the clinic's staff enters a code from an authenticator app after their password "
+            "(they set the app up at their next sign-in). A member of several clinics needs it if any of them asks."
+        ),
+    )
 
     class Meta:
         ordering = ["name"]

@@ -23,6 +23,7 @@ from django.db import transaction
 from django.db.models import Prefetch, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
+from drf_spectacular.authentication import SessionScheme
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, extend_schema_view
@@ -51,6 +52,7 @@ from . import serializers as s
 from .auth import auth_failed, auth_wait
 from .models import StaffApiToken
 from .services import idempotency_fingerprint, idempotency_key_claim, idempotency_key_store
+from .two_factor import step_url, two_factor_owed
 
 # --- Authentication and permission ---------------------------------------------------------------
 
@@ -93,6 +95,35 @@ class StaffTokenAuthentication(HeaderKeyAuthentication):
         if token.last_used_at is None or now - token.last_used_at >= LAST_USED_EVERY:
             StaffApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
         return (user, token)
+
+
+class StaffSessionAuthentication(SessionAuthentication):
+    """A signed-in staff member's session (with CSRF), once it has entered the two-factor code it owes.
+
+    A session that has only given its password is refused with a 403 saying what is missing, rather
+    than sent to a page (portal/two_factor.py); tokens are not sessions and are not affected.
+    """
+
+    def authenticate(self, request: Request) -> tuple[object, None] | None:
+        result = super().authenticate(request)
+        step = two_factor_owed(request._request) if result is not None else None
+        if step == "code":
+            raise exceptions.PermissionDenied(
+                f"Finish signing in first: enter the code from your authenticator app at {step_url('code')}. "
+                "(Staff API tokens do not need it.)"
+            )
+        if step == "setup":
+            raise exceptions.PermissionDenied(
+                f"Your clinic requires two-factor sign-in: set up an authenticator app at {step_url('setup')} "
+                "first. (Staff API tokens do not need it.)"
+            )
+        return result
+
+
+class StaffSessionScheme(SessionScheme):
+    """The schema names our session authentication as it names DRF's: the session cookie."""
+
+    target_class = StaffSessionAuthentication
 
 
 class StaffTokenScheme(OpenApiAuthenticationExtension):
@@ -357,7 +388,7 @@ def starts_between(queryset: QuerySet[Appointment], *, clinics: QuerySet, start,
 
 
 class StaffViewSet(GenericViewSet):
-    authentication_classes = [StaffTokenAuthentication, SessionAuthentication]
+    authentication_classes = [StaffTokenAuthentication, StaffSessionAuthentication]
     parser_classes = [JSONBodyParser]
     permission_classes = [IsClinicStaff]
     throttle_classes = [StaffApiThrottle]

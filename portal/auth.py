@@ -11,6 +11,7 @@ A username is never locked for everyone: a stranger's wrong passwords lock only 
 address, so they cannot keep a known staff member out (the address is the client's, behind our
 proxies too: config.middleware.TrustedProxyMiddleware). A valid API token is always accepted
 (portal.api): only tokens that are not valid count, and are refused, per address.
+Wrong two-factor codes count against the same limits (portal/views/two_factor.py).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from django.http import HttpRequest, HttpResponse
 
 from caregiver.ratelimit import Limit, limit_hit, limit_wait
 
+from .two_factor import step_url, two_factor_owed
 from .views.common import client_ip
 
 
@@ -99,6 +101,13 @@ class StaffLoginView(LoginView):
 
     def form_invalid(self, form: StaffLoginForm) -> HttpResponse:
         return _mark_too_many(super().form_invalid(form))
+
+    def get_success_url(self) -> str:
+        # Straight on to the code (or setting an app up) when the user owes one, then where they
+        # were going (portal/two_factor.py); the middleware would send them there anyway.
+        url = super().get_success_url()
+        step = two_factor_owed(self.request)
+        return step_url(step, url) if step is not None else url
 
 
 class StaffAdminSite(admin.AdminSite):

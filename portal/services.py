@@ -1,15 +1,21 @@
-"""Writes of the portal app: the staff API's stored answers to retried POSTs."""
+"""Writes of the portal app: the staff API's stored answers to retried POSTs, and staff members'
+authenticator apps (two-factor sign-in, django-otp TOTP devices)."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from datetime import datetime, timedelta
 
+import django_otp
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from .models import IdempotencyKey
+
+logger = logging.getLogger(__name__)
 
 IDEMPOTENCY_KEY_HOURS = 24
 
@@ -50,3 +56,46 @@ def idempotency_key_store(
     IdempotencyKey.objects.filter(user=user, key=key).update(
         status_code=status_code, response=response, location=location[:200]
     )
+
+
+# --- Two-factor sign-in ----------------------------------------------------------------------------
+
+
+def staff_device_start(*, user: AbstractBaseUser) -> TOTPDevice:
+    """The authenticator app a staff member is setting up: a new secret the first time, then the
+    same one until it is confirmed, so an app that scanned the code on one visit works on the next."""
+    device = TOTPDevice.objects.filter(user=user, confirmed=False).order_by("-id").first()
+    if device is not None:
+        return device
+    return TOTPDevice.objects.create(user=user, name="Authenticator app", confirmed=False)
+
+
+@transaction.atomic
+def staff_device_confirm(*, user: AbstractBaseUser, device: TOTPDevice, code: str) -> bool:
+    """Turn two-factor sign-in on with the first code the app shows. False if the code is wrong (or the
+    device is waiting out wrong codes, see portal.selectors.device_wait); nothing changes then."""
+    # Locked, as django-otp locks a device it verifies: two requests cannot both use one code.
+    device = TOTPDevice.objects.select_for_update().get(pk=device.pk, user=user, confirmed=False)
+    if not device.verify_token(code):
+        return False
+    device.confirmed = True
+    device.save(update_fields=["confirmed"])
+    TOTPDevice.objects.filter(user=user, confirmed=False).delete()
+    logger.info("two-factor sign-in turned on", extra={"user_id": user.pk})
+    return True
+
+
+def staff_device_verify(*, user: AbstractBaseUser, device: TOTPDevice, code: str) -> bool:
+    """Check a sign-in code against the user's app. Each code works once; wrong ones make the device
+    wait longer before the next (django-otp's throttling, recorded on the device)."""
+    return django_otp.verify_token(user, device.persistent_id, code) is not None
+
+
+@transaction.atomic
+def staff_two_factor_reset(*, user: AbstractBaseUser) -> int:
+    """Forget the user's authenticator apps (a lost phone): their sessions that entered a code no
+    longer count as verified, and where a clinic asks for it they set a new app up at their next
+    sign-in. Returns how many were removed."""
+    removed, _ = TOTPDevice.objects.filter(user=user).delete()
+    logger.info("two-factor sign-in reset", extra={"user_id": user.pk, "devices": removed})
+    return removed

@@ -2,7 +2,18 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from .auth import StaffLoginView
-from .views import alerts, calendar, join, phone, preferences, ride, staff, staff_appointments, staff_people
+from .views import (
+    alerts,
+    calendar,
+    join,
+    phone,
+    preferences,
+    ride,
+    staff,
+    staff_appointments,
+    staff_people,
+    two_factor,
+)
 
 app_name = "portal"
 
@@ -21,6 +32,10 @@ urlpatterns = [
     # Clinic staff
     path("staff/login/", StaffLoginView.as_view(), name="login"),
     path("staff/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    # After the password, for staff who owe it (portal/two_factor.py)
+    path("staff/two-factor/code/", two_factor.two_factor_code, name="two-factor-code"),
+    path("staff/two-factor/setup/", two_factor.two_factor_setup, name="two-factor-setup"),
+    path("staff/account/", two_factor.account, name="account"),
     path("staff/", staff.families, name="families"),
     path("staff/families/new/", staff.enroll, name="enroll"),
     path("staff/families/<int:pk>/", staff.family, name="family"),

@@ -5,6 +5,7 @@ from datetime import timedelta
 import factory
 from django.contrib.auth import get_user_model
 from django.utils import timezone
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from caregiver.models import (
     Appointment,
@@ -56,6 +57,17 @@ class StaffMembershipFactory(factory.django.DjangoModelFactory):
 
     user = factory.SubFactory(UserFactory)
     clinic = factory.SubFactory(ClinicFactory)
+
+
+class TOTPDeviceFactory(factory.django.DjangoModelFactory):
+    """A staff member's authenticator app, set up and confirmed (tests compute its codes from bin_key)."""
+
+    class Meta:
+        model = TOTPDevice
+
+    user = factory.SubFactory(UserFactory)
+    name = "Authenticator app"
+    confirmed = True
 
 
 class LovedOneFactory(factory.django.DjangoModelFactory):

@@ -73,6 +73,7 @@ def clinic_create(
     twilio_from_number: str = "",
     discreet_mode: bool = True,
     observation_minutes: int = 60,
+    staff_two_factor_required: bool = False,
 ) -> Clinic:
     """Raises ValidationError keyed by field (the admin's and the model's checks, phones included)."""
     phones: dict[str, str] = {}
@@ -92,6 +93,7 @@ def clinic_create(
         twilio_from_number=phones["twilio_from_number"],
         discreet_mode=discreet_mode,
         observation_minutes=observation_minutes,
+        staff_two_factor_required=staff_two_factor_required,
     )
     try:
         clinic.full_clean(exclude=list(errors))

@@ -43,6 +43,9 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "csp",  # django-csp: its system checks (a setting in the pre-4.0 format is an error)
+    # Staff two-factor sign-in (portal/two_factor.py); before portal, whose admin narrows otp_totp's.
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "caregiver",
     "content",
     "messaging",
@@ -58,7 +61,11 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",  # request.user.is_verified(): a code was entered this session
     "django.contrib.messages.middleware.MessageMiddleware",
+    # Staff pages, the admin and the session API: idle sessions end, then a code owed is asked for.
+    "portal.middleware.StaffIdleTimeoutMiddleware",
+    "portal.middleware.StaffTwoFactorMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
 ]
@@ -342,6 +349,17 @@ SIGN_UP_EXPIRY_DAYS = env.int("SIGN_UP_EXPIRY_DAYS", default=7)
 STAFF_LOGIN_FAILURES_PER_USERNAME = env.int("STAFF_LOGIN_FAILURES_PER_USERNAME", default=5)
 STAFF_AUTH_FAILURES_PER_IP = env.int("STAFF_AUTH_FAILURES_PER_IP", default=20)
 STAFF_AUTH_FAILURE_WINDOW_SECONDS = env.int("STAFF_AUTH_FAILURE_WINDOW_SECONDS", default=900)
+# A staff session with no request for this long ends: the next one is sent to sign in again, with a
+# message saying why (portal.middleware.StaffIdleTimeoutMiddleware; caregivers' pages are not touched).
+STAFF_IDLE_TIMEOUT_MINUTES = env.int("STAFF_IDLE_TIMEOUT_MINUTES", default=30)
+# Two-factor sign-in (TOTP, django-otp): staff of a clinic with "staff must use two-factor sign-in"
+# on, and anyone who has set an authenticator app up, enter its code after the password. Superusers
+# (operators, who see every clinic) must too when this is on: production.py turns it on.
+SUPERUSER_TWO_FACTOR_REQUIRED = env.bool("SUPERUSER_TWO_FACTOR_REQUIRED", default=False)
+OTP_TOTP_ISSUER = "Alongside"  # the name authenticator apps show next to the code
+# The admin never shows a device's secret or its QR code (not even to an operator): only its owner
+# sees it, once, while setting it up. An operator resets a lost device by deleting it.
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 LOGIN_URL = "/staff/login/"
 LOGIN_REDIRECT_URL = "/staff/"
 LOGOUT_REDIRECT_URL = "/staff/login/"

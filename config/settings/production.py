@@ -41,6 +41,9 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 OPERATOR_EMAILS = env.list("OPERATOR_EMAILS")
 ADMINS = [(address, address) for address in OPERATOR_EMAILS]
 
+# Operators see every clinic: they confirm their sign-in with an authenticator app too.
+SUPERUSER_TWO_FACTOR_REQUIRED = env.bool("SUPERUSER_TWO_FACTOR_REQUIRED", default=True)
+
 # --- HTTPS and cookies ----------------------------------------------------------------------
 # Believed only from TRUSTED_PROXY_IPS: TrustedProxyMiddleware drops the header from anyone else.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

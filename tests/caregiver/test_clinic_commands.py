@@ -37,6 +37,12 @@ def test_create_clinic_makes_a_clinic_with_its_number_and_zone(db):
     assert f"/join/{clinic.enrollment_code}/" in printed
 
 
+def test_create_clinic_can_require_two_factor_sign_in_for_its_staff(db):
+    printed = run("create_clinic", *CLINIC, "--staff-two-factor")
+    assert Clinic.objects.get(slug="lakeside-care").staff_two_factor_required
+    assert "two-factor sign-in" in printed
+
+
 def test_create_clinic_names_every_bad_option_and_creates_nothing(db):
     bad = ["--name", "X", "--time-zone", "Mars/Olympus", "--contact-phone", "12",
            "--contact-email", "nobody", "--twilio-from-number", "call me"]  # fmt: skip

@@ -19,6 +19,7 @@ from django.contrib.auth.models import Permission
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
+from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework.test import APIClient
 
 from caregiver import services
@@ -100,6 +101,7 @@ STAFF_PAGES = {
     "portal:family-restore": Route("family", {"POST": 302}),  # not archived: said so on the family page
     "portal:family-merge": Route("family", {"GET": 200, "POST": 400}),  # a family is not merged into itself
     "portal:sign-ups": Route(None, {"GET": 200}),
+    "portal:account": Route(None, {"GET": 200}),
 }
 STAFF_API = {
     "staff-family-list": Route(None, {"GET": 200, "POST": 201}),
@@ -137,6 +139,8 @@ ELSEWHERE = {
     "portal:dev-phone-send-next": "local settings only: a 404 under any other (tests/portal/test_dev_phone.py)",
     "portal:login": "public, limited (tests/security/test_rate_limits.py)",
     "portal:logout": "ends the caller's own session",
+    "portal:two-factor-code": "the signed-in caller's own second step (tests/portal/test_two_factor.py)",
+    "portal:two-factor-setup": "the signed-in caller's own authenticator app (tests/portal/test_two_factor.py)",
     "messaging:twilio-inbound": "Twilio signature (tests/security/test_webhook_signatures.py)",
     "messaging:twilio-status": "Twilio signature (tests/security/test_webhook_signatures.py)",
 }
@@ -533,7 +537,7 @@ ADMIN_SCOPED = {
     CrisisAlert: "alert",
 }
 # Operators' models: superusers only, whatever permissions a staff member is given.
-ADMIN_OPERATOR_ONLY = {StaffApiToken}
+ADMIN_OPERATOR_ONLY = {StaffApiToken, TOTPDevice}
 # Not clinic data, and only for users an operator grants these permissions to.
 ADMIN_NOT_CLINIC_DATA = {
     "auth.User": "accounts: operators",
@@ -560,7 +564,7 @@ def admin_staff(staff_user):
     staff_user.is_staff = True
     staff_user.save()
     staff_user.user_permissions.set(
-        Permission.objects.filter(content_type__app_label__in=["caregiver", "messaging", "portal"])
+        Permission.objects.filter(content_type__app_label__in=["caregiver", "messaging", "portal", "otp_totp"])
     )
     client = Client()
     client.force_login(staff_user)
@@ -684,9 +688,13 @@ def test_clinic_staff_cannot_choose_a_sign_up_code_or_the_countries_texted(admin
 
 def test_operators_models_stay_closed_to_staff_whatever_their_permissions(admin_staff, staff_user):
     token, _ = StaffApiToken.objects.create_key(name="theirs", user=staff_user)
+    colleague = factories.StaffMembershipFactory(clinic=staff_user.memberships.get().clinic).user
+    rows = {StaffApiToken: token, TOTPDevice: factories.TOTPDeviceFactory(user=colleague)}
     for model in ADMIN_OPERATOR_ONLY:
         assert admin_staff.get(admin_url(model, "changelist")).status_code == 403
-        assert admin_staff.get(admin_url(model, "change", token.pk)).status_code == 403
+        assert admin_staff.get(admin_url(model, "change", rows[model].pk)).status_code == 403
+        assert admin_staff.post(admin_url(model, "delete", rows[model].pk), {"post": "yes"}).status_code == 403
+    assert TOTPDevice.objects.filter(user=colleague).exists()
 
 
 @pytest.mark.parametrize("model", admin.site._registry, ids=lambda m: m._meta.label)

@@ -45,6 +45,11 @@ class Command(BaseCommand):
         parser.add_argument(
             "--twilio-from-number", required=True, help="The clinic's Twilio number texts come from (E.164)."
         )
+        parser.add_argument(
+            "--staff-two-factor",
+            action="store_true",
+            help="Staff must enter a code from an authenticator app after their password (set up at first sign-in).",
+        )
 
     def handle(self, *args, **options) -> None:
         slug = options["slug"].strip() or slugify(options["name"])[:60]
@@ -56,6 +61,7 @@ class Command(BaseCommand):
                 contact_phone=options["contact_phone"],
                 contact_email=options["contact_email"],
                 twilio_from_number=options["twilio_from_number"],
+                staff_two_factor_required=options["staff_two_factor"],
             )
         except ValidationError as exc:
             raise CommandError("The clinic was not created:\n" + validation_message(exc, FLAGS)) from exc
@@ -67,4 +73,6 @@ class Command(BaseCommand):
         self.stdout.write(
             f"  Enrollment code: {clinic.enrollment_code} (families sign up at /join/{clinic.enrollment_code}/)"
         )
+        if clinic.staff_two_factor_required:
+            self.stdout.write("  Staff set up two-factor sign-in (an authenticator app) at their first sign-in.")
         self.stdout.write(f"  Next: manage.py create_staff_user USERNAME --clinic {clinic.slug}")

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('caregiver', '0014_one_line_names'),
+        ('caregiver', '0015_clinic_staff_two_factor_required'),
     ]
 
     operations = [
