@@ -49,7 +49,7 @@ from messaging.models import OutboundMessage
 from messaging.selectors import family_course, family_messages, messages_for_user
 
 from . import serializers as s
-from .auth import auth_failed, auth_wait
+from .auth import auth_attempt
 from .models import StaffApiToken
 from .services import idempotency_fingerprint, idempotency_key_claim, idempotency_key_store
 from .two_factor import step_url, two_factor_owed
@@ -78,12 +78,11 @@ class StaffTokenAuthentication(HeaderKeyAuthentication):
             # Tokens that are not valid count against the address like wrong passwords, and past
             # its limit are refused with a 429. A valid one is checked first and always accepted:
             # nobody's token stops working for someone else's guesses from a shared address.
-            wait = auth_wait(request)
+            wait = auth_attempt(request)
             if wait is not None:
                 raise exceptions.Throttled(
                     wait=wait, detail="Too many tokens that are not valid from your address."
                 ) from None
-            auth_failed(request)
             raise exceptions.AuthenticationFailed("This token is not valid.") from None
         if token.has_expired:
             raise exceptions.PermissionDenied(f"This token expired on {token.expiry_date:%Y-%m-%d}. Ask for a new one.")

@@ -24,7 +24,7 @@ from django.contrib.auth.views import LoginView
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 
-from caregiver.ratelimit import Limit, limit_hit, limit_wait
+from caregiver.ratelimit import Limit, address_bucket, limit_hit, limit_refund
 
 from .two_factor import step_url, two_factor_owed
 from .views.common import client_ip
@@ -33,7 +33,7 @@ from .views.common import client_ip
 def _limits(request: HttpRequest | None, username: str | None) -> list[tuple[Limit, str]]:
     window = settings.STAFF_AUTH_FAILURE_WINDOW_SECONDS
     limits = []
-    ip = (client_ip(request) if request is not None else None) or "none"
+    ip = address_bucket((client_ip(request) if request is not None else None) or "none")
     if username is not None:
         # Any text may be typed as a username: caregiver.ratelimit keeps only a keyed hash of it.
         who = f"{username.strip().casefold()}|{ip}"
@@ -42,16 +42,22 @@ def _limits(request: HttpRequest | None, username: str | None) -> list[tuple[Lim
     return limits
 
 
-def auth_wait(request: HttpRequest | None, username: str | None = None) -> int | None:
-    """Seconds until this username and address may try again, or None if they may now. Counts nothing."""
-    waits = [wait for limit, subject in _limits(request, username) if (wait := limit_wait(limit, subject))]
+def auth_attempt(request: HttpRequest | None, username: str | None = None) -> int | None:
+    """Count one guess (a password, a two-factor code, a staff API token) before it is checked.
+
+    Returns None if it may be checked, else the seconds until this username and address may try
+    again: then it must be refused unchecked, so a right guess cannot be confirmed. Counting first
+    means guesses sent side by side are limited too (checking first let 100 in parallel through).
+    A guess that turns out right is taken back with auth_succeeded.
+    """
+    waits = [wait for limit, subject in _limits(request, username) if (wait := limit_hit(limit, subject))]
     return max(waits) if waits else None
 
 
-def auth_failed(request: HttpRequest | None, username: str | None = None) -> None:
-    """Count one failed sign-in (or one staff API token that is not valid)."""
+def auth_succeeded(request: HttpRequest | None, username: str | None = None) -> None:
+    """The guess auth_attempt counted was right: it does not count against anyone."""
     for limit, subject in _limits(request, username):
-        limit_hit(limit, subject)
+        limit_refund(limit, subject)
 
 
 def too_many_message(wait: int) -> str:
@@ -60,21 +66,19 @@ def too_many_message(wait: int) -> str:
 
 
 class RateLimitedLoginMixin:
-    """For an AuthenticationForm: refuse while over a limit, count each failure."""
+    """For an AuthenticationForm: count each try, refuse it unchecked while over a limit, take back a right one."""
 
     rate_limited_wait: int | None = None
 
     def clean(self) -> dict:
         username = self.cleaned_data.get("username")
-        wait = auth_wait(self.request, username)
+        wait = auth_attempt(self.request, username)
         if wait is not None:
             self.rate_limited_wait = wait
             raise ValidationError(too_many_message(wait), code="rate_limited")
-        try:
-            return super().clean()
-        except ValidationError:
-            auth_failed(self.request, username)
-            raise
+        cleaned = super().clean()  # a wrong password raises, and stays counted
+        auth_succeeded(self.request, username)
+        return cleaned
 
 
 class StaffLoginForm(RateLimitedLoginMixin, AuthenticationForm):

@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from config.operator import operator_alert
 
-from ..models import Caregiver, ChannelConfirmation, Clinic, ConsentRecord
+from ..models import Caregiver, ChannelConfirmation, ConsentRecord
 from ..ratelimit import Limit, limit_hit
 from ..selectors import address_of
 from ..signals import confirmation_requested
@@ -113,11 +113,16 @@ def confirmation_limits_take(
     limit, raise RateLimited saying when to try again. Also counted for a sign-up whose address is
     taken, so that one answers exactly as a new one would.
 
-    The limits, in one place: per number or address; per IP address (the public page only; staff
-    invitations count per number and clinic, apart from the page's, so a stranger pressing "send a
-    new code" cannot stop a clinic inviting a family); and caps per clinic and for the whole
-    service, which staff invitations count against too. A cap reached alerts the operators.
+    The limits, in one place:
+    - per number or address, and per IP address (its /64 for IPv6), on the public page. Staff
+      invitations count per number and clinic instead, apart from the page's, so a stranger
+      pressing "send a new code" cannot stop a clinic inviting a family.
+    - caps on texts (SMS pumping is paid in texts; emails cost nothing) per clinic and for the whole
+      service, an hour. The public page and staff invitations each have caps of their own, so
+      strangers filling the sign-up page's cap cannot stop staff enrolling families, nor a leaked
+      staff token the page. A cap reached alerts the operators.
     """
+    source = "staff" if by_staff else "public"
     if by_staff:
         limits = [(Limit("confirm-address-staff", settings.CONFIRMATIONS_PER_ADDRESS_PER_HOUR, 3600),
                    f"{clinic_id}:{address}")]  # fmt: skip
@@ -125,10 +130,11 @@ def confirmation_limits_take(
         limits = [(Limit("confirm-address", settings.CONFIRMATIONS_PER_ADDRESS_PER_HOUR, 3600), address)]
         if ip_address:
             limits.append((Limit("confirm-ip", settings.CONFIRMATIONS_PER_IP_PER_HOUR, 3600), ip_address))
-    limits += [
-        (Limit("confirm-clinic", settings.CONFIRMATIONS_PER_CLINIC_PER_HOUR, 3600), str(clinic_id)),
-        (Limit("confirm-all", settings.CONFIRMATIONS_PER_HOUR, 3600), "all"),
-    ]
+    if channel == ConsentRecord.Channel.SMS:
+        limits += [
+            (Limit(f"cap-clinic-{source}", settings.CONFIRMATIONS_PER_CLINIC_PER_HOUR, 3600), str(clinic_id)),
+            (Limit(f"cap-all-{source}", settings.CONFIRMATIONS_PER_HOUR, 3600), "all"),
+        ]
     for limit, subject in limits:
         wait = limit_hit(limit, subject)
         if wait is None:
@@ -136,33 +142,23 @@ def confirmation_limits_take(
         what = "codes to this number" if channel == "sms" else "links to this address"
         if limit.name == "confirm-ip":
             what = "confirmations from your connection"
-        elif limit.name in CAPS:
-            _cap_reached(limit, clinic_id=clinic_id)
-            what = CAPS[limit.name]
+        elif limit.name.startswith("cap-"):
+            _cap_reached(limit, clinic_id=clinic_id, source=source)
+            what = "text messages for this clinic this hour" if "clinic" in limit.name else "text messages this hour"
         raise RateLimited(f"We have sent too many {what} for now. Try again in {_minutes(wait)}.", wait)
 
 
-# The caps against SMS pumping, and what a family or staff member is told when one is reached.
-CAPS = {
-    "confirm-clinic": "codes and invitations for this clinic this hour",
-    "confirm-all": "codes and invitations this hour",
-}
-
-
-def _cap_reached(limit: Limit, *, clinic_id: int) -> None:
-    if limit.name == "confirm-clinic":
-        clinic = Clinic.objects.filter(pk=clinic_id).values_list("name", flat=True).first()
-        key, whose = f"{limit.name}:{clinic_id}", f"Clinic “{clinic}” (id {clinic_id})"
-    else:
-        key, whose = limit.name, "The whole service"
+def _cap_reached(limit: Limit, *, clinic_id: int, source: str) -> None:
+    whose = f"Clinic id {clinic_id}" if "clinic" in limit.name else "The whole service"
+    by = "staff invitations" if source == "staff" else "sign-up codes from the public page"
+    setting = "CONFIRMATIONS_PER_CLINIC_PER_HOUR" if "clinic" in limit.name else "CONFIRMATIONS_PER_HOUR"
     operator_alert(
-        key=key,
-        subject="Confirmation cap reached",
+        key=f"{limit.name}:{clinic_id}" if "clinic" in limit.name else limit.name,
+        subject="Text message cap reached",
         message=(
-            f"{whose} reached its cap of {limit.count} confirmation codes and invitations an hour "
-            f"(CONFIRMATIONS_PER_{'CLINIC_PER_' if limit.name == 'confirm-clinic' else ''}HOUR). More are "
-            "refused until the hour ends. If nobody expected this many, it may be SMS pumping: check the "
-            "clinic's recent sign-ups and the addresses they came from."
+            f"{whose} reached its cap of {limit.count} {by} by text an hour ({setting}). More are refused "
+            "until the hour ends. If nobody expected this many, it may be SMS pumping: check the recent "
+            "sign-ups and invitations and the addresses they came from."
         ),
         seconds=limit.seconds,
     )

@@ -19,7 +19,7 @@ from django.views.decorators.http import require_http_methods
 from caregiver import services
 from caregiver.consent import CURRENT_WEB, consent_text
 from caregiver.models import Caregiver, ChannelConfirmation, Clinic
-from caregiver.ratelimit import Limit, limit_hit, limit_wait
+from caregiver.ratelimit import Limit, limit_hit, limit_refund
 from caregiver.selectors import address_of, caregiver_consent
 from caregiver.tokens import email_confirm_id, preferences_token
 from messaging.rendering import national_phone
@@ -46,15 +46,17 @@ def _clinic(code: str, request: HttpRequest) -> Clinic:
     """The clinic a code names. Codes are generated (8 letters and digits), and wrong ones are
     counted per connection: past JOIN_CODE_MISSES_PER_IP_PER_HOUR every code is refused for the hour."""
     ip = client_ip(request) or "none"
-    wait = limit_wait(_code_misses(), ip)
+    # Counted before it is looked up, and taken back when right: guesses sent side by side are
+    # limited too, and past the limit even a right code is refused, so it cannot be confirmed.
+    wait = limit_hit(_code_misses(), ip)
     if wait is not None:
         raise CodeGuessing(wait)
     # Anything but letters and digits (a NUL byte, a path) is no code of ours, and must not reach the
     # database: PostgreSQL refuses NUL in a query.
     clinic = Clinic.objects.filter(enrollment_code=code.upper()).first() if ENROLLMENT_CODE.fullmatch(code) else None
     if clinic is None:
-        limit_hit(_code_misses(), ip)
         raise Http404("No clinic has this code.")
+    limit_refund(_code_misses(), ip)
     return clinic
 
 
@@ -80,13 +82,14 @@ def join_start(request: HttpRequest) -> HttpResponse:
     form = JoinCodeForm(posted(request))
     if request.method == "POST":
         ip = client_ip(request) or "none"
-        wait = limit_wait(_code_misses(), ip)
+        wait = limit_hit(_code_misses(), ip)  # counted first, taken back when right (see _clinic)
         if wait is not None:
             return _guessing(request, CodeGuessing(wait))
         if form.is_valid():
+            limit_refund(_code_misses(), ip)
             return redirect("portal:join", code=form.cleaned_data["code"])
-        if "code" in form.errors:
-            limit_hit(_code_misses(), ip)
+        if "code" not in form.errors:
+            limit_refund(_code_misses(), ip)
     return render(request, "portal/join/start.html", {"form": form}, status=400 if form.errors else 200)
 
 

@@ -21,7 +21,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from .. import selectors, services
-from ..auth import auth_failed, auth_wait
+from ..auth import auth_attempt, auth_succeeded
 from ..forms import CodeForm
 from ..two_factor import is_verified, safe_next, step_url
 from .common import posted
@@ -52,7 +52,7 @@ def _code_problem(request: HttpRequest, form: CodeForm, device: TOTPDevice, *, c
     if len(code) != device.digits or not code.isascii() or not code.isdigit():
         return Problem(NOT_A_CODE)  # a typo, not a guess: counted nowhere
     username = request.user.get_username()
-    wait = auth_wait(request, username) or selectors.device_wait(device=device)
+    wait = selectors.device_wait(device=device) or auth_attempt(request, username)
     if wait is not None:
         return Problem(_wait_message(wait), retry_after=wait)
     if confirm:
@@ -60,8 +60,8 @@ def _code_problem(request: HttpRequest, form: CodeForm, device: TOTPDevice, *, c
     else:
         right = services.staff_device_verify(user=request.user, device=device, code=code)
     if not right:
-        auth_failed(request, username)
-        return Problem(WRONG_CODE)
+        return Problem(WRONG_CODE)  # counted by auth_attempt
+    auth_succeeded(request, username)
     return None
 
 

@@ -85,24 +85,44 @@ def test_a_clinic_country_list_is_checked(db, typed):
 @pytest.mark.django_db(transaction=True)
 def test_a_clinic_that_reaches_its_cap_is_stopped_and_the_operators_told_once(content, clinic, settings, client):
     settings.CONFIRMATIONS_PER_CLINIC_PER_HOUR = 3
-    settings.OPERATOR_EMAILS = ["ops@alongside.example.org"]
     settings.ADMINS = [("ops", "ops@alongside.example.org")]
     answers = [sign_up(Client(), clinic, ip=f"198.51.100.{n}", phone=f"(202) 555-01{n}4") for n in range(5)]
     assert [a.status_code for a in answers] == [302, 302, 302, 429, 429]
-    assert "We have sent too many codes and invitations for this clinic this hour for now." in text(answers[3])
+    assert "We have sent too many text messages for this clinic this hour for now." in text(answers[3])
     assert codes_sent() == 3
     alerts = [m for m in mail.outbox if m.to == ["ops@alongside.example.org"]]
     assert len(alerts) == 1
-    assert alerts[0].subject == "[Alongside] Confirmation cap reached"
-    assert clinic.name in alerts[0].body
-    assert any("reached its cap of 3" in alert for alert in client.get("/healthz").json()["alerts"])
-    # Staff invitations count against the same cap...
-    enrolled = services.caregiver_create(clinic=clinic, name="Sam", phone="(202) 555-0177")
-    with pytest.raises(services.RateLimited):
-        services.caregiver_invite(caregiver=enrolled, by=None)
-    # ...and another clinic goes on.
+    assert alerts[0].subject == "[Alongside] Text message cap reached"
+    assert f"Clinic id {clinic.pk} reached its cap of 3 sign-up codes" in alerts[0].body
+    health = client.get("/healthz").json()["alerts"]
+    assert any(f"Clinic id {clinic.pk} reached its cap" in alert for alert in health)
+    # Nothing on the public /healthz names the clinic.
+    assert clinic.name not in str(health)
+    # Another clinic goes on.
     other = factories.ClinicFactory()
     assert sign_up(Client(), other, ip="198.51.100.60", phone="(202) 555-0160").status_code == 302
+
+
+@pytest.mark.django_db(transaction=True)
+def test_strangers_filling_the_sign_up_cap_do_not_stop_staff_who_have_a_cap_of_their_own(content, clinic, settings):
+    settings.CONFIRMATIONS_PER_CLINIC_PER_HOUR = 2
+    for n in range(3):
+        sign_up(Client(), clinic, ip=f"198.51.100.{n}", phone=f"(202) 555-01{n}4")
+    invited = [services.caregiver_create(clinic=clinic, name="Sam", phone=f"(202) 555-017{n}") for n in range(3)]
+    services.caregiver_invite(caregiver=invited[0], by=None)
+    services.caregiver_invite(caregiver=invited[1], by=None)
+    # A leaked staff token pumping texts meets the staff cap.
+    with pytest.raises(services.RateLimited, match="too many text messages for this clinic"):
+        services.caregiver_invite(caregiver=invited[2], by=None)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_emails_cost_nothing_and_never_fill_the_text_cap(content, clinic, settings):
+    settings.CONFIRMATIONS_PER_CLINIC_PER_HOUR = 2
+    for n in range(4):
+        page = sign_up(Client(), clinic, ip=f"198.51.100.{n}", channels="email", phone="", email=f"f{n}@example.org")
+        assert page.status_code == 302
+    assert sign_up(Client(), clinic, ip="198.51.100.9", phone="(202) 555-0194").status_code == 302
 
 
 @pytest.mark.django_db(transaction=True)
