@@ -149,12 +149,19 @@ def validate_time_zone(value: str) -> None:
         )
 
 
+# Dates anyone means here: far enough either way for any course, near enough that a day more or
+# less, or a time zone's offset, is still a date (9999-12-31 plus a day raised OverflowError: a 500).
+YEARS = range(2000, 2100)
+
+
 def local_to_utc(naive: datetime, *, time_zone: str) -> datetime:
     """Read a wall-clock time in `time_zone` and return it in UTC.
 
     A time that does not exist (skipped when clocks go forward) is refused with a message;
     a time that happens twice (clocks go back) means the first of the two.
     """
+    if naive.year not in YEARS:
+        raise ValidationError(f"Give a date in the years {YEARS.start} to {YEARS.stop - 1}.", code="years")
     if naive.tzinfo is not None:
         return naive.astimezone(UTC)
     validate_time_zone(time_zone)

@@ -15,6 +15,7 @@ from rest_framework import serializers
 
 from caregiver import selectors
 from caregiver.models import Appointment, Caregiver, CareLink, Clinic, LovedOne
+from caregiver.validators import YEARS
 from messaging.models import OutboundMessage
 from messaging.selectors import message_text_for_staff
 
@@ -26,11 +27,14 @@ class AwareDateTimeField(serializers.DateTimeField):
 
     default_error_messages = {
         "naive": "Include a time zone offset, like 2026-12-01T10:30:00-05:00 or 2026-12-01T15:30:00Z.",
+        "years": f"Give a date in the years {YEARS.start} to {YEARS.stop - 1}.",
     }
 
     def enforce_timezone(self, value):
         if timezone.is_naive(value):
             self.fail("naive")
+        if value.year not in YEARS:  # 9999-12-31 plus a day, or minus an offset, is no date at all
+            self.fail("years")
         return super().enforce_timezone(value)
 
 
@@ -405,9 +409,12 @@ class DayOrMomentField(AwareDateTimeField):
     def to_internal_value(self, value):
         if isinstance(value, str) and DAY.fullmatch(value):
             try:
-                return date.fromisoformat(value)
+                day = date.fromisoformat(value)
             except ValueError:
                 self.fail("day", value=value)
+            if day.year not in YEARS:
+                self.fail("years")
+            return day
         if isinstance(value, str) and ":" not in value:
             self.fail("day", value=value)  # a date in another form ("12/5/2026"): say which forms work
         return super().to_internal_value(value)

@@ -22,7 +22,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from caregiver import selectors, services
 from caregiver.models import Appointment
-from caregiver.validators import local_to_utc
+from caregiver.validators import YEARS, local_to_utc
 from messaging.models import InboundMessage
 from messaging.selectors import clinic_rule_problems, family_preview, family_timeline
 
@@ -389,6 +389,9 @@ def tomorrow(request: HttpRequest) -> HttpResponse:
     except ValueError:
         day = None
         messages.error(request, "Give the day as YYYY-MM-DD; showing tomorrow.")
+    if day is not None and day.year not in YEARS:
+        day = None
+        messages.error(request, f"Give a day in the years {YEARS.start} to {YEARS.stop - 1}; showing tomorrow.")
     day = day or today + timedelta(days=1)
     if request.method == "POST":
         chosen = request.POST.get("appointment", "")
