@@ -12,16 +12,22 @@ from __future__ import annotations
 
 import logging
 import re
+import unicodedata
+from urllib.parse import unquote
 
 # A path whose segment after these prefixes is a secret (portal/urls.py, messaging/urls.py). The
-# prefix must begin the path (or follow a scheme and host), so /staff/alerts/5/ stays readable.
+# prefix must begin the path (or follow a scheme and host), so /staff/alerts/5/ stays readable; any
+# case and doubled slashes count (Django serves //p/<token>/ and a misspelt /P/<token>/ is still a
+# valid token in the log), and everything after the prefix up to the query is masked.
 # tests/security/test_logs_pii.py walks the URLconf: a new route with a secret must be added here.
 _SECRET_PATH = re.compile(
-    r"(?<![\w/.%-])(?P<prefix>(?:https?://[^/\s\"'<>]+)?/(?:p|unsubscribe|email/confirm|ride|alerts|calendar)/)"
-    r"(?P<secret>[^/?#\s\"'<>]+?)(?P<end>\.ics|[/?#\s\"'<>]|$)"
+    r"(?i)(?<![\w/.%-])(?P<prefix>(?:https?://[^/\s\"'<>]+)?/+(?:p|unsubscribe|email/+confirm|ride|alerts|calendar)/+)"
+    r"(?P<secret>[^?#\s\"'<>]+)"
 )
-# Search boxes (staff families, the admin's lists): what was typed may be a name, a phone, an email.
-_SEARCH_QUERY = re.compile(r"(?:(?<=[?&])|^)(?P<name>q|search)=[^&#\s\"']*")
+# Search boxes (staff families, the admin's lists) and anything named like a secret in a query.
+_SEARCH_QUERY = re.compile(
+    r"(?i)(?:(?<=[?&])|^)(?P<name>q|search|token|key|sig|signature|code|phone|email)=[^&#\s\"']*"
+)
 _EMAIL = re.compile(
     r"(?P<first>[A-Za-z0-9_+-])[A-Za-z0-9._%+-]*(?P<at>@|%40)(?P<domain>[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,})"
 )
@@ -42,18 +48,32 @@ def _phone(match: re.Match[str]) -> str:
 
 
 def _secret_path(match: re.Match[str]) -> str:
-    return f"{match['prefix']}[token]{match['end']}"
+    secret = match["secret"]
+    end = ".ics" if secret.lower().endswith(".ics") else "/" if secret.endswith("/") else ""
+    return f"{match['prefix']}[token]{end}"
 
 
-def pii_mask(text: str) -> str:
-    """`text` with secrets in links, search terms, email addresses and phone numbers masked:
-    /p/[token]/, ?q=[masked], j***@example.org, +1******0143. Masking masked text changes nothing."""
-    if not text:
-        return text
+def _mask(text: str) -> str:
     text = _SECRET_PATH.sub(_secret_path, text)
     text = _SEARCH_QUERY.sub(r"\g<name>=[masked]", text)
     text = _EMAIL.sub(r"\g<first>***@\g<domain>", text)
     return _PHONE.sub(_phone, text)
+
+
+def pii_mask(text: str) -> str:
+    """`text` with secrets in links, search terms, email addresses and phone numbers masked:
+    /p/[token]/, ?q=[masked], j***@example.org, +1******0143. Masking masked text changes nothing.
+
+    A line that hides one only when read as a browser would (percent-encoded, %2B1%20202…, or in
+    full-width digits) is logged as read that way, masked; any other line is left as it was.
+    """
+    if not text:
+        return text
+    masked = _mask(text)
+    decoded = unicodedata.normalize("NFKC", unquote(masked))
+    if decoded != masked and _mask(decoded) != decoded:
+        return _mask(decoded)  # something hid behind the encoding: logged as read, masked
+    return masked
 
 
 class PiiMaskFilter(logging.Filter):

@@ -165,6 +165,30 @@ def test_phones_emails_secret_links_and_searches_are_masked_and_the_rest_left_al
     assert pii_mask(pii_mask(line)) == pii_mask(line)
 
 
+@pytest.mark.parametrize(
+    ("line", "masked"),
+    [
+        # Found by the outside tester: Django serves these, and the token in them is valid.
+        ('"GET //p/eyJjIjoyOTIs:1xZ:abc/ HTTP/1.1" 200', '"GET //p/[token]/ HTTP/1.1" 200'),
+        ('"GET ///calendar/Zq9x.ics HTTP/1.1" 200', '"GET ///calendar/[token].ics HTTP/1.1" 200'),
+        ("GET /P/abc:def/", "GET /P/[token]/"),
+        ("GET /p/%20abc:def/", "GET /p/[token]/"),
+        ("GET /p/[token]/eyJabc:def/", "GET /p/[token]/"),
+        ("GET /x/?token=eyJabc:def&a=1", "GET /x/?token=[masked]&a=1"),
+        ("GET /staff/?phone=(202)%20555-0160", "GET /staff/?phone=[masked]"),
+        ("GET /a?n=%2B1%20202%20555%200160", "GET /a?n=+1******0160"),
+        ("from em2%2540example.com", "from e***@example.com"),
+        ("call ２０２ ５５５ ０１６０", "call ******0160"),
+        # And what must stay as it was.
+        ("GET /static/portal/site.css 100%", "GET /static/portal/site.css 100%"),
+        ("GET /staff/alerts/5/?page=2", "GET /staff/alerts/5/?page=2"),
+    ],
+)
+def test_secrets_in_unusual_spellings_are_masked_too(line, masked):
+    assert pii_mask(line) == masked
+    assert pii_mask(masked) == masked
+
+
 def _routes(patterns, prefix=""):
     for pattern in patterns:
         if isinstance(pattern, URLResolver):
