@@ -20,9 +20,11 @@ from django.utils import timezone
 
 from .validators import (
     enrollment_code_generate,
+    phone_to_e164,
     quiet_hours_problems,
     sms_countries_parse,
     sms_name_problem,
+    validate_clinic_name,
     validate_e164,
     validate_loved_one_name,
     validate_one_line,
@@ -93,7 +95,7 @@ class PlanInput(models.Model):
 class Clinic(PlanInput, TimeStamped):
     """A clinic that enrolls families. Its settings shape every message its caregivers get."""
 
-    name = models.CharField(max_length=120, validators=[validate_one_line])
+    name = models.CharField(max_length=120, validators=[validate_clinic_name])
     slug = models.SlugField(max_length=60, unique=True)
     time_zone = models.CharField(max_length=64, default="America/New_York", validators=[validate_time_zone])
     contact_phone = models.CharField(
@@ -182,6 +184,16 @@ class Clinic(PlanInput, TimeStamped):
 
     class Meta:
         ordering = ["name"]
+        constraints = [
+            # Inbound texts find their clinic by the number they were sent to: two clinics on one
+            # number would read each other's caregivers' texts, and their STOPs.
+            models.UniqueConstraint(
+                fields=["twilio_from_number"],
+                condition=~Q(twilio_from_number=""),
+                name="clinic_sender_number_unique",
+                violation_error_message="Another clinic already sends from this number.",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -241,6 +253,13 @@ class OnCallContact(TimeStamped):
     def clean(self) -> None:
         if not self.phone and not self.email:
             raise ValidationError("Give a mobile number, an email address, or both.")
+        if self.phone and self.clinic_id:
+            # Crisis pages are texts: to a person's mobile, in a country the clinic texts (a premium
+            # or foreign number here would be paid for on every page, and reach nobody on call).
+            try:
+                phone_to_e164(self.phone, require_mobile=True, countries=self.clinic.sms_country_codes)
+            except ValidationError as exc:
+                raise ValidationError({"phone": exc.messages}) from exc
 
 
 class ClinicClosure(TimeStamped):

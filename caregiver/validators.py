@@ -70,17 +70,23 @@ def phone_to_e164(
     if reason in _NOT_POSSIBLE:
         raise ValidationError(f"“{shown}” {_NOT_POSSIBLE[reason]} for a phone number.", code="invalid_phone")
     if not phonenumbers.is_valid_number(number):
+        # Which country's numbers it was read as: the one its country code names, else the default.
+        country = phonenumbers.region_code_for_country_code(number.country_code)
+        where = country_name(country if country != phonenumbers.UNKNOWN_REGION else region)
         raise ValidationError(
-            f"“{shown}” is not a valid phone number in "
-            f"{phonenumbers.region_code_for_number(number) or region}. Check the digits and the country code.",
+            f"“{shown}” is not a valid phone number in {where}. Check the digits and the country code.",
             code="invalid_phone",
         )
     kind = phonenumbers.number_type(number)
+    if require_mobile and kind == PhoneNumberType.PAGER:
+        raise ValidationError(f"“{shown}” is a pager number; text messages need a mobile number.", code="landline")
     if require_mobile and kind in _CANNOT_TEXT:
         raise ValidationError(f"“{shown}” looks like a landline; text messages need a mobile number.", code="landline")
     if require_mobile and kind in _NOT_A_PERSON:
+        what = _NOT_A_PERSON[kind]
         raise ValidationError(
-            f"“{shown}” is a {_NOT_A_PERSON[kind]} number, not a person's mobile: text messages need a mobile number.",
+            f"“{shown}” is {'an' if what[0] in 'aeiou' else 'a'} {what} number, not a person's mobile: "
+            "text messages need a mobile number.",
             code="not_mobile",
         )
     if countries is not None and phonenumbers.region_code_for_number(number) not in countries:
@@ -160,8 +166,6 @@ def local_to_utc(naive: datetime, *, time_zone: str) -> datetime:
     A time that does not exist (skipped when clocks go forward) is refused with a message;
     a time that happens twice (clocks go back) means the first of the two.
     """
-    if naive.year not in YEARS:
-        raise ValidationError(f"Give a date in the years {YEARS.start} to {YEARS.stop - 1}.", code="years")
     if naive.tzinfo is not None:
         return naive.astimezone(UTC)
     validate_time_zone(time_zone)
@@ -289,6 +293,15 @@ def validate_loved_one_name(value: str) -> None:
     _refuse_health_words(value)
 
 
+def validate_clinic_name(value: str) -> None:
+    """A clinic's name: in texts (when it has no SMS name), emails and pages, so one line, and
+    nothing a phone or mail program would show as a link or a tag."""
+    validate_one_line(value)
+    if any(ch in "<>[]" for ch in value or ""):
+        raise ValidationError("Leave out < > [ and ]: the name appears in emails and texts.")
+    _refuse_web_addresses(value)
+
+
 def validate_sms_name(value: str) -> None:
     """How texts name a clinic: short and plain. (Whether it may name the treatment depends on the
     clinic's discreet mode: Clinic.clean.)"""
@@ -346,6 +359,10 @@ def quiet_hours_problems(*, quiet_start: time, quiet_end: time, tip_time: time |
     cancel the reminders), and the tip time must be outside them.
     """
     problems: dict[str, str] = {}
+    if quiet_start == quiet_end:
+        # Read as "no quiet hours", texts could come at any hour of the night; read as "all day",
+        # none at all. Either way not what anyone meant: one rule for the page and the API.
+        return {"quiet_end": "Quiet hours need a different start and end."}
     day = range(_minutes(EARLIEST), _minutes(LATEST))
     open_minutes = sum(
         1 for minute in day if not _in_quiet_hours(time(minute // 60, minute % 60), quiet_start, quiet_end)

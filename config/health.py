@@ -11,7 +11,7 @@ from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from config.operator import operator_alerts
 
@@ -73,7 +73,7 @@ def provider_status() -> tuple[dict[str, object], dict[str, object]]:
 
 
 @never_cache
-@require_GET
+@require_safe
 def healthz(request: HttpRequest) -> JsonResponse:
     """200 while this service can do its work, 503 when the database or the broker is down.
 

@@ -9,6 +9,7 @@ like any other message; the escalation tick is a beat job over an index of what 
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -257,6 +258,20 @@ def _notify(alert: CrisisAlert, *, contacts: list[OnCallContact], now: datetime)
     return len(created)
 
 
+# Anything a mail program would make a link of: a scheme, "www.", or a dotted name ending in a
+# lowercase word of letters (evil.example, bit.ly/x). Initials and numbers ("J.R.", "3.5 mg") are not.
+_LINKISH = re.compile(r"(?i:https?://|www\.)\S+|\b[\w-]+(?:\.[\w-]+)*\.[a-z]{2,24}\b(?:/\S*)?")
+
+
+def links_defanged(text: str) -> str:
+    """A caregiver's words quoted to staff, with any address in them made unclickable, as security
+    teams quote phishing: https[:]//evil[.]example/x. Staff can still read it; no mail program
+    links it, so a text cannot put a look-alike of our "Say you're on it" link in front of on-call."""
+    return _LINKISH.sub(lambda m: m.group().replace("://", "[:]//").replace(".", "[.]"), text).translate(
+        {ord("<"): "‹", ord(">"): "›"}
+    )
+
+
 def text_context(*, inbound: InboundMessage, clinic: Clinic, caregiver: Caregiver | None) -> dict[str, str]:
     """What an email to staff says about a text: who sent it, for whom, when, what, and where to look."""
     received = inbound.received_at.astimezone(ZoneInfo(clinic.time_zone))
@@ -275,8 +290,9 @@ def text_context(*, inbound: InboundMessage, clinic: Clinic, caregiver: Caregive
         "caregiver_phone": phone,
         "received_at": f"{received:%b} {received.day}, {received:%I:%M %p}".replace(" 0", " "),
         # One line, so a blank line in what they wrote cannot break the quote it is shown in.
-        # Shown as written: message_render escapes it for the HTML email (no link of theirs works).
-        "message_text": " ".join(inbound.body.split())[:320],
+        # As written but for any address in it (links_defanged); message_render escapes it for the
+        # HTML email as well.
+        "message_text": links_defanged(" ".join(inbound.body.split())[:320]),
         "family_url": page or f"{settings.PUBLIC_BASE_URL}{reverse('portal:alerts')}",
     }
 

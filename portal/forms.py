@@ -168,9 +168,7 @@ class PreferencesForm(forms.Form):
         data = super().clean()
         if not data.get("sms") and not data.get("email"):
             raise ValidationError("Choose text messages, email or both. To get nothing at all, use “Stop everything”.")
-        if data.get("quiet_start") and data.get("quiet_start") == data.get("quiet_end"):
-            self.add_error("quiet_end", "Quiet hours need a different start and end.")
-        elif data.get("quiet_start") and data.get("quiet_end"):
+        if data.get("quiet_start") and data.get("quiet_end"):
             problems = quiet_hours_problems(
                 quiet_start=data["quiet_start"], quiet_end=data["quiet_end"], tip_time=data.get("tip_time")
             )

@@ -1,5 +1,6 @@
 """factory_boy factories. They build valid rows directly; tests of behaviour call services."""
 
+import itertools
 from datetime import timedelta
 
 import factory
@@ -18,6 +19,8 @@ from caregiver.models import (
     StaffMembership,
 )
 
+_SENDERS = itertools.count()
+
 
 class ClinicFactory(factory.django.DjangoModelFactory):
     class Meta:
@@ -28,7 +31,15 @@ class ClinicFactory(factory.django.DjangoModelFactory):
     time_zone = "America/New_York"
     contact_phone = "+12025550100"
     contact_email = factory.Sequence(lambda n: f"care{n}@clinic.example")
-    twilio_from_number = "+12025550199"
+    # Each clinic sends from a number of its own (a database constraint): the first of a test gets
+    # the number tests text to, the others numbers after it.
+    twilio_from_number = factory.LazyFunction(
+        lambda: (
+            "+12025550199"
+            if not Clinic.objects.filter(twilio_from_number="+12025550199").exists()
+            else f"+1312555{1000 + next(_SENDERS) % 8000:04d}"
+        )
+    )
     sms_mps = 1000  # the rate limit has its own test; elsewhere it would only make tests wait
 
 

@@ -10,7 +10,7 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from messaging import alerts, selectors
 from messaging.models import CrisisAlert
@@ -35,14 +35,14 @@ def _alert(request: HttpRequest, pk: int) -> CrisisAlert:
 
 
 @staff_required
-@require_GET
+@require_safe
 def alert_list(request: HttpRequest) -> HttpResponse:
     page = Paginator(selectors.crisis_alerts_for_user(user=request.user), 50).get_page(request.GET.get("page"))
     return render(request, "portal/staff/alerts.html", {"page": page})
 
 
 @staff_required
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def alert_detail(request: HttpRequest, pk: int) -> HttpResponse:
     alert = _alert(request, pk)
     form = CloseForm(posted(request))
@@ -84,7 +84,7 @@ def alert_acknowledge(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("portal:alert", pk=alert.pk)
 
 
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def alert_ack_link(request: HttpRequest, token: str) -> HttpResponse:
     """The link in an alert's email and SMS. Opening it shows the text; the button acknowledges, so
     a mail scanner that opens links acknowledges nothing."""
@@ -98,7 +98,7 @@ def alert_ack_link(request: HttpRequest, token: str) -> HttpResponse:
 
 
 @staff_required
-@require_GET
+@require_safe
 def texts(request: HttpRequest) -> HttpResponse:
     show = request.GET.get("show", "")
     if show not in TEXT_FILTERS:

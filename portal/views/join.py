@@ -77,7 +77,7 @@ def _codes_limited(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespo
     return wrapper
 
 
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def join_start(request: HttpRequest) -> HttpResponse:
     form = JoinCodeForm(posted(request))
     if request.method == "POST":
@@ -94,7 +94,7 @@ def join_start(request: HttpRequest) -> HttpResponse:
 
 
 @_codes_limited
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def join(request: HttpRequest, code: str) -> HttpResponse:
     clinic = _clinic(code, request)
     form = SignupForm(posted(request), initial={"time_zone": clinic.time_zone})
@@ -203,7 +203,7 @@ def _signed_up(request: HttpRequest, clinic: Clinic) -> Caregiver | None:
 
 
 @_codes_limited
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def join_confirm(request: HttpRequest, code: str) -> HttpResponse:
     """Type the SMS code (or ask for a new one); says where the email link went."""
     clinic = _clinic(code, request)
@@ -282,7 +282,7 @@ def join_done(request: HttpRequest, code: str) -> HttpResponse:
     return render(request, "portal/join/done.html", context)
 
 
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def email_confirm(request: HttpRequest, token: str) -> HttpResponse:
     """GET shows a button; POST confirms. Mail scanners that open links must not confirm for people."""
     confirmation = (

@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
-from caregiver.models import LovedOne
+from caregiver.models import Caregiver, LovedOne
 from messaging.phone import (
     family_next_send,
     phone_caregivers,
@@ -36,14 +36,19 @@ def _page(caregiver_id: int) -> str:
     return f"{reverse('portal:dev-phone')}?c={caregiver_id}#latest"
 
 
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def phone(request: HttpRequest) -> HttpResponse:
     _local_only()
     people = list(phone_caregivers())
     raw = request.POST.get("caregiver") if request.method == "POST" else request.GET.get("c")
     chosen = next((c for c in people if str(c.pk) == raw), None)
+    if chosen is None and raw and raw.isdigit():
+        # Anyone with a number, not only the latest shown: a reply must never go out as someone else.
+        chosen = Caregiver.objects.filter(pk=int(raw)).exclude(phone="").first()
     if raw and chosen is None:
         messages.error(request, "That number is not on this phone's list; pick one below.")
+        if request.method == "POST":
+            return redirect("portal:dev-phone")  # sent as nobody, rather than as the first on the list
     chosen = chosen or (people[0] if people else None)
     if request.method == "POST":
         if chosen is None:

@@ -18,7 +18,7 @@ from .calendar import feed_urls
 from .common import client_ip, errors_to_form
 
 
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def preferences(request: HttpRequest, token: str) -> HttpResponse:
     link = preferences_link(token)
     caregiver = Caregiver.objects.select_related("clinic").filter(pk=link[0]).first() if link else None

@@ -19,7 +19,7 @@ from caregiver.tokens import ride_link
 from messaging.rendering import appointment_context
 
 
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def ride(request: HttpRequest, token: str) -> HttpResponse:
     link = ride_link(token)
     caregiver = appointment = None

@@ -18,7 +18,7 @@ from django.db.models import Exists, OuterRef
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from caregiver import selectors, services
 from caregiver.models import Appointment
@@ -64,7 +64,7 @@ def _appointment(request: HttpRequest, pk: int) -> Appointment:
 
 
 @staff_required
-@require_GET
+@require_safe
 def families(request: HttpRequest) -> HttpResponse:
     search = request.GET.get("q", "")
     show = request.GET.get("show", "")
@@ -89,7 +89,7 @@ def families(request: HttpRequest) -> HttpResponse:
 
 
 @staff_required
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def family(request: HttpRequest, pk: int) -> HttpResponse:
     loved_one = _family(request, pk)
     zone = loved_one.clinic.time_zone
@@ -133,7 +133,7 @@ def family(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @staff_required
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def enroll(request: HttpRequest) -> HttpResponse:
     clinics = selectors.clinics_for_user(user=request.user)
     form = FamilyForm(posted(request), clinics=clinics)
@@ -209,7 +209,7 @@ def _errors_to_enroll(exc: ValidationError, form, caregiver_forms, appointment_f
 
 
 @staff_required
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def reschedule(request: HttpRequest, pk: int) -> HttpResponse:
     appointment = _appointment(request, pk)
     zone = ZoneInfo(appointment.loved_one.clinic.time_zone)
@@ -274,7 +274,7 @@ def caregiver_reinvite(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @staff_required
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def course(request: HttpRequest, pk: int) -> HttpResponse:
     """Plan a course in two steps: the pattern, then the list of sessions to review and edit."""
     loved_one = _family(request, pk)
@@ -357,7 +357,7 @@ def _errors_to_sessions(exc: ValidationError, sessions, pattern, *, chosen_forms
 
 
 @staff_required
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def csv_import(request: HttpRequest) -> HttpResponse:
     """Upload, preview with per-row errors, then import. Nothing is saved unless every row is valid."""
     return import_flow(
@@ -377,7 +377,7 @@ def csv_import(request: HttpRequest) -> HttpResponse:
 
 
 @staff_required
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def tomorrow(request: HttpRequest) -> HttpResponse:
     """Every session tomorrow (or on ?day=YYYY-MM-DD) with its ride home: who is driving, or nobody
     yet, so the front desk can call the families still without one."""

@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from caregiver import selectors, services
 
@@ -19,7 +19,7 @@ from .staff import staff_required
 
 
 @staff_required
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def appointment_import(request: HttpRequest) -> HttpResponse:
     """Appointments for families already enrolled, from a CSV file (see appointment_import)."""
     return import_flow(
@@ -45,7 +45,7 @@ TEMPLATES = {
 
 
 @staff_required
-@require_GET
+@require_safe
 def import_template(request: HttpRequest, kind: str) -> HttpResponse:
     """A CSV with the columns an import reads and example rows, to fill in a spreadsheet."""
     if kind not in TEMPLATES:
@@ -57,7 +57,7 @@ def import_template(request: HttpRequest, kind: str) -> HttpResponse:
 
 
 @staff_required
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def closures(request: HttpRequest) -> HttpResponse:
     """The clinic's coming closure days (holidays): the course planner moves sessions off them."""
     clinics = selectors.clinics_for_user(user=request.user)

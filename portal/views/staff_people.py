@@ -12,7 +12,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from caregiver import selectors, services
 from caregiver.models import Caregiver, LovedOne
@@ -30,7 +30,7 @@ def _caregiver(request: HttpRequest, pk: int) -> Caregiver:
 
 
 @staff_required
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def caregiver_edit(request: HttpRequest, pk: int) -> HttpResponse:
     caregiver = _caregiver(request, pk)
     family = caregiver.loved_ones.order_by("pk").first()
@@ -58,7 +58,7 @@ def caregiver_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @staff_required
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def caregiver_add(request: HttpRequest, pk: int) -> HttpResponse:
     family = _family(request, pk)
     form = StaffCaregiverForm(posted(request))
@@ -107,7 +107,7 @@ def appointment_ride(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @staff_required
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def family_rename(request: HttpRequest, pk: int) -> HttpResponse:
     family = _family(request, pk)
     form = RenameForm(posted(request), initial={"first_name": family.first_name})
@@ -130,7 +130,7 @@ def family_rename(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @staff_required
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def family_archive(request: HttpRequest, pk: int) -> HttpResponse:
     """Confirm page, then archive: everything for the family stops at once."""
     family = _family(request, pk)
@@ -178,7 +178,7 @@ def family_restore(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @staff_required
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def family_merge(request: HttpRequest, pk: int) -> HttpResponse:
     """Choose the duplicate, see what will move, then merge."""
     keep = _family(request, pk)
@@ -206,7 +206,7 @@ def family_merge(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @staff_required
-@require_GET
+@require_safe
 def sign_ups(request: HttpRequest) -> HttpResponse:
     """Caregivers who signed themselves up lately, and whether they have confirmed."""
     days = request.GET.get("days", "14")

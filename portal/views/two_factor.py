@@ -17,7 +17,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_http_methods, require_safe
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from .. import selectors, services
@@ -110,7 +110,7 @@ def qr_path(data: str) -> tuple[int, str]:
 
 
 @login_required
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def two_factor_code(request: HttpRequest) -> HttpResponse:
     """After the password: the code from the staff member's authenticator app."""
     next_url = safe_next(request, request.POST.get("next") or request.GET.get("next"))
@@ -132,7 +132,7 @@ def two_factor_code(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def two_factor_setup(request: HttpRequest) -> HttpResponse:
     """Setting an authenticator app up: its QR code and secret, then its first code to confirm it.
 
@@ -168,7 +168,7 @@ def two_factor_setup(request: HttpRequest) -> HttpResponse:
 
 
 @staff_required
-@require_GET
+@require_safe
 def account(request: HttpRequest) -> HttpResponse:
     """The staff member's own sign-in settings: whether two-factor sign-in is on, and the idle timeout."""
     return render(

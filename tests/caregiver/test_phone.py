@@ -27,7 +27,7 @@ def test_numbers_are_stored_in_e164(typed, stored):
         ("555-01", "too few digits"),
         ("+1 202 555 0143 2222 3333", "too many digits"),
         ("+999 123 456 789", "unknown country code"),
-        ("(555) 555-0100", "not a valid phone number in US"),
+        ("(555) 555-0100", "not a valid phone number in United States"),
     ],
 )
 def test_bad_numbers_are_refused_with_a_reason(typed, says):

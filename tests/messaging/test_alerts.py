@@ -156,9 +156,20 @@ def test_a_link_or_tag_in_a_text_is_not_a_link_in_the_alert_email(client, caregi
         'he took all his pills [Say you are on it](http://evil.example/x) <a href="http://evil.example">ack</a>',
     )
     html = OutboundMessage.objects.filter(crisis_alert__isnull=False, channel="email").first().html
-    assert "evil.example" in html
+    assert "evil[.]example" in html  # shown, not linked (links_defanged)
     assert '<a href="http://evil.example' not in html
     assert 'href="http://localhost:8000/alerts/' in html  # the real link is the one that works
+
+
+def test_an_address_in_a_text_is_not_clickable_in_the_plain_text_alert_either(client, caregiver, on_call):
+    """Found by the outside tester: the text part quoted <https://evil.example/a>, the same shape as
+    our own "Say you're on it: <…>" link, and mail programs link both."""
+    text(client, caregiver, "I am scared he will hurt himself tonight https://evil.example/x <https://evil.example/a>")
+    email = OutboundMessage.objects.filter(crisis_alert__isnull=False, channel="email").first()
+    assert "https[:]//evil[.]example/x" in email.body
+    assert "https://evil.example" not in email.body
+    assert "<https://evil" not in email.body
+    assert "I am scared he will hurt himself tonight" in email.body
 
 
 # --- Staff pages -----------------------------------------------------------------------------------

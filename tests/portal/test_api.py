@@ -324,6 +324,15 @@ def test_staff_change_a_caregivers_preferences(api, ours):
     assert (ours["caregiver"].tip_frequency, ours["caregiver"].quiet_start.hour) == ("weekly", 20)
 
 
+def test_the_api_refuses_quiet_hours_the_preferences_page_would_refuse(api, ours):
+    """Found by the outside tester: the API took 12:00 to 12:00, and the caregiver's own page then
+    refused every save on a field they never touched. One rule for both."""
+    url = f"{API}/caregivers/{ours['caregiver'].pk}/"
+    response = api.patch(url, {"quiet_start": "12:00", "quiet_end": "12:00"}, format="json")
+    assert response.status_code == 400
+    assert response.json()["quiet_end"] == ["Quiet hours need a different start and end."]
+
+
 def test_a_patch_naming_a_field_that_cannot_be_changed_is_a_400_naming_it(api, ours):
     response = api.patch(f"{API}/caregivers/{ours['caregiver'].pk}/", {"status": "active", "name": "X"}, format="json")
     assert response.status_code == 400

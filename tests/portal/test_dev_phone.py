@@ -149,3 +149,15 @@ def test_an_invitation_enrolled_at_night_waits_on_the_phone_page_until_the_butto
         assert "Next text: the invitation to reply YES, due Thu 8:00 AM (their time)" in page
         Client().post(f"/dev/phone/families/{loved_one.pk}/send-next/", {"caregiver": caregiver.pk})
         assert "Reply YES" in text(Client().get(f"/dev/phone/?c={caregiver.pk}"))
+
+
+def test_a_reply_as_someone_not_on_the_phone_is_sent_as_nobody(invited):
+    """Found by the outside tester: a reply for a caregiver not among those listed went out as the
+    first one listed, and confirmed them."""
+    from messaging.models import InboundMessage
+
+    page = text(Client().post("/dev/phone/", {"caregiver": "999999", "body": "YES"}, follow=True))
+    assert "That number is not on this phone's list" in page
+    assert not InboundMessage.objects.exists()
+    invited.refresh_from_db()
+    assert invited.status != Caregiver.Status.ACTIVE

@@ -451,3 +451,9 @@ def test_the_clinics_own_number_is_not_a_caregivers_mobile(client, clinic_with_c
         assert response.status_code == 400
         assert "This is the clinic's own number" in text(response)
     assert not Caregiver.objects.exists()
+
+
+def test_public_pages_answer_head_as_they_answer_get(client, clinic):
+    """Link checkers and monitors ask with HEAD; it was a 405 (found by the outside tester)."""
+    for path in ("/join/", f"/join/{clinic.enrollment_code}/", "/healthz"):
+        assert client.head(path).status_code == 200, path

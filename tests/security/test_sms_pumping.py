@@ -41,7 +41,7 @@ def test_numbers_that_are_not_a_persons_mobile_get_no_code(content, clinic, type
     clinic.save()
     page = sign_up(Client(), clinic, ip="198.51.100.20", phone=typed)
     assert page.status_code == 400
-    assert f"is a {kind} number, not a person's mobile" in text(page)
+    assert f"is {'an' if kind[0] in 'aeiou' else 'a'} {kind} number, not a person's mobile" in text(page)
     assert codes_sent() == 0
 
 
