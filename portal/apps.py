@@ -11,6 +11,9 @@ class PortalConfig(AppConfig):
     name = "portal"
     verbose_name = "Pages and staff API"
 
+    def ready(self) -> None:
+        from . import checks  # noqa: F401 - registers the deployment checks
+
 
 class AdminConfig(admin_apps.AdminConfig):
     """django.contrib.admin with our site as `admin.site`: the same sign-in limits as /staff/login/."""

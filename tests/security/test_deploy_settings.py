@@ -31,6 +31,7 @@ def production_env(**changes: str) -> dict[str, str]:
         EMAIL_URL="smtp+tls://alongside:pw@smtp.example.org:587",
         DEFAULT_FROM_EMAIL="Alongside <hello@alongside.example.org>",
         OPERATOR_EMAILS="ops@alongside.example.org",
+        TRUSTED_PROXY_IPS="10.0.0.0/8",
     )
     env.update(changes)
     return env
@@ -56,8 +57,9 @@ def test_the_deploy_check_passes_with_nothing_silenced():
         ({"DJANGO_SECRET_KEY": "x" * 60}, "security.W009"),  # long, but not random
         ({"DJANGO_SECURE_SSL_REDIRECT": "false"}, "security.W008"),
         ({"DJANGO_SECURE_HSTS_SECONDS": "0"}, "security.W004"),
+        ({"TRUSTED_PROXY_IPS": ""}, "portal.W001"),  # behind a proxy: a redirect loop, one shared address
     ],
-    ids=["weak secret key", "no https redirect", "no hsts"],
+    ids=["weak secret key", "no https redirect", "no hsts", "no trusted proxy"],
 )
 def test_the_deploy_check_notices_a_weakened_setting(changes, warning):
     run = deploy_check(**changes)
