@@ -96,3 +96,15 @@ def test_no_page_template_has_inline_script_or_style():
         for match in INLINE.finditer(path.read_text())
     ]
     assert found == []
+
+
+def test_the_csrf_failure_page_is_ours_and_needs_no_inline_style(client):
+    """Django's own page styles itself inline, which the policy blocks: ours uses the site's stylesheet."""
+    from django.test import Client
+
+    page = Client(enforce_csrf_checks=True).post("/join/", {"code": "ABCDEFGH"})
+    assert page.status_code == 403
+    body = page.content.decode()
+    assert "Please try that again" in body
+    assert "<style" not in body
+    assert "style=" not in body
