@@ -63,6 +63,15 @@ def _trusted(address: str, networks: tuple[IPv4Network | IPv6Network, ...]) -> b
     return any(ip in network for network in networks)
 
 
+def _without_port(hop: str) -> str:
+    """An address as proxies write it: 198.51.100.7, 198.51.100.7:443, [2001:db8::1]:443 or 2001:db8::1."""
+    if hop.startswith("["):
+        return hop[1:].partition("]")[0]
+    if hop.count(":") == 1:
+        return hop.partition(":")[0]
+    return hop
+
+
 def forwarded_client(*, peer: str, forwarded_for: str, trusted_proxies: Iterable[str]) -> str:
     """The address that reached our first trusted proxy.
 
@@ -75,9 +84,9 @@ def forwarded_client(*, peer: str, forwarded_for: str, trusted_proxies: Iterable
     client = peer
     hops = [hop.strip() for hop in forwarded_for.split(",") if hop.strip()]
     while _trusted(client, networks) and hops:
-        hop = hops.pop()
+        hop = _without_port(hops.pop())
         try:
-            client = str(ip_address(hop.strip("[]")))
+            client = str(ip_address(hop))
         except ValueError:
             break  # a proxy of ours wrote something that is not an address: stop at the proxy
     return client

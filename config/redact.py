@@ -21,7 +21,7 @@ from urllib.parse import unquote
 # valid token in the log), and everything after the prefix up to the query is masked.
 # tests/security/test_logs_pii.py walks the URLconf: a new route with a secret must be added here.
 _SECRET_PATH = re.compile(
-    r"(?i)(?<![\w/.%-])(?P<prefix>(?:https?://[^/\s\"'<>]+)?/+(?:p|unsubscribe|email/+confirm|ride|alerts|calendar)/+)"
+    r"(?i)(?<![\w/.%-])(?P<prefix>(?:https?://[^/\s\"'<>]+)?/+(?:p|unsubscribe|email/+confirm|ride|alerts|calendar)/+(?:\s|%20)*)"
     r"(?P<secret>[^?#\s\"'<>]+)"
 )
 # Search boxes (staff families, the admin's lists) and anything named like a secret in a query.

@@ -76,7 +76,14 @@ class RateLimitedLoginMixin:
         if wait is not None:
             self.rate_limited_wait = wait
             raise ValidationError(too_many_message(wait), code="rate_limited")
-        cleaned = super().clean()  # a wrong password raises, and stays counted
+        try:
+            cleaned = super().clean()  # a wrong password raises, and stays counted
+        except ValidationError:
+            if getattr(self, "user_cache", None) is not None:
+                # The password was right; the account may not use this door (a clinic staff member
+                # at /admin/): no guess, so not counted against their sign-in at /staff/.
+                auth_succeeded(self.request, username)
+            raise
         auth_succeeded(self.request, username)
         return cleaned
 

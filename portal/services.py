@@ -61,10 +61,12 @@ def idempotency_key_store(
 # --- Two-factor sign-in ----------------------------------------------------------------------------
 
 
-def staff_device_start(*, user: AbstractBaseUser) -> TOTPDevice:
-    """The authenticator app a staff member is setting up: a new secret the first time, then the
-    same one until it is confirmed, so an app that scanned the code on one visit works on the next."""
-    device = TOTPDevice.objects.filter(user=user, confirmed=False).order_by("-id").first()
+def staff_device_start(*, user: AbstractBaseUser, pending_id: int | None = None) -> TOTPDevice:
+    """The authenticator app a staff member is setting up in this session (`pending_id`, kept in the
+    session): the same secret on every visit until it is confirmed, so an app that scanned it once
+    works. Another session gets a secret of its own: someone who learnt only the password and opened
+    the setup page cannot read the key the owner will later scan (only the confirmed one counts)."""
+    device = TOTPDevice.objects.filter(user=user, confirmed=False, pk=pending_id).first() if pending_id else None
     if device is not None:
         return device
     return TOTPDevice.objects.create(user=user, name="Authenticator app", confirmed=False)

@@ -131,6 +131,9 @@ def two_factor_code(request: HttpRequest) -> HttpResponse:
     return _render_code_page(request, "portal/staff/two_factor_code.html", {"form": form, "next": next_url}, problem)
 
 
+PENDING_KEY = "two_factor_pending"  # the device this session is setting up
+
+
 @login_required
 @require_http_methods(["GET", "HEAD", "POST"])
 def two_factor_setup(request: HttpRequest) -> HttpResponse:
@@ -142,7 +145,8 @@ def two_factor_setup(request: HttpRequest) -> HttpResponse:
     next_url = safe_next(request, request.POST.get("next") or request.GET.get("next"))
     if selectors.staff_device(user=request.user) is not None:
         return redirect(next_url if is_verified(request.user) else step_url("code", next_url))
-    device = services.staff_device_start(user=request.user)
+    device = services.staff_device_start(user=request.user, pending_id=request.session.get(PENDING_KEY))
+    request.session[PENDING_KEY] = device.pk
     form = _code_form(posted(request))
     problem = None
     if form.is_valid():

@@ -114,6 +114,21 @@ def test_reloading_the_setup_page_keeps_the_key_already_scanned(requiring_clinic
     assert TOTPDevice.objects.filter(user=staff_user).count() == 1
 
 
+def test_someone_with_only_the_password_cannot_read_the_key_the_owner_will_scan(requiring_clinic, staff_user):
+    """Found by the outside tester: every session saw the same pending key, so a password thief who
+    opened the setup page first held the owner's second factor once the owner turned it on."""
+    thief, owner = Client(), Client()
+    log_in(thief)
+    stolen = secret_on(thief.get("/staff/two-factor/setup/").content.decode())
+    log_in(owner)
+    key = secret_on(owner.get("/staff/two-factor/setup/").content.decode())
+    assert key != stolen
+    assert where(owner.post("/staff/two-factor/setup/", {"code": f"{totp(key):06d}"})) == "/staff/"
+    # Only the owner's app was kept.
+    assert TOTPDevice.objects.filter(user=staff_user).count() == 1
+    assert TOTPDevice.objects.get(user=staff_user).confirmed
+
+
 def test_a_wrong_code_at_setup_is_refused_with_a_clear_message(requiring_clinic, staff_user):
     client = Client()
     log_in(client)

@@ -97,6 +97,11 @@ def test_a_chain_of_our_proxies_is_walked_back_to_the_client():
     # A proxy that forwarded nothing, or garbage: the proxy itself, never a made-up address.
     assert forwarded_client(peer=PROXY, forwarded_for="", trusted_proxies=trusted) == PROXY
     assert forwarded_client(peer=PROXY, forwarded_for="not-an-ip", trusted_proxies=trusted) == PROXY
+    # Proxies that write the client's port (found by the outside tester: all were counted as the proxy).
+    assert forwarded_client(peer=PROXY, forwarded_for="198.51.100.7:443", trusted_proxies=trusted) == "198.51.100.7"
+    assert forwarded_client(peer=PROXY, forwarded_for="[2001:db8:9:9::1]:443", trusted_proxies=trusted) == (
+        "2001:db8:9:9::1"
+    )
 
 
 @given(

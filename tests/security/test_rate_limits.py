@@ -184,6 +184,15 @@ def test_the_admin_login_counts_and_obeys_the_same_limits(staff_user, settings):
     assert log_in("dana", PASSWORD).status_code == 429
 
 
+def test_a_coordinator_at_the_admin_door_with_the_right_password_is_not_counted(staff_user, settings):
+    """Found by the outside tester: the admin refuses clinic staff (not is_staff) with "enter the
+    correct username and password", and five right passwords there locked them out of /staff/."""
+    settings.STAFF_LOGIN_FAILURES_PER_USERNAME = 3
+    for _ in range(5):
+        assert log_in("dana", PASSWORD, path="/admin/login/").status_code == 200
+    assert log_in("dana", PASSWORD)["Location"] == "/staff/"
+
+
 # --- Staff API: throttles and guessed tokens ----------------------------------------------------------------
 
 
