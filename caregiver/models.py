@@ -375,6 +375,11 @@ class Caregiver(TimeStamped):
     sms_blocked_reason = models.CharField(
         max_length=120, blank=True, help_text="Set when the carrier says texts cannot reach this number."
     )
+    email_blocked_reason = models.CharField(
+        max_length=120, blank=True,
+        help_text="Set when the email provider says mail to this address bounced for good or was marked as spam.",
+    )
+    email_blocked_at = models.DateTimeField(null=True, blank=True)
     safety_tips_sms = models.BooleanField(
         default=False,
         help_text="Safety tips (warning signs, what to do in a crisis) by text as well as email. They name suicide.",
@@ -741,6 +746,11 @@ class AuditEvent(AppendOnly):
         CLINIC_CODE_RENEW = "clinic.code_renew", "Gave the clinic a new sign-up code"
         ALERT_ACKNOWLEDGE = "alert.acknowledge", "Acknowledged a crisis alert"
         ALERT_CLOSE = "alert.close", "Closed a crisis alert"
+        INBOX_REPLY = "inbox.reply", "Replied to a text"
+        INBOX_ASSIGN = "inbox.assign", "Assigned a conversation"
+        INBOX_HANDLE = "inbox.handle", "Marked a conversation handled"
+        INBOX_REOPEN = "inbox.reopen", "Reopened a conversation"
+        SAVED_REPLY = "inbox.saved_reply", "Changed the clinic's saved replies"
 
     class Target(models.TextChoices):
         FAMILY = "family", "Family"

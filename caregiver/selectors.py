@@ -177,13 +177,22 @@ def consent_of(caregiver: Caregiver, channel: str) -> bool | None:
     return {ConsentRecord.Action.OPT_IN: True, ConsentRecord.Action.OPT_OUT: False}.get(action)
 
 
+def address_blocked(*, caregiver: Caregiver, channel: str) -> str:
+    """Why the caregiver's address on `channel` cannot be reached ('' when it can): the carrier
+    says texts cannot reach the number, or the email provider says mail to the address bounced for
+    good or was reported as spam. Cleared when the address changes."""
+    if channel == ConsentRecord.Channel.SMS:
+        return caregiver.sms_blocked_reason
+    return caregiver.email_blocked_reason
+
+
 def caregiver_send_problem(
     *, caregiver: Caregiver, channel: str, opted_in: bool | None, now: datetime, asked_for: bool = False
 ) -> str:
     """May we send to this caregiver on this channel now? '' if we may, else why not:
 
     - `opted_out`: they said stop (on this address, or everywhere);
-    - `undeliverable`: no address on this channel, or the carrier says texts cannot reach it;
+    - `undeliverable`: no address on this channel, or it cannot be reached (`address_blocked`);
     - `paused`: they asked for a break that has not ended;
     - `no_consent`: this address has not been confirmed (never, or it is new);
     - `family_archived`: every family they support was archived (a course ended, a bereavement):
@@ -196,7 +205,7 @@ def caregiver_send_problem(
     """
     if opted_in is False or caregiver.status == Caregiver.Status.OPTED_OUT:
         return "opted_out"
-    if not address_of(caregiver, channel) or (channel == ConsentRecord.Channel.SMS and caregiver.sms_blocked_reason):
+    if not address_of(caregiver, channel) or address_blocked(caregiver=caregiver, channel=channel):
         return "undeliverable"
     if asked_for:
         return ""

@@ -172,6 +172,14 @@ class OutboundMessage(models.Model):
     crisis_alert = models.ForeignKey(
         "CrisisAlert", null=True, blank=True, on_delete=models.PROTECT, related_name="notifications"
     )
+    # A reply a staff member wrote in the inbox: the conversation it answers and who wrote it. A
+    # reply to a number we don't know has no caregiver, only its conversation (and clinic).
+    conversation = models.ForeignKey(
+        "Conversation", null=True, blank=True, on_delete=models.PROTECT, related_name="replies"
+    )
+    sent_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     channel = models.CharField(max_length=5, choices=Channel.choices)
     kind = models.CharField(max_length=12, choices=Kind.choices)
     to = models.CharField(max_length=254, blank=True, help_text="Address used; for caregivers, filled at send time.")
@@ -216,8 +224,10 @@ class OutboundMessage(models.Model):
         ]
         constraints = [
             models.CheckConstraint(
-                condition=Q(caregiver__isnull=False) | Q(kind="alert", clinic__isnull=False),
-                name="outbox_to_a_caregiver_or_a_clinic_alert",
+                condition=Q(caregiver__isnull=False)
+                | Q(kind="alert", clinic__isnull=False)
+                | Q(kind="reply", clinic__isnull=False, conversation__isnull=False),
+                name="outbox_to_a_caregiver_a_clinic_alert_or_a_conversation",
             ),
         ]
 
@@ -246,6 +256,142 @@ class OutboundMessage(models.Model):
         return self.clinic if self.clinic_id else self.caregiver.clinic
 
 
+class Conversation(models.Model):
+    """One person's texts with one clinic, for staff to read and answer: a row of the inbox.
+
+        open ─assign─▶ assigned ─handle─▶ handled
+          └──────────────handle──────────────▶ handled
+        handled ─a new text that needs a person─▶ open        (assigned keeps its assignee)
+        handled ─reopen─▶ open
+
+    One per caregiver and clinic, or, for a number we don't know, one per number and clinic. Texts
+    the service answered in full (STOP, YES, RIDE, PREFS…) join the thread but need nobody; any
+    other text, a crisis and a possible opt-out open it (messaging/inbox.py). `last_message_at`
+    orders the inbox, newest first.
+    """
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        ASSIGNED = "assigned", "Assigned"
+        HANDLED = "handled", "Handled"
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="conversations")
+    # A sign-up nobody confirmed is deleted with its conversation (its texts stay, unthreaded).
+    caregiver = models.ForeignKey(
+        Caregiver, null=True, blank=True, on_delete=models.CASCADE, related_name="conversations"
+    )
+    phone = models.CharField(max_length=20, blank=True, help_text="The number that last texted.")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.HANDLED)
+    assigned_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="conversations"
+    )
+    last_message_at = models.DateTimeField(db_index=True)
+    last_inbound_at = models.DateTimeField(null=True, blank=True)
+    handled_at = models.DateTimeField(null=True, blank=True)
+    handled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-last_message_at", "-id"]
+        indexes = [models.Index(fields=["clinic", "status", "-last_message_at"], name="inbox_clinic_status")]
+        constraints = [
+            models.CheckConstraint(condition=Q(status__in=["open", "assigned", "handled"]), name="inbox_status"),
+            models.CheckConstraint(
+                condition=~Q(status="assigned") | Q(assigned_to__isnull=False), name="inbox_assigned_to_someone"
+            ),
+            models.CheckConstraint(
+                condition=Q(caregiver__isnull=False) | ~Q(phone=""), name="inbox_a_caregiver_or_a_number"
+            ),
+            models.UniqueConstraint(
+                fields=["clinic", "caregiver"], condition=Q(caregiver__isnull=False), name="inbox_one_per_caregiver"
+            ),
+            models.UniqueConstraint(
+                fields=["clinic", "phone"], condition=Q(caregiver__isnull=True), name="inbox_one_per_unknown_number"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.caregiver or self.phone} at {self.clinic} ({self.get_status_display()})"
+
+
+class SavedReply(models.Model):
+    """A reply a clinic's staff send often, ready to insert and edit before sending."""
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="saved_replies")
+    title = models.CharField(max_length=60)
+    body = models.TextField(max_length=640)
+    position = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["clinic", "position", "title", "id"]
+        verbose_name_plural = "saved replies"
+        constraints = [models.UniqueConstraint(fields=["clinic", "title"], name="saved_reply_title_per_clinic")]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class TipResponse(models.Model):
+    """A caregiver's answer to "Was this helpful?" about one tip they got: one per message, the
+    latest answer kept (a second click or reply changes it)."""
+
+    class Value(models.TextChoices):
+        HELPFUL = "helpful", "Helpful"
+        NOT_FOR_ME = "not_for_me", "Not for me"
+
+    message = models.OneToOneField(OutboundMessage, on_delete=models.CASCADE, related_name="tip_response")
+    tip = models.ForeignKey(Tip, on_delete=models.CASCADE, related_name="responses")
+    caregiver = models.ForeignKey(Caregiver, on_delete=models.CASCADE, related_name="tip_responses")
+    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="tip_responses")
+    value = models.CharField(max_length=10, choices=Value.choices)
+    channel = models.CharField(max_length=5, choices=OutboundMessage.Channel.choices)
+    responded_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-responded_at", "-id"]
+        indexes = [models.Index(fields=["clinic", "responded_at"], name="tip_response_clinic_time")]
+        constraints = [
+            models.CheckConstraint(condition=Q(value__in=["helpful", "not_for_me"]), name="tip_response_value")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_value_display()}: {self.tip} ({self.caregiver})"
+
+
+class EmailEvent(models.Model):
+    """What the email provider told us about an address (django-anymail's tracking webhook): a
+    hard bounce or a spam complaint blocks the address until the caregiver's email changes.
+    `event_id` is the provider's, so a webhook delivered twice records one event."""
+
+    class Kind(models.TextChoices):
+        BOUNCED = "bounced", "Bounced"
+        COMPLAINED = "complained", "Marked as spam"
+        REJECTED = "rejected", "Refused by the provider"
+
+    event_id = models.CharField(max_length=200, unique=True)
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    caregiver = models.ForeignKey(
+        Caregiver, null=True, blank=True, on_delete=models.SET_NULL, related_name="email_events"
+    )
+    clinic = models.ForeignKey(Clinic, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    message = models.ForeignKey(OutboundMessage, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    description = models.CharField(max_length=200, blank=True)
+    occurred_at = models.DateTimeField()
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+        indexes = [models.Index(fields=["clinic", "occurred_at"], name="email_event_clinic_time")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} at {self.occurred_at:%Y-%m-%d %H:%M}"
+
+
 class InboundMessage(models.Model):
     """Every text a caregiver (or anyone) sent us, with what we did about it.
 
@@ -265,6 +411,7 @@ class InboundMessage(models.Model):
         REVIEW = "review", "May be an opt-out: for staff to read"
         STORED = "stored", "Kept for clinic staff"
         UNKNOWN_SENDER = "unknown_sender", "From a number we do not know"
+        TIP_RESPONSE = "tip_response", "Answered “Was this helpful?”"
 
     message_sid = models.CharField(max_length=64, unique=True)
     from_number = models.CharField(max_length=20)
@@ -276,6 +423,9 @@ class InboundMessage(models.Model):
     reading = models.CharField(max_length=40, blank=True, help_text="The reading rule that matched, if any.")
     reply = models.TextField(blank=True)
     auto_replied = models.BooleanField(default=False, help_text="The reply was the once-a-day auto-reply.")
+    conversation = models.ForeignKey(
+        Conversation, null=True, blank=True, on_delete=models.SET_NULL, related_name="texts"
+    )
     received_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:

@@ -304,7 +304,8 @@ def caregiver_update(*, caregiver: Caregiver, by: AbstractBaseUser | None = None
         changed += ["sms_blocked_reason", "phone_since"]
     if "email" in changed:
         caregiver.email_since = timezone.now()
-        changed.append("email_since")
+        caregiver.email_blocked_reason, caregiver.email_blocked_at = "", None
+        changed += ["email_since", "email_blocked_reason", "email_blocked_at"]
     caregiver.full_clean()
     caregiver.save(update_fields=[*changed, "updated_at"])
     audit_record(
