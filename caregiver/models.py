@@ -376,7 +376,8 @@ class Caregiver(TimeStamped):
         max_length=120, blank=True, help_text="Set when the carrier says texts cannot reach this number."
     )
     email_blocked_reason = models.CharField(
-        max_length=120, blank=True,
+        max_length=120,
+        blank=True,
         help_text="Set when the email provider says mail to this address bounced for good or was marked as spam.",
     )
     email_blocked_at = models.DateTimeField(null=True, blank=True)
