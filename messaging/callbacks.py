@@ -55,7 +55,7 @@ def status_callback_record(*, message_id: int | None, message_sid: str, status: 
     if not moved:
         # Already this far or further; a callback that beat our record of the send still leaves its SID.
         OutboundMessage.objects.filter(pk=message.pk, provider_id="").update(provider_id=message_sid, sent_at=now)
-    if error_code == "21610" and message.kind != OutboundMessage.Kind.ALERT:
+    if error_code == "21610" and message.kind != OutboundMessage.Kind.ALERT and message.caregiver_id is not None:
         caregiver_services.caregiver_opt_out(
             caregiver=message.caregiver, channel=ConsentRecord.Channel.SMS, source=ConsentRecord.Source.SMS
         )

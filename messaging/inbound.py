@@ -30,7 +30,7 @@ from caregiver.selectors import address_confirmed, caregiver_consent
 from content.models import MessageTemplate
 from content.validation import TemplateRenderError
 
-from . import alerts, discretion, reading, rendering
+from . import alerts, discretion, inbox, reading, rendering
 from .models import CrisisAlert, InboundMessage, OutboundMessage
 from .reading import (
     HELP,
@@ -143,6 +143,11 @@ def _receive(
             return _earlier(message_sid)
         inbound.action, inbound.reply = _act(inbound, reading=reading, clinic=clinic, caregiver=caregiver, now=now)
         inbound.save(update_fields=["action", "reply", "auto_replied"])
+        # Into the clinic's inbox, in the same transaction: a text that needs a person opens its
+        # conversation, one the service answered in full (STOP, RIDE…) just joins the thread.
+        inbox.conversation_text_add(
+            inbound=inbound, needs_a_person=inbox.needs_a_person(action=inbound.action, body=body), now=now
+        )
         if inbound.reply and caregiver is not None:
             _record_reply(caregiver, message_sid, inbound.reply, now)
     return InboundResult(action=inbound.action, reply=inbound.reply)

@@ -12,6 +12,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.db.models import Q
+from django.utils import timezone
 
 from caregiver.models import Appointment, Caregiver, Clinic, plan_mark
 from content.models import Tip
@@ -251,6 +252,13 @@ class OutboundMessage(models.Model):
         return ""
 
     @property
+    def fixed_address(self) -> bool:
+        """`to` was set when the row was made and is sent to as it is: an alert to clinic staff, or a
+        staff reply to a number we don't know. Every other row goes to the caregiver's address at
+        send time (a number changed meanwhile is not texted the old one's words)."""
+        return self.kind == self.Kind.ALERT or self.caregiver_id is None
+
+    @property
     def sender_clinic(self) -> Clinic:
         """The clinic whose number and rate an SMS goes out with."""
         return self.clinic if self.clinic_id else self.caregiver.clinic
@@ -426,7 +434,9 @@ class InboundMessage(models.Model):
     conversation = models.ForeignKey(
         Conversation, null=True, blank=True, on_delete=models.SET_NULL, related_name="texts"
     )
-    received_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # The moment the webhook took it: the same `now` as the answer it got, so a thread shows the
+    # text before its answer.
+    received_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     class Meta:
         ordering = ["-received_at", "-id"]

@@ -6,12 +6,12 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import Case, Q, QuerySet, When
+from django.db.models import Case, Exists, OuterRef, Q, QuerySet, Subquery, When
 
 from caregiver.models import LovedOne
 from caregiver.selectors import caregivers_with_consent, clinics_for_user
 
-from .models import CrisisAlert, InboundMessage, OutboundMessage, ReminderRule
+from .models import Conversation, CrisisAlert, InboundMessage, OutboundMessage, ReminderRule
 from .planning import PreviewItem, course_preview
 from .rendering import mask_links, redact_codes, template_problem
 
@@ -214,3 +214,132 @@ def clinic_rule_problems(*, clinic_id: int) -> list[tuple[ReminderRule, str]]:
     clinic misses those reminders until the rule is fixed, whether or not they were planned since."""
     rules = ReminderRule.objects.filter(clinic_id=clinic_id, active=True).order_by("position")
     return [(rule, problem) for rule in rules if (problem := template_problem(key=rule.template_key))]
+
+
+# --- The inbox ---------------------------------------------------------------------------------------
+
+INBOX_FILTERS = {
+    "": "Needs a reply",
+    "mine": "Mine",
+    "unassigned": "Nobody has it",
+    "crisis": "Crisis",
+    "unknown": "Unknown numbers",
+    "handled": "Handled",
+    "all": "All",
+}
+
+
+def conversations_for_user(*, user: AbstractBaseUser | AnonymousUser, show: str = "") -> QuerySet[Conversation]:
+    """The inbox: conversations of the user's clinics, newest first, each with its latest text and
+    whether a crisis alert on it is still open or unclosed. `show`: a key of INBOX_FILTERS."""
+    rows = Conversation.objects.filter(clinic__in=clinics_for_user(user=user).values("id"))
+    latest = InboundMessage.objects.filter(conversation=OuterRef("pk")).order_by("-received_at", "-id")
+    unclosed = CrisisAlert.objects.filter(inbound__conversation=OuterRef("pk")).exclude(
+        status=CrisisAlert.Status.CLOSED
+    )
+    rows = rows.annotate(
+        latest_text=Subquery(latest.values("body")[:1]),
+        latest_action=Subquery(latest.values("action")[:1]),
+        crisis=Exists(unclosed),
+    ).select_related("clinic", "caregiver", "assigned_to")
+    Status = Conversation.Status
+    waiting = [Status.OPEN, Status.ASSIGNED]
+    if show == "mine":
+        rows = rows.filter(assigned_to=user, status__in=waiting)
+    elif show == "unassigned":
+        rows = rows.filter(status=Status.OPEN)
+    elif show == "crisis":
+        rows = rows.filter(crisis=True)
+    elif show == "unknown":
+        rows = rows.filter(caregiver__isnull=True)
+    elif show == "handled":
+        rows = rows.filter(status=Status.HANDLED)
+    elif show != "all":
+        rows = rows.filter(status__in=waiting)
+    return rows.order_by("-last_message_at", "-id")
+
+
+def inbox_waiting_count(*, user: AbstractBaseUser | AnonymousUser) -> int:
+    """Conversations of the user's clinics that still need a reply (open or assigned)."""
+    return Conversation.objects.filter(
+        clinic__in=clinics_for_user(user=user).values("id"),
+        status__in=[Conversation.Status.OPEN, Conversation.Status.ASSIGNED],
+    ).count()
+
+
+def inbox_pinned_alerts(*, user: AbstractBaseUser | AnonymousUser) -> list[CrisisAlert]:
+    """Crisis alerts not yet closed, open ones first: pinned above the inbox until someone closes them."""
+    return list(crisis_alerts_for_user(user=user).exclude(status=CrisisAlert.Status.CLOSED)[:20])
+
+
+@dataclass(frozen=True)
+class ThreadEntry:
+    at: datetime
+    incoming: bool
+    text: str
+    channel: str = "sms"
+    status: str = ""
+    status_label: str = ""
+    reason: str = ""
+    kind: str = ""
+    by: str = ""  # the staff member who wrote a reply
+    action: str = ""  # what we did about an incoming text
+    crisis: bool = False
+
+
+THREAD_LIMIT = 200
+
+
+def conversation_thread(*, conversation: Conversation, limit: int = THREAD_LIMIT) -> list[ThreadEntry]:
+    """The whole exchange with this person, oldest first (the latest `limit` entries): their texts,
+    and everything we sent them (tips, reminders, automatic answers, staff replies), with status."""
+    texts = conversation.texts.order_by("-received_at", "-id")[:limit]
+    entries = [
+        ThreadEntry(
+            at=text.received_at,
+            incoming=True,
+            text=mask_links(text.body),
+            action=text.get_action_display(),
+            crisis=text.action == InboundMessage.Action.CRISIS,
+        )
+        for text in texts
+    ]
+    if conversation.caregiver_id is not None:
+        sent = OutboundMessage.objects.filter(caregiver_id=conversation.caregiver_id).exclude(
+            kind=OutboundMessage.Kind.ALERT
+        )
+    else:
+        sent = OutboundMessage.objects.filter(conversation=conversation)
+        # What the service answered a number we don't know went back with the webhook's response
+        # and is kept on the text itself.
+        entries += [
+            ThreadEntry(
+                at=text.received_at,
+                incoming=False,
+                text=mask_links(text.reply),
+                kind="reply",
+                status="sent",
+                status_label="Sent",
+                reason="automatic answer",
+            )
+            for text in texts
+            if text.reply
+        ]
+    for message in sent.select_related("sent_by").order_by("-send_at", "-id")[:limit]:
+        entries.append(
+            ThreadEntry(
+                at=message.sent_at or message.send_at,
+                incoming=False,
+                channel=message.channel,
+                text=message_text_for_staff(
+                    message, field="body" if message.kind == OutboundMessage.Kind.REPLY else ""
+                ),
+                status=message.status,
+                status_label=message.get_status_display(),
+                reason=message.status_reason,
+                kind=message.get_kind_display(),
+                by=(message.sent_by.get_full_name() or message.sent_by.get_username()) if message.sent_by else "",
+            )
+        )
+    entries.sort(key=lambda entry: (entry.at, not entry.incoming))
+    return entries[-limit:]

@@ -45,6 +45,12 @@ def _consent_problem(message: OutboundMessage, consent: dict[str, bool], now: da
     """Why this message may not go to this caregiver now ('' when it may)."""
     if message.kind == Kind.ALERT:
         return ""  # to clinic staff, about a caregiver: their consent is not the question
+    if message.caregiver_id is None:
+        # A staff reply to a number we don't know: it texted us, so an answer is asked for, unless
+        # its last word to this clinic was STOP.
+        from .inbox import number_stopped
+
+        return "opted_out" if number_stopped(clinic=message.clinic, phone=message.to) else ""
     if (
         message.kind == Kind.CONFIRMATION
         and message.to
@@ -201,7 +207,7 @@ def _claim_batch(message_ids: list[int], now: datetime) -> tuple[list[OutboundMe
             if message.status != Status.QUEUED:
                 outcomes[message.pk] = f"skipped:{message.status}"
         messages = [m for m in messages if m.status == Status.QUEUED]
-        consents = caregivers_consent(caregivers=[m.caregiver for m in messages if m.kind != Kind.ALERT])
+        consents = caregivers_consent(caregivers=[m.caregiver for m in messages if not m.fixed_address])
         cap = _DailyCap(messages)
         superseded = _superseded(messages, now)
         lease = now + timedelta(seconds=settings.DISPATCH_LEASE_SECONDS)
@@ -213,7 +219,7 @@ def _claim_batch(message_ids: list[int], now: datetime) -> tuple[list[OutboundMe
                 decision = _decide(message, consents.get(message.caregiver_id, {}), cap, now)
             message.lease_expires_at, message.updated_at = None, now
             if decision == "send":
-                if message.kind != Kind.ALERT:
+                if not message.fixed_address:
                     message.to = message.caregiver.phone if message.channel == "sms" else message.caregiver.email
                 message.status, message.attempts = Status.SENDING, message.attempts + 1
                 if not (message.needs_reconcile and message.attempt_started_at):
@@ -252,7 +258,7 @@ def _mark_sending(messages: list[OutboundMessage], *, now: datetime, lease: date
     address = {"sms": "phone", "email": "email"}
     for channel, field in address.items():
         ids = [m.pk for m in messages if m.channel == channel]
-        alerts = [m.pk for m in messages if m.channel == channel and m.kind == Kind.ALERT]
+        alerts = [m.pk for m in messages if m.channel == channel and m.fixed_address]
         if not ids:
             continue
         changes = {
@@ -263,7 +269,7 @@ def _mark_sending(messages: list[OutboundMessage], *, now: datetime, lease: date
         if caregivers:
             to = Subquery(Caregiver.objects.filter(pk=OuterRef("caregiver_id")).values(field)[:1])
             OutboundMessage.objects.filter(pk__in=caregivers).update(to=to, **changes)
-        if alerts:  # to clinic staff: the address was set when the alert was made
+        if alerts:  # to clinic staff, or an unknown number: the address was set when the row was made
             OutboundMessage.objects.filter(pk__in=alerts).update(**changes)
 
 
@@ -313,7 +319,7 @@ def _provider_send(message: OutboundMessage) -> str:
         subject=message.subject or message.body[:60],
         text=message.body,
         html=message.html,
-        unsubscribe_url=rendering.unsubscribe_url(message.caregiver) if message.kind != Kind.ALERT else "",
+        unsubscribe_url="" if message.fixed_address else rendering.unsubscribe_url(message.caregiver),
         # Same id on every attempt, so a duplicate after an ambiguous failure is recognisable.
         message_id=f"<outbox-{message.pk}@{settings.EMAIL_MESSAGE_ID_DOMAIN}>",
         # A reminder's appointment, as an .ics the mail app can add to a calendar.
@@ -553,7 +559,7 @@ def _record_permanent(message: OutboundMessage, exc: PermanentError) -> str:
     logger.warning("message %s failed for good (%s): %s", message.pk, exc.code, exc)
     result = _record_failed(message, str(exc), exc.code)
     caregiver = message.caregiver
-    if message.channel == "sms" and message.kind != Kind.ALERT:
+    if message.channel == "sms" and not message.fixed_address:
         if exc.code == UNSUBSCRIBED:
             # The carrier says this number unsubscribed (STOP sent to the carrier): honour it everywhere.
             caregiver_services.caregiver_opt_out(

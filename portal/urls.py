@@ -5,6 +5,7 @@ from .auth import StaffLoginView
 from .views import (
     alerts,
     calendar,
+    inbox,
     join,
     phone,
     preferences,
@@ -67,6 +68,13 @@ urlpatterns = [
     path("staff/alerts/<int:pk>/", alerts.alert_detail, name="alert"),
     path("staff/alerts/<int:pk>/acknowledge/", alerts.alert_acknowledge, name="alert-acknowledge"),
     path("staff/texts/", alerts.texts, name="texts"),
+    path("staff/inbox/", inbox.inbox_list, name="inbox"),
+    path("staff/inbox/<int:pk>/", inbox.conversation, name="conversation"),
+    path("staff/inbox/<int:pk>/assign/", inbox.conversation_assign, name="conversation-assign"),
+    path("staff/inbox/<int:pk>/handle/", inbox.conversation_handle, name="conversation-handle"),
+    path("staff/inbox/saved-replies/", inbox.saved_replies, name="saved-replies"),
+    path("staff/inbox/saved-replies/<int:pk>/", inbox.saved_reply_edit, name="saved-reply"),
+    path("staff/caregivers/<int:pk>/message/", inbox.conversation_start, name="conversation-start"),
     # A developer's machine only (settings.DEV_PHONE): a 404 anywhere else
     path("dev/phone/", phone.phone, name="dev-phone"),
     path("dev/phone/families/<int:pk>/send-next/", phone.phone_family_send_next, name="dev-phone-send-next"),

@@ -59,7 +59,8 @@ def test_staff_see_the_alert_take_it_and_close_it_with_a_note(page, clinic, scre
     assert CrisisAlert.objects.get().status == "closed"
     assert page.get_by_role("link", name="Alerts 1 open").count() == 0
 
-    page.get_by_role("link", name="Texts").click()
+    page.get_by_role("link", name="Inbox").click()
+    page.get_by_role("link", name="Every text, as a log").click()
     page.get_by_role("link", name="Unknown numbers").click()
     page.get_by_text("hi is this the clinic?").wait_for()
     assert page.get_by_text("guitar").count() == 0
