@@ -67,7 +67,8 @@ def test_a_crisis_text_opens_the_conversation_and_shows_as_crisis(person):
     conversation = conversation_of(person)
     assert conversation.status == "open"
     row = selectors.conversations_for_user(user=_member(person.clinic), show="crisis").get()
-    assert row.pk == conversation.pk and row.crisis
+    assert row.pk == conversation.pk
+    assert row.crisis
 
 
 def test_a_handled_conversation_opens_again_with_its_assignee_when_they_text(person, dana):
@@ -162,7 +163,8 @@ def test_a_reply_goes_through_the_outbox_uncapped_assigned_to_its_writer_and_aud
     conversation.refresh_from_db()
     assert (conversation.status, conversation.assigned_to) == ("assigned", dana)
     event = AuditEvent.objects.get(action="inbox.reply")
-    assert event.changes["text"].startswith("Hi! 10:30") and event.actor == dana
+    assert event.changes["text"].startswith("Hi! 10:30")
+    assert event.actor == dana
     message.status = "queued"
     message.save(update_fields=["status"])
     going, outcomes = sending._claim_batch([message.pk], timezone.now())
@@ -224,9 +226,11 @@ def test_a_reply_written_before_a_stop_is_held_at_send_time(person, dana):
     if message.status == "scheduled":  # the opt-out cancels what waits; anything claimed is checked again
         OutboundMessage.objects.filter(pk=message.pk).update(status="queued")
         going, outcomes = sending._claim_batch([message.pk], timezone.now())
-        assert not going and outcomes[message.pk] == "suppressed:opted_out"
+        assert not going
+        assert outcomes[message.pk] == "suppressed:opted_out"
     else:
-        assert message.status == "cancelled" and message.status_reason == "opted_out"
+        assert message.status == "cancelled"
+        assert message.status_reason == "opted_out"
 
 
 def test_an_email_only_caregiver_is_answered_by_email_with_a_discreet_subject(content, dana):
@@ -242,7 +246,8 @@ def test_an_email_only_caregiver_is_answered_by_email_with_a_discreet_subject(co
     )
     assert (message.channel, message.to) == ("email", "pat@example.com")
     assert "etamine" not in message.subject
-    assert "Checking in: how are you both?" in message.body and "Checking in" in message.html
+    assert "Checking in: how are you both?" in message.body
+    assert "Checking in" in message.html
 
 
 def test_markup_typed_in_a_reply_is_shown_as_text_in_the_email(content, dana):
@@ -295,7 +300,8 @@ def test_the_thread_shows_both_directions_in_order(person, dana):
     inbox.conversation_reply(conversation_id=conversation.pk, text="10:30.", by=dana, now=timezone.now())
     thread = selectors.conversation_thread(conversation=conversation)
     assert [entry.incoming for entry in thread][:1] == [True]
-    assert thread[-1].by == "Dana" and thread[-1].text.endswith("10:30.")
+    assert thread[-1].by == "Dana"
+    assert thread[-1].text.endswith("10:30.")
     assert any(not entry.incoming and entry.kind == "Reply" and not entry.by for entry in thread)  # the auto-reply
 
 
