@@ -2,12 +2,13 @@
 
 from rest_framework.routers import SimpleRouter
 
-from . import api
+from . import api, api_inbox
 
 router = SimpleRouter()
 router.register("families", api.FamilyViewSet, basename="staff-family")
 router.register("caregivers", api.CaregiverViewSet, basename="staff-caregiver")
 router.register("appointments", api.AppointmentViewSet, basename="staff-appointment")
 router.register("messages", api.MessageViewSet, basename="staff-message")
+router.register("conversations", api_inbox.ConversationViewSet, basename="staff-conversation")
 
 urlpatterns = router.urls
