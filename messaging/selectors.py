@@ -317,10 +317,9 @@ def conversation_thread(*, conversation: Conversation, limit: int = THREAD_LIMIT
                 at=text.received_at,
                 incoming=False,
                 text=mask_links(text.reply),
-                kind="reply",
+                kind="Automatic answer",
                 status="sent",
                 status_label="Sent",
-                reason="automatic answer",
             )
             for text in texts
             if text.reply
@@ -337,7 +336,9 @@ def conversation_thread(*, conversation: Conversation, limit: int = THREAD_LIMIT
                 status=message.status,
                 status_label=message.get_status_display(),
                 reason=message.status_reason,
-                kind=message.get_kind_display(),
+                kind="Automatic answer"
+                if message.kind == OutboundMessage.Kind.REPLY and not message.sent_by_id
+                else message.get_kind_display(),
                 by=(message.sent_by.get_full_name() or message.sent_by.get_username()) if message.sent_by else "",
             )
         )

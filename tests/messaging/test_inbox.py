@@ -302,7 +302,7 @@ def test_the_thread_shows_both_directions_in_order(person, dana):
     assert [entry.incoming for entry in thread][:1] == [True]
     assert thread[-1].by == "Dana"
     assert thread[-1].text.endswith("10:30.")
-    assert any(not entry.incoming and entry.kind == "Reply" and not entry.by for entry in thread)  # the auto-reply
+    assert any(not entry.incoming and entry.kind == "Automatic answer" for entry in thread)  # the auto-reply
 
 
 def test_a_new_email_clears_nothing_of_the_conversation(person, dana):
