@@ -11,7 +11,7 @@ from django.utils import timezone
 from caregiver.tokens import unsubscribe_token
 from caregiver.validators import local_to_utc
 from messaging.inbound import inbound_receive
-from messaging.models import CrisisAlert
+from messaging.models import Conversation, CrisisAlert
 from tests import factories
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -81,6 +81,12 @@ def test_no_staff_table_page_scrolls_sideways_on_a_phone(phone_page, clinic, tmp
         if not fits(page):
             wide.append(name)
     screenshot(page, "staff-texts-phone")
+    # The inbox and a conversation have no table, and long unbroken words in texts.
+    for conversation in Conversation.objects.all():
+        for url in ("/staff/inbox/?show=all", f"/staff/inbox/{conversation.pk}/"):
+            page.goto(url)
+            if not fits(page):
+                wide.append(url)
     # A table a page adds without a .table-scroll box (a new page, say) fits by default too.
     page.evaluate(
         """() => { const table = document.createElement('table');
