@@ -5,6 +5,7 @@ from .auth import StaffLoginView
 from .views import (
     alerts,
     calendar,
+    dashboard,
     join,
     phone,
     preferences,
@@ -67,6 +68,8 @@ urlpatterns = [
     path("staff/alerts/<int:pk>/", alerts.alert_detail, name="alert"),
     path("staff/alerts/<int:pk>/acknowledge/", alerts.alert_acknowledge, name="alert-acknowledge"),
     path("staff/texts/", alerts.texts, name="texts"),
+    path("staff/dashboard/", dashboard.dashboard, name="dashboard"),
+    path("staff/dashboard/<slug:figure>.csv", dashboard.dashboard_csv, name="dashboard-csv"),
     # A developer's machine only (settings.DEV_PHONE): a 404 anywhere else
     path("dev/phone/", phone.phone, name="dev-phone"),
     path("dev/phone/families/<int:pk>/send-next/", phone.phone_family_send_next, name="dev-phone-send-next"),
