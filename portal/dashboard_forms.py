@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from zoneinfo import ZoneInfo
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.http import Http404, QueryDict
+from django.utils import timezone
+
+from caregiver.models import Clinic
+
+from .dashboard import Period, dashboard_clinic, dashboard_clinics
 
 DEFAULT_WEEKS = 12
 # Two years of weeks is about 105 rows a chart: past that the charts say nothing a year would not.
@@ -39,3 +46,18 @@ class DashboardPeriodForm(forms.Form):
             raise ValidationError("Choose at most two years at a time.")
         data["start"], data["end"] = start, end
         return data
+
+
+def dashboard_query(*, user, query: QueryDict) -> tuple[list[Clinic], Clinic, DashboardPeriodForm]:
+    """The user's clinics, the one asked for (404 if it is not theirs) and the period form, as the
+    page, the CSV files and the API read them."""
+    clinics = dashboard_clinics(user=user)
+    clinic = dashboard_clinic(clinics=clinics, raw=query.get("clinic"))
+    if clinic is None:
+        raise Http404("No such clinic among yours.")
+    today = timezone.localdate(timezone=ZoneInfo(clinic.time_zone))
+    return clinics, clinic, DashboardPeriodForm(query, today=today)
+
+
+def period_of(form: DashboardPeriodForm, clinic) -> Period:
+    return Period.covering(start=form.cleaned_data["start"], end=form.cleaned_data["end"], time_zone=clinic.time_zone)

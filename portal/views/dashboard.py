@@ -7,9 +7,8 @@ import csv
 import io
 import re
 from datetime import date
-from zoneinfo import ZoneInfo
 
-from django.http import Http404, HttpRequest, HttpResponse, QueryDict
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
@@ -17,27 +16,12 @@ from django.utils.http import urlencode
 from django.views.decorators.http import require_safe
 
 from ..charts import cell_text, chart_svg, legend
-from ..dashboard import FIGURES, Figure, Period, dashboard_clinic, dashboard_clinics, dashboard_figures
-from ..dashboard_forms import DashboardPeriodForm
+from ..dashboard import FIGURES, Figure, dashboard_figures
+from ..dashboard_forms import dashboard_query, period_of
 from .staff import staff_required
 
 # A spreadsheet runs a cell that starts with one of these as a formula.
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def dashboard_query(*, user, query: QueryDict) -> tuple[list, object, DashboardPeriodForm]:
-    """The user's clinics, the one asked for (404 if it is not theirs) and the period form, as the
-    page, the CSV files and the API read them."""
-    clinics = dashboard_clinics(user=user)
-    clinic = dashboard_clinic(clinics=clinics, raw=query.get("clinic"))
-    if clinic is None:
-        raise Http404("No such clinic among yours.")
-    today = timezone.localdate(timezone=ZoneInfo(clinic.time_zone))
-    return clinics, clinic, DashboardPeriodForm(query, today=today)
-
-
-def period_of(form: DashboardPeriodForm, clinic) -> Period:
-    return Period.covering(start=form.cleaned_data["start"], end=form.cleaned_data["end"], time_zone=clinic.time_zone)
 
 
 @staff_required
