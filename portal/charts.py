@@ -201,7 +201,7 @@ def cell_text(column: Column, value: object) -> str:
     if value is None:
         return "—"
     if column.kind == "week":
-        return f"{value:%a %b} {value.day}, {value:%Y}"
+        return f"{value:%b} {value.day}, {value:%Y}"
     if column.kind == "percent":
         return f"{value:g} %"
     if column.kind in ("count", "minutes") and isinstance(value, int | float):

@@ -45,6 +45,9 @@ class DashboardPeriodForm(forms.Form):
         if (end - start).days > MAX_DAYS:
             raise ValidationError("Choose at most two years at a time.")
         data["start"], data["end"] = start, end
+        # The page's date boxes show the days used, defaults included.
+        self.data = self.data.copy()
+        self.data["start"], self.data["end"] = f"{start:%Y-%m-%d}", f"{end:%Y-%m-%d}"
         return data
 
 

@@ -316,7 +316,8 @@ def test_the_page_draws_the_opt_out_watch_line_and_the_numbers(staff, clinic):
     assert 'class="reference"' in page
     assert "1.5 %" in page
     assert "100 %" in text(response)
-    assert "Mon Oct 19, 2026" in text(response)
+    assert "Oct 19, 2026" in text(response)
+    assert 'value="2026-10-21"' in page
 
 
 @pytest.mark.parametrize(
