@@ -183,7 +183,7 @@ def chart_svg(figure: Figure, *, chart_id: str) -> SafeString:
         return line_svg(figure, chart_id=chart_id)
     if figure.columns[0].kind == "week":
         return bars_svg(figure, chart_id=chart_id)
-    return SafeString()  # a ranking: the table is the figure
+    return format_html("{}", "")  # a ranking: the table is the figure
 
 
 def legend(figure: Figure) -> list[tuple[str, str]]:
