@@ -129,6 +129,15 @@ def _percent(part: int | None, whole: int | None) -> float | None:
     return round(100 * part / whole, 1) if whole else None
 
 
+def _share(found: dict, *, part: str, whole: str) -> dict:
+    """A week's count, the part of it, and the part as a percentage of it."""
+    return {
+        whole: found.get(whole, 0),
+        part: found.get(part, 0),
+        "rate": _percent(found.get(part, 0), found.get(whole, 0)),
+    }
+
+
 def _minutes(duration: timedelta | None) -> float | None:
     return round(duration.total_seconds() / 60, 1) if duration is not None else None
 
@@ -306,14 +315,7 @@ class _Reads:
             .annotate(added=Count("id", distinct=True), confirmed=Count("id", filter=opted_in, distinct=True))
             .order_by()
         )
-        rows = self._table(
-            found,
-            lambda r: {
-                "added": r.get("added", 0),
-                "confirmed": r.get("confirmed", 0),
-                "rate": _percent(r.get("confirmed", 0), r.get("added", 0)),
-            },
-        )
+        rows = self._table(found, lambda r: _share(r, part="confirmed", whole="added"))
         return Figure(
             key="confirmations",
             title="New caregivers who confirmed",
@@ -442,14 +444,7 @@ class _Reads:
             .annotate(sessions=Count("id"), ahead=Count("id", filter=ahead))
             .order_by()
         )
-        rows = self._table(
-            found,
-            lambda r: {
-                "sessions": r.get("sessions", 0),
-                "ahead": r.get("ahead", 0),
-                "rate": _percent(r.get("ahead", 0), r.get("sessions", 0)),
-            },
-        )
+        rows = self._table(found, lambda r: _share(r, part="ahead", whole="sessions"))
         return Figure(
             key="rides",
             title="Rides home confirmed a day ahead",
