@@ -346,6 +346,7 @@ def test_another_clinics_dashboard_is_a_404_and_its_data_never_shows(staff, clin
         assert staff.get(f"/staff/dashboard/messages.csv?{query}").status_code == 404
         assert token_client(dana()).get(f"/api/v1/dashboard/?{query}").status_code == 404
     assert all(r["total"] == 0 for r in api_rows(dana(), "messages"))
+    assert Client().get("/staff/dashboard/messages.csv")["Location"].startswith("/staff/login/?next=")
 
 
 def test_a_member_of_two_clinics_picks_one(staff, clinic, other_clinic):

@@ -93,6 +93,7 @@ STAFF_PAGES = {
     "portal:alert": Route("alert", {"GET": 200, "POST": 302}),
     "portal:alert-acknowledge": Route("alert", {"POST": 302}),
     "portal:texts": Route(None, {"GET": 200}),
+    "portal:dashboard": Route(None, {"GET": 200}),
     "portal:caregiver-edit": Route("caregiver", {"GET": 200, "POST": 302}),
     "portal:caregiver-add": Route("family", {"GET": 200, "POST": 302}),
     "portal:appointment-ride": Route("appointment", {"POST": 302}),
@@ -115,10 +116,12 @@ STAFF_API = {
     "staff-appointment-cancel": Route("appointment", {"POST": 200}),
     "staff-message-list": Route(None, {"GET": 200}),
     "staff-message-detail": Route("message", {"GET": 200}),
+    "staff-dashboard": Route(None, {"GET": 200}),
 }
 # Not staff-only, each with the reason and where its own access rules are tested.
 ELSEWHERE = {
     "home": "a public page with no data",
+    "portal:dashboard-csv": "staff login, the user's clinics only, another's a 404 (tests/portal/test_dashboard.py)",
     "healthz": "public; says only which service is down (tests/config/test_health.py)",
     "schema": "public OpenAPI schema, no data",
     "api-docs": "public API docs, no data",
