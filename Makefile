@@ -39,6 +39,7 @@ migrate: install
 demo: migrate
 	$(BIN)/python manage.py load_content
 	$(BIN)/python manage.py seed_demo --base-url $(PUBLIC_BASE_URL)
+	$(BIN)/python manage.py seed_demo_history
 
 run: demo
 	@echo
@@ -62,7 +63,7 @@ test: install
 
 # Each script measures its figures side by side in one run (docs/benchmarks.md). One script
 # failing (say, wrk missing for http) does not stop the others; make still exits non-zero.
-BENCHES := reading planner memory http dispatch import
+BENCHES := reading planner memory http dispatch import dashboard
 bench: install
 	@mkdir -p var/bench
 	@failed=""; begin=$$SECONDS; \

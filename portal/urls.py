@@ -5,6 +5,7 @@ from .auth import StaffLoginView
 from .views import (
     alerts,
     calendar,
+    dashboard,
     inbox,
     join,
     phone,
@@ -75,6 +76,8 @@ urlpatterns = [
     path("staff/inbox/saved-replies/", inbox.saved_replies, name="saved-replies"),
     path("staff/inbox/saved-replies/<int:pk>/", inbox.saved_reply_edit, name="saved-reply"),
     path("staff/caregivers/<int:pk>/message/", inbox.conversation_start, name="conversation-start"),
+    path("staff/dashboard/", dashboard.dashboard, name="dashboard"),
+    path("staff/dashboard/<slug:figure>.csv", dashboard.dashboard_csv, name="dashboard-csv"),
     # A developer's machine only (settings.DEV_PHONE): a 404 anywhere else
     path("dev/phone/", phone.phone, name="dev-phone"),
     path("dev/phone/families/<int:pk>/send-next/", phone.phone_family_send_next, name="dev-phone-send-next"),

@@ -37,7 +37,7 @@ from caregiver.models import (
 )
 from caregiver.tokens import email_confirm_token, preferences_token
 from messaging.inbound import inbound_receive
-from messaging.models import CrisisAlert, InboundMessage, OutboundMessage, ReminderRule
+from messaging.models import Conversation, CrisisAlert, InboundMessage, OutboundMessage, ReminderRule, SavedReply
 from portal.models import StaffApiToken
 from portal.views.staff import IMPORT_SESSION_KEY
 from tests import factories
@@ -93,6 +93,15 @@ STAFF_PAGES = {
     "portal:alert": Route("alert", {"GET": 200, "POST": 302}),
     "portal:alert-acknowledge": Route("alert", {"POST": 302}),
     "portal:texts": Route(None, {"GET": 200}),
+    "portal:dashboard": Route(None, {"GET": 200}),
+    "portal:inbox": Route(None, {"GET": 200}),
+    # The caregiver opted out of texts: a reply is refused, in words, with a 400.
+    "portal:conversation": Route("conversation", {"GET": 200, "POST": 400}),
+    "portal:conversation-assign": Route("conversation", {"POST": 302}),
+    "portal:conversation-handle": Route("conversation", {"POST": 302}),
+    "portal:conversation-start": Route("caregiver", {"POST": 302}),
+    "portal:saved-replies": Route(None, {"GET": 200, "POST": 302}),
+    "portal:saved-reply": Route("saved_reply", {"GET": 200, "POST": 302}),
     "portal:caregiver-edit": Route("caregiver", {"GET": 200, "POST": 302}),
     "portal:caregiver-add": Route("family", {"GET": 200, "POST": 302}),
     "portal:appointment-ride": Route("appointment", {"POST": 302}),
@@ -115,10 +124,18 @@ STAFF_API = {
     "staff-appointment-cancel": Route("appointment", {"POST": 200}),
     "staff-message-list": Route(None, {"GET": 200}),
     "staff-message-detail": Route("message", {"GET": 200}),
+    "staff-dashboard": Route(None, {"GET": 200}),
+    "staff-conversation-list": Route(None, {"GET": 200}),
+    "staff-conversation-detail": Route("conversation", {"GET": 200}),
+    "staff-conversation-reply": Route("conversation", {"POST": 400}),  # opted out: refused in words
+    "staff-conversation-assign": Route("conversation", {"POST": 200}),
+    "staff-conversation-handle": Route("conversation", {"POST": 200}),
+    "staff-conversation-reopen": Route("conversation", {"POST": 200}),
 }
 # Not staff-only, each with the reason and where its own access rules are tested.
 ELSEWHERE = {
     "home": "a public page with no data",
+    "portal:dashboard-csv": "staff login, the user's clinics only, another's a 404 (tests/portal/test_dashboard.py)",
     "healthz": "public; says only which service is down (tests/config/test_health.py)",
     "schema": "public OpenAPI schema, no data",
     "api-docs": "public API docs, no data",
@@ -175,9 +192,12 @@ def family_at(clinic: Clinic, *, name: str, caregiver_name: str, phone: str) -> 
     confirmation = services.confirmation_start(
         caregiver=caregiver, channel="sms", source="staff", consent_text_version="v1"
     )
+    conversation = Conversation.objects.create(
+        clinic=clinic, caregiver=caregiver, phone=phone, status="open", last_message_at=timezone.now()
+    )
     inbound = InboundMessage.objects.create(
         message_sid=f"SM{caregiver.pk:032d}", from_number=phone, to_number="+12025550199", body="thanks",
-        clinic=clinic, caregiver=caregiver, action=InboundMessage.Action.STORED,
+        clinic=clinic, caregiver=caregiver, action=InboundMessage.Action.STORED, conversation=conversation,
     )  # fmt: skip
     alert = CrisisAlert.objects.create(
         clinic=clinic, caregiver=caregiver, inbound=inbound, severity="danger", opened_at=timezone.now()
@@ -191,7 +211,8 @@ def family_at(clinic: Clinic, *, name: str, caregiver_name: str, phone: str) -> 
         "clinic": clinic, "family": loved_one, "caregiver": caregiver, "appointment": appointment,
         "message": message, "consent": consent, "confirmation": confirmation, "inbound": inbound,
         "membership": membership, "audit": audit, "rule": ReminderRule.objects.filter(clinic=clinic).first(),
-        "alert": alert,
+        "alert": alert, "conversation": conversation,
+        "saved_reply": SavedReply.objects.create(clinic=clinic, title="Call back", body="We'll call you today."),
         "closure": ClinicClosure.objects.create(clinic=clinic, day=timezone.localdate() + timedelta(days=30)),
     }  # fmt: skip
 
@@ -225,6 +246,11 @@ def snapshot(clinic: Clinic) -> dict:
         "memberships": StaffMembership.objects.filter(clinic=clinic).count(),
         "alerts": sorted(CrisisAlert.objects.filter(clinic=clinic).values_list("pk", "status", "close_note")),
         "closures": sorted(ClinicClosure.objects.filter(clinic=clinic).values_list("pk", "day")),
+        "conversations": sorted(
+            Conversation.objects.filter(clinic=clinic).values_list("pk", "status", "assigned_to", "last_message_at")
+        ),
+        "saved_replies": sorted(SavedReply.objects.filter(clinic=clinic).values_list("pk", "title", "body")),
+        "replies": OutboundMessage.objects.filter(clinic=clinic, kind="reply").count(),
     }
 
 
@@ -272,6 +298,12 @@ def page_body(name: str, family: dict) -> dict:
         return {"other": family["family"].pk, "step": "merge"}
     if name == "portal:alert":
         return {"note": "Called the family; all safe."}
+    if name == "portal:conversation":
+        return {"text": "We'll call you this afternoon.", "key": "k"}
+    if name == "portal:conversation-assign":
+        return {"assigned_to": "me"}
+    if name in ("portal:saved-replies", "portal:saved-reply"):
+        return {"title": "Running late", "body": "Thanks, we'll let the nurse know."}
     if name == "portal:closures":
         return {"day": day, "note": "Staff training", "clinic": family["clinic"].pk}
     if name == "portal:enroll":
@@ -410,6 +442,10 @@ def api_body(name: str, method: str, family: dict) -> dict | None:
         return {"tip_frequency": "daily"}
     if name == "staff-appointment-reschedule":
         return {"starts_at": starts_at}
+    if name == "staff-conversation-reply":
+        return {"text": "We'll call you this afternoon."}
+    if name == "staff-conversation-assign":
+        return {"assigned_to": family["membership"].user_id}
     return None
 
 
