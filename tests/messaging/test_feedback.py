@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.utils.html import escape
 
 from caregiver.models import Caregiver
+from caregiver.tokens import preferences_token
 from content.models import Tip
 from content.validation import TIP_SMS_FEEDBACK, sms_size
 from messaging import discretion, feedback, planning, rendering
@@ -142,6 +143,12 @@ def test_a_forged_link_is_a_clear_404(client, tip_email, mangle):
     page = client.get(mangle(links(tip_email)["helpful"]))
     assert page.status_code == 404
     assert "This link doesn't work" in page.content.decode()
+    assert answers() == []
+
+
+def test_a_token_signed_for_another_link_is_refused(client, tip_email):
+    borrowed = preferences_token(tip_email.caregiver_id, address=tip_email.to)
+    assert client.get(f"/tip/{borrowed}/").status_code == 404
     assert answers() == []
 
 
