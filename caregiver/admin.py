@@ -191,7 +191,7 @@ class CaregiverAdmin(ClinicScopedAdmin):
     search_fields = ["name", "phone", "email", "loved_ones__first_name"]
     readonly_fields = [
         "status", "paused_until", "created_at", "updated_at", "plan_dirty", "planned_until", "plan_problem",
-        "plan_problem_at",
+        "plan_problem_at", "sms_blocked_reason", "email_blocked_reason", "email_blocked_at",
     ]  # fmt: skip
     exclude = ["plan_lease_until"]
     inlines = [ConsentRecordInline]

@@ -1,5 +1,5 @@
 """What is never written down in the clear: phone numbers, email addresses, the secret part of a
-link (preferences, unsubscribe, email confirmation, ride, on-call alert, calendar feed) and what
+link (preferences, unsubscribe, email confirmation, ride, tip answer, on-call alert, calendar feed) and what
 staff searched for (security finding 7: a log kept for months must not open anyone's preferences).
 
 `pii_mask` is the one rule. It runs on every log line (`PiiMaskFilter` on the handlers in
@@ -21,7 +21,7 @@ from urllib.parse import unquote
 # valid token in the log), and everything after the prefix up to the query is masked.
 # tests/security/test_logs_pii.py walks the URLconf: a new route with a secret must be added here.
 _SECRET_PATH = re.compile(
-    r"(?i)(?<![\w/.%-])(?P<prefix>(?:https?://[^/\s\"'<>]+)?/+(?:p|unsubscribe|email/+confirm|ride|alerts|calendar)/+(?:\s|%20)*)"
+    r"(?i)(?<![\w/.%-])(?P<prefix>(?:https?://[^/\s\"'<>]+)?/+(?:p|unsubscribe|email/+confirm|ride|tip|alerts|calendar)/+(?:\s|%20)*)"
     r"(?P<secret>[^?#\s\"'<>]+)"
 )
 # Search boxes (staff families, the admin's lists) and anything named like a secret in a query.

@@ -5,6 +5,8 @@ from django.urls import include, path
 from django.views.generic import TemplateView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from messaging.bounces import tracking_urls
+
 from .health import healthz
 
 # The API docs page is drf-spectacular's Swagger UI. Its split view serves the start-up script as a
@@ -31,6 +33,8 @@ urlpatterns = [
     # Twilio's webhooks come before the portal's many pages: they are the most frequent requests,
     # and Django tries the patterns in order.
     path("", include("messaging.urls")),
+    # The email provider's bounce and complaint events: /anymail/<provider>/tracking/ (basic auth).
+    path("anymail/", include((tracking_urls(), "anymail"))),
     path("", include("portal.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", api_docs, name="api-docs"),

@@ -30,6 +30,9 @@ MAX_SEGMENTS = 2
 # and the next-morning check-in (template `reminder-next-morning`) sends CHECK_IN_SMS_PREFIX + sms
 # for tips tagged `check-in`. A tip is measured as sent, with each prefix it can go out with.
 TIP_SMS_PREFIX = "Alongside: "
+# …and a tip by text ends with this question (messaging.feedback reads the 1 or 2 that answers it,
+# for a day). A check-in is a reminder, not a tip: it goes without.
+TIP_SMS_FEEDBACK = "\nReply 1 if this helped, 2 if not."
 CHECK_IN_SMS_PREFIX = "Alongside: A gentle check-in idea: "
 CHECK_IN_TAG = "check-in"
 
@@ -341,21 +344,23 @@ def source_problems(source: str) -> list[str]:
 
 
 def tip_sms_problems(sms: str, *, tags: Iterable[str] = (), allowed: Iterable[str] = ()) -> list[str]:
-    """What is wrong with a tip's SMS, measured as sent: after TIP_SMS_PREFIX, and after
-    CHECK_IN_SMS_PREFIX too when it is tagged `check-in`. `allowed` as in discreet_violations."""
+    """What is wrong with a tip's SMS, measured as sent: between TIP_SMS_PREFIX and
+    TIP_SMS_FEEDBACK, and after CHECK_IN_SMS_PREFIX too when it is tagged `check-in`. `allowed` as
+    in discreet_violations."""
     text = " ".join(sms.split())  # as the loader stores it
     if not text:
         return ["is empty"]
     problems = []
-    sent_as = [("as a tip", TIP_SMS_PREFIX)]
+    sent_as = [("as a tip", TIP_SMS_PREFIX, TIP_SMS_FEEDBACK)]
     if CHECK_IN_TAG in tags:
-        sent_as.append(("as a next-morning check-in (tag `check-in`)", CHECK_IN_SMS_PREFIX))
-    for how, prefix in sent_as:
-        too_long = sms_size_problem(prefix + text)
+        sent_as.append(("as a next-morning check-in (tag `check-in`)", CHECK_IN_SMS_PREFIX, ""))
+    for how, prefix, suffix in sent_as:
+        too_long = sms_size_problem(prefix + text + suffix)
         if too_long:
-            room = MAX_SEGMENTS * 153 - len(prefix)
+            room = MAX_SEGMENTS * 153 - len(prefix) - len(suffix)
+            after = f" and the question “{suffix.strip()}” after it" if suffix else ""
             problems.append(
-                f"sent {how} with the prefix “{prefix}” {too_long}; keep the SMS to {room} plain characters"
+                f"sent {how} with the prefix “{prefix}”{after} {too_long}; keep the SMS to {room} plain characters"
             )
     named = discreet_violations(text, allowed=allowed)
     if named:

@@ -11,4 +11,4 @@ class MessagingConfig(AppConfig):
     def ready(self) -> None:
         # One line in every process's log saying where Celery tasks go (Redis or var/).
         logging.getLogger("messaging").info(settings.BROKER_CHOICE)
-        from . import checks, receivers  # noqa: F401 - registers the system checks, connects the receivers
+        from . import bounces, checks, receivers  # noqa: F401 - registers the system checks, connects the receivers

@@ -30,7 +30,7 @@ from caregiver.selectors import address_confirmed, caregiver_consent
 from content.models import MessageTemplate
 from content.validation import TemplateRenderError
 
-from . import alerts, discretion, inbox, reading, rendering
+from . import alerts, discretion, feedback, inbox, reading, rendering
 from .models import CrisisAlert, InboundMessage, OutboundMessage
 from .reading import (
     HELP,
@@ -293,6 +293,9 @@ def _act(
     if reading.reading == Reading.MAYBE_OPT_OUT:
         # Not clearly an opt-out: staff read it, and the reply says how to stop or change the texts.
         return Action.REVIEW, _reply("fewer-messages", _with_preferences(context, caregiver))
+    thanks = feedback.sms_answer(inbound=inbound, now=now)  # a 1 or 2 answering a tip (messaging/feedback.py)
+    if thanks:
+        return Action.TIP_RESPONSE, _reply(thanks, context) or feedback.THANKS_FALLBACK[thanks]
     return Action.STORED, _auto_reply(inbound, clinic=clinic, context=context, now=now)
 
 

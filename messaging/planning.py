@@ -586,8 +586,9 @@ def _inputs(row: Desired, caregiver: Caregiver, library: Library) -> tuple[str, 
     if row.kind == Kind.TIP:
         if row.tip is None:
             return None
-        # A safety tip's text depends on whether they asked for safety tips by text.
-        context = {"tip": str(row.tip.pk), "safety_sms": str(caregiver.safety_tips_sms)}
+        # A safety tip's text depends on whether they asked for safety tips by text. `asks`: the
+        # words that ask "was this helpful?" (a tip planned before they were added is rewritten).
+        context = {"tip": str(row.tip.pk), "safety_sms": str(caregiver.safety_tips_sms), "asks": "helpful-1"}
         return "tip", context, row.tip.updated_at.isoformat()
     context = rendering.appointment_context(caregiver, row.appointment)
     if row.kind == Kind.NOTICE:
@@ -637,7 +638,7 @@ def _discretion_problem(row: Desired, body: rendering.Body, caregiver: Caregiver
 def _render(row: Desired, inputs: tuple[str, dict[str, str], str], caregiver: Caregiver) -> rendering.Body:
     key, context, _ = inputs
     if key == "tip":
-        return rendering.tip_body(tip=row.tip, channel=row.channel, caregiver=caregiver)
+        return rendering.tip_body(tip=row.tip, channel=row.channel, caregiver=caregiver, feedback_key=row.dedupe_key)
     return rendering.template_body(key=key, channel=row.channel, context=context, caregiver=caregiver)
 
 

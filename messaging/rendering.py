@@ -18,9 +18,9 @@ from caregiver.selectors import address_of
 from caregiver.tokens import email_confirm_token, preferences_token, ride_token, unsubscribe_token
 from content.models import MessageTemplate, Tip
 from content.services import message_render
-from content.validation import GSM7_BASIC, GSM7_EXTENDED, TemplateRenderError
+from content.validation import GSM7_BASIC, GSM7_EXTENDED, TIP_SMS_FEEDBACK, TemplateRenderError
 
-from . import discretion
+from . import discretion, feedback
 from .timing import zone_of
 
 SMS_PREFIX = "Alongside: "
@@ -305,18 +305,23 @@ def tip_subject(tip: Tip, caregiver: Caregiver) -> str:
     return tip.title
 
 
-def tip_body(*, tip: Tip, channel: str, caregiver: Caregiver) -> Body:
+def tip_body(*, tip: Tip, channel: str, caregiver: Caregiver, feedback_key: str = "") -> Body:
+    """A tip's words. A tip by text asks "Reply 1 if this helped, 2 if not."; with `feedback_key`
+    (the outbox row's dedupe key), an email ends with the two "Was this helpful?" links."""
     if channel == "sms":
         if discretion.is_safety_tip(tip) and not caregiver.safety_tips_sms:
             # They did not ask for safety tips by text: the text says where to find it, no more.
             context = base_context(caregiver, caregiver.clinic)
             return template_body(key="tip-in-email", channel="sms", context=context, caregiver=caregiver)
-        return Body(text=SMS_PREFIX + tip.sms_body)
+        return Body(text=SMS_PREFIX + tip.sms_body + TIP_SMS_FEEDBACK)
     subject = tip_subject(tip, caregiver)
+    text, html = f"{tip.title}\n\n{tip.email_text}", tip.email_html
+    if feedback_key:
+        text, html = f"{text}\n\n{feedback.feedback_text(feedback_key)}", html + feedback.feedback_html(feedback_key)
     return Body(
-        text=email_text(caregiver=caregiver, body=f"{tip.title}\n\n{tip.email_text}"),
+        text=email_text(caregiver=caregiver, body=text),
         subject=subject,
-        html=email_html(caregiver=caregiver, subject=subject, body_html=tip.email_html),
+        html=email_html(caregiver=caregiver, subject=subject, body_html=html),
     )
 
 

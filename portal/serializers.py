@@ -145,8 +145,8 @@ class CaregiverSerializer(serializers.ModelSerializer):
         model = Caregiver
         fields = [
             "id", "clinic", "name", "phone", "email", "channels", "time_zone", "tip_time", "tip_frequency",
-            "quiet_start", "quiet_end", "language", "status", "paused_until", "sms_blocked_reason", "consent",
-            "families", "created_at", "updated_at",
+            "quiet_start", "quiet_end", "language", "status", "paused_until", "sms_blocked_reason",
+            "email_blocked_reason", "consent", "families", "created_at", "updated_at",
         ]  # fmt: skip
         read_only_fields = fields
 

@@ -6,6 +6,7 @@ from .views import (
     alerts,
     calendar,
     dashboard,
+    feedback,
     inbox,
     join,
     phone,
@@ -28,6 +29,7 @@ urlpatterns = [
     path("email/confirm/<str:token>/", join.email_confirm, name="email-confirm"),
     path("p/<str:token>/", preferences.preferences, name="preferences"),
     path("ride/<str:token>/", ride.ride, name="ride"),
+    path("tip/<str:token>/", feedback.tip_feedback, name="tip-feedback"),
     path("calendar/<str:secret>.ics", calendar.calendar_feed, name="calendar-feed"),
     # On-call contacts, from an alert's email or SMS
     path("alerts/<str:token>/", alerts.alert_ack_link, name="alert-ack"),

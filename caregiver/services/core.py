@@ -454,8 +454,23 @@ def caregiver_opt_out(
 def caregiver_block_sms(*, caregiver: Caregiver, reason: str) -> Caregiver:
     """The carrier says texts cannot reach this number (invalid, landline): stop trying until it changes.
     The carrier's words often name the number: stored masked, as staff and backups read them."""
-    caregiver.sms_blocked_reason = pii_mask(reason)[:120]
-    caregiver.save(update_fields=["sms_blocked_reason", "updated_at"])
+    return _address_block(caregiver, sms_blocked_reason=pii_mask(reason)[:120])
+
+
+@transaction.atomic
+def caregiver_block_email(*, caregiver: Caregiver, reason: str) -> Caregiver:
+    """The email provider says mail to this address bounced for good, was reported as spam, or is
+    on its suppression list: stop emailing it until the address changes (caregiver_update clears it).
+    The provider's words often name the address: stored masked, as staff and backups read them."""
+    return _address_block(caregiver, email_blocked_reason=pii_mask(reason)[:120], email_blocked_at=timezone.now())
+
+
+def _address_block(caregiver: Caregiver, **fields: object) -> Caregiver:
+    # Pending messages to the address are held at send time (selectors.address_blocked), and the
+    # re-plan announced here cancels them as `undeliverable`.
+    for field, value in fields.items():
+        setattr(caregiver, field, value)
+    caregiver.save(update_fields=[*fields, "updated_at"])
     _announce_caregiver(caregiver, "status")
     return caregiver
 

@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     # Staff two-factor sign-in (portal/two_factor.py); before portal, whose admin narrows otp_totp's.
     "django_otp",
     "django_otp.plugins.otp_totp",
+    "anymail",  # the email provider's bounce and complaint webhooks (messaging/bounces.py); sending stays SMTP
     "caregiver",
     "content",
     "messaging",
@@ -269,6 +270,9 @@ SMS_BACKEND = env.str("SMS_BACKEND", default="twilio" if TWILIO_ACCOUNT_SID and 
 TWILIO_TIMEOUT = env.float("TWILIO_TIMEOUT", default=10.0)
 EMAIL_MESSAGE_ID_DOMAIN = env.str("EMAIL_MESSAGE_ID_DOMAIN", default="alongside.localhost")
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
+# The email provider's tracking webhook (/anymail/<provider>/tracking/) checks HTTP basic auth
+# against this "user:password". Unset, every call to it is refused (messaging/bounces.py).
+ANYMAIL = {"WEBHOOK_SECRET": env.str("ANYMAIL_WEBHOOK_SECRET", default="")}
 
 # --- Messaging engine ---------------------------------------------------------------------------
 

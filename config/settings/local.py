@@ -6,6 +6,7 @@ from urllib.parse import urlparse
 
 from .base import *  # noqa: F403
 from .base import (
+    ANYMAIL,
     CELERY_FILESYSTEM_DIR,
     MIDDLEWARE,
     REDIS_URL,
@@ -25,6 +26,11 @@ MIDDLEWARE = [m for m in MIDDLEWARE if not m.startswith("whitenoise")]
 # without a Twilio account the webhooks need a token too: one derived from the local secret key.
 DEV_PHONE = env.bool("DEV_PHONE", default=True)
 TWILIO_AUTH_TOKEN = TWILIO_AUTH_TOKEN or hashlib.sha256(f"dev-twilio-token:{SECRET_KEY}".encode()).hexdigest()[:32]
+# The email provider's webhook, likewise: a local secret unless one is set.
+ANYMAIL = {
+    "WEBHOOK_SECRET": ANYMAIL["WEBHOOK_SECRET"]
+    or "alongside:" + hashlib.sha256(f"dev-anymail:{SECRET_KEY}".encode()).hexdigest()[:32]
+}
 
 
 def redis_reachable(url: str, timeout: float = 0.5) -> bool:

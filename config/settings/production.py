@@ -36,6 +36,8 @@ SMS_BACKEND = "twilio"
 # EMAIL_URL like smtp+tls://user:password@smtp.example.org:587 sets EMAIL_BACKEND, EMAIL_HOST...
 globals().update(env.email_url("EMAIL_URL"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL")
+# The provider's bounce and complaint webhook: without its secret, bounced addresses would never be blocked.
+ANYMAIL = {"WEBHOOK_SECRET": env.str("ANYMAIL_WEBHOOK_SECRET")}
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # Operator alerts (a sign-up cap reached, say) go here: nobody reading them is not an option.
 OPERATOR_EMAILS = env.list("OPERATOR_EMAILS")

@@ -9,6 +9,7 @@ ALLOWED_HOSTS = ["testserver", "localhost", "127.0.0.1"]
 # Hashing passwords properly is slow and not what the tests are about.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+ANYMAIL = {"WEBHOOK_SECRET": "anymail-test:webhook-secret"}
 SMS_BACKEND = env.str("SMS_BACKEND", default="console")
 # Tests never share a queue with a `make run` on the same Redis.
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_QUEUE", default="alongside-test")

@@ -58,6 +58,7 @@ PRODUCTION_SECRETS = {
     "EMAIL_URL": "smtp+tls://user:pw@smtp.example.org:587",
     "DEFAULT_FROM_EMAIL": "hello@alongside.example.org",
     "OPERATOR_EMAILS": "ops@alongside.example.org",
+    "ANYMAIL_WEBHOOK_SECRET": "provider:" + "w" * 32,
 }
 
 

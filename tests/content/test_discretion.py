@@ -10,6 +10,7 @@ from content.validation import (
     CHECK_IN_SMS_PREFIX,
     DISCRETION_LIST,
     DISCRETION_WORDS,
+    TIP_SMS_FEEDBACK,
     TIP_SMS_PREFIX,
     discreet_violations,
     discretion_key_of,
@@ -110,26 +111,28 @@ def test_sms_problems_keeps_its_old_keywords():
 # --- The SMS as sent ---------------------------------------------------------------------------
 
 
-def test_a_tip_sms_is_measured_after_the_tip_prefix():
-    room = 306 - len(TIP_SMS_PREFIX)
-    assert room == 295
+def test_a_tip_sms_is_measured_between_the_tip_prefix_and_its_question():
+    room = 306 - len(TIP_SMS_PREFIX) - len(TIP_SMS_FEEDBACK)
+    assert room == 261
     assert tip_sms_problems("a" * room) == []
     (problem,) = tip_sms_problems("a" * (room + 1))
-    assert problem.startswith("sent as a tip with the prefix “Alongside: ” is 307 GSM-7 characters")
+    assert problem.startswith(
+        "sent as a tip with the prefix “Alongside: ” and the question “Reply 1 if this helped, 2 if not.” after "
+        "it is 307 GSM-7 characters"
+    )
 
 
 def test_a_check_in_tip_is_measured_after_the_check_in_prefix_too():
     room = 306 - len(CHECK_IN_SMS_PREFIX)
     assert room == 271
-    assert tip_sms_problems("a" * room, tags=["check-in"]) == []
-    assert tip_sms_problems("a" * (room + 1)) == []  # not a check-in tip: only "Alongside: " counts
-    (problem,) = tip_sms_problems("a" * (room + 1), tags=["check-in"])
-    assert "next-morning check-in" in problem
-    assert "prefix “Alongside: A gentle check-in idea: ” is 307 GSM-7 characters" in problem
+    as_tip, as_check_in = tip_sms_problems("a" * (room + 1), tags=["check-in"])
+    assert "sent as a tip" in as_tip
+    assert "next-morning check-in" in as_check_in
+    assert "prefix “Alongside: A gentle check-in idea: ” is 307 GSM-7 characters" in as_check_in
 
 
 def test_the_length_is_measured_on_the_text_as_loaded():
-    folded = "word " * 58 + "\n  end"  # 296 characters as written (too long), 293 once folded
+    folded = "word " * 51 + "\n     end"  # 264 characters as written (too long), 258 once folded
     assert tip_sms_problems(folded) == []
 
 

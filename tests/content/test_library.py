@@ -11,6 +11,7 @@ from content.validation import (
     CRISIS_CATEGORY,
     PHASE_TAGS,
     SAFETY_KEYS,
+    TIP_SMS_FEEDBACK,
     TIP_SMS_PREFIX,
     discreet_violations,
     sms_size,
@@ -28,7 +29,8 @@ DONT_SAY = ["Just think happy thoughts.", "What do you have to be sad about?", "
 TEMPLATES = {
     "confirmation-code", "email-confirmation", "welcome", "help", "stop", "start", "ride-confirmed",
     "ride-no-appointment", "crisis", "reminder-ride", "reminder-evening-before", "reminder-expected-end",
-    "reminder-next-morning", "preferences-link", "staff-crisis-alert", "staff-help-alert",
+    "reminder-next-morning", "preferences-link", "staff-crisis-alert", "staff-help-alert", "tip-thanks-helpful",
+    "tip-thanks-not-for-me",
 }  # fmt: skip
 
 
@@ -60,9 +62,10 @@ def test_no_tip_makes_efficacy_or_safety_claims(parsed):
 def test_every_sms_is_gsm7_and_within_two_segments_as_sent(parsed):
     for _, _, entry in parsed.tips:
         sms = " ".join(entry["sms"].split())
-        prefixes = [TIP_SMS_PREFIX] + ([CHECK_IN_SMS_PREFIX] if "check-in" in entry.get("tags", []) else [])
-        for prefix in prefixes:
-            size = sms_size(prefix + sms)
+        sent_as = [TIP_SMS_PREFIX + sms + TIP_SMS_FEEDBACK]
+        sent_as += [CHECK_IN_SMS_PREFIX + sms] if "check-in" in entry.get("tags", []) else []
+        for prefix in sent_as:
+            size = sms_size(prefix)
             assert size.encoding == "GSM-7", entry["slug"]
             assert size.segments <= 2, (entry["slug"], prefix)
 

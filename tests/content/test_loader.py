@@ -67,7 +67,7 @@ def test_a_problem_anywhere_loads_nothing_and_names_file_item_and_field(db, libr
     assert error.path == "library/en/course.yaml"
     assert error.item.startswith("tip 2 (")
     assert error.field == "sms"
-    assert "prefix “Alongside: ” is 411 GSM-7 characters, 3 segments" in error.message
+    assert "after it is 445 GSM-7 characters, 3 segments" in error.message
     assert not Tip.objects.exists()
 
 

@@ -50,17 +50,18 @@ def test_sms_size_counts_like_a_carrier(text, encoding, units, segments):
 
 
 def test_a_long_sms_is_refused_with_its_length_as_sent():
-    assert problems(tip(sms="a" * 296))["sms"] == (
-        "sent as a tip with the prefix “Alongside: ” is 307 GSM-7 characters, 3 segments; "
-        "at most 2 segments (306 characters) are allowed; keep the SMS to 295 plain characters"
+    assert problems(tip(sms="a" * 262))["sms"] == (
+        "sent as a tip with the prefix “Alongside: ” and the question “Reply 1 if this helped, 2 if not.” after it "
+        "is 307 GSM-7 characters, 3 segments; at most 2 segments (306 characters) are allowed; keep the SMS to 261 "
+        "plain characters"
     )
 
 
 def test_a_curly_quote_that_forces_ucs2_is_named():
-    message = problems(tip(sms="It’s " + "a" * 129))["sms"]
+    message = problems(tip(sms="It’s " + "a" * 95))["sms"]
     assert "“’” (U+2019)" in message
     assert "sent as UCS-2" in message
-    assert "145 characters is 3 segments" in message  # with the 11 characters of "Alongside: "
+    assert "145 characters is 3 segments" in message  # with "Alongside: " and the 34 of the question
 
 
 def test_a_short_ucs2_sms_is_allowed():

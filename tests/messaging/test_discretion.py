@@ -12,7 +12,7 @@ from caregiver import services
 from caregiver.models import Clinic, LovedOne
 from caregiver.validators import local_to_utc
 from content.models import MessageTemplate, Tip
-from content.validation import discreet_violations
+from content.validation import TIP_SMS_FEEDBACK, discreet_violations
 from messaging import planning, rendering, sending
 from messaging.discretion import clinic_sms_name
 from messaging.models import OutboundMessage
@@ -73,7 +73,9 @@ def test_a_safety_tip_by_text_only_to_those_who_asked(revealing):
     tip = Tip.objects.filter(category__slug="warning-signs", active=True).first()
     assert "in your email" in rendering.tip_body(tip=tip, channel="sms", caregiver=caregiver).text
     caregiver.safety_tips_sms = True
-    assert rendering.tip_body(tip=tip, channel="sms", caregiver=caregiver).text.endswith(tip.sms_body)
+    assert rendering.tip_body(tip=tip, channel="sms", caregiver=caregiver).text.endswith(
+        tip.sms_body + TIP_SMS_FEEDBACK
+    )
 
 
 def test_texts_name_the_clinic_by_a_name_that_reveals_nothing(revealing):

@@ -394,7 +394,9 @@ def test_editing_a_tip_rewrites_the_planned_messages_that_carry_it(family):
         tip.save()
         planning.plan_due(now=timezone.now())
     message.refresh_from_db()
-    assert message.body == "Alongside: Ask how the day went, and listen to the answer."
+    assert (
+        message.body == "Alongside: Ask how the day went, and listen to the answer.\nReply 1 if this helped, 2 if not."
+    )
 
 
 def test_a_ride_request_sent_more_than_a_day_ago_is_not_counted_again_against_the_cap(family, infusion, settings):

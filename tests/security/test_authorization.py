@@ -36,6 +36,7 @@ from caregiver.models import (
     StaffMembership,
 )
 from caregiver.tokens import email_confirm_token, preferences_token
+from messaging.bounces import tracking_urls
 from messaging.inbound import inbound_receive
 from messaging.models import Conversation, CrisisAlert, InboundMessage, OutboundMessage, ReminderRule, SavedReply
 from portal.models import StaffApiToken
@@ -160,6 +161,11 @@ ELSEWHERE = {
     "portal:two-factor-setup": "the signed-in caller's own authenticator app (tests/portal/test_two_factor.py)",
     "messaging:twilio-inbound": "Twilio signature (tests/security/test_webhook_signatures.py)",
     "messaging:twilio-status": "Twilio signature (tests/security/test_webhook_signatures.py)",
+    "portal:tip-feedback": "signed link per tip email, answers only (tests/messaging/test_feedback.py)",
+    **{
+        f"anymail:{pattern.name}": "provider basic auth, closed without a secret (tests/messaging/test_bounces.py)"
+        for pattern in tracking_urls()
+    },
 }
 ADMIN_PREFIX = "admin/"  # the admin's own URLs: every registered model is classified in ADMIN_* below
 

@@ -31,6 +31,7 @@ def production_env(**changes: str) -> dict[str, str]:
         EMAIL_URL="smtp+tls://alongside:pw@smtp.example.org:587",
         DEFAULT_FROM_EMAIL="Alongside <hello@alongside.example.org>",
         OPERATOR_EMAILS="ops@alongside.example.org",
+        ANYMAIL_WEBHOOK_SECRET="provider:" + secrets.token_hex(16),
         TRUSTED_PROXY_IPS="10.0.0.0/8",
     )
     env.update(changes)
