@@ -19,7 +19,8 @@ from django.utils import timezone
 from caregiver.management.commands.seed_demo import DEMO_SLUG
 from caregiver.models import Appointment, Caregiver, CareLink, Clinic, ConsentRecord, LovedOne
 from content.models import Tip
-from messaging.models import CrisisAlert, EmailEvent, InboundMessage, OutboundMessage, TipResponse
+from messaging.inbound import inbound_receive
+from messaging.models import CrisisAlert, EmailEvent, InboundMessage, OutboundMessage, SavedReply, TipResponse
 
 PREFIX = "demo-history:"
 NAMES = ["Avery", "Blake", "Cameron", "Devon", "Emerson", "Finley", "Harper", "Jesse", "Kendall", "Logan"]
@@ -54,6 +55,29 @@ class Command(BaseCommand):
         with transaction.atomic():
             count = self._history(clinic, now=timezone.now())
         self.stdout.write(self.style.SUCCESS(f"Demo history: {count} past messages for the dashboard."))
+        self._inbox(clinic)
+
+    def _inbox(self, clinic: Clinic) -> None:
+        """Two texts waiting in the inbox (one from a number we don't know), and saved replies:
+        received as the webhook receives them, so they are answered and threaded like any other."""
+        for title, body in (
+            ("We'll call you", "Thanks for your message. Someone from the clinic will call you today."),
+            ("Ride home", "Please plan for someone to drive them home: no driving for the rest of the day."),
+        ):
+            SavedReply.objects.get_or_create(clinic=clinic, title=title, defaults={"body": body})
+        texter = (
+            Caregiver.objects.filter(clinic=clinic, status=Caregiver.Status.ACTIVE)
+            .exclude(phone="")
+            .order_by("pk")
+            .first()
+        )
+        texts = [("+12025550166", "hi is this the clinic? my sister goes there, can i come with her next time")]
+        if texter is not None:
+            texts.insert(0, (texter.phone, "hey what time should we get there thurs? and can i wait inside w her"))
+        for n, (sender, body) in enumerate(texts):
+            inbound_receive(
+                message_sid=f"SMdemoinbox{n:04d}", from_number=sender, to_number=clinic.twilio_from_number, body=body
+            )
 
     def _history(self, clinic: Clinic, *, now) -> int:
         start = now - timedelta(weeks=WEEKS)
