@@ -221,6 +221,9 @@ class OutboundMessage(models.Model):
                 fields=["lease_expires_at"], condition=Q(status__in=["queued", "sending"]), name="outbox_leased"
             ),
             models.Index(fields=["caregiver", "send_at"], name="outbox_caregiver_time"),
+            # The dashboard's weeks: a range of send times, so its cost follows the range asked for,
+            # not the size of the whole outbox.
+            models.Index(fields=["send_at"], name="outbox_send_at"),
             models.Index(fields=["appointment", "status"], name="outbox_appointment"),
         ]
         constraints = [
