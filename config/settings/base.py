@@ -254,7 +254,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {},
+    "ENUM_NAME_OVERRIDES": {"ConversationStatusEnum": "messaging.models.Conversation.Status"},
 }
 
 # --- Messaging providers ----------------------------------------------------------------------
