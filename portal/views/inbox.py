@@ -177,29 +177,38 @@ def _clinic(request: HttpRequest):
     return clinics.first()
 
 
+def _saved_reply_post(
+    request: HttpRequest, form: SavedReplyForm, *, clinic, saved: SavedReply | None, done: str
+) -> HttpResponse | None:
+    """Save the posted form (a new saved reply, or `saved` changed): a redirect, or None with the
+    form's errors in place."""
+    if not form.is_valid():
+        return None
+    try:
+        inbox.saved_reply_save(clinic=clinic, by=request.user, saved_reply=saved, **form.cleaned_data)
+    except ValidationError as exc:
+        errors_to_form(form, exc)
+        return None
+    messages.success(request, done)
+    return redirect(f"{reverse('portal:saved-replies')}?clinic={clinic.pk}")
+
+
 @staff_required
 @require_http_methods(["GET", "HEAD", "POST"])
 def saved_replies(request: HttpRequest) -> HttpResponse:
     clinic = _clinic(request)
     form = SavedReplyForm(posted(request))
-    status = 200
     if request.method == "POST":
-        if form.is_valid():
-            try:
-                inbox.saved_reply_save(clinic=clinic, by=request.user, **form.cleaned_data)
-            except ValidationError as exc:
-                errors_to_form(form, exc)
-                status = 400
-            else:
-                messages.success(request, "Saved. It is offered on every conversation.")
-                return redirect(f"{request.path}?clinic={clinic.pk}")
-        else:
-            status = 400
+        done = _saved_reply_post(
+            request, form, clinic=clinic, saved=None, done="Saved. It is offered on every conversation."
+        )
+        if done is not None:
+            return done
     context = {
         "clinic": clinic, "form": form, "saved_replies": SavedReply.objects.filter(clinic=clinic),
         "clinics": caregiver_selectors.clinics_for_user(user=request.user).order_by("name", "pk"),
     }  # fmt: skip
-    return render(request, "portal/staff/saved_replies.html", context, status=status)
+    return render(request, "portal/staff/saved_replies.html", context, status=400 if form.errors else 200)
 
 
 @staff_required
@@ -210,23 +219,11 @@ def saved_reply_edit(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST" and request.POST.get("delete"):
         inbox.saved_reply_delete(saved_reply=saved, by=request.user)
         messages.success(request, f"“{saved.title}” is deleted.")
-        return redirect(f"{_saved_url()}?clinic={saved.clinic_id}")
+        return redirect(f"{reverse('portal:saved-replies')}?clinic={saved.clinic_id}")
     form = SavedReplyForm(posted(request), initial={"title": saved.title, "body": saved.body})
-    status = 200
     if request.method == "POST":
-        if form.is_valid():
-            try:
-                inbox.saved_reply_save(clinic=saved.clinic, by=request.user, saved_reply=saved, **form.cleaned_data)
-            except ValidationError as exc:
-                errors_to_form(form, exc)
-                status = 400
-            else:
-                messages.success(request, "Saved.")
-                return redirect(f"{_saved_url()}?clinic={saved.clinic_id}")
-        else:
-            status = 400
-    return render(request, "portal/staff/saved_reply_edit.html", {"saved": saved, "form": form}, status=status)
-
-
-def _saved_url() -> str:
-    return reverse("portal:saved-replies")
+        done = _saved_reply_post(request, form, clinic=saved.clinic, saved=saved, done="Saved.")
+        if done is not None:
+            return done
+    context = {"saved": saved, "form": form}
+    return render(request, "portal/staff/saved_reply_edit.html", context, status=400 if form.errors else 200)
