@@ -39,8 +39,10 @@ SCANNER_SECONDS = 120
 # What a tip's email may have been answered from: it went out (or was going out) to the person.
 ANSWERABLE = (Status.SENDING, Status.SENT, Status.DELIVERED)
 ANSWERS = {"1": Value.HELPFUL, "2": Value.NOT_FOR_ME}
-# A reply that is only a 1 or a 2: spaces, and a full stop, "!" or ")" after it, allowed.
-REPLY = re.compile(r"\s*([12])\s*[.!)]*\s*")
+# A reply that is only a 1 or a 2, as people type it: "1", " 2 ", "1.", "#2", "2!!", "1)", the
+# keycap emoji 1️⃣, or a digit with an emoji after it ("1 👍"). Not "12", "1 thanks" or "one".
+REPLY = re.compile(r"\s*#?\s*([12])\s*[^\w\s]*\s*")
+_KEYCAP = str.maketrans("", "", "\ufe0f\u20e3")  # 1️⃣ is "1", a variation selector and a keycap
 THANKS = {Value.HELPFUL: "tip-thanks-helpful", Value.NOT_FOR_ME: "tip-thanks-not-for-me"}
 # If a thank-you template is missing or broken: words that name nothing.
 THANKS_FALLBACK = {
@@ -145,7 +147,7 @@ def link_answer(*, message: OutboundMessage, value: str, now: datetime) -> TipRe
 def sms_answer(*, inbound: InboundMessage, now: datetime) -> str:
     """A 1 or a 2 answering a tip texted to this number within REPLY_HOURS: records it and returns
     the thank-you template's key; '' when the text is no such answer (it gets the usual reply)."""
-    found = REPLY.fullmatch(inbound.body or "")
+    found = REPLY.fullmatch((inbound.body or "").translate(_KEYCAP))
     if not found or inbound.caregiver_id is None:
         return ""
     tip = (

@@ -196,7 +196,18 @@ def test_a_planned_tip_text_asks_for_1_or_2_within_two_segments(family):
 
 
 @pytest.mark.parametrize(
-    ("reply", "value"), [("1", "helpful"), (" 2 ", "not_for_me"), ("1.", "helpful"), ("2!", "not_for_me")]
+    ("reply", "value"),
+    [
+        ("1", "helpful"),
+        (" 2 ", "not_for_me"),
+        ("1.", "helpful"),
+        ("2!", "not_for_me"),
+        ("#1", "helpful"),
+        ("2!!", "not_for_me"),
+        ("1\ufe0f\u20e3", "helpful"),
+        ("1 👍", "helpful"),
+        ("2 🙁", "not_for_me"),
+    ],  # fmt: skip
 )
 def test_a_1_or_2_within_a_day_answers_the_tip_and_is_thanked(client, caregiver, tip_text, reply, value):
     tip = tip_text()
@@ -246,7 +257,7 @@ def test_a_text_that_only_said_the_tip_was_in_the_email_is_not_answered(client, 
     assert answers() == []
 
 
-@pytest.mark.parametrize("reply", ["12", "1 thanks", "11", "one"])
+@pytest.mark.parametrize("reply", ["12", "1 thanks", "11", "one", "1 or 2?", "21", "1.5"])
 def test_only_a_bare_1_or_2_is_an_answer(client, caregiver, tip_text, reply):
     tip_text()
     with after(1):
