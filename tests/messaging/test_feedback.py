@@ -207,7 +207,7 @@ def test_a_planned_tip_text_asks_for_1_or_2_within_two_segments(family):
         ("1\ufe0f\u20e3", "helpful"),
         ("1 👍", "helpful"),
         ("2 🙁", "not_for_me"),
-    ],  # fmt: skip
+    ],
 )
 def test_a_1_or_2_within_a_day_answers_the_tip_and_is_thanked(client, caregiver, tip_text, reply, value):
     tip = tip_text()
