@@ -221,6 +221,8 @@ EVASION_STEMS = {
     "psychot": "psychosis", "psychiat": "psychiatry", "suicid": "suicide", "selfharm": "self-harm",
     "selfinjur": "self-harm", "overdos": "overdose", "infusion": "infusion", "intraven": "intravenous",
     "dissociat": "dissociation", "bipolar": "bipolar", "mentalhealth": "mental-health", "mentalill": "mental-illness",
+    # The typos a hurried person makes ("depresion", "ketamne", "spravado", "suicde"): still read.
+    "depres": "depression", "ketam": "ketamine", "sprava": "spravato", "suic": "suicide",
 }  # fmt: skip
 EVASION_WORDS = {
     "iv": "iv", "ivs": "iv", "mdd": "mdd", "trd": "trd", "ptsd": "ptsd", "ocd": "ocd", "ssri": "ssri", "ssris": "ssri",
@@ -237,9 +239,27 @@ def _squashed(word: str) -> set[str]:
     return {_NOT_LETTERS.sub("", plain), _NOT_LETTERS.sub("", plain.translate(_LOOK_ALIKES))} - {""}
 
 
+_MARKUP = re.compile(r"<[^>]{0,200}>")
+
+
+def _spelled_out(words: list[str]) -> list[str]:
+    """Runs of three or more one-letter words joined ("k e t a m i n e" is "ketamine")."""
+    joined, run = [], []
+    for word in [*words, ""]:
+        if len(word) == 1:
+            run.append(word)
+            continue
+        if len(run) >= 3:
+            joined.append("".join(run))
+        run = []
+    return joined
+
+
 def _evasions(text: str) -> list[tuple[str, str]]:
     found = []
-    words = text.split()
+    # Markup a mail program or page would not show ("<b>ket</b>amine"), and letters spelled out.
+    words = _MARKUP.sub("", text).split()
+    words += _spelled_out(words)
     # Each word, and each pair of neighbours ("self harm", "Keta mine").
     for index, word in enumerate(words):
         candidates = [word, *([word + words[index + 1]] if index + 1 < len(words) else [])]

@@ -21,7 +21,8 @@ from django.db import transaction
 from caregiver.models import AuditEvent, Caregiver, Clinic
 from caregiver.selectors import address_of, caregiver_consent, caregiver_send_problem
 from caregiver.services import audit_record
-from content.validation import sms_size
+from caregiver.validators import validate_one_line
+from content.validation import discreet_violations, sms_size
 
 from . import discretion, rendering
 from .models import Conversation, InboundMessage, OutboundMessage, SavedReply
@@ -225,6 +226,21 @@ _CHANNEL_PROBLEMS = {
 }
 
 
+def _revealing(text: str, *, clinic: Clinic) -> str:
+    """Why staff's words may not go ('' when they may), naming the words as they typed them: a
+    text shows on a lock screen."""
+    named = discreet_violations(text, allowed=discretion.clinic_allowed(clinic))
+    if not named:
+        return ""
+    # The reader also joins neighbouring words ("her depresion" and "depresion"): name the shortest.
+    words = [word for word in named if not any(other != word and other in word for other in named)]
+    shown = ", ".join(f"“{word}”" for word in words[:3])
+    return (
+        f"Not sent: {shown} would show the treatment, a medicine or a diagnosis on a lock screen. "
+        "Say “treatment” or “appointment” instead."
+    )
+
+
 def _clean_text(text: str) -> str:
     text = _CONTROL.sub("", (text or "").replace("\r\n", "\n")).strip()
     if not text:
@@ -244,11 +260,9 @@ def reply_render(*, conversation: Conversation, text: str, channel: str, by: Abs
         key="staff-reply", channel=channel, context=context, caregiver=conversation.caregiver
     )
     shown = body.text if channel == "sms" else body.subject
-    held = discretion.problem(f"{shown}\n{text}", allowed=discretion.clinic_allowed(clinic))
+    held = _revealing(f"{shown}\n{text}", clinic=clinic)
     if held:
-        raise ValidationError(
-            {"text": held.replace("Held back", "Not sent") + " Say “treatment” or “appointment” instead."}
-        )
+        raise ValidationError({"text": held})
     if channel == "sms":
         size = sms_size(body.text)
         if size.segments > REPLY_MAX_SEGMENTS:
@@ -273,8 +287,11 @@ def conversation_reply(
         conversation = _locked(conversation_id)
         dedupe_key = f"inbox:{conversation.pk}:{key or uuid.uuid4().hex}"[:200]
         earlier = OutboundMessage.objects.filter(dedupe_key=dedupe_key).first()
+        if earlier is not None and text in earlier.body:
+            return earlier  # the same form sent twice (a double click, a retry): one reply
         if earlier is not None:
-            return earlier
+            # An old form (the back button) with new words: a new reply, not a silent drop.
+            dedupe_key = f"inbox:{conversation.pk}:{uuid.uuid4().hex}"
         channels = reply_channels(conversation=conversation, now=now)
         open_ = [name for name, problem in channels.items() if not problem]
         channel = channel or (open_[0] if open_ else next(iter(channels), "sms"))
@@ -293,6 +310,8 @@ def conversation_reply(
         conversation.last_message_at = now
         if handled:
             conversation.status, conversation.handled_at, conversation.handled_by = Status.HANDLED, now, by
+        elif conversation.status == Status.HANDLED:
+            pass  # nothing was waiting (staff wrote first, or wrote again): their answer opens it
         elif conversation.status != Status.ASSIGNED or conversation.assigned_to_id is None:
             conversation.status, conversation.assigned_to = Status.ASSIGNED, by
             conversation.handled_at = conversation.handled_by = None
@@ -311,15 +330,21 @@ def conversation_reply(
 
 
 def _saved_clean(*, clinic: Clinic, title: str, body: str) -> tuple[str, str]:
-    title, body = " ".join((title or "").split()), _CONTROL.sub("", (body or "").replace("\r\n", "\n")).strip()
+    body = _CONTROL.sub("", (body or "").replace("\r\n", "\n")).strip()
     problems = {}
+    try:
+        validate_one_line(title or "")
+    except ValidationError as exc:
+        problems["title"] = exc.messages
+    title = " ".join((title or "").split())
     if not title:
         problems["title"] = "Give it a short name staff will recognise."
     if not body:
         problems["body"] = "Write the reply."
-    held = discretion.problem(body, allowed=discretion.clinic_allowed(clinic))
-    if held:
-        problems["body"] = held.replace("Held back", "It could not be sent") + " Say “treatment” or “appointment”."
+    elif held := _revealing(body, clinic=clinic):
+        problems["body"] = held
+    elif (size := sms_size(f"{discretion.clinic_sms_name(clinic)} (Alongside): {body}")).segments > REPLY_MAX_SEGMENTS:
+        problems["body"] = f"Too long for a text: {size.segments} parts, at most {REPLY_MAX_SEGMENTS}. Shorten it."
     if problems:
         raise ValidationError(problems)
     return title[:60], body[:640]

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Case, Exists, OuterRef, Q, QuerySet, Subquery, When
+from django.db.models.functions import Coalesce
 
 from caregiver.models import LovedOne
 from caregiver.selectors import caregivers_with_consent, clinics_for_user
@@ -256,7 +257,8 @@ def conversations_for_user(*, user: AbstractBaseUser | AnonymousUser, show: str 
         rows = rows.filter(status=Status.HANDLED)
     elif show != "all":
         rows = rows.filter(status__in=waiting)
-    return rows.order_by("-last_message_at", "-id")
+    # Newest text first: a reply staff send does not move a conversation above those still waiting.
+    return rows.order_by(Coalesce("last_inbound_at", "last_message_at").desc(), "-id")
 
 
 def inbox_waiting_count(*, user: AbstractBaseUser | AnonymousUser) -> int:
@@ -270,6 +272,18 @@ def inbox_waiting_count(*, user: AbstractBaseUser | AnonymousUser) -> int:
 def inbox_pinned_alerts(*, user: AbstractBaseUser | AnonymousUser) -> list[CrisisAlert]:
     """Crisis alerts not yet closed, open ones first: pinned above the inbox until someone closes them."""
     return list(crisis_alerts_for_user(user=user).exclude(status=CrisisAlert.Status.CLOSED)[:20])
+
+
+# Why a message was held back or cancelled, in a coordinator's words.
+REASON_WORDS = {
+    "opted_out": "they opted out", "no_consent": "not confirmed yet", "paused": "they paused messages",
+    "quiet_hours": "it was due in their quiet hours", "daily_cap": "the day's limit was reached",
+    "stale": "too late to be useful", "ride_arranged": "the ride home was arranged",
+    "appointment_cancelled": "the appointment was cancelled", "rescheduled": "the appointment moved",
+    "superseded": "a newer one replaced it", "family_archived": "the family was archived",
+    "undeliverable": "their number or email cannot be reached", "address_changed": "their number or email changed",
+    "discretion": "it would have shown the treatment on a lock screen",
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -286,13 +300,18 @@ class ThreadEntry:
     action: str = ""  # what we did about an incoming text
     crisis: bool = False
 
+    @property
+    def reason_text(self) -> str:
+        return REASON_WORDS.get(self.reason, self.reason.replace("_", " "))
+
 
 THREAD_LIMIT = 200
 
 
 def conversation_thread(*, conversation: Conversation, limit: int = THREAD_LIMIT) -> list[ThreadEntry]:
     """The whole exchange with this person, oldest first (the latest `limit` entries): their texts,
-    and everything we sent them (tips, reminders, automatic answers, staff replies), with status."""
+    and everything we sent them (tips, reminders, automatic answers, staff replies), with status.
+    What is only planned (a tip for tomorrow) is not shown: the thread is what happened."""
     texts = conversation.texts.order_by("-received_at", "-id")[:limit]
     entries = [
         ThreadEntry(
@@ -324,7 +343,8 @@ def conversation_thread(*, conversation: Conversation, limit: int = THREAD_LIMIT
             for text in texts
             if text.reply
         ]
-    for message in sent.select_related("sent_by").order_by("-send_at", "-id")[:limit]:
+    planned = Q(status=OutboundMessage.Status.SCHEDULED) & ~Q(kind=OutboundMessage.Kind.REPLY)
+    for message in sent.exclude(planned).select_related("sent_by").order_by("-send_at", "-id")[:limit]:
         entries.append(
             ThreadEntry(
                 at=message.sent_at or message.send_at,

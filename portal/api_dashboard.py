@@ -67,6 +67,9 @@ class DashboardView(APIView):
         for name in request.query_params:
             if name not in PARAMETERS:
                 raise BadParameter(name, f"“{name}” is not a query parameter here. Use: start, end, clinic.")
+        for name in ("start", "end"):
+            if name in request.query_params and not request.query_params[name].strip():
+                raise BadParameter(name, f"“{name}” is empty: give a date (YYYY-MM-DD), or leave it out.")
         try:
             _, clinic, form = dashboard_query(user=request.user, query=request.query_params)
         except Http404:

@@ -80,13 +80,13 @@ class ConversationQuerySerializer(serializers.Serializer):
     )
 
 
-class ReplySerializer(serializers.Serializer):
-    text = serializers.CharField(max_length=inbox.REPLY_MAX_CHARS, trim_whitespace=True)
+class ReplySerializer(s.StrictSerializer):
+    text = s.TextField(max_length=inbox.REPLY_MAX_CHARS, trim_whitespace=True)
     channel = serializers.ChoiceField(choices=["sms", "email"], required=False, help_text="Default: a text if it can.")
-    handled = serializers.BooleanField(default=False, help_text="Mark the conversation handled as it goes.")
+    handled = s.JsonBooleanField(default=False, help_text="Mark the conversation handled as it goes.")
 
 
-class AssignSerializer(serializers.Serializer):
+class AssignSerializer(s.StrictSerializer):
     assigned_to = s.id_field(allow_null=True, help_text="A staff member of the conversation's clinic, or null.")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
@@ -20,11 +21,24 @@ MAX_DAYS = 2 * 366
 EARLIEST = date(2020, 1, 1)
 
 
+class IsoDateField(forms.DateField):
+    """A date written YYYY-MM-DD in ASCII digits, as the date box sends it: strptime alone also
+    takes 2026-1-1 and other scripts' digits, which the docs promise to refuse."""
+
+    def to_python(self, value):
+        if isinstance(value, str) and value.strip() and not ISO_DATE.fullmatch(value.strip()):
+            raise ValidationError("Write the date as YYYY-MM-DD, for example 2026-12-01.", code="invalid")
+        return super().to_python(value)
+
+
+ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
 class DashboardPeriodForm(forms.Form):
-    start = forms.DateField(
+    start = IsoDateField(
         required=False, label="From", input_formats=["%Y-%m-%d"], widget=forms.DateInput(attrs={"type": "date"})
     )
-    end = forms.DateField(
+    end = IsoDateField(
         required=False, label="To", input_formats=["%Y-%m-%d"], widget=forms.DateInput(attrs={"type": "date"})
     )
 

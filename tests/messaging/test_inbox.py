@@ -195,8 +195,13 @@ def test_send_and_handle_marks_it_handled(person, dana):
 
 
 @pytest.mark.parametrize(
-    "typed", ["Her ketamine session is at 10", "Bring the Spravato paperwork", "about her depression"]
-)
+    "typed",
+    [
+        "Her ketamine session is at 10", "Bring the Spravato paperwork", "about her depression",
+        # As a hurried coordinator types, and as an outside tester got past the first version:
+        "her depresion", "k e t a m i n e", "<b>ket</b>amine", "the ketamne dose",
+    ],
+)  # fmt: skip
 def test_a_reply_that_would_name_the_treatment_is_refused_in_words(person, dana, typed):
     receive(person.clinic, person.phone, "question")
     with pytest.raises(ValidationError) as caught:
@@ -311,3 +316,65 @@ def test_a_new_email_clears_nothing_of_the_conversation(person, dana):
     caregiver_services.caregiver_update(caregiver=person, by=dana, phone="+12025550177")
     receive(person.clinic, "+12025550177", "new phone, same me")
     assert conversation_of(person).texts.count() == 2
+
+
+def test_an_old_form_with_new_words_is_a_new_reply_not_a_silent_drop(person, dana):
+    receive(person.clinic, person.phone, "question")
+    conversation = conversation_of(person)
+    first = inbox.conversation_reply(conversation_id=conversation.pk, text="Yes.", by=dana, now=timezone.now(), key="k")
+    second = inbox.conversation_reply(
+        conversation_id=conversation.pk, text="And bring a snack.", by=dana, now=timezone.now(), key="k"
+    )
+    assert first.pk != second.pk
+    assert second.body.endswith("And bring a snack.")
+
+
+def test_writing_first_to_someone_leaves_nothing_waiting(content, dana):
+    clinic = dana.memberships.get().clinic
+    email_only = factories.CaregiverFactory(clinic=clinic, phone="", email="pat@example.com", channels="email")
+    factories.ConsentRecordFactory(caregiver=email_only, channel="email")
+    conversation = inbox.conversation_start(clinic=clinic, caregiver=email_only, now=timezone.now())
+    inbox.conversation_reply(
+        conversation_id=conversation.pk, text="How was the first week?", by=dana, now=timezone.now()
+    )
+    conversation.refresh_from_db()
+    assert conversation.status == "handled"
+    assert selectors.inbox_waiting_count(user=dana) == 0
+
+
+def test_the_thread_leaves_out_what_is_only_planned(person, dana):
+    receive(person.clinic, person.phone, "question")
+    factories.OutboundMessageFactory(
+        caregiver=person, kind="tip", status="scheduled", send_at=timezone.now() + timedelta(days=1), body="TOMORROW"
+    )
+    factories.OutboundMessageFactory(
+        caregiver=person, kind="tip", status="suppressed", status_reason="quiet_hours", body="HELD"
+    )
+    thread = selectors.conversation_thread(conversation=conversation_of(person))
+    assert "TOMORROW" not in [entry.text for entry in thread]
+    held = next(entry for entry in thread if entry.text == "HELD")
+    assert held.reason_text == "it was due in their quiet hours"
+
+
+def test_a_reply_does_not_move_a_conversation_above_those_still_waiting(person, dana):
+    with time_machine.travel(timezone.now() - timedelta(minutes=10)):
+        receive(person.clinic, person.phone, "older question")
+    receive(person.clinic, STRANGER, "newer question")
+    inbox.conversation_reply(conversation_id=conversation_of(person).pk, text="Answer.", by=dana, now=timezone.now())
+    order = [c.caregiver_id for c in selectors.conversations_for_user(user=dana)]
+    assert order == [None, person.pk]
+
+
+@pytest.mark.parametrize(
+    ("title", "body", "field"),
+    [
+        ("Call back\x1b[31m", "We'll call.", "title"),
+        ("Two\nlines", "We'll call.", "title"),
+        ("Long", "word " * 130, "body"),
+        ("Dose", "Her depresion dose", "body"),
+    ],
+)
+def test_a_saved_reply_that_could_not_be_sent_is_refused(person, dana, title, body, field):
+    with pytest.raises(ValidationError) as caught:
+        inbox.saved_reply_save(clinic=person.clinic, title=title, body=body, by=dana)
+    assert field in caught.value.message_dict

@@ -324,11 +324,13 @@ def test_the_page_draws_the_opt_out_watch_line_and_the_numbers(staff, clinic):
     ("query", "message_text"),
     [
         ("start=2026-13-01", "Enter a valid date."),
-        ("start=yesterday", "Enter a valid date."),
+        ("start=yesterday", "Write the date as YYYY-MM-DD"),
+        ("start=2026-1-1", "Write the date as YYYY-MM-DD"),
+        ("start=٢٠٢٦-٠١-٠١", "Write the date as YYYY-MM-DD"),
         ("start=2026-11-10&end=2026-11-01", "“From” is after “To”"),
         ("start=2020-01-01&end=2026-11-01", "at most two years"),
         ("start=1999-01-01&end=1999-02-01", "Choose dates between"),
-        ("end=99999-01-01", "Enter a valid date."),
+        ("end=99999-01-01", "Write the date as YYYY-MM-DD"),
     ],
 )
 def test_bad_dates_are_a_400_page_that_says_what_to_fix(staff, query, message_text):
