@@ -6,6 +6,7 @@ problem names the file, the item and the field so a writer can fix it without re
 
 from __future__ import annotations
 
+import html
 import math
 import re
 from collections.abc import Iterable
@@ -128,7 +129,11 @@ class DiscretionWord(NamedTuple):
 # longer comes first (antidepressant before depression).
 DISCRETION_LIST: tuple[DiscretionWord, ...] = (
     # The drug by name: the most direct giveaway of what the treatment is.
-    DiscretionWord("ketamine", r"ketamines?", "ketamine"),
+    DiscretionWord(
+        "ketamine",
+        r"ketamines?|ketaminas?|k[\s-]?holes?|ket|kap",
+        "ketamine (Spanish ketamina), K-hole, KET, KAP (ketamine-assisted psychotherapy)",
+    ),
     # The nasal-spray form of the drug, by its generic name.
     DiscretionWord("esketamine", r"esketamines?", "esketamine"),
     # Brand name of esketamine nasal spray: as telling as the drug's name.
@@ -140,14 +145,26 @@ DISCRETION_LIST: tuple[DiscretionWord, ...] = (
     # The kind of medicine says what it treats; listed before depression so that
     # "anti-depressant" is one finding.
     DiscretionWord("antidepressant", r"anti[\s-]?depressants?", "antidepressant(s), anti-depressant(s)"),
+    # The commonest antidepressants and mood stabilisers by name: a prescription read over a shoulder.
+    DiscretionWord(
+        "psychiatric-medicine",
+        r"sertralines?|zoloft|prozac|fluoxetines?|lexapro|(?:es)?citaloprams?|celexa|wellbutrin|bupropions?"
+        r"|effexor|venlafaxines?|cymbalta|duloxetines?|paxil|paroxetines?|trintellix|vortioxetines?"
+        r"|remeron|mirtazapines?|trazodones?|lithium",
+        "antidepressants and lithium by name (sertraline, Zoloft, Prozac, Lexapro, Wellbutrin, lithium…)",
+    ),
     # Classes of antidepressant, by the abbreviations people know them by.
     DiscretionWord("ssri", r"ssris?", "SSRI(s)"),
     DiscretionWord("snri", r"snris?", "SNRI(s)"),
     # The condition itself: every depress- word (depression, depressed, depressive, depressing).
-    DiscretionWord("depression", r"depress\w*", "depress... (depression, depressed, depressive)"),
+    DiscretionWord(
+        "depression",
+        r"depress\w*|depresi\w*|deprimid\w*|depre",
+        "depress... (depression, depressed, depressive; Spanish depresión, deprimido, la depre)",
+    ),
     # Diagnoses by name or abbreviation: each tells a reader what their loved one has.
     DiscretionWord("mdd", r"mdd", "MDD (major depressive disorder)"),
-    DiscretionWord("trd", r"trd", "TRD (treatment-resistant depression)"),
+    DiscretionWord("trd", r"trd|treatment[\s-]+resistant", "TRD, treatment-resistant (depression)"),
     DiscretionWord("ptsd", r"ptsd", "PTSD"),
     DiscretionWord("bipolar", r"bipolar", "bipolar"),
     DiscretionWord("ocd", r"ocd", "OCD"),
@@ -174,6 +191,13 @@ DISCRETION_LIST: tuple[DiscretionWord, ...] = (
     DiscretionWord("sedation", r"sedat\w*", "sedat... (sedation, sedated, sedative)"),
     # The drug's best-known effect.
     DiscretionWord("dissociation", r"dissociat\w*", "dissociat... (dissociation, dissociative)"),
+    # Other treatments for the same condition, as telling as the drug.
+    DiscretionWord(
+        "brain-stimulation",
+        r"ect|electro[\s-]?convulsive\w*|electro[\s-]?shock\w*|tms|transcranial\w*",
+        "ECT, electroconvulsive, electroshock, TMS, transcranial",
+    ),
+    DiscretionWord("psychedelic", r"psychedelics?", "psychedelic(s)"),
     # The specialty says what the care is for.
     DiscretionWord("psychiatry", r"psychiatr\w*", "psychiatr... (psychiatry, psychiatrist, psychiatric)"),
     # The general names for it, as phrases ("mental" or "health" alone are everyday words).
@@ -222,7 +246,9 @@ EVASION_STEMS = {
     "selfinjur": "self-harm", "overdos": "overdose", "infusion": "infusion", "intraven": "intravenous",
     "dissociat": "dissociation", "bipolar": "bipolar", "mentalhealth": "mental-health", "mentalill": "mental-illness",
     # The typos a hurried person makes ("depresion", "ketamne", "spravado", "suicde"): still read.
-    "depres": "depression", "ketam": "ketamine", "sprava": "spravato", "suic": "suicide",
+    "depres": "depression", "deprs": "depression", "deprim": "depression", "ketam": "ketamine",
+    "ktamin": "ketamine", "sprava": "spravato", "suic": "suicide", "zoloft": "psychiatric-medicine",
+    "prozac": "psychiatric-medicine", "sertral": "psychiatric-medicine", "lexapro": "psychiatric-medicine",
 }  # fmt: skip
 EVASION_WORDS = {
     "iv": "iv", "ivs": "iv", "mdd": "mdd", "trd": "trd", "ptsd": "ptsd", "ocd": "ocd", "ssri": "ssri", "ssris": "ssri",
@@ -279,6 +305,9 @@ def _findings(text: str) -> list[tuple[str, str]]:
     Read as written, as plain Latin letters ("kеtamine" with a Cyrillic е, "ＭＤＤ" in full-width
     letters, "Kétamine"), and word by word without punctuation or look-alikes (`_evasions`): all
     read the same on a lock screen (and an SMS spells them in GSM-7 anyway)."""
+    if "&" in text:
+        # "&#107;etamine" is "ketamine" wherever the text is read as HTML (an email): read it so.
+        text = f"{text}\n{html.unescape(text)}"
     found = [(_GROUP_KEYS[m.lastgroup], m.group(0).lower()) for m in DISCRETION_PATTERN.finditer(text)]
     if not text.isascii():
         found += [(_GROUP_KEYS[m.lastgroup], m.group(0).lower()) for m in DISCRETION_PATTERN.finditer(anyascii(text))]

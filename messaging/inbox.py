@@ -226,7 +226,7 @@ _CHANNEL_PROBLEMS = {
 }
 
 
-def _revealing(text: str, *, clinic: Clinic) -> str:
+def _revealing(text: str, *, clinic: Clinic, verb: str = "Not sent") -> str:
     """Why staff's words may not go ('' when they may), naming the words as they typed them: a
     text shows on a lock screen."""
     named = discreet_violations(text, allowed=discretion.clinic_allowed(clinic))
@@ -236,7 +236,7 @@ def _revealing(text: str, *, clinic: Clinic) -> str:
     words = [word for word in named if not any(other != word and other in word for other in named)]
     shown = ", ".join(f"“{word}”" for word in words[:3])
     return (
-        f"Not sent: {shown} would show the treatment, a medicine or a diagnosis on a lock screen. "
+        f"{verb}: {shown} would show the treatment, a medicine or a diagnosis on a lock screen. "
         "Say “treatment” or “appointment” instead."
     )
 
@@ -284,6 +284,11 @@ def conversation_reply(
 
     text = _clean_text(text)
     with transaction.atomic():
+        # The caregiver's row first, then the conversation: the order an inbound text takes them
+        # in (a STOP arriving as the reply is written would otherwise deadlock with it).
+        caregiver_id = Conversation.objects.filter(pk=conversation_id).values_list("caregiver_id", flat=True).get()
+        if caregiver_id is not None:
+            Caregiver.objects.select_for_update(of=("self",)).filter(pk=caregiver_id).first()
         conversation = _locked(conversation_id)
         dedupe_key = f"inbox:{conversation.pk}:{key or uuid.uuid4().hex}"[:200]
         earlier = OutboundMessage.objects.filter(dedupe_key=dedupe_key).first()
@@ -341,7 +346,7 @@ def _saved_clean(*, clinic: Clinic, title: str, body: str) -> tuple[str, str]:
         problems["title"] = "Give it a short name staff will recognise."
     if not body:
         problems["body"] = "Write the reply."
-    elif held := _revealing(body, clinic=clinic):
+    elif held := _revealing(body, clinic=clinic, verb="It could not be sent"):
         problems["body"] = held
     elif (size := sms_size(f"{discretion.clinic_sms_name(clinic)} (Alongside): {body}")).segments > REPLY_MAX_SEGMENTS:
         problems["body"] = f"Too long for a text: {size.segments} parts, at most {REPLY_MAX_SEGMENTS}. Shorten it."

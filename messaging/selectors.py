@@ -347,7 +347,9 @@ def conversation_thread(*, conversation: Conversation, limit: int = THREAD_LIMIT
     for message in sent.exclude(planned).select_related("sent_by").order_by("-send_at", "-id")[:limit]:
         entries.append(
             ThreadEntry(
-                at=message.sent_at or message.send_at,
+                # A staff reply stands where it was written: replies sent back to back may reach
+                # the provider in another order, the thread keeps the writer's.
+                at=message.send_at if message.sent_by_id else (message.sent_at or message.send_at),
                 incoming=False,
                 channel=message.channel,
                 text=message_text_for_staff(

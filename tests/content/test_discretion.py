@@ -26,7 +26,7 @@ README = Path(__file__).resolve().parents[2] / "content" / "library" / "README.m
 
 # Every entry of the list, with the forms it must catch: singular, plural, inflections, any case.
 CAUGHT = {
-    "ketamine": ["ketamine", "Ketamine", "KETAMINE", "ketamines"],
+    "ketamine": ["ketamine", "Ketamine", "KETAMINE", "ketamines", "ketamina", "K-hole", "KET", "KAP"],
     "esketamine": ["esketamine", "Esketamine"],
     "spravato": ["Spravato", "SPRAVATO"],
     "ketalar": ["Ketalar"],
@@ -34,9 +34,12 @@ CAUGHT = {
     "antidepressant": ["antidepressant", "antidepressants", "anti-depressant", "Anti-depressants"],
     "ssri": ["SSRI", "SSRIs", "ssris"],
     "snri": ["SNRI", "SNRIs"],
-    "depression": ["depression", "Depressed", "DEPRESSIVE", "depressions"],
+    "depression": ["depression", "Depressed", "DEPRESSIVE", "depressions", "depresion", "deprimida", "depre"],
     "mdd": ["MDD"],
-    "trd": ["TRD"],
+    "trd": ["TRD", "treatment-resistant"],
+    "psychiatric-medicine": ["Zoloft", "sertraline", "Prozac", "Lexapro", "escitalopram", "Wellbutrin", "lithium"],
+    "brain-stimulation": ["ECT", "electroconvulsive", "TMS"],
+    "psychedelic": ["psychedelic", "psychedelics"],
     "ptsd": ["PTSD", "ptsd"],
     "bipolar": ["bipolar", "Bipolar"],
     "ocd": ["OCD"],
@@ -61,7 +64,8 @@ CAUGHT = {
 HARMLESS = [
     "give", "drive", "seven", "ivy", "olive", "arrive", "anxiety", "anxious", "injection", "injections",
     "session", "treatment", "appointment", "mental note", "health", "special kind", "yourself", "oversee",
-    "infuse", "press", "pressure", "sedan", "association", "psychology", "dial",
+    "infuse", "press", "pressure", "sedan", "association", "psychology", "dial", "kettle", "keto", "select", "cap",
+    "elect", "deprive",
 ]  # fmt: skip
 
 

@@ -200,6 +200,11 @@ def test_send_and_handle_marks_it_handled(person, dana):
         "Her ketamine session is at 10", "Bring the Spravato paperwork", "about her depression",
         # As a hurried coordinator types, and as an outside tester got past the first version:
         "her depresion", "k e t a m i n e", "<b>ket</b>amine", "the ketamne dose",
+        # The second outside round: entities an email would show as letters, medicines by name,
+        # other treatments, Spanish, slang.
+        "&#107;etamine session Monday", "&#x6B;etamine", "&#100;epression", "her Zoloft refill", "sertraline",
+        "lithium levels", "ECT on Monday", "TMS", "está deprimida", "la depre", "deprssion", "k*tamine", "K-hole",
+        "KAP session", "psychedelic care", "treatment-resistant",
     ],
 )  # fmt: skip
 def test_a_reply_that_would_name_the_treatment_is_refused_in_words(person, dana, typed):
@@ -378,3 +383,17 @@ def test_a_saved_reply_that_could_not_be_sent_is_refused(person, dana, title, bo
     with pytest.raises(ValidationError) as caught:
         inbox.saved_reply_save(clinic=person.clinic, title=title, body=body, by=dana)
     assert field in caught.value.message_dict
+
+
+def test_replies_written_back_to_back_keep_their_order_in_the_thread(person, dana):
+    receive(person.clinic, person.phone, "question")
+    conversation = conversation_of(person)
+    start = timezone.now()
+    for n in range(1, 4):
+        message = inbox.conversation_reply(
+            conversation_id=conversation.pk, text=f"Part {n}", by=dana, now=start + timedelta(seconds=n)
+        )
+        # The provider took them in another order.
+        OutboundMessage.objects.filter(pk=message.pk).update(status="sent", sent_at=start + timedelta(minutes=5 - n))
+    written = [entry.text[-6:] for entry in selectors.conversation_thread(conversation=conversation) if entry.by]
+    assert written == ["Part 1", "Part 2", "Part 3"]

@@ -69,8 +69,16 @@ def test_stop_about_something_else_is_not_an_opt_out(client, caregiver):
 # --- Danger ----------------------------------------------------------------------------------------
 
 
-def test_a_medical_emergency_is_answered_with_911_first(client, caregiver):
-    body = reply_of(text(client, caregiver, "she took a whole bottle of pills and i cant wake her"))
+@pytest.mark.parametrize(
+    "words",
+    [
+        "she took a whole bottle of pills and i cant wake her",
+        # An outside tester's text: an injury on the way home leads with 911 too.
+        "we are in a car accident on the way home, she is bleeding",
+    ],
+)
+def test_a_medical_emergency_is_answered_with_911_first(client, caregiver, words):
+    body = reply_of(text(client, caregiver, words))
     assert body.index("911") < body.index("988")
     assert CrisisAlert.objects.get().severity == "emergency"
 
