@@ -146,7 +146,7 @@ def _receive(
         # Into the clinic's inbox, in the same transaction: a text that needs a person opens its
         # conversation, one the service answered in full (STOP, RIDE…) just joins the thread.
         inbox.conversation_text_add(
-            inbound=inbound, needs_a_person=inbox.needs_a_person(action=inbound.action, body=body), now=now
+            inbound=inbound, needs_a_person=inbox.needs_a_person(action=inbound.action, reading=reading), now=now
         )
         if inbound.reply and caregiver is not None:
             _record_reply(caregiver, message_sid, inbound.reply, now)

@@ -26,7 +26,7 @@ from content.validation import discreet_violations, sms_size
 
 from . import discretion, rendering
 from .models import Conversation, InboundMessage, OutboundMessage, SavedReply
-from .reading import OPT_IN, OPT_OUT, read_text
+from .reading import OPT_IN, OPT_OUT, TextReading, read_text
 
 Status = Conversation.Status
 Action = InboundMessage.Action
@@ -81,13 +81,13 @@ def conversation_text_add(*, inbound: InboundMessage, needs_a_person: bool, now:
     return conversation
 
 
-def needs_a_person(*, action: str, body: str) -> bool:
-    """Whether a text, once answered, still needs someone at the clinic to read it. A number we
-    don't know texting STOP or START asked nothing of us (the carrier handles it)."""
+def needs_a_person(*, action: str, reading: TextReading) -> bool:
+    """Whether a text, once answered, still needs someone at the clinic to read it (`reading`: how
+    the inbound path read it). A number we don't know texting STOP or START asked nothing of us
+    (the carrier handles it)."""
     if action in ANSWERED_IN_FULL:
         return False
     if action == Action.UNKNOWN_SENDER:
-        reading = read_text(body)
         return not (reading.opt_out or reading.keyword in OPT_OUT | OPT_IN)
     return True
 
@@ -143,32 +143,30 @@ def conversation_assign(
     return conversation
 
 
-@transaction.atomic
 def conversation_handle(*, conversation_id: int, by: AbstractBaseUser, now: datetime) -> Conversation:
     """Done: nothing more is owed. A new text that needs a person opens it again."""
-    conversation = _locked(conversation_id)
-    if conversation.status == Status.HANDLED:
-        return conversation
-    conversation.status, conversation.handled_at, conversation.handled_by = Status.HANDLED, now, by
-    conversation.save(update_fields=["status", "handled_at", "handled_by", "updated_at"])
-    audit_record(
-        by=by, action=AuditEvent.Action.INBOX_HANDLE, target=_target(conversation),
-        changes={"conversation": conversation.pk},
-    )  # fmt: skip
-    return conversation
+    return _handled_set(conversation_id=conversation_id, handled=True, by=by, now=now)
+
+
+def conversation_reopen(*, conversation_id: int, by: AbstractBaseUser, now: datetime) -> Conversation:
+    """Open again, with its assignee if it had one."""
+    return _handled_set(conversation_id=conversation_id, handled=False, by=by, now=now)
 
 
 @transaction.atomic
-def conversation_reopen(*, conversation_id: int, by: AbstractBaseUser, now: datetime) -> Conversation:
+def _handled_set(*, conversation_id: int, handled: bool, by: AbstractBaseUser, now: datetime) -> Conversation:
     conversation = _locked(conversation_id)
-    if conversation.status != Status.HANDLED:
-        return conversation
-    conversation.status = Status.ASSIGNED if conversation.assigned_to_id else Status.OPEN
-    conversation.handled_at = conversation.handled_by = None
+    if (conversation.status == Status.HANDLED) == handled:
+        return conversation  # already so: nothing to record
+    if handled:
+        conversation.status, conversation.handled_at, conversation.handled_by = Status.HANDLED, now, by
+    else:
+        conversation.status = Status.ASSIGNED if conversation.assigned_to_id else Status.OPEN
+        conversation.handled_at = conversation.handled_by = None
     conversation.save(update_fields=["status", "handled_at", "handled_by", "updated_at"])
     audit_record(
-        by=by, action=AuditEvent.Action.INBOX_REOPEN, target=_target(conversation),
-        changes={"conversation": conversation.pk},
+        by=by, action=AuditEvent.Action.INBOX_HANDLE if handled else AuditEvent.Action.INBOX_REOPEN,
+        target=_target(conversation), changes={"conversation": conversation.pk},
     )  # fmt: skip
     return conversation
 

@@ -269,6 +269,11 @@ def inbox_waiting_count(*, user: AbstractBaseUser | AnonymousUser) -> int:
     ).count()
 
 
+def conversation_alerts(*, conversation: Conversation, limit: int = 5) -> QuerySet[CrisisAlert]:
+    """The crisis alerts its texts opened, newest first."""
+    return CrisisAlert.objects.filter(inbound__conversation=conversation).order_by("-opened_at", "-id")[:limit]
+
+
 def inbox_pinned_alerts(*, user: AbstractBaseUser | AnonymousUser) -> list[CrisisAlert]:
     """Crisis alerts not yet closed, open ones first: pinned above the inbox until someone closes them."""
     return list(crisis_alerts_for_user(user=user).exclude(status=CrisisAlert.Status.CLOSED)[:20])

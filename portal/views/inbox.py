@@ -111,9 +111,7 @@ def conversation(request: HttpRequest, pk: int) -> HttpResponse:
         "saved_replies": saved,
         "staff": inbox.clinic_staff(clinic=conversation.clinic),
         "family": conversation.caregiver.loved_ones.order_by("pk").first() if conversation.caregiver else None,
-        "alerts": conversation.clinic.crisis_alerts.filter(inbound__conversation=conversation).order_by("-opened_at")[
-            :5
-        ],
+        "alerts": selectors.conversation_alerts(conversation=conversation),
     }
     return render(request, "portal/staff/conversation.html", context, status=status)
 
