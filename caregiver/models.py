@@ -369,7 +369,8 @@ class Caregiver(TimeStamped):
     tip_frequency = models.CharField(max_length=12, choices=Frequency.choices, default=Frequency.THREE_A_WEEK)
     quiet_start = models.TimeField(default=time(21, 0), help_text="No messages from this local time…")
     quiet_end = models.TimeField(default=time(8, 0), help_text="…until this local time.")
-    language = models.CharField(max_length=8, default="en", choices=[("en", "English")])
+    # What every message, page and reply to this caregiver is written in (settings.LANGUAGES).
+    language = models.CharField(max_length=8, default="en", choices=[("en", "English"), ("es", "Spanish")])
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     paused_until = models.DateTimeField(null=True, blank=True)
     sms_blocked_reason = models.CharField(
@@ -527,6 +528,7 @@ class ConsentRecord(AppendOnly):
     action = models.CharField(max_length=7, choices=Action.choices)
     source = models.CharField(max_length=5, choices=Source.choices)
     consent_text_version = models.CharField(max_length=40, blank=True)
+    language = models.CharField(max_length=8, default="en", help_text="The language the consent text was shown in.")
     ip_address = models.GenericIPAddressField(null=True, blank=True)
     message_sid = models.CharField(max_length=64, blank=True, help_text="The inbound SMS that carried it.")
     recorded_by = models.ForeignKey(

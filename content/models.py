@@ -25,14 +25,14 @@ class Category(models.Model):
 
 
 class Tip(models.Model):
-    """A short piece of guidance, as SMS text and as a longer email.
+    """A short piece of guidance, as SMS text and as a longer email, in one language.
 
     `version` starts at 1 and goes up whenever the text changes, from the files or in the admin.
     `file_hash` is the hash of the file entry last loaded: an unchanged file never overwrites an
     edit made in the admin, a changed one does.
     """
 
-    slug = models.SlugField(max_length=80, unique=True)
+    slug = models.SlugField(max_length=80, help_text="The same in every language the tip is written in.")
     category = models.ForeignKey(Category, on_delete=models.PROTECT, related_name="tips")
     language = models.CharField(max_length=8, default="en", db_index=True)
     title = models.CharField(max_length=120)
@@ -53,6 +53,8 @@ class Tip(models.Model):
     class Meta:
         ordering = ["category__position", "slug"]
         indexes = [models.Index(fields=["active", "language", "category"])]
+        # One slug per tip across languages: `say-how-are-you` in English and in Spanish.
+        constraints = [models.UniqueConstraint(fields=["slug", "language"], name="unique_tip_per_language")]
 
     def __str__(self) -> str:
         return self.title

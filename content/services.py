@@ -19,7 +19,14 @@ from django.db import transaction
 from . import selectors
 from .api_cache import content_version_drop
 from .models import Category, MessageTemplate, Tip
-from .validation import ContentError, render_text, template_entry_problems, tip_entry_problems
+from .validation import (
+    ContentError,
+    render_text,
+    sms_size,
+    sms_words,
+    template_entry_problems,
+    tip_entry_problems,
+)
 
 LIBRARY_ROOT = Path(settings.BASE_DIR) / "content" / "library"
 MESSAGES_FILE = "messages.yaml"
@@ -101,10 +108,19 @@ def library_read(*, root: Path = LIBRARY_ROOT) -> _Parsed:
             parsed.categories.append(cat)
     category_slugs = {c["slug"] for c in parsed.categories}
 
-    seen_slugs: dict[str, str] = {}
+    seen_slugs: dict[tuple[str, str], str] = {}
     seen_keys: dict[tuple[str, str], str] = {}
+    tip_categories: dict[tuple[str, str], str] = {}  # (language, slug) → category
     for lang_dir in sorted(p for p in root.iterdir() if p.is_dir()):
         language = lang_dir.name
+        if language not in settings.CONTENT_LANGUAGES:
+            errors.append(
+                ContentError(
+                    rel(lang_dir), "folder", "language",
+                    f"“{language}” is not one of the languages we write in ({', '.join(settings.CONTENT_LANGUAGES)})",
+                )
+            )  # fmt: skip
+            continue
         for path in sorted(lang_dir.glob("*.yaml")):
             data = _read_yaml(path, root, errors)
             if data is None:
@@ -113,7 +129,7 @@ def library_read(*, root: Path = LIBRARY_ROOT) -> _Parsed:
                 for index, entry in enumerate(data.get("messages") or [], start=1):
                     key = entry.get("key", "?") if isinstance(entry, dict) else "?"
                     item = f"message {index} ({key})"
-                    for fld, message in template_entry_problems(entry):
+                    for fld, message in template_entry_problems(entry, language=language):
                         errors.append(ContentError(rel(path), item, fld, message))
                     if (language, key) in seen_keys:
                         errors.append(
@@ -136,15 +152,73 @@ def library_read(*, root: Path = LIBRARY_ROOT) -> _Parsed:
             for index, entry in enumerate(tips, start=1):
                 slug = entry.get("slug", "?") if isinstance(entry, dict) else "?"
                 item = f"tip {index} ({slug})"
-                for fld, message in tip_entry_problems(entry, category=category):
+                for fld, message in tip_entry_problems(entry, category=category, language=language):
                     errors.append(ContentError(rel(path), item, fld, message))
-                if slug in seen_slugs:
-                    errors.append(ContentError(rel(path), item, "slug", f"“{slug}” is also used by {seen_slugs[slug]}"))
-                seen_slugs[slug] = f"{rel(path)} {item}"
+                if (language, slug) in seen_slugs:
+                    errors.append(
+                        ContentError(rel(path), item, "slug", f"“{slug}” is also used by {seen_slugs[(language, slug)]}")
+                    )
+                seen_slugs[(language, slug)] = f"{rel(path)} {item}"
+                tip_categories[(language, slug)] = category
                 parsed.tips.append((language, category, entry))
+    errors += _translation_problems(seen_slugs, tip_categories, seen_keys)
     if errors:
         raise ContentInvalid(errors)
     return parsed
+
+
+def _translation_problems(
+    tips: dict[tuple[str, str], str], categories: dict[tuple[str, str], str], templates: dict[tuple[str, str], str]
+) -> list[ContentError]:
+    """Every tip and message is written in every language, under one slug (or key) across them, a
+    tip in the same category: a Spanish-speaking family meets no English word, and the API serves
+    a tip by one slug in each language."""
+    errors = []
+    languages = sorted({language for language, _ in tips} | {language for language, _ in templates})
+    for kind, seen in (("tip", tips), ("message", templates)):
+        names = sorted({name for _, name in seen})
+        for name in names:
+            have = [language for language in languages if (language, name) in seen]
+            where = seen[(have[0], name)]
+            for language in sorted(set(languages) - set(have)):
+                errors.append(
+                    ContentError(
+                        f"library/{language}/", f"{kind} {name}", "translation",
+                        f"is missing: {where} has no {language} version under the same "
+                        f"{'slug' if kind == 'tip' else 'key'}",
+                    )
+                )  # fmt: skip
+    for (language, slug), category in categories.items():
+        english = categories.get(("en", slug))
+        if language != "en" and english is not None and english != category:
+            errors.append(
+                ContentError(
+                    tips[(language, slug)].split(" ", 1)[0], f"tip {slug}", "category",
+                    f"is {category} here but {english} in English: a tip is in one category in every language",
+                )
+            )  # fmt: skip
+    return errors
+
+
+def library_sms_report(parsed: _Parsed) -> list[str]:
+    """Per language, how many segments each tip costs as a tip text is sent (prefix, words, question,
+    folded to GSM-7), and how many go as UCS-2: what `load_content` reports."""
+    lines = []
+    for language in sorted({language for language, _, _ in parsed.tips}):
+        words = sms_words(language)
+        sizes = [
+            sms_size(words.prefix + " ".join(entry["sms"].split()) + words.feedback)
+            for lang, _, entry in parsed.tips
+            if lang == language
+        ]
+        by_segments = Counter(size.segments for size in sizes)
+        shown = ", ".join(f"{by_segments[n]} in {n}" for n in sorted(by_segments))
+        ucs2 = sum(size.encoding == "UCS-2" for size in sizes)
+        lines.append(
+            f"{language}: {len(sizes)} tips as texts: {shown} segment(s) (at most {words.max_segments}); "
+            f"{ucs2} sent as UCS-2, {len(sizes) - ucs2} as GSM-7; longest {max(s.units for s in sizes)} characters"
+        )
+    return lines
 
 
 @transaction.atomic
@@ -163,10 +237,10 @@ def library_load(*, root: Path = LIBRARY_ROOT) -> LoadReport:
             slug=cat["slug"], defaults={"name": cat["name"], "description": cat["description"], "position": position}
         )
 
-    existing = {tip.slug: tip for tip in Tip.objects.select_for_update()}
+    existing = {(tip.slug, tip.language): tip for tip in Tip.objects.select_for_update()}
     for language, category, entry in parsed.tips:
         digest = _entry_hash(entry, category=category, language=language)
-        tip = existing.pop(entry["slug"], None)
+        tip = existing.pop((entry["slug"], language), None)
         if tip is not None and tip.file_hash == digest:
             report.counts[("tip", "restored" if not tip.active else "unchanged")] += 1
             if not tip.active:
@@ -249,7 +323,7 @@ def tip_edit_problems(*, tip: Tip) -> dict[str, list[str]]:
         "tags": list(tip.tags or []), "source": tip.source, "reviewed_at": tip.reviewed_at, "discreet": tip.discreet,
     }  # fmt: skip
     problems: dict[str, list[str]] = {}
-    for name, message in tip_entry_problems(entry, category=tip.category.slug):
+    for name, message in tip_entry_problems(entry, category=tip.category.slug, language=tip.language):
         problems.setdefault(_MODEL_FIELDS.get(name, name), []).append(f"The {name} {message}.")
     return problems
 

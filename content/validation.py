@@ -9,6 +9,7 @@ from __future__ import annotations
 import html
 import math
 import re
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
@@ -27,15 +28,68 @@ GSM7_BASIC = frozenset(
 GSM7_EXTENDED = frozenset("^{}\\[~]|€\f")
 MAX_SEGMENTS = 2
 
-# What a tip's SMS is sent as: the tip rotation sends TIP_SMS_PREFIX + sms (messaging.rendering),
-# and the next-morning check-in (template `reminder-next-morning`) sends CHECK_IN_SMS_PREFIX + sms
-# for tips tagged `check-in`. A tip is measured as sent, with each prefix it can go out with.
-TIP_SMS_PREFIX = "Alongside: "
-# …and a tip by text ends with this question (messaging.feedback reads the 1 or 2 that answers it,
-# for a day). A check-in is a reminder, not a tip: it goes without.
-TIP_SMS_FEEDBACK = "\nReply 1 if this helped, 2 if not."
-CHECK_IN_SMS_PREFIX = "Alongside: A gentle check-in idea: "
+# Accents in texts (content/library/README.md, "Spanish"). GSM-7 has é, ñ, ü, ¿ and ¡ but not á, í,
+# ó or ú: one of those would make a carrier send the whole text as UCS-2, 67 characters a segment
+# instead of 153. Every text is sent folded (`sms_fold`): a letter GSM-7 lacks loses its accent
+# (está → esta), typographic punctuation becomes plain, and everything GSM-7 has is kept as
+# written. Emails and pages keep every accent. Emoji have no GSM-7 spelling and are kept.
+_PUNCTUATION = str.maketrans({
+    "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u02bc": "'", "\u00b4": "'", "\u201c": '"', "\u201d": '"',
+    "\u201e": '"', "\u00ab": '"', "\u00bb": '"', "\u2013": "-", "\u2014": "-", "\u2212": "-", "\u00a0": " ",
+    "\u2009": " ", "\u202f": " ", "\u2026": "...", "\u2022": "-", "\u00b7": "-",
+})  # fmt: skip
+
+
+def _fold_char(ch: str) -> str:
+    if ch in GSM7_BASIC or ch in GSM7_EXTENDED:
+        return ch
+    base = unicodedata.normalize("NFD", ch)[0]
+    if base != ch and (base in GSM7_BASIC or base in GSM7_EXTENDED):
+        return base  # á → a, ç → c, ê → e
+    return ch
+
+
+def sms_fold(text: str) -> str:
+    """`text` as it is sent by SMS: GSM-7 wherever a letter or mark has a GSM-7 spelling."""
+    if all(ch in GSM7_BASIC or ch in GSM7_EXTENDED for ch in text):
+        return text
+    return "".join(_fold_char(ch) for ch in unicodedata.normalize("NFC", text.translate(_PUNCTUATION)))
+
+
+@dataclass(frozen=True)
+class SmsWords:
+    """What a tip by text says around its own words, in one language, and how long it may be."""
+
+    prefix: str  # the tip rotation sends prefix + sms (messaging.rendering)
+    feedback: str  # …and ends with this question (messaging.feedback reads the 1 or 2 that answers it)
+    check_in: str  # the next-morning check-in (template `reminder-next-morning`) sends check_in + sms
+    max_segments: int  # Spanish runs about a fifth longer than English: three segments, not two
+
+
+SMS_WORDS = {
+    "en": SmsWords(
+        prefix="Alongside: ",
+        feedback="\nReply 1 if this helped, 2 if not.",
+        check_in="Alongside: A gentle check-in idea: ",
+        max_segments=2,
+    ),
+    # "sirve", not "ayudó": folded to GSM-7, "ayudo" would read "I help".
+    "es": SmsWords(
+        prefix="Alongside: ",
+        feedback="\nResponda 1 si le sirve, 2 si no.",
+        check_in="Alongside: Una idea para hoy: ",
+        max_segments=3,
+    ),
+}
+# The English words, by their old names. A tip is measured as sent, with each prefix it can go out with.
+TIP_SMS_PREFIX = SMS_WORDS["en"].prefix
+TIP_SMS_FEEDBACK = SMS_WORDS["en"].feedback
+CHECK_IN_SMS_PREFIX = SMS_WORDS["en"].check_in
 CHECK_IN_TAG = "check-in"
+
+
+def sms_words(language: str) -> SmsWords:
+    return SMS_WORDS.get(language, SMS_WORDS["en"])
 
 
 @dataclass(frozen=True)
@@ -45,14 +99,15 @@ class SmsSize:
     segments: int
     non_gsm: tuple[str, ...]  # the characters that forced UCS-2, in order of appearance
 
-    @property
-    def limit(self) -> int:
-        """How many units fit in MAX_SEGMENTS with this encoding."""
-        return MAX_SEGMENTS * (153 if self.encoding == "GSM-7" else 67)
+    def limit(self, segments: int = MAX_SEGMENTS) -> int:
+        """How many units fit in `segments` with this encoding."""
+        return segments * (153 if self.encoding == "GSM-7" else 67)
 
 
 def sms_size(text: str) -> SmsSize:
-    """How an SMS is encoded and how many segments it costs, as carriers count them."""
+    """How an SMS is encoded and how many segments it costs, as carriers count them, once folded
+    (`sms_fold`) as every text is before it is sent."""
+    text = sms_fold(text)
     non_gsm = tuple(dict.fromkeys(ch for ch in text if ch not in GSM7_BASIC and ch not in GSM7_EXTENDED))
     if not non_gsm:
         units = sum(2 if ch in GSM7_EXTENDED else 1 for ch in text)
@@ -68,21 +123,21 @@ def _describe(ch: str) -> str:
     return f"“{ch}” (U+{ord(ch):04X})" if ch.isprintable() else f"U+{ord(ch):04X}"
 
 
-def sms_size_problem(text: str) -> str | None:
-    """Why `text` does not fit in MAX_SEGMENTS, in words; None when it fits."""
+def sms_size_problem(text: str, *, max_segments: int = MAX_SEGMENTS) -> str | None:
+    """Why `text` does not fit in `max_segments`, in words; None when it fits."""
     size = sms_size(text)
-    if size.segments <= MAX_SEGMENTS:
+    if size.segments <= max_segments:
         return None
     if size.encoding == "GSM-7":
         return (
             f"is {size.units} GSM-7 characters, {size.segments} segments; "
-            f"at most {MAX_SEGMENTS} segments ({size.limit} characters) are allowed"
+            f"at most {max_segments} segments ({size.limit(max_segments)} characters) are allowed"
         )
     chars = ", ".join(_describe(ch) for ch in size.non_gsm[:5])
     return (
         f"contains {chars}, which GSM-7 cannot encode, so it is sent as UCS-2: "
-        f"{size.units} characters is {size.segments} segments; at most {MAX_SEGMENTS} segments "
-        f"({size.limit} UCS-2 characters) are allowed. Replace those characters or shorten the text"
+        f"{size.units} characters is {size.segments} segments; at most {max_segments} segments "
+        f"({size.limit(max_segments)} UCS-2 characters) are allowed. Replace those characters or shorten the text"
     )
 
 
@@ -94,7 +149,9 @@ def _discretion_problem(named: list[str], *, what: str = "an SMS") -> str:
     )
 
 
-def sms_problems(text: str, *, discreet: bool = True, allowed: Iterable[str] = ()) -> list[str]:
+def sms_problems(
+    text: str, *, discreet: bool = True, allowed: Iterable[str] = (), max_segments: int = MAX_SEGMENTS
+) -> list[str]:
     """What is wrong with an SMS body, in words; empty when it may be sent.
 
     `discreet=False` skips the discretion list; `allowed` (keys of DISCRETION_WORDS) lets those
@@ -103,7 +160,7 @@ def sms_problems(text: str, *, discreet: bool = True, allowed: Iterable[str] = (
     if not text.strip():
         return ["is empty"]
     problems = []
-    too_long = sms_size_problem(text)
+    too_long = sms_size_problem(text, max_segments=max_segments)
     if too_long:
         problems.append(too_long)
     if discreet:
@@ -392,21 +449,24 @@ def source_problems(source: str) -> list[str]:
     return problems
 
 
-def tip_sms_problems(sms: str, *, tags: Iterable[str] = (), allowed: Iterable[str] = ()) -> list[str]:
-    """What is wrong with a tip's SMS, measured as sent: between TIP_SMS_PREFIX and
-    TIP_SMS_FEEDBACK, and after CHECK_IN_SMS_PREFIX too when it is tagged `check-in`. `allowed` as
-    in discreet_violations."""
+def tip_sms_problems(
+    sms: str, *, tags: Iterable[str] = (), allowed: Iterable[str] = (), language: str = "en"
+) -> list[str]:
+    """What is wrong with a tip's SMS, measured as sent (folded to GSM-7): between the language's
+    prefix and its feedback question, and after its check-in words too when it is tagged
+    `check-in` (SMS_WORDS). `allowed` as in discreet_violations."""
     text = " ".join(sms.split())  # as the loader stores it
     if not text:
         return ["is empty"]
     problems = []
-    sent_as = [("as a tip", TIP_SMS_PREFIX, TIP_SMS_FEEDBACK)]
+    words = sms_words(language)
+    sent_as = [("as a tip", words.prefix, words.feedback)]
     if CHECK_IN_TAG in tags:
-        sent_as.append(("as a next-morning check-in (tag `check-in`)", CHECK_IN_SMS_PREFIX, ""))
+        sent_as.append(("as a next-morning check-in (tag `check-in`)", words.check_in, ""))
     for how, prefix, suffix in sent_as:
-        too_long = sms_size_problem(prefix + text + suffix)
+        too_long = sms_size_problem(prefix + text + suffix, max_segments=words.max_segments)
         if too_long:
-            room = MAX_SEGMENTS * 153 - len(prefix) - len(suffix)
+            room = words.max_segments * 153 - len(prefix) - len(suffix)
             after = f" and the question “{suffix.strip()}” after it" if suffix else ""
             problems.append(
                 f"sent {how} with the prefix “{prefix}”{after} {too_long}; keep the SMS to {room} plain characters"
@@ -417,7 +477,7 @@ def tip_sms_problems(sms: str, *, tags: Iterable[str] = (), allowed: Iterable[st
     return problems
 
 
-def tip_entry_problems(entry: object, *, category: str) -> list[tuple[str, str]]:
+def tip_entry_problems(entry: object, *, category: str, language: str = "en") -> list[tuple[str, str]]:
     """(field, message) pairs for one tip as written in a library file."""
     if not isinstance(entry, dict):
         return [("tip", "must be a mapping of fields (slug, title, sms, ...)")]
@@ -458,7 +518,7 @@ def tip_entry_problems(entry: object, *, category: str) -> list[tuple[str, str]]
             problems.append(("title", _discretion_problem(named, what=what)))
     sms = entry.get("sms")
     if isinstance(sms, str):
-        problems += [("sms", p) for p in tip_sms_problems(sms, tags=tags, allowed=allowed)]
+        problems += [("sms", p) for p in tip_sms_problems(sms, tags=tags, allowed=allowed, language=language)]
         if not discreet and not discretion_keys(sms):
             problems.append(("discreet", "is false but the SMS names nothing on the discretion list: remove it"))
     email = entry.get("email")
@@ -516,7 +576,7 @@ def render_text(source: str, context: dict[str, object]) -> str:
     return rendered.strip()
 
 
-def template_entry_problems(entry: object) -> list[tuple[str, str]]:
+def template_entry_problems(entry: object, *, language: str = "en") -> list[tuple[str, str]]:
     """(field, message) pairs for one message template, checked by rendering its sample.
 
     Length is checked on the sample (a worst case); discretion on the template's own words, with
@@ -554,7 +614,11 @@ def template_entry_problems(entry: object) -> list[tuple[str, str]]:
             problems.append((field, f"uses a variable the sample does not give: {exc}"))
             continue
         if field == "sms":
-            problems += [("sms", f"rendered with the sample {p}") for p in sms_problems(rendered, discreet=False)]
+            segments = sms_words(language).max_segments
+            problems += [
+                ("sms", f"rendered with the sample {p}")
+                for p in sms_problems(rendered, discreet=False, max_segments=segments)
+            ]
         if field == "email_subject" and ("\n" in rendered or len(rendered) > 120):
             problems.append((field, "must render to one line of at most 120 characters"))
         if field in ("sms", "email_subject"):  # what a lock screen shows

@@ -154,7 +154,11 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
-LANGUAGE_CODE = "en-us"
+LANGUAGE_CODE = "en"
+# What caregivers can read us in. Staff pages are English; a caregiver's pages and messages follow
+# Caregiver.language. Translations of the pages are in locale/ (.po files, compiled by make).
+LANGUAGES = [("en", "English"), ("es", "Español")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
@@ -239,7 +243,7 @@ REST_FRAMEWORK = {
 API_KEY_THROTTLE_RATE = env.str("API_KEY_THROTTLE_RATE", default="600/min")
 # Staff API requests per token (or per staff member on a session); over it, 429 with Retry-After.
 STAFF_API_THROTTLE_RATE = env.str("STAFF_API_THROTTLE_RATE", default="300/min")
-CONTENT_LANGUAGES = ["en"]
+CONTENT_LANGUAGES = ["en", "es"]
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Alongside API",

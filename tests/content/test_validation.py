@@ -39,8 +39,12 @@ def test_a_good_tip_has_no_problems():
         ("a" * 307, "GSM-7", 307, 3),
         ("{" * 80, "GSM-7", 160, 1),  # extension characters cost two septets
         ("é" * 160, "GSM-7", 160, 1),  # é is in the basic GSM-7 alphabet
-        ("’" + "a" * 69, "UCS-2", 70, 1),
-        ("’" + "a" * 70, "UCS-2", 71, 2),
+        ("ж" + "a" * 69, "UCS-2", 70, 1),
+        ("ж" + "a" * 70, "UCS-2", 71, 2),
+        # Sent folded: a letter or mark GSM-7 lacks loses its accent or curl, and the text stays GSM-7.
+        ("á" * 160, "GSM-7", 160, 1),
+        ("’" + "a" * 159, "GSM-7", 160, 1),
+        ("¿Cómo está? Sí, mañana." * 1, "GSM-7", 23, 1),
         ("🙂" + "a" * 68, "UCS-2", 70, 1),  # an emoji is two UTF-16 units
     ],
 )
@@ -57,15 +61,25 @@ def test_a_long_sms_is_refused_with_its_length_as_sent():
     )
 
 
-def test_a_curly_quote_that_forces_ucs2_is_named():
-    message = problems(tip(sms="It’s " + "a" * 95))["sms"]
-    assert "“’” (U+2019)" in message
+def test_a_character_that_forces_ucs2_is_named():
+    message = problems(tip(sms="It is ☂ " + "a" * 95))["sms"]
+    assert "“☂” (U+2602)" in message
     assert "sent as UCS-2" in message
-    assert "145 characters is 3 segments" in message  # with "Alongside: " and the 34 of the question
+    assert "148 characters is 3 segments" in message  # with "Alongside: " and the 34 of the question
+
+
+def test_a_curly_quote_or_an_accent_is_folded_not_counted_as_ucs2():
+    assert problems(tip(sms="It’s “fine” — está " + "a" * 200)) == {}
 
 
 def test_a_short_ucs2_sms_is_allowed():
-    assert sms_problems("It’s fine.") == []
+    assert sms_problems("It is ☂ fine.") == []
+
+
+def test_a_spanish_tip_may_run_to_three_segments_and_no_further():
+    assert dict(tip_entry_problems(tip(sms="a" * 400), category="what-to-say", language="es")) == {}
+    too_long = dict(tip_entry_problems(tip(sms="á" * 430), category="what-to-say", language="es"))["sms"]
+    assert "at most 3 segments (459 characters)" in too_long
 
 
 @pytest.mark.parametrize("word", ["ketamine", "Ketamine", "depression", "DEPRESSED", "Spravato", "PTSD"])

@@ -2,7 +2,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from content.services import LIBRARY_ROOT, ContentInvalid, library_load, library_read
+from content.services import LIBRARY_ROOT, ContentInvalid, library_load, library_read, library_sms_report
 
 
 class Command(BaseCommand):
@@ -14,8 +14,10 @@ class Command(BaseCommand):
 
     def handle(self, *args, root: Path, check: bool, **options) -> None:
         try:
+            parsed = library_read(root=root)
+            for line in library_sms_report(parsed):
+                self.stdout.write(f"  {line}")
             if check:
-                parsed = library_read(root=root)
                 self.stdout.write(
                     self.style.SUCCESS(f"Content is valid: {len(parsed.tips)} tips, {len(parsed.templates)} templates.")
                 )
