@@ -155,9 +155,8 @@ def library_read(*, root: Path = LIBRARY_ROOT) -> _Parsed:
                 for fld, message in tip_entry_problems(entry, category=category, language=language):
                     errors.append(ContentError(rel(path), item, fld, message))
                 if (language, slug) in seen_slugs:
-                    errors.append(
-                        ContentError(rel(path), item, "slug", f"“{slug}” is also used by {seen_slugs[(language, slug)]}")
-                    )
+                    used = seen_slugs[(language, slug)]
+                    errors.append(ContentError(rel(path), item, "slug", f"“{slug}” is also used by {used}"))
                 seen_slugs[(language, slug)] = f"{rel(path)} {item}"
                 tip_categories[(language, slug)] = category
                 parsed.tips.append((language, category, entry))
