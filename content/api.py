@@ -217,7 +217,8 @@ class TipSerializer(serializers.ModelSerializer):
         ]  # fmt: skip
 
     def get_url(self, tip: Tip) -> str:
-        return self.context["request"].build_absolute_uri(f"/api/v1/tips/{tip.slug}/")
+        query = "" if tip.language == DEFAULT_LANGUAGE else f"?language={tip.language}"
+        return self.context["request"].build_absolute_uri(f"/api/v1/tips/{tip.slug}/{query}")
 
 
 class TipPageSerializer(serializers.Serializer):
@@ -235,12 +236,20 @@ class CategorySerializer(serializers.ModelSerializer):
         fields = ["slug", "name", "description", "tip_count"]
 
 
+DEFAULT_LANGUAGE = "en"  # what the tip API serves unless ?language= says otherwise
+
+
 class TipQuerySerializer(serializers.Serializer):
     """The query parameters of GET /api/v1/tips/ (documents them in the schema, too)."""
 
     category = serializers.SlugField(required=False, help_text="A category slug, e.g. `what-to-say`.")
     tag = serializers.SlugField(required=False, help_text="A tag, e.g. `listening`.")
-    language = serializers.CharField(required=False, max_length=8, help_text="A language code, e.g. `en`.")
+    language = serializers.CharField(
+        required=False,
+        max_length=8,
+        default="en",
+        help_text="The language of the tips: `en` (the default) or `es`. A tip has one slug in every language.",
+    )
     updated_since = serializers.CharField(
         required=False, help_text="Only tips changed at or after this ISO 8601 date or date-time (UTC if no offset)."
     )
@@ -430,11 +439,7 @@ class TipListView(KeptPageView):
 
     def _render(self, request: Request) -> tuple[dict, datetime | None]:
         params = query_parse(TipQuerySerializer, request)
-        languages = selectors.content_languages()
-        if params.get("language") and params["language"] not in languages:
-            raise BadParameter(
-                "language", f"“{params['language']}” is not a language we have. Use one of: {', '.join(languages)}."
-            )
+        _language_check(params["language"])
         since = _parse_since(params["updated_since"]) if params.get("updated_since") else None
         tips = selectors.tip_list(
             category=params.get("category"),
@@ -477,14 +482,27 @@ class TipListView(KeptPageView):
             raise exceptions.NotFound(f"Page {page} does not exist: {there} of {size}.")
 
 
+class TipDetailQuerySerializer(serializers.Serializer):
+    language = serializers.CharField(
+        required=False, max_length=8, default="en", help_text="The tip in this language: `en` (the default) or `es`."
+    )
+
+
+def _language_check(language: str) -> None:
+    if language not in (languages := selectors.content_languages()):
+        raise BadParameter("language", f"“{language}” is not a language we have. Use one of: {', '.join(languages)}.")
+
+
 class TipDetailView(KeptPageView):
     @extend_schema(
         operation_id="tips_retrieve",
-        summary="One tip",
+        summary="One tip, in one language",
+        parameters=[TipDetailQuerySerializer],
         responses={
             200: TipSerializer,
             304: OpenApiResponse(description="Not modified since the ETag or date you sent."),
-            404: OpenApiResponse(ErrorSerializer, description="No tip has this slug."),
+            400: OpenApiResponse(ErrorSerializer, description="`language` is not one we have."),
+            404: OpenApiResponse(ErrorSerializer, description="No tip has this slug (in this language)."),
             410: OpenApiResponse(ErrorSerializer, description="The tip was retired from the library."),
             **ERRORS,
         },
@@ -495,9 +513,11 @@ class TipDetailView(KeptPageView):
 
     @staticmethod
     def _render(request: Request, slug: str) -> tuple[dict, datetime | None]:
-        tip = selectors.tip_get(slug=slug)
+        language = query_parse(TipDetailQuerySerializer, request)["language"]
+        _language_check(language)
+        tip = selectors.tip_get(slug=slug, language=language)
         if tip is None:
-            raise exceptions.NotFound(f"No tip has the slug “{slug}”.")
+            raise exceptions.NotFound(f"No tip has the slug “{slug}” in “{language}”.")
         if not tip.active:
             raise Gone(f"The tip “{slug}” was retired from the library.")
         return TipSerializer(tip, context={"request": request}).data, tip.updated_at
@@ -521,8 +541,6 @@ class CategoryListView(KeyedAPIView):
     )
     def get(self, request: Request) -> Response:
         language = query_parse(CategoryQuerySerializer, request).get("language")
-        if language and language not in (languages := selectors.content_languages()):
-            raise BadParameter(
-                "language", f"“{language}” is not a language we have. Use one of: {', '.join(languages)}."
-            )
+        if language:
+            _language_check(language)
         return Response(CategorySerializer(selectors.category_list(language=language), many=True).data)

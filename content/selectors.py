@@ -34,20 +34,25 @@ def tip_list(
         tips = tips.filter(updated_at__gte=updated_since)
     ordering = ["category__position", "slug"]
     if search:
-        tips = _search(tips, search)
+        tips = _search(tips, search, language)
         if connection.vendor == "postgresql":
             ordering = ["-rank", *ordering]
     return tips.order_by(*ordering)
 
 
-def _search(tips: QuerySet[Tip], text: str) -> QuerySet[Tip]:
+SEARCH_CONFIGS = {"en": "english", "es": "spanish"}  # PostgreSQL's text search configurations
+
+
+def _search(tips: QuerySet[Tip], text: str, language: str | None = None) -> QuerySet[Tip]:
     if connection.vendor == "postgresql":
         from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector
 
-        vector = SearchVector("title", weight="A", config="english") + SearchVector(
-            "sms_body", "email_markdown", weight="B", config="english"
+        # Stemmed in the tips' language ("hablar" finds "hablen"); English unless asked for Spanish.
+        config = SEARCH_CONFIGS.get(language, "english")
+        vector = SearchVector("title", weight="A", config=config) + SearchVector(
+            "sms_body", "email_markdown", weight="B", config=config
         )
-        query = SearchQuery(text, search_type="websearch", config="english")
+        query = SearchQuery(text, search_type="websearch", config=config)
         return tips.annotate(document=vector, rank=SearchRank(vector, query)).filter(document=query)
     # Elsewhere (SQLite): every word must appear somewhere in the tip.
     for word in text.split():
@@ -75,9 +80,9 @@ def tip_page(tips: QuerySet[Tip], *, page: int, page_size: int) -> TipPage:
     return TipPage(tips=rows, total=rows[0].total, last_modified=rows[0].newest)
 
 
-def tip_get(*, slug: str) -> Tip | None:
-    """A tip by slug, active or retired (the API says 410 Gone for a retired one)."""
-    return Tip.objects.select_related("category").filter(slug=slug).first()
+def tip_get(*, slug: str, language: str = "en") -> Tip | None:
+    """A tip by slug in one language, active or retired (the API says 410 Gone for a retired one)."""
+    return Tip.objects.select_related("category").filter(slug=slug, language=language).first()
 
 
 def category_exists(*, slug: str) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -28,8 +29,11 @@ from .validation import (
     tip_entry_problems,
 )
 
+logger = logging.getLogger(__name__)
 LIBRARY_ROOT = Path(settings.BASE_DIR) / "content" / "library"
 MESSAGES_FILE = "messages.yaml"
+# Messages to clinic staff: English only, whatever the caregiver's language.
+STAFF_ONLY_MESSAGES = frozenset({"staff-crisis-alert", "staff-help-alert", "staff-ride-alert"})
 
 
 class ContentInvalid(Exception):
@@ -175,7 +179,8 @@ def _translation_problems(
     errors = []
     languages = sorted({language for language, _ in tips} | {language for language, _ in templates})
     for kind, seen in (("tip", tips), ("message", templates)):
-        names = sorted({name for _, name in seen})
+        # Alerts go to clinic staff, who read English (staff pages are English too).
+        names = sorted({name for _, name in seen if not (kind == "message" and name in STAFF_ONLY_MESSAGES)})
         for name in names:
             have = [language for language in languages if (language, name) in seen]
             where = seen[(have[0], name)]
@@ -392,7 +397,16 @@ def message_render(*, key: str, context: dict[str, object], language: str = "en"
     The HTML email is rendered from the template's Markdown with the values escaped (see
     `LIBRARY_MARKDOWN_VALUES`); the text email and the SMS carry them as written.
     """
-    template = selectors.message_template_get(key=key, language=language)
+    try:
+        template = selectors.message_template_get(key=key, language=language)
+    except MessageTemplate.DoesNotExist:
+        if language == "en":
+            raise
+        # The loader requires every message in every language but the staff alerts (English);
+        # should one be missing all the same, the English words go rather than no message.
+        if not key.startswith("staff-"):
+            logger.error("message %r has no %r version: sending the English one", key, language)
+        template = selectors.message_template_get(key=key, language="en")
     body = render_text(template.email_body, context) if template.email_body else ""
     return RenderedMessage(
         sms=" ".join(render_text(template.sms, context).split()),

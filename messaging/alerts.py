@@ -285,7 +285,7 @@ def text_context(*, inbound: InboundMessage, clinic: Clinic, caregiver: Caregive
         loved_ones, who, phone = "not known", "A number we don't know", rendering.national_phone(inbound.from_number)
         page = ""
     return {
-        **rendering.base_context(caregiver, clinic, loved_ones),
+        **rendering.base_context(caregiver, clinic, loved_ones, language="en"),  # to staff, who read English
         "caregiver_full_name": who,
         "caregiver_phone": phone,
         "received_at": f"{received:%b} {received.day}, {received:%I:%M %p}".replace(" 0", " "),

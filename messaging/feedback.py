@@ -24,9 +24,12 @@ from django.conf import settings
 from django.core import signing
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
-from content.validation import TIP_SMS_FEEDBACK
+from content.validation import SMS_WORDS, sms_fold
 
 from .models import InboundMessage, OutboundMessage, TipResponse
 
@@ -50,7 +53,11 @@ THANKS_FALLBACK = {
     "tip-thanks-not-for-me": "Alongside: Thanks for telling us.",
 }
 # What the links say: nothing about what the tip was about, or what the care is.
-LINK_WORDS = {Value.HELPFUL: "Yes, it helped", Value.NOT_FOR_ME: "Not for me"}
+LINK_WORDS = {Value.HELPFUL: gettext_lazy("Yes, it helped"), Value.NOT_FOR_ME: gettext_lazy("Not for me")}
+# A tip text that asked "was this helpful?", in any language (as sent: folded to GSM-7).
+_ASKED = Q()
+for _words in SMS_WORDS.values():
+    _ASKED |= Q(body__endswith=sms_fold(_words.feedback))
 
 
 # --- The links --------------------------------------------------------------------------------
@@ -79,7 +86,7 @@ def feedback_url(*, dedupe_key: str, value: str) -> str:
 def feedback_text(dedupe_key: str) -> str:
     """What a tip email's plain-text part ends with."""
     links = (f"{LINK_WORDS[value]}: {feedback_url(dedupe_key=dedupe_key, value=value)}" for value in Value.values)
-    return "Was this helpful?\n" + "\n".join(links)
+    return _("Was this helpful?") + "\n" + "\n".join(links)
 
 
 def feedback_html(dedupe_key: str) -> str:
@@ -88,7 +95,7 @@ def feedback_html(dedupe_key: str) -> str:
         f'<a href="{feedback_url(dedupe_key=dedupe_key, value=value)}" style="color:#1f5f8b;">{LINK_WORDS[value]}</a>'
         for value in Value.values
     )
-    return f'<p style="margin:20px 0 0;color:#52606d;">Was this helpful? {links}</p>'
+    return f'<p style="margin:20px 0 0;color:#52606d;">{_("Was this helpful?")} {links}</p>'
 
 
 def tip_message_for_link(*, dedupe_key: str) -> OutboundMessage | None:
@@ -161,8 +168,8 @@ def sms_answer(*, inbound: InboundMessage, now: datetime) -> str:
             tip__isnull=False,
             sent_at__gte=now - timedelta(hours=REPLY_HOURS),
             sent_at__lte=now,
-            body__endswith=TIP_SMS_FEEDBACK,  # it asked: "today's tip is in your email" did not
         )
+        .filter(_ASKED)  # it asked: "today's tip is in your email" did not
         .order_by("-sent_at", "-pk")
         .first()
     )

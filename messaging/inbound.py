@@ -4,13 +4,18 @@ Every text gets a safe answer, whoever sent it and whatever the reading rules ma
 (messaging.reading):
 - danger: the crisis reply at once (911 first for a medical emergency) and a CrisisAlert for the
   clinic, whether or not we know the number;
-- a keyword (STOP, START/YES, HELP, PREFS, RIDE): its reply and what it asks;
+- a keyword (STOP, START/YES, HELP, PREFS, RIDE, and their Spanish: PARAR, INICIO/SI, AYUDA, AJUSTES,
+  LISTO; ESPAÑOL or ENGLISH to change language): its reply and what it asks;
 - an opt-out in plain words: recorded like STOP, with the text as its source, confirmed once;
 - a request for fewer or different messages, or a text that might be an opt-out: the preferences
   link and how to stop (the second also marked for staff to read);
 - anything else: the auto-reply (not watched 24/7, the clinic's phone, 988 and 911), at most once
   per sender in the clinic's `auto_reply_hours`.
 A repeated delivery of the same MessageSid gets the first delivery's answer and does nothing twice.
+
+Answers are in the caregiver's language; to a number we don't know, in the language the text was
+written in; a danger text written in Spanish is answered in Spanish whoever sent it (988's Spanish
+line: call 988 and press 2, or text AYUDA to 988).
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from content.validation import TemplateRenderError
 from . import alerts, discretion, feedback, inbox, reading, rendering
 from .models import CrisisAlert, InboundMessage, OutboundMessage
 from .reading import (
+    ENGLISH,
     HELP,
     NO_RIDE,
     OPT_IN,
@@ -41,6 +47,7 @@ from .reading import (
     RIDE,
     SAFETY_OFF,
     SAFETY_ON,
+    SPANISH,
     Reading,
     TextReading,
     affirmative,
@@ -65,37 +72,81 @@ class InboundResult:
 # If a template is missing or broken, a safety reply must still go out, and an opt-out must still
 # be recorded: these plain words stand in, and the error is logged.
 FALLBACK_REPLIES = {
-    "stop": "Alongside: You are unsubscribed and will get no more texts. Reply START to resubscribe.",
-    "start": "Alongside: You are subscribed again. Reply STOP to opt out, HELP for help.",
-    "help": "Alongside: For help call your clinic. In a crisis call or text 988, or call 911. Reply STOP to opt out.",
-    "crisis": "Alongside: If anyone may be in danger, call or text 988 now, or call 911. We have told your clinic.",
-    "emergency": "Alongside: Call 911 now if someone is not breathing, won't wake up or took too much. Or text 988.",
-    "auto-reply": "Alongside: Texts here aren't watched 24/7. In an emergency call 911, or call or text 988.",
-    "fewer-messages": "Alongside: Reply STOP to stop all texts, or call your clinic to change them.",
+    "en": {
+        "stop": "Alongside: You are unsubscribed and will get no more texts. Reply START to resubscribe.",
+        "start": "Alongside: You are subscribed again. Reply STOP to opt out, HELP for help.",
+        "help": "Alongside: For help call your clinic. In a crisis call or text 988, or call 911. Reply STOP to opt "
+        "out.",
+        "crisis": "Alongside: If anyone may be in danger, call or text 988 now, or call 911. We have told your clinic.",
+        "emergency": "Alongside: Call 911 now if someone is not breathing, won't wake up or took too much. Or text "
+        "988.",
+        "auto-reply": "Alongside: Texts here aren't watched 24/7. In an emergency call 911, or call or text 988.",
+        "fewer-messages": "Alongside: Reply STOP to stop all texts, or call your clinic to change them.",
+    },
+    "es": {
+        "stop": "Alongside: Ya no recibira mas mensajes. Responda INICIO para volver a recibirlos.",
+        "start": "Alongside: Volvera a recibir mensajes. Responda PARAR para cancelar, AYUDA para ayuda.",
+        "help": "Alongside: Para ayuda llame a su clinica. En una crisis llame al 988 y marque 2, o envie AYUDA al "
+        "988. En una emergencia llame al 911. Responda PARAR para cancelar.",
+        "crisis": "Alongside: Si alguien puede estar en peligro, llame al 988 y marque 2, o envie AYUDA al 988, o "
+        "llame al 911. Le avisamos a su clinica.",
+        "emergency": "Alongside: Llame al 911 ahora si alguien no respira, no despierta o tomo demasiado. O llame "
+        "al 988 y marque 2.",
+        "auto-reply": "Alongside: Nadie lee estos mensajes las 24 horas. En una emergencia llame al 911; en una "
+        "crisis llame al 988 y marque 2, o envie AYUDA al 988.",
+        "fewer-messages": "Alongside: Responda PARAR para no recibir mas mensajes, o llame a su clinica para "
+        "cambiarlos.",
+    },
 }
-GOT_IT = "Alongside: Got it, thanks. Questions? Call your clinic. In an emergency call 911, or call or text 988."
+GOT_IT = {
+    "en": "Alongside: Got it, thanks. Questions? Call your clinic. In an emergency call 911, or call or text 988.",
+    "es": "Alongside: Recibido, gracias. ¿Preguntas? Llame a su clinica. En una emergencia llame al 911, o llame al "
+    "988 y marque 2.",
+}
 # To a number no clinic of ours owns, we can tell nobody: the reply must not say we did.
 NO_CLINIC_REPLIES = {
-    "crisis": "Alongside: If anyone may be in danger, call or text 988 now, or call 911.",
-    "emergency": "Alongside: Call 911 now if someone is not breathing, won't wake up or took too much. Or text 988.",
-    "auto-reply": "Alongside: Texts here aren't watched. In an emergency call 911, or call or text 988.",
+    "en": {
+        "crisis": "Alongside: If anyone may be in danger, call or text 988 now, or call 911.",
+        "emergency": "Alongside: Call 911 now if someone is not breathing, won't wake up or took too much. Or text "
+        "988.",
+        "auto-reply": "Alongside: Texts here aren't watched. In an emergency call 911, or call or text 988.",
+    },
+    "es": {
+        "crisis": "Alongside: Si alguien puede estar en peligro, llame al 988 y marque 2, o envie AYUDA al 988, o "
+        "llame al 911.",
+        "emergency": "Alongside: Llame al 911 ahora si alguien no respira, no despierta o tomo demasiado. O llame "
+        "al 988 y marque 2.",
+        "auto-reply": "Alongside: Nadie lee estos mensajes. En una emergencia llame al 911; en una crisis llame al "
+        "988 y marque 2.",
+    },
 }
 
 
-def _reply(key: str, context: dict[str, str] | None) -> str:
+def _reply(key: str, context: dict[str, str] | None, *, language: str) -> str:
+    """The answer `key` in `language`: from its template, else (missing, broken, or naming what it
+    must not) the built-in words, so that an answer always goes."""
+    language = language if language in FALLBACK_REPLIES else "en"
     if context is None:
-        return NO_CLINIC_REPLIES.get(key, "")
+        return NO_CLINIC_REPLIES[language].get(key, "")
     try:
-        text = rendering.template_body(key=key, channel="sms", context=context, caregiver=None).text
+        text = rendering.template_body(key=key, channel="sms", context=context, caregiver=None, language=language).text
     except (MessageTemplate.DoesNotExist, TemplateRenderError):
         logger.exception("reply template %r could not be rendered; sending the built-in text", key)
-        return FALLBACK_REPLIES.get(key, "")
+        return FALLBACK_REPLIES[language].get(key, "")
     held = discretion.problem(text)
     if held:
         # An answer must still go, and the built-in words name nobody and nothing.
         logger.error("reply %r: %s; sending the built-in text", key, held)
-        return FALLBACK_REPLIES.get(key, GOT_IT)
+        return FALLBACK_REPLIES[language].get(key, GOT_IT[language])
     return text
+
+
+def reply_language(*, caregiver: Caregiver | None, reading: TextReading) -> str:
+    """What an answer is written in: the caregiver's language; to a number we don't know, the
+    text's; and Spanish to a danger text written in Spanish, whoever sent it."""
+    if caregiver is None or (reading.danger and reading.language == "es"):
+        return reading.language
+    return rendering.language_of(caregiver)
 
 
 def inbound_receive(
@@ -195,7 +246,8 @@ def _act(
     inbound: InboundMessage, *, reading: TextReading, clinic: Clinic | None, caregiver: Caregiver | None, now: datetime
 ) -> tuple[str, str]:
     """(action, reply) for one new text; does what it asks."""
-    context = _context(clinic, caregiver)
+    language = reply_language(caregiver=caregiver, reading=reading)
+    context = _context(clinic, caregiver, language)
     if reading.danger:
         # Not an opt-out, even with "stop" in it ("stop. he swallowed a whole bottle"): the crisis
         # reply is the one reply, and the staff who follow up the alert can stop the texts.
@@ -217,12 +269,14 @@ def _act(
             # "help" alone: the HELP reply (the clinic's number, 988 and 911), an email to the staff and
             # an alert for someone to acknowledge, but no page: every message we send offers HELP.
             staff_alert(caregiver=caregiver, inbound=inbound, template_key="staff-help-alert")
-            return Action.HELP, _reply("help", context)
+            return Action.HELP, _reply("help", context, language=language)
         if reading.keyword in HELP:
-            return Action.CRISIS, _reply("help", context)
-        return Action.CRISIS, _reply("emergency" if reading.reading == Reading.EMERGENCY else "crisis", context)
+            return Action.CRISIS, _reply("help", context, language=language)
+        return Action.CRISIS, _reply(
+            "emergency" if reading.reading == Reading.EMERGENCY else "crisis", context, language=language
+        )
     if caregiver is None:
-        return _from_stranger(inbound, reading=reading, clinic=clinic, context=context, now=now)
+        return _from_stranger(inbound, reading=reading, clinic=clinic, context=context, now=now, language=language)
     keyword = reading.keyword if reading.reading == Reading.KEYWORD else ""
     if not keyword and address_confirmed(caregiver=caregiver, channel="sms") and reading_safety_off(inbound.body):
         # "Stop the safety texts" asks to stop those, not every text: SAFETY OFF.
@@ -232,7 +286,9 @@ def _act(
         # that never said yes (a staff invitation) is told too: it is the answer STOP expects.
         already_out = caregiver_consent(caregiver=caregiver).get("sms") is False
         _opt_out(caregiver, inbound)
-        return Action.OPT_OUT, "" if already_out else _reply("stop", _context(clinic, None))
+        return Action.OPT_OUT, "" if already_out else _reply(
+            "stop", _context(clinic, None, language), language=language
+        )
     # "Yes please", "yep", "ok yes": to an open invitation to confirm this number, a yes. Nowhere
     # else: a loose yes never resubscribes someone who said stop.
     if (
@@ -252,66 +308,79 @@ def _act(
             caregiver=caregiver, channel=ConsentRecord.Channel.SMS, source=ConsentRecord.Source.SMS,
             consent_text_version=START_CONSENT_VERSION, message_sid=inbound.message_sid,
         )  # fmt: skip
-        return Action.OPT_IN, _reply("start", context)
+        return Action.OPT_IN, _reply("start", context, language=language)
+    if keyword in SPANISH | ENGLISH:
+        # ESPAÑOL / ENGLISH: everything from now on in that language (planned messages are re-planned
+        # in it). Allowed before the number is confirmed: an invitation in the wrong language is
+        # answered in the right one, and its SI confirms as a YES does.
+        language = "es" if keyword in SPANISH else "en"
+        caregiver_services.caregiver_update(caregiver=caregiver, language=language)
+        return Action.PREFERENCES, _reply("language-changed", _context(clinic, None, language), language=language)
     if not address_confirmed(caregiver=caregiver, channel=ConsentRecord.Channel.SMS):
         # This number has never said yes since the caregiver took it (a new number waiting for its
         # YES): it may stop, start or confirm, as above, and nothing else; and it hears nothing of
         # the family (no names, no appointment) until it is confirmed.
-        plain = _context(clinic, None)
+        plain = _context(clinic, None, language)
         if keyword in HELP:
             staff_alert(caregiver=caregiver, inbound=inbound, template_key="staff-help-alert")
-            return Action.HELP, _reply("help", plain)
-        return Action.STORED, _auto_reply(inbound, clinic=clinic, context=plain, now=now)
+            return Action.HELP, _reply("help", plain, language=language)
+        return Action.STORED, _auto_reply(inbound, clinic=clinic, context=plain, now=now, language=language)
     if keyword in PREFERENCES:
-        return Action.PREFERENCES, _reply("preferences-link", _with_preferences(context, caregiver))
+        return Action.PREFERENCES, _reply("preferences-link", _with_preferences(context, caregiver), language=language)
     if keyword in HELP:
         staff_alert(caregiver=caregiver, inbound=inbound, template_key="staff-help-alert")
-        return Action.HELP, _reply("help", context)
+        return Action.HELP, _reply("help", context, language=language)
     if keyword in RIDE:
         appointment = _next_treatment(caregiver, now)
         if appointment is None:
-            return Action.RIDE_NOT_FOUND, _reply("ride-no-appointment", context)
+            return Action.RIDE_NOT_FOUND, _reply("ride-no-appointment", context, language=language)
         caregiver_services.appointment_mark_ride_arranged(appointment=appointment, caregiver=caregiver)
-        return Action.RIDE, _reply("ride-confirmed", rendering.appointment_context(caregiver, appointment))
+        return Action.RIDE, _reply(
+            "ride-confirmed", rendering.appointment_context(caregiver, appointment), language=language
+        )
     if keyword in NO_RIDE:
         appointment = _next_treatment(caregiver, now, ride_arranged=True)
         if appointment is None:
-            return Action.RIDE_NOT_FOUND, _reply("ride-undo-nothing", context)
+            return Action.RIDE_NOT_FOUND, _reply("ride-undo-nothing", context, language=language)
         if appointment.ride_arranged_by_caregiver_id not in (None, caregiver.pk):
             # Someone else said they are driving: only they (or the clinic) can take it back.
             words = rendering.appointment_context(caregiver, appointment) | rendering.notice_context(
                 caregiver, appointment
             )
-            return Action.RIDE, _reply("ride-undo-not-yours", words)
+            return Action.RIDE, _reply("ride-undo-not-yours", words, language=language)
         caregiver_services.appointment_unmark_ride(appointment=appointment, caregiver=caregiver)
-        return Action.RIDE, _reply("ride-undone", rendering.appointment_context(caregiver, appointment))
+        return Action.RIDE, _reply(
+            "ride-undone", rendering.appointment_context(caregiver, appointment), language=language
+        )
     if keyword in SAFETY_ON | SAFETY_OFF:
         caregiver_services.caregiver_update(caregiver=caregiver, safety_tips_sms=keyword in SAFETY_ON)
-        return Action.PREFERENCES, _reply("safety-on" if keyword in SAFETY_ON else "safety-off", context)
+        return Action.PREFERENCES, _reply(
+            "safety-on" if keyword in SAFETY_ON else "safety-off", context, language=language
+        )
     if reading.reading == Reading.FEWER:
-        return Action.PREFERENCES, _reply("fewer-messages", _with_preferences(context, caregiver))
+        return Action.PREFERENCES, _reply("fewer-messages", _with_preferences(context, caregiver), language=language)
     if reading.reading == Reading.MAYBE_OPT_OUT:
         # Not clearly an opt-out: staff read it, and the reply says how to stop or change the texts.
-        return Action.REVIEW, _reply("fewer-messages", _with_preferences(context, caregiver))
+        return Action.REVIEW, _reply("fewer-messages", _with_preferences(context, caregiver), language=language)
     thanks = feedback.sms_answer(inbound=inbound, now=now)  # a 1 or 2 answering a tip (messaging/feedback.py)
     if thanks:
-        return Action.TIP_RESPONSE, _reply(thanks, context) or feedback.THANKS_FALLBACK[thanks]
-    return Action.STORED, _auto_reply(inbound, clinic=clinic, context=context, now=now)
+        return Action.TIP_RESPONSE, _reply(thanks, context, language=language) or feedback.THANKS_FALLBACK[thanks]
+    return Action.STORED, _auto_reply(inbound, clinic=clinic, context=context, now=now, language=language)
 
 
 def _from_stranger(
     inbound: InboundMessage, *, reading: TextReading, clinic: Clinic | None, context: dict[str, str] | None,
-    now: datetime,
+    now: datetime, language: str,
 ) -> tuple[str, str]:  # fmt: skip
     """A number we do not know: kept for staff. STOP asks nothing of us (the carrier handles it);
     anything else gets the auto-reply, so nobody is left without an answer."""
     if reading.opt_out or reading.keyword in OPT_OUT | OPT_IN:
         return Action.UNKNOWN_SENDER, ""
-    return Action.UNKNOWN_SENDER, _auto_reply(inbound, clinic=clinic, context=context, now=now)
+    return Action.UNKNOWN_SENDER, _auto_reply(inbound, clinic=clinic, context=context, now=now, language=language)
 
 
 def _auto_reply(
-    inbound: InboundMessage, *, clinic: Clinic | None, context: dict[str, str] | None, now: datetime
+    inbound: InboundMessage, *, clinic: Clinic | None, context: dict[str, str] | None, now: datetime, language: str
 ) -> str:
     """The auto-reply, unless this sender had one from this clinic within its window. A text the
     danger model does not read as plainly ordinary gets it again, window or not: if the readers
@@ -323,7 +392,7 @@ def _auto_reply(
     if recent.exists() and not reading.worrying(inbound.body):
         return ""
     inbound.auto_replied = True
-    return _reply("auto-reply", context)
+    return _reply("auto-reply", context, language=language)
 
 
 def _opt_out(caregiver: Caregiver, inbound: InboundMessage) -> None:
@@ -340,10 +409,11 @@ def _opt_out(caregiver: Caregiver, inbound: InboundMessage) -> None:
     ).update(status=Status.CANCELLED, status_reason="opted_out", lease_expires_at=None, updated_at=timezone.now())
 
 
-def _context(clinic: Clinic | None, caregiver: Caregiver | None) -> dict[str, str] | None:
+def _context(clinic: Clinic | None, caregiver: Caregiver | None, language: str) -> dict[str, str] | None:
     if clinic is None:
         return None
-    return rendering.base_context(caregiver, clinic, _loved_one_names(caregiver) if caregiver else "")
+    names = _loved_one_names(caregiver) if caregiver else ""
+    return rendering.base_context(caregiver, clinic, names, language=language)
 
 
 def _with_preferences(context: dict[str, str] | None, caregiver: Caregiver) -> dict[str, str] | None:

@@ -36,6 +36,7 @@ Action = InboundMessage.Action
 ANSWERED_IN_FULL = frozenset(
     {Action.OPT_OUT, Action.OPT_IN, Action.PREFERENCES, Action.RIDE, Action.RIDE_NOT_FOUND, Action.TIP_RESPONSE}
 )
+_THE_TEAM = {"en": "The team", "es": "El equipo"}  # who signs a reply from staff with no name to give
 REPLY_MAX_SEGMENTS = 4  # a person's answer may run longer than our two-segment templates, not much
 REPLY_MAX_CHARS = 2000  # an email reply
 # Tabs and line breaks are a person's; other control characters are not (and break some phones).
@@ -252,7 +253,11 @@ def reply_render(*, conversation: Conversation, text: str, channel: str, by: Abs
     context = {
         **rendering.base_context(conversation.caregiver, clinic),
         "reply_text": text,
-        "staff_name": discretion.safe_name(_name(by), fallback="The team", allowed=discretion.clinic_allowed(clinic)),
+        "staff_name": discretion.safe_name(
+            _name(by),
+            fallback=_THE_TEAM[rendering.language_of(conversation.caregiver)],
+            allowed=discretion.clinic_allowed(clinic),
+        ),
     }
     body = rendering.template_body(
         key="staff-reply", channel=channel, context=context, caregiver=conversation.caregiver

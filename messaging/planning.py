@@ -34,7 +34,7 @@ from datetime import date, datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, Max, Q
+from django.db.models import Count, F, Max, Q
 from django.utils import timezone
 
 from caregiver import services as caregiver_services
@@ -390,12 +390,13 @@ def tip_library(*, language: str, check_in: bool) -> list[Tip]:
 
 
 def tip_history(caregiver_ids: Iterable[int]) -> dict[int, list[dict]]:
-    """Per caregiver, each tip they were given or will be: how many times, and the latest send_at."""
+    """Per caregiver, each tip they were given or will be: how many times, and the latest send_at.
+    By slug, which is the same in every language: a tip read in English is not new in Spanish."""
     history: dict[int, list[dict]] = defaultdict(list)
     rows = (
         OutboundMessage.objects.filter(caregiver_id__in=list(caregiver_ids), tip__isnull=False)
         .exclude(status__in=[Status.CANCELLED, Status.SUPPRESSED, Status.FAILED])
-        .values("caregiver_id", "tip_id")
+        .values("caregiver_id", slug=F("tip__slug"))
         .annotate(times=Count("id"), last=Max("send_at"))
     )
     for row in rows:
@@ -474,16 +475,16 @@ def safety_tips_ok(caregiver: Caregiver, channels: Iterable[str]) -> bool:
     return "email" in channels or ("sms" in channels and caregiver.safety_tips_sms)
 
 
-def _pick(pool: list[Tip], *, caregiver: Caregiver, times: Counter, recency: dict[int, float]) -> Tip:
+def _pick(pool: list[Tip], *, caregiver: Caregiver, times: Counter[str], recency: dict[int, float]) -> Tip:
     """The next tip from `pool`: first the essentials a new caregiver has not had, in order; then
     none again before they have had every tip that fits, preferring the category they heard from
     least recently."""
-    essentials = [t for t in pool if ESSENTIALS in t.tags and times[t.pk] == 0]
+    essentials = [t for t in pool if ESSENTIALS in t.tags and times[t.slug] == 0]
     if essentials:
         return min(essentials, key=lambda t: (t.category.position, t.pk))
-    fewest = min(times[t.pk] for t in pool)
+    fewest = min(times[t.slug] for t in pool)
     return min(
-        (t for t in pool if times[t.pk] == fewest),
+        (t for t in pool if times[t.slug] == fewest),
         key=lambda t: (
             recency.get(t.category_id, float("-inf")),
             # Same caregiver, same order; different caregivers, different orders.
@@ -557,12 +558,12 @@ def _tips_attach(
             continue
         if history is None:
             history = tip_history([caregiver.pk])[caregiver.pk]
-        times: Counter[int] = Counter()
+        times: Counter[str] = Counter()
         recency: dict[int, float] = {}
-        category_of = {t.pk: t.category_id for t in library.tips(language=caregiver.language, check_in=False)}
+        category_of = {t.slug: t.category_id for t in library.tips(language=caregiver.language, check_in=False)}
         for row in history:
-            times[row["tip_id"]] += row["times"]
-            category = category_of.get(row["tip_id"])
+            times[row["slug"]] += row["times"]
+            category = category_of.get(row["slug"])
             if category is not None:
                 recency[category] = max(recency.get(category, float("-inf")), row["last"].timestamp())
         for turn, (day, group) in enumerate(new_days):
@@ -573,9 +574,9 @@ def _tips_attach(
             for row in group:
                 row.tip = tip
             # One rotation for tips and check-ins: what a check-in carries is not a tip again soon.
-            times[tip.pk] += 1
+            times[tip.slug] += 1
             recency[tip.category_id] = 1e18 + turn
-            history = [*history, {"tip_id": tip.pk, "times": 1, "last": group[0].send_at}]
+            history = [*history, {"slug": tip.slug, "times": 1, "last": group[0].send_at}]
 
 
 # --- Words ---------------------------------------------------------------------------------------

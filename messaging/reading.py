@@ -46,7 +46,9 @@ RIDE = {"RIDE"}
 NO_RIDE = {"NORIDE", "UNRIDE", "RIDEOFF", "NORIDEYET"}
 SAFETY_ON = {"SAFETY", "SAFETYON"}
 SAFETY_OFF = {"SAFETYOFF", "NOSAFETY"}
-KEYWORDS = OPT_OUT | OPT_IN | HELP | PREFERENCES | RIDE | NO_RIDE | SAFETY_ON | SAFETY_OFF
+SPANISH = {"ESPANOL", "ESPAÑOL", "SPANISH"}
+ENGLISH = {"ENGLISH", "INGLES", "INGLÉS"}
+KEYWORDS = OPT_OUT | OPT_IN | HELP | PREFERENCES | RIDE | NO_RIDE | SAFETY_ON | SAFETY_OFF | SPANISH | ENGLISH
 
 
 class Reading(StrEnum):
@@ -65,6 +67,7 @@ class TextReading:
     keyword: str = ""
     rule: str = ""  # the name of the rule that matched, for the logs and the bench
     opt_out: bool = False  # a danger text may also ask to stop texts; both are acted on
+    language: str = "en"  # "es" when the text reads as Spanish
 
     @property
     def danger(self) -> bool:

@@ -12,13 +12,16 @@ from anyascii import anyascii
 from django.conf import settings
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import dateformat, translation
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from caregiver.models import Appointment, Caregiver, Clinic
 from caregiver.selectors import address_of
 from caregiver.tokens import email_confirm_token, preferences_token, ride_token, unsubscribe_token
 from content.models import MessageTemplate, Tip
 from content.services import message_render
-from content.validation import GSM7_BASIC, GSM7_EXTENDED, TIP_SMS_FEEDBACK, TemplateRenderError
+from content.validation import GSM7_BASIC, GSM7_EXTENDED, TemplateRenderError, sms_fold, sms_words
 
 from . import discretion, feedback
 from .timing import zone_of
@@ -98,25 +101,41 @@ def _first_name(name: str) -> str:
     return (name.split() or [name])[0]
 
 
-def base_context(caregiver: Caregiver | None, clinic: Clinic, loved_one_name: str = "") -> dict[str, str]:
+def language_of(caregiver: Caregiver | None) -> str:
+    """The language a caregiver reads us in (settings.LANGUAGES); English for nobody in particular."""
+    codes = {code for code, _ in settings.LANGUAGES}
+    return caregiver.language if caregiver is not None and caregiver.language in codes else "en"
+
+
+def base_context(
+    caregiver: Caregiver | None, clinic: Clinic, loved_one_name: str = "", *, language: str = ""
+) -> dict[str, str]:
     """What every template may use. Without a caregiver (a text from an unknown number) their name is blank.
 
     Names are made safe for a lock screen here, whatever was typed (messaging.discretion): a name
     that would reveal treatment or health is left out. Texts name the clinic by its SMS name
-    (`clinic_sms_name`); emails by its name."""
+    (`clinic_sms_name`); emails by its name. `language` (the caregiver's unless given: staff alerts
+    are English) is carried in the context, and every message rendered from it is in it."""
     allowed = discretion.clinic_allowed(clinic)
     first = _first_name(caregiver.name) if caregiver else ""
+    language = language or language_of(caregiver)
+    with translation.override(language):
+        anyone = _("your loved one")
     return {
         "caregiver": discretion.safe_name(first, fallback="", allowed=allowed),
-        "loved_one": discretion.safe_name(loved_one_name, fallback="", allowed=allowed) or "your loved one",
+        "loved_one": discretion.safe_name(loved_one_name, fallback="", allowed=allowed) or anyone,
         "clinic": clinic.name,
         "clinic_sms_name": discretion.clinic_sms_name(clinic),
         "clinic_phone": national_phone(clinic.contact_phone),
         "clinic_email": clinic.contact_email,
+        "language": language,
     }
 
 
 def _clock(moment: datetime) -> str:
+    """9:30 AM; in Spanish 9:30 a. m. (the active language)."""
+    if translation.get_language() == "es":
+        return f"{moment.hour % 12 or 12}:{moment:%M} {'a. m.' if moment.hour < 12 else 'p. m.'}"
     return moment.strftime("%I:%M %p").lstrip("0")
 
 
@@ -134,12 +153,24 @@ ZONE_NAMES = {
 }  # fmt: skip
 
 
+# …and in Spanish, after the time: "10:00 a. m. hora del Este".
+ZONE_NAMES_ES = {
+    "Eastern": "hora del Este", "Central": "hora del Centro", "Mountain": "hora de la Montaña",
+    "Arizona": "hora de Arizona", "Pacific": "hora del Pacífico", "Alaska": "hora de Alaska",
+    "Hawaii": "hora de Hawái", "Atlantic": "hora del Atlántico", "UK": "hora del Reino Unido",
+}  # fmt: skip
+
+
 def zone_name(zone: ZoneInfo, moment: datetime) -> str:
     name = ZONE_NAMES.get(zone.key)
+    spanish = translation.get_language() == "es"
     if name:
-        return name
+        return ZONE_NAMES_ES[name] if spanish else name
     abbreviation = moment.astimezone(zone).tzname() or ""
-    return abbreviation if abbreviation.isalpha() else zone.key.rsplit("/", 1)[-1].replace("_", " ") + " time"
+    if abbreviation.isalpha():
+        return abbreviation
+    place = zone.key.rsplit("/", 1)[-1].replace("_", " ")
+    return f"hora de {place}" if spanish else f"{place} time"
 
 
 def clinic_clock(moment: datetime, *, clinic: Clinic, caregiver: Caregiver | None) -> str:
@@ -153,14 +184,20 @@ def clinic_clock(moment: datetime, *, clinic: Clinic, caregiver: Caregiver | Non
     return f"{_clock(local)} {zone_name(zone, moment)}"
 
 
-def clinic_day(moment: datetime, *, clinic: Clinic) -> str:
-    local = moment.astimezone(ZoneInfo(clinic.time_zone))
+def _day(local: datetime) -> str:
+    """Tuesday, Dec 8; in Spanish martes 8 de diciembre (the active language)."""
+    if translation.get_language() == "es":
+        return dateformat.format(local, r"l j \d\e F")  # Django's own Spanish day and month names
     return f"{local:%A, %b} {local.day}"
 
 
+def clinic_day(moment: datetime, *, clinic: Clinic) -> str:
+    return _day(moment.astimezone(ZoneInfo(clinic.time_zone)))
+
+
 DRIVING = {
-    "rest_of_day": "no driving for the rest of the day",
-    "next_day": "no driving until the next day, after a night's sleep",
+    "rest_of_day": gettext_lazy("no driving for the rest of the day"),
+    "next_day": gettext_lazy("no driving until the next day, after a night's sleep"),
     "": "",
 }
 
@@ -168,25 +205,27 @@ DRIVING = {
 def _later_today(moment: datetime) -> str:
     """How a message sent at `moment` (local) speaks of what is left of the day."""
     if moment.hour < 12:
-        return "the rest of today"
+        return _("the rest of today")
     if moment.hour < 17:
-        return "this afternoon and evening"
-    return "this evening"
+        return _("this afternoon and evening")
+    return _("this evening")
 
 
 def appointment_context(caregiver: Caregiver, appointment: Appointment) -> dict[str, str]:
+    """An appointment's words, in the caregiver's language."""
     clinic = appointment.loved_one.clinic
-    context = {
-        **base_context(caregiver, clinic, appointment.loved_one.first_name),
-        "day": clinic_day(appointment.starts_at, clinic=clinic),
-        "time": clinic_clock(appointment.starts_at, clinic=clinic, caregiver=caregiver),
-        "pickup_time": clinic_clock(appointment.pickup_at, clinic=clinic, caregiver=caregiver),
-        "observation_minutes": str(appointment.observation_minutes),
-        "observation": _duration(appointment.observation_minutes),
-        "driving": DRIVING[appointment.protocol.driving],
-        "later_today": _later_today(appointment.home_at.astimezone(zone_of(caregiver))),
-        "ride_url": "",
-    }
+    with translation.override(language_of(caregiver)):
+        context = {
+            **base_context(caregiver, clinic, appointment.loved_one.first_name),
+            "day": clinic_day(appointment.starts_at, clinic=clinic),
+            "time": clinic_clock(appointment.starts_at, clinic=clinic, caregiver=caregiver),
+            "pickup_time": clinic_clock(appointment.pickup_at, clinic=clinic, caregiver=caregiver),
+            "observation_minutes": str(appointment.observation_minutes),
+            "observation": _duration(appointment.observation_minutes),
+            "driving": str(DRIVING[appointment.protocol.driving]),
+            "later_today": _later_today(appointment.home_at.astimezone(zone_of(caregiver))),
+            "ride_url": "",
+        }
     if caregiver.email and appointment.protocol.observed and not appointment.ride_arranged:
         context["ride_url"] = ride_url(caregiver, appointment)
     return context
@@ -197,33 +236,34 @@ def notice_context(caregiver: Caregiver, appointment: Appointment) -> dict[str, 
     (A cancelled appointment keeps its time: `day` and `time` say which one it was.)"""
     clinic = appointment.loved_one.clinic
     context = {"old_day": "", "old_time": "", "driver": ""}
-    if appointment.moved_from is not None:
-        old = appointment.moved_from.astimezone(ZoneInfo(clinic.time_zone))
-        context |= {
-            "old_day": f"{old:%A, %b} {old.day}",
-            "old_time": clinic_clock(appointment.moved_from, clinic=clinic, caregiver=caregiver),
-        }
-    driver = appointment.ride_arranged_by_caregiver
-    if driver is not None:
-        context["driver"] = (
-            discretion.safe_name(_first_name(driver.name), fallback="", allowed=discretion.clinic_allowed(clinic))
-            or "Another family member"
-        )
+    with translation.override(language_of(caregiver)):
+        if appointment.moved_from is not None:
+            old = appointment.moved_from.astimezone(ZoneInfo(clinic.time_zone))
+            context |= {
+                "old_day": _day(old),
+                "old_time": clinic_clock(appointment.moved_from, clinic=clinic, caregiver=caregiver),
+            }
+        driver = appointment.ride_arranged_by_caregiver
+        if driver is not None:
+            context["driver"] = discretion.safe_name(
+                _first_name(driver.name), fallback="", allowed=discretion.clinic_allowed(clinic)
+            ) or _("Another family member")
     # Noted by staff (the family told them by phone): "the ride home is arranged", by nobody named;
     # "the clinic has it covered" would read as the clinic driving.
     return context
 
 
 def _duration(minutes: int) -> str:
-    """90 → "an hour and a half"; 120 → "2 hours"; 45 → "45 minutes"."""
+    """90 → "an hour and a half"; 120 → "2 hours"; 45 → "45 minutes" (in the active language)."""
     if minutes % 60 == 0 and minutes >= 60:
-        return "an hour" if minutes == 60 else f"{minutes // 60} hours"
+        return _("an hour") if minutes == 60 else _("%(hours)s hours") % {"hours": minutes // 60}
     if minutes == 90:
-        return "an hour and a half"
-    return f"{minutes} minutes"
+        return _("an hour and a half")
+    return _("%(minutes)s minutes") % {"minutes": minutes}
 
 
 def email_html(*, caregiver: Caregiver | None, subject: str, body_html: str) -> str:
+    """The email layout around a message, in the active language (template_body and tip_body set it)."""
     return render_to_string(
         "messaging/email.html",
         {
@@ -238,10 +278,12 @@ def email_html(*, caregiver: Caregiver | None, subject: str, body_html: str) -> 
 def email_text(*, caregiver: Caregiver | None, body: str) -> str:
     if caregiver is None:
         return body
+    # In Spanish, 988's Spanish line too (locale/es): call 988 and press 2, or text AYUDA to 988.
+    crisis = _("In a crisis, call or text 988 (US), or call 911 in an emergency.")
     return (
-        f"{body}\n\n--\nIn a crisis, call or text 988 (US), or call 911 in an emergency.\n"
-        f"Change how often you hear from us, or pause: {preferences_url(caregiver, channel='email')}\n"
-        f"Stop these emails: {unsubscribe_url(caregiver)}\n"
+        f"{body}\n\n--\n{crisis}\n"
+        f"{_('Change how often you hear from us, or pause:')} {preferences_url(caregiver, channel='email')}\n"
+        f"{_('Stop these emails:')} {unsubscribe_url(caregiver)}\n"
     )
 
 
@@ -276,32 +318,39 @@ def sms_context(context: dict[str, str]) -> dict[str, str]:
     return {**context, **names}
 
 
-def template_body(*, key: str, channel: str, context: dict[str, str], caregiver: Caregiver | None) -> Body:
-    if channel == "sms":
-        names = sms_context(context)
-        if names.get("caregiver") != "":
-            return Body(text=message_render(key=key, context=names).sms)
-        # With no name to give, "Welcome, {{ caregiver }}." reads "Welcome." and "Hi {{ caregiver }}," "Hi,".
-        text = message_render(key=key, context={**names, "caregiver": _NO_NAME}).sms
-        return Body(text=_NAME_GAP.sub("", _NAME_GAP_BEFORE_PUNCTUATION.sub("", text)))
-    rendered = message_render(key=key, context=context)
-    subject = rendered.email_subject or rendered.sms
-    return Body(
-        text=email_text(caregiver=caregiver, body=rendered.email_text or rendered.sms),
-        subject=subject,
-        html=email_html(
-            caregiver=caregiver, subject=subject, body_html=rendered.email_html or f"<p>{rendered.sms}</p>"
-        ),
-    )
+def template_body(
+    *, key: str, channel: str, context: dict[str, str], caregiver: Caregiver | None, language: str = ""
+) -> Body:
+    """A message template's words on `channel`, in `language` (else the context's, else the
+    caregiver's). A text is sent folded to GSM-7 (content.validation.sms_fold)."""
+    language = language or context.get("language") or language_of(caregiver)
+    with translation.override(language):
+        if channel == "sms":
+            names = sms_context(context)
+            if names.get("caregiver") != "":
+                return Body(text=sms_fold(message_render(key=key, context=names, language=language).sms))
+            # With no name to give, "Welcome, {{ caregiver }}." reads "Welcome." and "Hi {{ caregiver }}," "Hi,".
+            text = message_render(key=key, context={**names, "caregiver": _NO_NAME}, language=language).sms
+            return Body(text=sms_fold(_NAME_GAP.sub("", _NAME_GAP_BEFORE_PUNCTUATION.sub("", text))))
+        rendered = message_render(key=key, context=context, language=language)
+        subject = rendered.email_subject or rendered.sms
+        return Body(
+            text=email_text(caregiver=caregiver, body=rendered.email_text or rendered.sms),
+            subject=subject,
+            html=email_html(
+                caregiver=caregiver, subject=subject, body_html=rendered.email_html or f"<p>{rendered.sms}</p>"
+            ),
+        )
 
 
-TIP_SUBJECT = "Today's tip from Alongside"
+TIP_SUBJECT = gettext_lazy("Today's tip from Alongside")
 
 
 def tip_subject(tip: Tip, caregiver: Caregiver) -> str:
     """A tip's title, unless it would say too much on a lock screen ("…suicide seriously")."""
     if discretion.problem(tip.title, allowed=discretion.clinic_allowed(caregiver.clinic)):
-        return TIP_SUBJECT
+        with translation.override(language_of(caregiver)):
+            return str(TIP_SUBJECT)
     return tip.title
 
 
@@ -313,16 +362,19 @@ def tip_body(*, tip: Tip, channel: str, caregiver: Caregiver, feedback_key: str 
             # They did not ask for safety tips by text: the text says where to find it, no more.
             context = base_context(caregiver, caregiver.clinic)
             return template_body(key="tip-in-email", channel="sms", context=context, caregiver=caregiver)
-        return Body(text=SMS_PREFIX + tip.sms_body + TIP_SMS_FEEDBACK)
+        # The tip's own language's question: a tip planned before a change of language is re-planned.
+        return Body(text=sms_fold(SMS_PREFIX + tip.sms_body + sms_words(tip.language).feedback))
     subject = tip_subject(tip, caregiver)
     text, html = f"{tip.title}\n\n{tip.email_text}", tip.email_html
-    if feedback_key:
-        text, html = f"{text}\n\n{feedback.feedback_text(feedback_key)}", html + feedback.feedback_html(feedback_key)
-    return Body(
-        text=email_text(caregiver=caregiver, body=text),
-        subject=subject,
-        html=email_html(caregiver=caregiver, subject=subject, body_html=html),
-    )
+    with translation.override(tip.language):
+        if feedback_key:
+            text = f"{text}\n\n{feedback.feedback_text(feedback_key)}"
+            html += feedback.feedback_html(feedback_key)
+        return Body(
+            text=email_text(caregiver=caregiver, body=text),
+            subject=subject,
+            html=email_html(caregiver=caregiver, subject=subject, body_html=html),
+        )
 
 
 # The words a reminder template may use: an appointment's context, and the tip a check-in carries.

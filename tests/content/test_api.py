@@ -136,7 +136,7 @@ def test_one_tip_by_slug(api):
 
 
 def test_an_unknown_slug_is_a_404_and_a_retired_one_is_gone(api):
-    assert api.get("/api/v1/tips/no-such-tip/").json() == {"detail": "No tip has the slug “no-such-tip”."}
+    assert api.get("/api/v1/tips/no-such-tip/").json() == {"detail": "No tip has the slug “no-such-tip” in “en”."}
     tip = Tip.objects.first()
     tip_update(tip=tip, active=False)
     assert api.get(f"/api/v1/tips/{tip.slug}/").status_code == 410
