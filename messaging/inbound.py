@@ -143,8 +143,10 @@ def _reply(key: str, context: dict[str, str] | None, *, language: str) -> str:
 
 def reply_language(*, caregiver: Caregiver | None, reading: TextReading) -> str:
     """What an answer is written in: the caregiver's language; to a number we don't know, the
-    text's; and Spanish to a danger text written in Spanish, whoever sent it."""
-    if caregiver is None or (reading.danger and reading.language == "es"):
+    text's; and Spanish to a Spanish keyword (PARAR, AYUDA) or a danger text written in Spanish,
+    whoever sent it: their words say what they read best."""
+    spanish = reading.language == "es" and (reading.danger or reading.reading == Reading.KEYWORD)
+    if caregiver is None or spanish:
         return reading.language
     return rendering.language_of(caregiver)
 

@@ -46,6 +46,7 @@ class Command(BaseCommand):
             self._on_call(clinic)
             loved_one = self._family(clinic)
             self._texter(clinic, loved_one)
+            self._spanish(clinic, loved_one)
             count = self._course(loved_one)
             api_key = self._api_key()
         self.stdout.write(
@@ -53,7 +54,9 @@ class Command(BaseCommand):
         )
         self.stdout.write(f"  Staff portal:     {base_url}/staff/   login {DEMO_USERNAME} / {DEMO_PASSWORD}")
         self.stdout.write(f"  Sign-up page:     {base_url}/join/{clinic.enrollment_code}/")
-        self.stdout.write(f"  The phone:        {base_url}/dev/phone/   (Morgan was asked to reply YES)")
+        self.stdout.write(
+            f"  The phone:        {base_url}/dev/phone/   (Morgan was asked to reply YES; Lucía reads Spanish)"
+        )
         self.stdout.write(f"  Demo API key:     {api_key}")
         self.stdout.write(f"  Try:              curl -H 'Authorization: Api-Key {api_key}' {base_url}/api/v1/tips/")
 
@@ -146,6 +149,26 @@ class Command(BaseCommand):
             relationship=CareLink.Relationship.FRIEND,
         )
         services.caregiver_invite(caregiver=morgan, by=None)
+
+    def _spanish(self, clinic: Clinic, loved_one: LovedOne) -> None:
+        """Alex's aunt, who reads Spanish: every text and email to her is in Spanish."""
+        if Caregiver.objects.filter(clinic=clinic, phone="+12025550166").exists():
+            return
+        lucia = services.caregiver_create(
+            clinic=clinic,
+            name="Lucía Hernández",
+            phone="(202) 555-0166",
+            email="lucia@example.com",
+            channels=Caregiver.Channels.BOTH,
+            loved_one=loved_one,
+            relationship=CareLink.Relationship.OTHER,
+            tip_frequency=Caregiver.Frequency.DAILY,
+            language="es",
+        )
+        for channel in ("sms", "email"):
+            services.caregiver_opt_in(
+                caregiver=lucia, channel=channel, source="staff", consent_text_version=CONSENT_VERSION
+            )
 
     def _course(self, loved_one: LovedOne) -> int:
         existing = loved_one.appointments.count()
