@@ -15,6 +15,7 @@ from content.validation import (
     TIP_SMS_PREFIX,
     discreet_violations,
     sms_size,
+    sms_words,
     source_problems,
 )
 
@@ -59,15 +60,37 @@ def test_no_tip_makes_efficacy_or_safety_claims(parsed):
     assert offenders == []
 
 
-def test_every_sms_is_gsm7_and_within_two_segments_as_sent(parsed):
-    for _, _, entry in parsed.tips:
+def test_every_sms_is_gsm7_and_within_its_language_s_segments_as_sent(parsed):
+    """English in two segments, Spanish in three, every one GSM-7 once folded (no tip goes UCS-2)."""
+    for language, _, entry in parsed.tips:
+        words = sms_words(language)
         sms = " ".join(entry["sms"].split())
-        sent_as = [TIP_SMS_PREFIX + sms + TIP_SMS_FEEDBACK]
-        sent_as += [CHECK_IN_SMS_PREFIX + sms] if "check-in" in entry.get("tags", []) else []
-        for prefix in sent_as:
-            size = sms_size(prefix)
+        sent_as = [words.prefix + sms + words.feedback]
+        sent_as += [words.check_in + sms] if "check-in" in entry.get("tags", []) else []
+        for text in sent_as:
+            size = sms_size(text)
             assert size.encoding == "GSM-7", entry["slug"]
-            assert size.segments <= 2, (entry["slug"], prefix)
+            assert size.segments <= (2 if language == "en" else 3), (entry["slug"], text)
+
+
+def test_the_english_words_are_the_english_ones():
+    assert (TIP_SMS_PREFIX, TIP_SMS_FEEDBACK, CHECK_IN_SMS_PREFIX) == (
+        sms_words("en").prefix,
+        sms_words("en").feedback,
+        sms_words("en").check_in,
+    )
+
+
+def test_every_tip_and_message_is_in_both_languages_under_one_slug(parsed):
+    tips = {(language, entry["slug"], category) for language, category, entry in parsed.tips}
+    assert {(slug, category) for language, slug, category in tips if language == "en"} == {
+        (slug, category) for language, slug, category in tips if language == "es"
+    }
+    keys = {
+        language: {entry["key"] for lang, entry in parsed.templates if lang == language} for language in "en es".split()
+    }
+    assert keys["en"] - keys["es"] == {"staff-crisis-alert", "staff-help-alert", "staff-ride-alert"}
+    assert keys["es"] <= keys["en"]
 
 
 def test_every_message_template_the_product_sends_exists(parsed):
@@ -77,10 +100,11 @@ def test_every_message_template_the_product_sends_exists(parsed):
 # --- What the planner and the lock screen rely on ---------------------------------------------
 
 
-def by_category(parsed):
+def by_category(parsed, language="en"):
     tips = {}
-    for _, category, entry in parsed.tips:
-        tips.setdefault(category, []).append(entry)
+    for lang, category, entry in parsed.tips:
+        if lang == language:
+            tips.setdefault(category, []).append(entry)
     return tips
 
 
@@ -122,8 +146,9 @@ def test_each_course_tip_has_at_most_one_phase_and_every_phase_has_tips(parsed):
     assert outside == []
 
 
-def test_essentials_are_four_or_five_and_first_in_their_files(parsed):
-    tips = by_category(parsed)
+@pytest.mark.parametrize("language", ["en", "es"])
+def test_essentials_are_four_or_five_and_first_in_their_files(parsed, language):
+    tips = by_category(parsed, language)
     essentials = {c: [e["slug"] for e in entries if "essentials" in e.get("tags", [])] for c, entries in tips.items()}
     assert 2 <= len(essentials["what-to-say"]) <= 3
     assert len(essentials["what-not-to-say"]) == 1

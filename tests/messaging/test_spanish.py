@@ -106,7 +106,7 @@ def test_a_danger_text_in_spanish_from_an_english_reader_is_answered_in_spanish(
     assert "marque 2" in answer
 
 
-def test_a_stranger_writing_spanish_is_answered_in_spanish(client, clinic):
+def test_a_stranger_writing_spanish_is_answered_in_spanish(client, clinic, content):
     answer = reply_of(text_from(client, sender="+12025550999", to=clinic.twilio_from_number, body="hola quien es?"))
     assert answer and english_words(answer) == [], answer
 
@@ -127,7 +127,7 @@ def test_espanol_switches_everything_to_spanish_and_english_switches_back(client
     assert caregiver.language == "en" and "English" in answer
 
 
-def test_an_invitation_can_be_answered_espanol_then_si(client, clinic):
+def test_an_invitation_can_be_answered_espanol_then_si(client, clinic, content):
     caregiver = factories.CaregiverFactory(clinic=clinic, channels="sms")
     from caregiver import services
 
