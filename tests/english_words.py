@@ -18,7 +18,7 @@ ENGLISH = frozenset(
     monday tuesday wednesday thursday friday saturday sunday
     january february march april may june july august september october november december
     am pm hour hours minutes minute an in on at by up out off
-    """.split()
+    """.split()  # noqa: SIM905 - a word list, read as one
 )
 _LINK = re.compile(r"https?://\S+|\S+@\S+")
 _WORD = re.compile(r"[A-Za-z']+")

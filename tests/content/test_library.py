@@ -74,11 +74,11 @@ def test_every_sms_is_gsm7_and_within_its_language_s_segments_as_sent(parsed):
 
 
 def test_the_english_words_are_the_english_ones():
-    assert (TIP_SMS_PREFIX, TIP_SMS_FEEDBACK, CHECK_IN_SMS_PREFIX) == (
+    assert (
         sms_words("en").prefix,
         sms_words("en").feedback,
         sms_words("en").check_in,
-    )
+    ) == (TIP_SMS_PREFIX, TIP_SMS_FEEDBACK, CHECK_IN_SMS_PREFIX)
 
 
 def test_every_tip_and_message_is_in_both_languages_under_one_slug(parsed):
@@ -87,7 +87,7 @@ def test_every_tip_and_message_is_in_both_languages_under_one_slug(parsed):
         (slug, category) for language, slug, category in tips if language == "es"
     }
     keys = {
-        language: {entry["key"] for lang, entry in parsed.templates if lang == language} for language in "en es".split()
+        language: {entry["key"] for lang, entry in parsed.templates if lang == language} for language in ["en", "es"]
     }
     assert keys["en"] - keys["es"] == {"staff-crisis-alert", "staff-help-alert", "staff-ride-alert"}
     assert keys["es"] <= keys["en"]
