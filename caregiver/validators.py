@@ -13,23 +13,36 @@ from functools import lru_cache
 import phonenumbers
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.utils import translation
+from django.utils.translation import gettext, ngettext, pgettext
+from django.utils.translation import gettext_lazy as _
 from phonenumbers import NumberParseException, PhoneNumberType, ValidationResult, geocoder
 
 _NOT_POSSIBLE = {
-    ValidationResult.TOO_SHORT: "has too few digits",
-    ValidationResult.TOO_LONG: "has too many digits",
-    ValidationResult.INVALID_COUNTRY_CODE: "starts with an unknown country code",
-    ValidationResult.INVALID_LENGTH: "has the wrong number of digits",
+    ValidationResult.TOO_SHORT: _("“%(number)s” has too few digits for a phone number."),
+    ValidationResult.TOO_LONG: _("“%(number)s” has too many digits for a phone number."),
+    ValidationResult.INVALID_COUNTRY_CODE: _("“%(number)s” starts with an unknown country code for a phone number."),
+    ValidationResult.INVALID_LENGTH: _("“%(number)s” has the wrong number of digits for a phone number."),
 }
 _CANNOT_TEXT = {PhoneNumberType.FIXED_LINE, PhoneNumberType.PAGER, PhoneNumberType.UAN, PhoneNumberType.VOICEMAIL}
 # Numbers that cost the clinic money or reach a business or a forwarding service, never a
 # caregiver's own phone: texting them is how SMS pumping fraud is paid.
 _NOT_A_PERSON = {
-    PhoneNumberType.PREMIUM_RATE: "premium-rate",
-    PhoneNumberType.TOLL_FREE: "toll-free",
-    PhoneNumberType.SHARED_COST: "shared-cost",
-    PhoneNumberType.VOIP: "internet (VoIP)",
-    PhoneNumberType.PERSONAL_NUMBER: "forwarding (personal)",
+    PhoneNumberType.PREMIUM_RATE: _(
+        "“%(number)s” is a premium-rate number, not a person's mobile: text messages need a mobile number."
+    ),
+    PhoneNumberType.TOLL_FREE: _(
+        "“%(number)s” is a toll-free number, not a person's mobile: text messages need a mobile number."
+    ),
+    PhoneNumberType.SHARED_COST: _(
+        "“%(number)s” is a shared-cost number, not a person's mobile: text messages need a mobile number."
+    ),
+    PhoneNumberType.VOIP: _(
+        "“%(number)s” is an internet (VoIP) number, not a person's mobile: text messages need a mobile number."
+    ),
+    PhoneNumberType.PERSONAL_NUMBER: _(
+        "“%(number)s” is a forwarding (personal) number, not a person's mobile: text messages need a mobile number."
+    ),
 }
 
 
@@ -48,63 +61,78 @@ def phone_to_e164(
     """
     text = (raw or "").strip()
     if not text:
-        raise ValidationError("Enter a phone number.", code="required")
+        raise ValidationError(gettext("Enter a phone number."), code="required")
     region = region or settings.PHONE_DEFAULT_REGION
-    shown = _shown(text)
+    shown = {"number": _shown(text)}
     try:
         number = phonenumbers.parse(text, region)
     except NumberParseException as exc:
         if exc.error_type == NumberParseException.INVALID_COUNTRY_CODE:
-            message = f"“{shown}” starts with an unknown country code. Start with + and the country code."
+            message = gettext("“%(number)s” starts with an unknown country code. Start with + and the country code.")
         elif (
             exc.error_type == NumberParseException.TOO_SHORT_NSN
             or exc.error_type == NumberParseException.TOO_SHORT_AFTER_IDD
         ):
-            message = f"“{shown}” has too few digits for a phone number."
+            message = gettext("“%(number)s” has too few digits for a phone number.")
         elif exc.error_type == NumberParseException.TOO_LONG:
-            message = f"“{shown}” has too many digits for a phone number."
+            message = gettext("“%(number)s” has too many digits for a phone number.")
         else:
-            message = f"“{shown}” is not a phone number. Use digits, like (202) 555-0143 or +1 202 555 0143."
-        raise ValidationError(message, code="invalid_phone") from exc
+            message = gettext("“%(number)s” is not a phone number. Use digits, like (202) 555-0143 or +1 202 555 0143.")
+        raise ValidationError(message % shown, code="invalid_phone") from exc
     reason = phonenumbers.is_possible_number_with_reason(number)
     if reason in _NOT_POSSIBLE:
-        raise ValidationError(f"“{shown}” {_NOT_POSSIBLE[reason]} for a phone number.", code="invalid_phone")
+        raise ValidationError(_NOT_POSSIBLE[reason] % shown, code="invalid_phone")
     if not phonenumbers.is_valid_number(number):
         # Which country's numbers it was read as: the one its country code names, else the default.
         country = phonenumbers.region_code_for_country_code(number.country_code)
-        where = country_name(country if country != phonenumbers.UNKNOWN_REGION else region)
+        where = country_name(country if country != phonenumbers.UNKNOWN_REGION else region, _language())
         raise ValidationError(
-            f"“{shown}” is not a valid phone number in {where}. Check the digits and the country code.",
+            gettext("“%(number)s” is not a valid phone number in %(country)s. Check the digits and the country code.")
+            % {**shown, "country": where},
             code="invalid_phone",
         )
     kind = phonenumbers.number_type(number)
     if require_mobile and kind == PhoneNumberType.PAGER:
-        raise ValidationError(f"“{shown}” is a pager number; text messages need a mobile number.", code="landline")
+        raise ValidationError(
+            gettext("“%(number)s” is a pager number; text messages need a mobile number.") % shown, code="landline"
+        )
     if require_mobile and kind in _CANNOT_TEXT:
-        raise ValidationError(f"“{shown}” looks like a landline; text messages need a mobile number.", code="landline")
+        raise ValidationError(
+            gettext("“%(number)s” looks like a landline; text messages need a mobile number.") % shown, code="landline"
+        )
     if require_mobile and kind in _NOT_A_PERSON:
-        what = _NOT_A_PERSON[kind]
-        raise ValidationError(
-            f"“{shown}” is {'an' if what[0] in 'aeiou' else 'a'} {what} number, not a person's mobile: "
-            "text messages need a mobile number.",
-            code="not_mobile",
-        )
+        raise ValidationError(_NOT_A_PERSON[kind] % shown, code="not_mobile")
     if countries is not None and phonenumbers.region_code_for_number(number) not in countries:
+        language = _language()
+        # Translators: the countries are joined by "or": "United States or Canada".
+        joined = pgettext("between countries", " or ").join(country_name(code, language) for code in countries)
         raise ValidationError(
-            f"“{shown}” is a number in {country_name(phonenumbers.region_code_for_number(number))}: "
-            f"we can only text numbers in {' or '.join(country_name(code) for code in countries)}.",
+            gettext("“%(number)s” is a number in %(country)s: we can only text numbers in %(countries)s.")
+            % {**shown, "country": country_name(phonenumbers.region_code_for_number(number), language),
+               "countries": joined},
             code="country",
-        )
+        )  # fmt: skip
     normalised = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
     _remember_e164(normalised)
     return normalised
 
 
+def _language() -> str:
+    """The active language, for names phonenumbers knows in many ("Estados Unidos")."""
+    return (translation.get_language() or "en").split("-")[0]
+
+
 @lru_cache(maxsize=256)
-def country_name(region: str | None) -> str:
-    """“United States” for "US"; the code itself where phonenumbers has no example to name it by."""
+def country_name(region: str | None, language: str = "en") -> str:
+    """“United States” for "US" (“Estados Unidos” in "es"); the code itself where phonenumbers has no
+    example to name it by."""
     example = phonenumbers.example_number(region) if region else None
-    return (example and geocoder.country_name_for_number(example, "en")) or region or "another country"
+    if example:
+        return geocoder.country_name_for_number(example, language) or region
+    if region:
+        return region
+    with translation.override(language):
+        return gettext("another country")
 
 
 def sms_countries_parse(value: str) -> list[str]:
@@ -220,7 +248,7 @@ _WEB_ADDRESS = re.compile(r"(?i)\bwww\.|[^\W_]\.[^\W\d_]{2,}")
 def _refuse_web_addresses(name: str) -> None:
     if _WEB_ADDRESS.search(name):
         raise ValidationError(
-            "Leave out web addresses: the name appears in texts, where a phone would show it as a link."
+            gettext("Leave out web addresses: the name appears in texts, where a phone would show it as a link.")
         )
 
 
@@ -228,8 +256,11 @@ def _refuse_health_words(name: str) -> None:
     named = _health_words(name)
     if named:
         raise ValidationError(
-            f"A name must not mention treatment or health ({', '.join(named)}): it appears in texts "
-            "that may be read on a lock screen."
+            gettext(
+                "A name must not mention treatment or health (%(words)s): it appears in texts "
+                "that may be read on a lock screen."
+            )
+            % {"words": ", ".join(named)}
         )
 
 
@@ -253,17 +284,17 @@ def validate_one_line(value: str) -> None:
     """Text that goes into a page, an email subject or a text on one line: no line breaks, tabs or
     other control characters (a newline in a subject stops the email: BadHeaderError)."""
     if any(unicodedata.category(ch) in ("Cc", "Zl", "Zp") for ch in value or ""):
-        raise ValidationError("Write it on one line, with no line breaks, tabs or control characters.")
+        raise ValidationError(gettext("Write it on one line, with no line breaks, tabs or control characters."))
 
 
 def validate_person_name(value: str) -> None:
     """A caregiver's name: their first name goes into texts to them and to their family."""
     value = name_normalize(value)  # as it is stored: two spaces typed between names are one
     if any(not ch.isprintable() for ch in value):
-        raise ValidationError("Give the name on one line, with no tabs or line breaks.")
+        raise ValidationError(gettext("Give the name on one line, with no tabs or line breaks."))
     if not _PERSON_NAME.match(value) or "_" in value:
         raise ValidationError(
-            "Use letters, spaces and the marks names use (' - . ,), like “Sam Rivera” or “Mary-Kate O'Neil”."
+            gettext("Use letters, spaces and the marks names use (' - . ,), like “Sam Rivera” or “Mary-Kate O'Neil”.")
         )
     _refuse_web_addresses(value)
     _refuse_health_words(value)
@@ -277,17 +308,22 @@ def validate_loved_one_name(value: str) -> None:
     value = name_normalize(value)
     words = value.split()
     if not words:
-        raise ValidationError("Give a first name or nickname.")
+        raise ValidationError(gettext("Give a first name or nickname."))
     if any(not ch.isprintable() for ch in value):
-        raise ValidationError("Give the name on one line, with no tabs or line breaks.")
+        raise ValidationError(gettext("Give the name on one line, with no tabs or line breaks."))
     if len(words) > 2:
         raise ValidationError(
-            "Give a first name or nickname only (one or two words): it appears in texts that may be "
-            "read on a lock screen, so no surname, treatment or diagnosis."
+            gettext(
+                "Give a first name or nickname only (one or two words): it appears in texts that may be "
+                "read on a lock screen, so no surname, treatment or diagnosis."
+            )
         )
     if not all(_NAME_WORD.match(word) for word in words):
         raise ValidationError(
-            "Use letters only (a hyphen, apostrophe or initials inside a name are fine), like Chris, Mary-Kate or J.R."
+            gettext(
+                "Use letters only (a hyphen, apostrophe or initials inside a name are fine), "
+                "like Chris, Mary-Kate or J.R."
+            )
         )
     _refuse_web_addresses(value)
     _refuse_health_words(value)
@@ -348,7 +384,13 @@ def _in_quiet_hours(moment: time, quiet_start: time, quiet_end: time) -> bool:
 
 
 def _clock(moment: time) -> str:
-    return f"{moment.hour % 12 or 12}:{moment.minute:02d} {'AM' if moment.hour < 12 else 'PM'}"
+    """9:30 AM; in Spanish 9:30 a. m. (the active language)."""
+    hour = f"{moment.hour % 12 or 12}:{moment.minute:02d}"
+    if moment.hour < 12:
+        # Translators: a time of day before noon; %(time)s is like 9:30.
+        return pgettext("clock", "%(time)s AM") % {"time": hour}
+    # Translators: a time of day from noon on; %(time)s is like 9:30.
+    return pgettext("clock", "%(time)s PM") % {"time": hour}
 
 
 def quiet_hours_problems(*, quiet_start: time, quiet_end: time, tip_time: time | None = None) -> dict[str, str]:
@@ -362,21 +404,31 @@ def quiet_hours_problems(*, quiet_start: time, quiet_end: time, tip_time: time |
     if quiet_start == quiet_end:
         # Read as "no quiet hours", texts could come at any hour of the night; read as "all day",
         # none at all. Either way not what anyone meant: one rule for the page and the API.
-        return {"quiet_end": "Quiet hours need a different start and end."}
+        return {"quiet_end": gettext("Quiet hours need a different start and end.")}
     day = range(_minutes(EARLIEST), _minutes(LATEST))
     open_minutes = sum(
         1 for minute in day if not _in_quiet_hours(time(minute // 60, minute % 60), quiet_start, quiet_end)
     )
+    times = {"start": _clock(quiet_start), "end": _clock(quiet_end)}
     if open_minutes < MIN_DAY_MINUTES:
         hours = open_minutes / 60
-        left = "no time" if not open_minutes else f"only {hours:g} hour{'s' if hours != 1 else ''}"
-        problems["quiet_end"] = (
-            f"Quiet hours from {_clock(quiet_start)} to {_clock(quiet_end)} leave {left} between 8 AM and 9 PM "
-            "for messages. Leave at least 6 hours, so appointment reminders can reach you."
-        )
+        if not open_minutes:
+            problem = gettext(
+                "Quiet hours from %(start)s to %(end)s leave no time between 8 AM and 9 PM for messages. "
+                "Leave at least 6 hours, so appointment reminders can reach you."
+            )
+        else:
+            # Translators: %(hours)s is how much of the day quiet hours leave, like 5 or 2.5.
+            problem = ngettext(
+                "Quiet hours from %(start)s to %(end)s leave only %(hours)s hour between 8 AM and 9 PM for "
+                "messages. Leave at least 6 hours, so appointment reminders can reach you.",
+                "Quiet hours from %(start)s to %(end)s leave only %(hours)s hours between 8 AM and 9 PM for "
+                "messages. Leave at least 6 hours, so appointment reminders can reach you.",
+                1 if hours == 1 else 2,
+            )
+        problems["quiet_end"] = problem % {**times, "hours": f"{hours:g}"}
     elif tip_time is not None and _in_quiet_hours(tip_time, quiet_start, quiet_end):
-        problems["tip_time"] = (
-            f"{_clock(tip_time)} is inside your quiet hours ({_clock(quiet_start)} to {_clock(quiet_end)}). "
-            "Choose a time for tips outside them."
-        )
+        problems["tip_time"] = gettext(
+            "%(tip_time)s is inside your quiet hours (%(start)s to %(end)s). Choose a time for tips outside them."
+        ) % {**times, "tip_time": _clock(tip_time)}
     return problems

@@ -8,6 +8,7 @@ from ipaddress import IPv4Network, IPv6Network, ip_address, ip_network
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils import translation
 
 from .views import too_large_message
 
@@ -116,3 +117,66 @@ class TrustedProxyMiddleware:
             for header in _FORWARDED_HEADERS:
                 meta.pop(header, None)
         return self.get_response(request)
+
+
+# Pages that are English whatever the browser asks: clinic staff, on-call contacts, operators, API
+# consumers, the developer's phone, and the services that call us. Caregivers' pages follow the
+# browser (or the switch), and pages that know the caregiver their Caregiver.language.
+ENGLISH_ONLY_PATHS = (
+    "/staff/", "/admin/", "/api/", "/alerts/", "/dev/", "/webhooks/", "/anymail/", "/healthz",
+)  # fmt: skip
+# ?lang=es on a public page: the "English | Español" links (portal/language_switch.html).
+LANGUAGE_PARAMETER = "lang"
+
+
+class PageLanguageMiddleware:
+    """After Django's LocaleMiddleware, which chose the page's language from the language cookie or
+    the browser's Accept-Language:
+
+    - staff pages, the admin and the API are English (ENGLISH_ONLY_PATHS);
+    - elsewhere ?lang=<code> (one of settings.LANGUAGES) chooses the language of this page and is
+      remembered in the language cookie, so the next page follows it. Plain links: no script, no
+      form, and the person stays on the page they were reading.
+
+    Views of pages that know the caregiver switch to Caregiver.language themselves
+    (portal.views.common.use_language). Once the response is made the thread goes back to the
+    default language, so nothing it runs next (a test, an eager task) inherits this page's.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        chosen = ""
+        if request.path_info.startswith(ENGLISH_ONLY_PATHS):
+            translation.activate("en")
+            request.LANGUAGE_CODE = "en"
+        else:
+            asked = request.GET.get(LANGUAGE_PARAMETER, "")
+            if asked in dict(settings.LANGUAGES):
+                chosen = asked
+                translation.activate(chosen)
+                request.LANGUAGE_CODE = chosen
+        response = self.get_response(request)
+        if chosen:
+            response.set_cookie(
+                settings.LANGUAGE_COOKIE_NAME, chosen, max_age=settings.LANGUAGE_COOKIE_AGE,
+                path=settings.LANGUAGE_COOKIE_PATH, domain=settings.LANGUAGE_COOKIE_DOMAIN,
+                secure=settings.LANGUAGE_COOKIE_SECURE, httponly=settings.LANGUAGE_COOKIE_HTTPONLY,
+                samesite=settings.LANGUAGE_COOKIE_SAMESITE,
+            )  # fmt: skip
+        # Said here, while the page's language is still active (LocaleMiddleware, outside us, only
+        # fills the header in when it is missing).
+        response.headers.setdefault("Content-Language", translation.get_language())
+        translation.deactivate()
+        return response
+
+
+def use_language(request: HttpRequest, language: str) -> str:
+    """Show the rest of this page (and the notices it leaves for the next) in `language`: a page
+    that knows the caregiver is in Caregiver.language, whatever the browser says. The middleware
+    puts the default back once the response is made."""
+    language = language if language in dict(settings.LANGUAGES) else settings.LANGUAGE_CODE
+    translation.activate(language)
+    request.LANGUAGE_CODE = language
+    return language

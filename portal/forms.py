@@ -6,35 +6,88 @@ import zoneinfo
 from datetime import date, datetime, time, timedelta
 
 from django import forms
+from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from caregiver.models import APPOINTMENT_HORIZON, Appointment, Caregiver, CareLink, Clinic
 from caregiver.validators import phone_to_e164, quiet_hours_problems
 
+# The caregivers' forms are in the page's language (their own, once we know them); the staff forms
+# below stay in English, with the models' labels.
+
 COMMON_ZONES = [
-    ("America/New_York", "Eastern (New York)"),
-    ("America/Chicago", "Central (Chicago)"),
-    ("America/Denver", "Mountain (Denver)"),
-    ("America/Phoenix", "Arizona (Phoenix)"),
-    ("America/Los_Angeles", "Pacific (Los Angeles)"),
-    ("America/Anchorage", "Alaska (Anchorage)"),
-    ("Pacific/Honolulu", "Hawaii (Honolulu)"),
+    ("America/New_York", _("Eastern (New York)")),
+    ("America/Chicago", _("Central (Chicago)")),
+    ("America/Denver", _("Mountain (Denver)")),
+    ("America/Phoenix", _("Arizona (Phoenix)")),
+    ("America/Los_Angeles", _("Pacific (Los Angeles)")),
+    ("America/Anchorage", _("Alaska (Anchorage)")),
+    ("Pacific/Honolulu", _("Hawaii (Honolulu)")),
 ]
 
 
 def zone_choices() -> list:
-    common = {name for name, _ in COMMON_ZONES}
+    common = {name for name, _label in COMMON_ZONES}
     others = sorted(
         z for z in zoneinfo.available_timezones() if "/" in z and z not in common and not z.startswith("Etc")
     )
-    return [("US time zones", COMMON_ZONES), ("All time zones", [(z, z.replace("_", " ")) for z in others])]
+    return [(_("US time zones"), COMMON_ZONES), (_("All time zones"), [(z, z.replace("_", " ")) for z in others])]
+
+
+# Django's own words for the caregivers' fields, said in our Spanish: locale/ is read before
+# Django's catalog, whose Spanish is Spain's ("Introduzca").
+REQUIRED = _("This field is required.")
+INVALID_CHOICE = _("Select a valid choice. %(value)s is not one of the available choices.")
+INVALID_TIME = _("Enter a valid time.")
+CHOICE_MESSAGES = {"required": REQUIRED, "invalid_choice": INVALID_CHOICE}
 
 
 class TimeZoneField(forms.ChoiceField):
     def __init__(self, **kwargs):
-        kwargs.setdefault("label", "Time zone")
+        kwargs.setdefault("label", _("Time zone"))
+        kwargs.setdefault("error_messages", CHOICE_MESSAGES)
         super().__init__(choices=zone_choices, **kwargs)
+
+
+def caregiver_choices(choices: type[models.TextChoices], words: dict) -> list[tuple[str, str]]:
+    """A model's choices in a caregiver's words (translated); every value must have its words. The
+    staff pages keep the model's English labels."""
+    return [(value, words[value]) for value in choices.values]
+
+
+CHANNEL_CHOICES = caregiver_choices(
+    Caregiver.Channels,
+    {
+        Caregiver.Channels.SMS: _("Text messages"),
+        Caregiver.Channels.EMAIL: _("Email"),
+        Caregiver.Channels.BOTH: _("Text messages and email"),
+    },
+)
+RELATIONSHIP_CHOICES = caregiver_choices(
+    CareLink.Relationship,
+    {
+        # Translators: this and the next five answer "You are their…", said by the person signing up.
+        CareLink.Relationship.PARTNER: _("Partner or spouse"),
+        CareLink.Relationship.PARENT: _("Parent"),
+        CareLink.Relationship.CHILD: _("Son or daughter"),
+        CareLink.Relationship.SIBLING: _("Brother or sister"),
+        CareLink.Relationship.FRIEND: _("Friend"),
+        CareLink.Relationship.OTHER: _("Other family or support"),
+    },
+)
+FREQUENCY_CHOICES = caregiver_choices(
+    Caregiver.Frequency,
+    {
+        Caregiver.Frequency.DAILY: _("Every day"),
+        Caregiver.Frequency.THREE_A_WEEK: _("Three times a week"),
+        Caregiver.Frequency.WEEKLY: _("Once a week"),
+        Caregiver.Frequency.PAUSED: _("No tips (reminders only)"),
+    },
+)
 
 
 def _attrs(**extra) -> dict:
@@ -45,7 +98,7 @@ class PhoneField(forms.CharField):
     """A mobile number in any common format, normalised to E.164; the error says what is wrong."""
 
     def __init__(self, **kwargs):
-        kwargs.setdefault("label", "Mobile number")
+        kwargs.setdefault("label", _("Mobile number"))
         kwargs.setdefault("max_length", 32)
         kwargs.setdefault("widget", forms.TextInput(attrs={"type": "tel", "autocomplete": "tel", "inputmode": "tel"}))
         super().__init__(**kwargs)
@@ -66,17 +119,18 @@ class ChannelsMixin:
         wants_sms = channels in (Caregiver.Channels.SMS, Caregiver.Channels.BOTH)
         wants_email = channels in (Caregiver.Channels.EMAIL, Caregiver.Channels.BOTH)
         if wants_sms and not data.get("phone") and "phone" not in self.errors:
-            self.add_error("phone", "Enter a mobile number for text messages (or choose email only).")
+            self.add_error("phone", gettext("Enter a mobile number for text messages (or choose email only)."))
         if wants_email and not data.get("email") and "email" not in self.errors:
-            self.add_error("email", "Enter an email address for emails (or choose text messages only).")
+            self.add_error("email", gettext("Enter an email address for emails (or choose text messages only)."))
         return data
 
 
 class JoinCodeForm(forms.Form):
     code = forms.CharField(
-        label="Clinic code",
+        label=_("Clinic code"),
         max_length=16,
-        help_text="The code your clinic gave you, for example KD7M3QPX.",
+        help_text=_("The code your clinic gave you, for example KD7M3QPX."),
+        error_messages={"required": REQUIRED},
         widget=forms.TextInput(attrs={"autocapitalize": "characters", "autocomplete": "off"}),
     )
 
@@ -84,44 +138,60 @@ class JoinCodeForm(forms.Form):
         # As printed or typed: "kd7m 3qpx", "KD7M-3QPX" (spaces and dashes are not part of a code).
         code = "".join(self.cleaned_data["code"].replace("-", " ").replace("\u2013", " ").split()).upper()
         if not Clinic.objects.filter(enrollment_code=code).exists():
-            raise ValidationError("We don't know that code. Check it with your clinic; it has 8 letters and digits.")
+            raise ValidationError(
+                gettext("We don't know that code. Check it with your clinic; it has 8 letters and digits.")
+            )
         return code
 
 
 class SignupForm(ChannelsMixin, forms.Form):
-    name = forms.CharField(label="Your name", max_length=80, widget=forms.TextInput(attrs={"autocomplete": "name"}))
-    phone = PhoneField(required=False, help_text="Needed for text messages. Type it any way, like (202) 555-0143.")
+    name = forms.CharField(
+        label=_("Your name"),
+        max_length=80,
+        error_messages={"required": REQUIRED},
+        widget=forms.TextInput(attrs={"autocomplete": "name"}),
+    )
+    phone = PhoneField(required=False, help_text=_("Needed for text messages. Type it any way, like (202) 555-0143."))
     email = forms.EmailField(
-        label="Email address",
+        label=_("Email address"),
         required=False,
         max_length=254,
-        help_text="Needed for emails.",
+        help_text=_("Needed for emails."),
+        error_messages={"invalid": _("Enter a valid email address.")},
         widget=forms.EmailInput(attrs={"autocomplete": "email"}),
     )
     channels = forms.ChoiceField(
-        label="How should we reach you?",
-        choices=Caregiver.Channels.choices,
+        label=_("How should we reach you?"),
+        choices=CHANNEL_CHOICES,
         initial=Caregiver.Channels.SMS,
+        error_messages=CHOICE_MESSAGES,
         widget=forms.RadioSelect,
     )
     loved_one = forms.CharField(
-        label="First name of the person you support",
+        label=_("First name of the person you support"),
         max_length=40,
-        help_text="A first name or nickname only; it is used in your messages.",
+        help_text=_("A first name or nickname only; it is used in your messages."),
+        error_messages={"required": REQUIRED},
         widget=forms.TextInput(attrs=_attrs()),
     )
-    relationship = forms.ChoiceField(label="You are their…", choices=CareLink.Relationship.choices)
-    time_zone = TimeZoneField(help_text="We guessed it from your browser; change it if it is wrong.")
+    relationship = forms.ChoiceField(
+        # Translators: the person signing up, about the person in treatment: "You are their… Parent".
+        label=_("You are their…"),
+        choices=RELATIONSHIP_CHOICES,
+        error_messages=CHOICE_MESSAGES,
+    )
+    time_zone = TimeZoneField(help_text=_("We guessed it from your browser; change it if it is wrong."))
     consent = forms.BooleanField(
-        label="I agree to receive these messages, as described above.",
-        error_messages={"required": "Tick the box to agree, or we can't send you anything."},
+        label=_("I agree to receive these messages, as described above."),
+        error_messages={"required": _("Tick the box to agree, or we can't send you anything.")},
     )
 
 
 class CodeForm(forms.Form):
     code = forms.CharField(
-        label="6-digit code",
+        label=_("6-digit code"),
         max_length=20,
+        error_messages={"required": REQUIRED},
         widget=forms.TextInput(
             attrs={"inputmode": "numeric", "autocomplete": "one-time-code", "class": "code-input", "pattern": "[0-9 ]*"}
         ),
@@ -129,19 +199,28 @@ class CodeForm(forms.Form):
 
 
 WEEKDAYS = [(0, "Mon"), (1, "Tue"), (2, "Wed"), (3, "Thu"), (4, "Fri"), (5, "Sat"), (6, "Sun")]
-PAUSE_CHOICES = [(3, "3 days"), (7, "1 week"), (14, "2 weeks"), (30, "30 days")]
+PAUSE_CHOICES = [(3, _("3 days")), (7, _("1 week")), (14, _("2 weeks")), (30, _("30 days"))]
+TIME_MESSAGES = {"required": REQUIRED, "invalid": INVALID_TIME}
+
+
+def _time_input() -> forms.TimeInput:
+    return forms.TimeInput(attrs={"type": "time"})
 
 
 class PreferencesForm(forms.Form):
-    sms = forms.BooleanField(label="Text messages", required=False)
-    email = forms.BooleanField(label="Email", required=False)
-    tip_frequency = forms.ChoiceField(label="How often would you like tips?", choices=Caregiver.Frequency.choices)
-    tip_time = forms.TimeField(label="Preferred time for tips", widget=forms.TimeInput(attrs={"type": "time"}))
-    quiet_start = forms.TimeField(label="Quiet hours start", widget=forms.TimeInput(attrs={"type": "time"}))
-    quiet_end = forms.TimeField(label="Quiet hours end", widget=forms.TimeInput(attrs={"type": "time"}))
+    sms = forms.BooleanField(label=_("Text messages"), required=False)
+    email = forms.BooleanField(label=_("Email"), required=False)
+    tip_frequency = forms.ChoiceField(
+        label=_("How often would you like tips?"), choices=FREQUENCY_CHOICES, error_messages=CHOICE_MESSAGES
+    )
+    tip_time = forms.TimeField(label=_("Preferred time for tips"), error_messages=TIME_MESSAGES, widget=_time_input())
+    quiet_start = forms.TimeField(label=_("Quiet hours start"), error_messages=TIME_MESSAGES, widget=_time_input())
+    quiet_end = forms.TimeField(label=_("Quiet hours end"), error_messages=TIME_MESSAGES, widget=_time_input())
     time_zone = TimeZoneField()
+    # Not translated: someone who cannot read the page's language must still find it.
+    language = forms.ChoiceField(label="Language / Idioma", choices=settings.LANGUAGES, error_messages=CHOICE_MESSAGES)
     safety_tips_sms = forms.BooleanField(
-        label=(
+        label=_(
             "Also text me safety tips (warning signs and what to do in a crisis). "
             "They name suicide, so they may show on your lock screen."
         ),
@@ -150,6 +229,10 @@ class PreferencesForm(forms.Form):
 
     def __init__(self, *args, caregiver: Caregiver, confirmed: set[str], **kwargs):
         super().__init__(*args, **kwargs)
+        if self.is_bound and "language" not in self.data:
+            # A page opened before it offered the choice (or a client that does not send it) keeps it.
+            self.data = self.data.copy()
+            self.data["language"] = caregiver.language
         if not (caregiver.phone and caregiver.wants_sms):
             # Asked only of someone who gets texts; saving without the field leaves it as it was.
             del self.fields["safety_tips_sms"]
@@ -157,17 +240,22 @@ class PreferencesForm(forms.Form):
         self.fields["sms"].disabled = "sms" not in confirmed
         self.fields["email"].disabled = "email" not in confirmed
         if caregiver.phone:
-            self.fields["sms"].help_text = f"To the number ending {caregiver.phone[-4:]}."
+            self.fields["sms"].help_text = gettext("To the number ending %(digits)s.") % {
+                "digits": caregiver.phone[-4:]
+            }
         if caregiver.email:
-            self.fields["email"].help_text = f"To {mask_email(caregiver.email)}."
+            # Translators: where emails go, like "To s•••@example.com."
+            self.fields["email"].help_text = gettext("To %(address)s.") % {"address": mask_email(caregiver.email)}
         for channel in ("sms", "email"):
             if channel not in confirmed and self.fields[channel].help_text:
-                self.fields[channel].help_text += " Not confirmed yet, so nothing is sent there."
+                self.fields[channel].help_text += " " + gettext("Not confirmed yet, so nothing is sent there.")
 
     def clean(self):
         data = super().clean()
         if not data.get("sms") and not data.get("email"):
-            raise ValidationError("Choose text messages, email or both. To get nothing at all, use “Stop everything”.")
+            raise ValidationError(
+                gettext("Choose text messages, email or both. To get nothing at all, use “Stop everything”.")
+            )
         if data.get("quiet_start") and data.get("quiet_end"):
             problems = quiet_hours_problems(
                 quiet_start=data["quiet_start"], quiet_end=data["quiet_end"], tip_time=data.get("tip_time")
@@ -178,7 +266,9 @@ class PreferencesForm(forms.Form):
 
 
 class PauseForm(forms.Form):
-    days = forms.TypedChoiceField(label="Pause all messages for", choices=PAUSE_CHOICES, coerce=int, initial=7)
+    days = forms.TypedChoiceField(
+        label=_("Pause all messages for"), choices=PAUSE_CHOICES, coerce=int, initial=7, error_messages=CHOICE_MESSAGES
+    )
 
 
 def mask_email(address: str) -> str:

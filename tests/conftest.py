@@ -6,10 +6,17 @@ import pytest
 import time_machine
 from django.contrib.auth import get_user_model
 
+from config.translations import messages_compile
 from content.services import library_load
 from tests import factories
 
 pytest_plugins = ["tests.service_markers", "tests.fakes.fixtures"]
+
+
+def pytest_configure(config):
+    """The pages' Spanish is compiled from locale/*.po to the .mo files Django reads (`make test`
+    does it first; this covers a bare `pytest` in a fresh clone, and a .po edited since)."""
+    messages_compile()
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext, ngettext
 
 from config.operator import operator_alert
 
@@ -46,9 +47,8 @@ def _code_hash(caregiver_id: int, code: str) -> str:
     return hmac.new(key, f"confirm:{caregiver_id}:{code}".encode(), hashlib.sha256).hexdigest()
 
 
-def _minutes(seconds: int) -> str:
-    minutes = max(1, round(seconds / 60))
-    return f"{minutes} minute{'s' if minutes != 1 else ''}"
+def _minutes(seconds: int) -> int:
+    return max(1, round(seconds / 60))
 
 
 @transaction.atomic
@@ -70,13 +70,13 @@ def confirmation_start(
     """
     if channel == ConsentRecord.Channel.SMS:
         if not caregiver.phone:
-            raise ValidationError({"channel": "There is no mobile number to confirm."})
+            raise ValidationError({"channel": gettext("There is no mobile number to confirm.")})
         address = caregiver.phone
         # Someone on our sign-up page types a code; anyone else (enrolled by staff) replies YES.
         method = method or (Method.CODE if source == ConsentRecord.Source.WEB else Method.REPLY)
     else:
         if not caregiver.email:
-            raise ValidationError({"channel": "There is no email address to confirm."})
+            raise ValidationError({"channel": gettext("There is no email address to confirm.")})
         address, method = caregiver.email, Method.LINK
     # Staff invitations count in a bucket of their clinic's own: a stranger pressing "send a new
     # code" on the public page must not stop the clinic inviting a family, nor learn anything from
@@ -139,13 +139,44 @@ def confirmation_limits_take(
         wait = limit_hit(limit, subject)
         if wait is None:
             continue
-        what = "codes to this number" if channel == "sms" else "links to this address"
-        if limit.name == "confirm-ip":
-            what = "confirmations from your connection"
-        elif limit.name.startswith("cap-"):
+        if limit.name.startswith("cap-"):
             _cap_reached(limit, clinic_id=clinic_id, source=source)
-            what = "text messages for this clinic this hour" if "clinic" in limit.name else "text messages this hour"
-        raise RateLimited(f"We have sent too many {what} for now. Try again in {_minutes(wait)}.", wait)
+        raise RateLimited(_too_many(limit.name, channel, _minutes(wait)), wait)
+
+
+def _too_many(limit_name: str, channel: str, minutes: int) -> str:
+    """What a person over a limit is told, in the page's language: whole sentences, each translated."""
+    if limit_name == "confirm-ip":
+        message = ngettext(
+            "We have sent too many confirmations from your connection for now. Try again in %(minutes)d minute.",
+            "We have sent too many confirmations from your connection for now. Try again in %(minutes)d minutes.",
+            minutes,
+        )
+    elif limit_name.startswith("cap-") and "clinic" in limit_name:
+        message = ngettext(
+            "We have sent too many text messages for this clinic this hour. Try again in %(minutes)d minute.",
+            "We have sent too many text messages for this clinic this hour. Try again in %(minutes)d minutes.",
+            minutes,
+        )
+    elif limit_name.startswith("cap-"):
+        message = ngettext(
+            "We have sent too many text messages this hour. Try again in %(minutes)d minute.",
+            "We have sent too many text messages this hour. Try again in %(minutes)d minutes.",
+            minutes,
+        )
+    elif channel == "sms":
+        message = ngettext(
+            "We have sent too many codes to this number for now. Try again in %(minutes)d minute.",
+            "We have sent too many codes to this number for now. Try again in %(minutes)d minutes.",
+            minutes,
+        )
+    else:
+        message = ngettext(
+            "We have sent too many links to this address for now. Try again in %(minutes)d minute.",
+            "We have sent too many links to this address for now. Try again in %(minutes)d minutes.",
+            minutes,
+        )
+    return message % {"minutes": minutes}
 
 
 def _cap_reached(limit: Limit, *, clinic_id: int, source: str) -> None:
@@ -171,7 +202,9 @@ def _still_current(confirmation: ChannelConfirmation) -> bool:
 
 def _confirm(confirmation: ChannelConfirmation, *, ip_address: str | None, message_sid: str = "") -> ConsentRecord:
     if not _still_current(confirmation):
-        raise ValidationError("This was sent to an earlier number or address. Use the newest text or email we sent.")
+        raise ValidationError(
+            gettext("This was sent to an earlier number or address. Use the newest text or email we sent.")
+        )
     confirmation.confirmed_at = timezone.now()
     confirmation.save(update_fields=["confirmed_at"])
     return caregiver_opt_in(
@@ -207,7 +240,7 @@ def _code_try(caregiver: Caregiver, code: str, ip_address: str | None) -> Consen
         .first()
     )
     if confirmation is None or not _still_current(confirmation):
-        return "There is no code waiting to be confirmed. Send a new code."
+        return gettext("There is no code waiting to be confirmed. Send a new code.")
     problem = code_typed_problem(code=code, expires_at=confirmation.expires_at, attempts=confirmation.attempts)
     if problem:
         return problem
@@ -222,20 +255,24 @@ def _code_try(caregiver: Caregiver, code: str, ip_address: str | None) -> Consen
 def code_typed_problem(*, code: str, expires_at: datetime, attempts: int) -> str:
     """Why a typed code cannot be checked at all ('' if it can): expired, too many tries, not 6 digits."""
     if expires_at <= timezone.now():
-        return "This code has expired. Send a new code and use it within 10 minutes."
+        return gettext("This code has expired. Send a new code and use it within 10 minutes.")
     if attempts >= CODE_ATTEMPTS:
-        return "Too many wrong tries. Send a new code."
+        return gettext("Too many wrong tries. Send a new code.")
     typed = "".join(ch for ch in code if ch.isdigit())
     if len(typed) != 6 or len(code.strip()) > 20:
-        return "Enter the 6 digits from the text message."
+        return gettext("Enter the 6 digits from the text message.")
     return ""
 
 
 def code_wrong_message(*, attempts: int) -> str:
     left = CODE_ATTEMPTS - attempts
     if left == 0:
-        return "That code is not right, and that was the last try. Send a new code."
-    return f"That code is not right. You have {left} {'try' if left == 1 else 'tries'} left."
+        return gettext("That code is not right, and that was the last try. Send a new code.")
+    return ngettext(
+        "That code is not right. You have %(left)d try left.",
+        "That code is not right. You have %(left)d tries left.",
+        left,
+    ) % {"left": left}
 
 
 @transaction.atomic
@@ -248,10 +285,14 @@ def confirmation_link_check(*, token: str, ip_address: str | None = None) -> Cha
         else None
     )
     if confirmation is None or confirmation.method != Method.LINK:
-        raise ValidationError("This link is not valid or has expired. Ask for a new one from the sign-up page.")
+        raise ValidationError(
+            gettext("This link is not valid or has expired. Ask for a new one from the sign-up page.")
+        )
     if confirmation.confirmed_at is None:
         if confirmation.expires_at <= timezone.now():
-            raise ValidationError("This link was replaced by a newer one, or has expired. Use the newest email.")
+            raise ValidationError(
+                gettext("This link was replaced by a newer one, or has expired. Use the newest email.")
+            )
         _confirm(confirmation, ip_address=ip_address)
     return confirmation
 

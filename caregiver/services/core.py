@@ -13,6 +13,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from config.redact import pii_mask
 
@@ -227,7 +228,7 @@ def caregiver_build(
             errors["phone"] = exc.messages
     if normalised_phone and normalised_phone in (clinic.twilio_from_number, clinic.contact_phone):
         # Texts to the clinic's own number would go nowhere (Twilio refuses them).
-        errors["phone"] = ["This is the clinic's own number: give the caregiver's mobile number."]
+        errors["phone"] = [gettext("This is the clinic's own number: give the caregiver's mobile number.")]
         normalised_phone = ""
     if check_database:
         # A sign-up nobody confirmed holds these addresses for nobody: it makes way. Only on the
@@ -324,7 +325,7 @@ def caregiver_update(*, caregiver: Caregiver, by: AbstractBaseUser | None = None
 def _addresses_confirm(*, caregiver: Caregiver, channels: list[str], by: AbstractBaseUser | None) -> None:
     """A new number or email has no consent of its own: nothing but a confirmation goes to it until
     it is confirmed (a YES text, an emailed link). The old address's consent stays with the old address."""
-    from ..consent import CURRENT_STAFF, CURRENT_WEB
+    from ..consent import CURRENT_STAFF, current_web
     from .confirmations import RateLimited, confirmation_start
 
     wants = {"sms": caregiver.wants_sms, "email": caregiver.wants_email}
@@ -337,7 +338,7 @@ def _addresses_confirm(*, caregiver: Caregiver, channels: list[str], by: Abstrac
             confirmation_start(
                 caregiver=caregiver, channel=channel,
                 source=ConsentRecord.Source.STAFF if by else ConsentRecord.Source.WEB,
-                consent_text_version=CURRENT_STAFF if by else CURRENT_WEB, requested_by=by,
+                consent_text_version=CURRENT_STAFF if by else current_web(caregiver.language), requested_by=by,
                 method=ChannelConfirmation.Method.REPLY if channel == "sms" else None,
             )  # fmt: skip
         except RateLimited:
@@ -408,8 +409,15 @@ def caregiver_opt_in(
     ip_address: str | None = None,
     message_sid: str = "",
     recorded_by: AbstractBaseUser | None = None,
+    language: str | None = None,
 ) -> ConsentRecord:
-    """Record that the caregiver agreed to receive messages on `channel` (after confirming it)."""
+    """Record that the caregiver agreed to receive messages on `channel` (after confirming it).
+
+    `language`: the language the consent text was shown in; by default the language its version is
+    written in (caregiver.consent), or the caregiver's for a version that is not one of those texts.
+    """
+    from ..consent import consent_language
+
     if not consent_text_version:
         raise ValidationError({"consent_text_version": "Say which consent text the caregiver agreed to."})
     if channel == ConsentRecord.Channel.SMS and not caregiver.phone:
@@ -422,6 +430,7 @@ def caregiver_opt_in(
         action=ConsentRecord.Action.OPT_IN,
         source=source,
         consent_text_version=consent_text_version,
+        language=language or consent_language(consent_text_version, default=caregiver.language),
         ip_address=ip_address,
         message_sid=message_sid,
         recorded_by=recorded_by,

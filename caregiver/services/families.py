@@ -7,13 +7,15 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from .. import selectors
-from ..consent import CURRENT_STAFF, CURRENT_WEB
+from ..consent import CURRENT_STAFF, current_web
 from ..models import (
     Appointment,
     Caregiver,
@@ -88,9 +90,14 @@ def caregiver_sign_up(
     relationship: str,
     time_zone: str,
     ip_address: str | None,
-    consent_text_version: str = CURRENT_WEB,
+    language: str = "en",
+    consent_text_version: str | None = None,
 ) -> Caregiver | None:
     """A caregiver signs themselves up on the web: pending, with a code or link sent per channel.
+
+    `language`: the language the sign-up page was shown in (one of settings.LANGUAGES): theirs from
+    now on, and the consent text's (`consent_text_version`, by default the current web version in
+    that language).
 
     Nothing else is sent until a channel is confirmed. Errors are keyed by form field. A sign-up
     nobody confirmed with the same number or email is replaced. A number or email someone at the
@@ -98,6 +105,9 @@ def caregiver_sign_up(
     who is enrolled: nothing is made, its owner is told someone tried (`sign_up_repeat_notify`),
     and None is returned, for the page to look exactly as after a new sign-up.
     """
+    if language not in dict(settings.LANGUAGES):
+        raise ValidationError({"language": gettext("Choose English or Spanish.")})
+    consent_text_version = consent_text_version or current_web(language)
     normalised = _phone_or_blank(phone)
     taken = sign_up_taken_addresses(clinic=clinic, phone=normalised, email=email)
     if taken:
@@ -136,7 +146,7 @@ def caregiver_sign_up(
     try:
         caregiver = caregiver_create(
             clinic=clinic, name=name, phone=phone, email=email, channels=channels, time_zone=time_zone,
-            loved_one=loved_one, relationship=relationship,
+            loved_one=loved_one, relationship=relationship, language=language,
         )  # fmt: skip
     except ValidationError as exc:
         errors.update(_by_field(exc))

@@ -59,6 +59,11 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The page's language: the language cookie (the pages' "English | Español" links), else the
+    # browser's Accept-Language. After sessions, before anything that renders.
+    "django.middleware.locale.LocaleMiddleware",
+    # Staff pages, the admin and the API are English whatever the browser says; ?lang= switches.
+    "config.middleware.PageLanguageMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -117,6 +122,7 @@ TEMPLATES = [
         "OPTIONS": {
             "context_processors": [
                 "django.template.context_processors.request",
+                "django.template.context_processors.i18n",  # LANGUAGES, for the pages' language switch
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "portal.context_processors.staff_navigation",
@@ -159,6 +165,10 @@ LANGUAGE_CODE = "en"
 # Caregiver.language. Translations of the pages are in locale/ (.po files, compiled by make).
 LANGUAGES = [("en", "English"), ("es", "Español")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+# Where the pages' language switch is remembered (config.middleware.PageLanguageMiddleware): a year.
+LANGUAGE_COOKIE_AGE = 365 * 86400
+LANGUAGE_COOKIE_HTTPONLY = True
+LANGUAGE_COOKIE_SAMESITE = "Lax"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True

@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, QueryDict
+from django.utils import translation
+
+from config.middleware import use_language
+
+__all__ = ["client_ip", "errors_to_form", "page_language", "posted", "use_language"]
 
 
 def client_ip(request: HttpRequest) -> str | None:
@@ -31,3 +37,10 @@ def errors_to_form(form: forms.Form, exc: ValidationError, *, field_map: dict[st
             form.add_error(name, messages)
         elif name not in form.fields:
             form.add_error(None, messages)
+
+
+def page_language(request: HttpRequest) -> str:
+    """The language this page is shown in (LocaleMiddleware's choice, or the switch's): one of
+    settings.LANGUAGES."""
+    language = translation.get_language() or settings.LANGUAGE_CODE
+    return language if language in dict(settings.LANGUAGES) else settings.LANGUAGE_CODE

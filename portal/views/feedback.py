@@ -10,10 +10,18 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods
 
 from messaging import feedback
 from messaging.models import TipResponse
+
+from .common import use_language
+
+# The page's two buttons: the words of the email's links (messaging.feedback.LINK_WORDS), in the
+# caregiver's language. Nothing about what the tip was about, or what the care is.
+ANSWER_WORDS = {TipResponse.Value.HELPFUL: _("Yes, it helped"), TipResponse.Value.NOT_FOR_ME: _("Not for me")}
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
@@ -23,11 +31,12 @@ def tip_feedback(request: HttpRequest, token: str) -> HttpResponse:
     if message is None:
         # Tampered with, more than 30 days old, or for a message that never went out.
         return render(request, "portal/tip_feedback.html", {"invalid": True}, status=404)
+    use_language(request, message.caregiver.language)
     now = timezone.now()
     if request.method == "POST":
         value = request.POST.get("value", "")
         if value not in TipResponse.Value.values:
-            context = {"tip": message.tip, "choices": _choices(), "problem": "Choose one of the two answers."}
+            context = {"tip": message.tip, "choices": _choices(), "problem": gettext("Choose one of the two answers.")}
             return render(request, "portal/tip_feedback.html", context, status=400)
         response = feedback.tip_response_record(message=message, value=value, now=now)
     elif request.method == "HEAD":
@@ -42,4 +51,4 @@ def tip_feedback(request: HttpRequest, token: str) -> HttpResponse:
 
 
 def _choices(exclude: str = "") -> list[tuple[str, str]]:
-    return [(value, feedback.LINK_WORDS[value]) for value in TipResponse.Value.values if value != exclude]
+    return [(value, ANSWER_WORDS[value]) for value in TipResponse.Value.values if value != exclude]

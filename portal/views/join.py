@@ -14,10 +14,11 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext, ngettext
 from django.views.decorators.http import require_http_methods
 
 from caregiver import services
-from caregiver.consent import CURRENT_WEB, consent_text
+from caregiver.consent import consent_text, current_web
 from caregiver.models import Caregiver, ChannelConfirmation, Clinic
 from caregiver.ratelimit import Limit, limit_hit, limit_refund
 from caregiver.selectors import address_of, caregiver_consent
@@ -25,7 +26,7 @@ from caregiver.tokens import email_confirm_id, preferences_token
 from messaging.rendering import national_phone
 
 from ..forms import CodeForm, JoinCodeForm, SignupForm, mask_email, mask_phone
-from .common import client_ip, errors_to_form, posted
+from .common import client_ip, errors_to_form, page_language, posted, use_language
 
 SESSION_KEY = "signup_caregiver"
 # A sign-up whose number or email was someone's already: what the code page needs to look the same.
@@ -37,9 +38,21 @@ def _code_misses() -> Limit:
     return Limit("join-code-miss", settings.JOIN_CODE_MISSES_PER_IP_PER_HOUR, 3600)
 
 
+def _try_again(wait: int) -> int:
+    return wait // 60 + 1
+
+
 class CodeGuessing(Exception):
     def __init__(self, wait: int) -> None:
-        super().__init__(f"Too many wrong clinic codes from this connection. Try again in {wait // 60 + 1} minutes.")
+        minutes = _try_again(wait)
+        super().__init__(
+            ngettext(
+                "Too many wrong clinic codes from this connection. Try again in %(minutes)d minute.",
+                "Too many wrong clinic codes from this connection. Try again in %(minutes)d minutes.",
+                minutes,
+            )
+            % {"minutes": minutes}
+        )
 
 
 def _clinic(code: str, request: HttpRequest) -> Clinic:
@@ -97,13 +110,25 @@ def join_start(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "HEAD", "POST"])
 def join(request: HttpRequest, code: str) -> HttpResponse:
     clinic = _clinic(code, request)
+    # The language this page is shown in (the browser's, or the switch's): the consent text's, and
+    # the caregiver's from now on.
+    language = page_language(request)
     form = SignupForm(posted(request), initial={"time_zone": clinic.time_zone})
     status = 200
     if request.method == "POST":
         wait = limit_hit(Limit("signup-ip", settings.SIGNUPS_PER_IP_PER_HOUR, 3600), client_ip(request) or "none")
         if wait is not None:
             form.is_valid()
-            form.add_error(None, f"Too many sign-ups from this connection. Try again in {wait // 60 + 1} minutes.")
+            minutes = _try_again(wait)
+            form.add_error(
+                None,
+                ngettext(
+                    "Too many sign-ups from this connection. Try again in %(minutes)d minute.",
+                    "Too many sign-ups from this connection. Try again in %(minutes)d minutes.",
+                    minutes,
+                )
+                % {"minutes": minutes},
+            )
             status = 429
         elif form.is_valid():
             data = form.cleaned_data
@@ -118,7 +143,8 @@ def join(request: HttpRequest, code: str) -> HttpResponse:
                     relationship=data["relationship"],
                     time_zone=data["time_zone"],
                     ip_address=client_ip(request),
-                    consent_text_version=CURRENT_WEB,
+                    language=language,
+                    consent_text_version=current_web(language),
                 )
             except services.RateLimited as exc:
                 form.add_error(None, exc.messages)
@@ -131,22 +157,26 @@ def join(request: HttpRequest, code: str) -> HttpResponse:
                     # The number or email is someone's already: its owner was told. This browser is
                     # shown what a new sign-up sees, so the page reveals nothing.
                     request.session.pop(SESSION_KEY, None)
-                    request.session[DECOY_KEY] = _decoy(clinic, data)
+                    request.session[DECOY_KEY] = _decoy(clinic, data, language)
                 else:
                     request.session.pop(DECOY_KEY, None)
                     request.session[SESSION_KEY] = caregiver.pk
                 return redirect("portal:join-confirm", code=clinic.enrollment_code)
         else:
             status = 400
-    context = {"form": form, "clinic": clinic, "consent_text": consent_text(clinic=clinic, version=CURRENT_WEB)}
+    context = {
+        "form": form,
+        "clinic": clinic,
+        "consent_text": consent_text(clinic=clinic, version=current_web(language)),
+    }
     return render(request, "portal/join/signup.html", context, status=status)
 
 
-def _decoy(clinic: Clinic, data: dict) -> dict:
+def _decoy(clinic: Clinic, data: dict, language: str) -> dict:
     phone = data["phone"] if data["channels"] in ("sms", "both") else ""
     return {
         "clinic": clinic.pk, "name": data["name"], "phone": phone, "email": (data["email"] or "").strip().lower(),
-        "channels": data["channels"], "asked_at": timezone.now().isoformat(), "attempts": 0,
+        "channels": data["channels"], "asked_at": timezone.now().isoformat(), "attempts": 0, "language": language,
     }  # fmt: skip
 
 
@@ -158,6 +188,7 @@ def _taken(request: HttpRequest, clinic: Clinic) -> dict | None:
 def _taken_confirm(request: HttpRequest, clinic: Clinic, decoy: dict) -> HttpResponse:
     """The code page for a sign-up whose address was someone's already: the same page, the same
     answers and limits, but no code exists, so none works (its owner got a message instead)."""
+    use_language(request, decoy.get("language", "en"))  # as a new sign-up's page is in theirs
     form = CodeForm(posted(request))
     status, page_error = 200, ""
     phone, email = decoy["phone"], decoy["email"]
@@ -171,7 +202,7 @@ def _taken_confirm(request: HttpRequest, clinic: Clinic, decoy: dict) -> HttpRes
         else:
             decoy.update(asked_at=timezone.now().isoformat(), attempts=0)
             request.session[DECOY_KEY] = decoy
-            messages.success(request, f"We sent a new code to {mask_phone(phone)}. The old one no longer works.")
+            messages.success(request, _new_code_sent(phone))
             return redirect("portal:join-confirm", code=clinic.enrollment_code)
     elif request.method == "POST" and form.is_valid():
         code = form.cleaned_data["code"]
@@ -197,6 +228,10 @@ def _taken_confirm(request: HttpRequest, clinic: Clinic, decoy: dict) -> HttpRes
     return render(request, "portal/join/confirm.html", context, status=status)
 
 
+def _new_code_sent(phone: str) -> str:
+    return gettext("We sent a new code to %(phone)s. The old one no longer works.") % {"phone": mask_phone(phone)}
+
+
 def _signed_up(request: HttpRequest, clinic: Clinic) -> Caregiver | None:
     caregiver_id = request.session.get(SESSION_KEY)
     return Caregiver.objects.filter(pk=caregiver_id, clinic=clinic).first() if caregiver_id else None
@@ -213,21 +248,20 @@ def join_confirm(request: HttpRequest, code: str) -> HttpResponse:
         return _taken_confirm(request, clinic, decoy)
     if caregiver is None:
         messages.error(
-            request, "Your sign-up session has ended. Sign up again, or reply YES to our text if you got one."
+            request, gettext("Your sign-up session has ended. Sign up again, or reply YES to our text if you got one.")
         )
         return redirect("portal:join", code=clinic.enrollment_code)
+    use_language(request, caregiver.language)
     consent = caregiver_consent(caregiver=caregiver)
     form = CodeForm(posted(request))
     status, page_error = 200, ""
     if request.method == "POST" and request.POST.get("action") == "resend":
         try:
             services.confirmation_start(
-                caregiver=caregiver, channel="sms", source="web", consent_text_version=CURRENT_WEB,
+                caregiver=caregiver, channel="sms", source="web", consent_text_version=current_web(caregiver.language),
                 ip_address=client_ip(request),
             )  # fmt: skip
-            messages.success(
-                request, f"We sent a new code to {mask_phone(caregiver.phone)}. The old one no longer works."
-            )
+            messages.success(request, _new_code_sent(caregiver.phone))
             return redirect("portal:join-confirm", code=clinic.enrollment_code)
         except services.RateLimited as exc:
             form, page_error, status = CodeForm(), exc.messages[0], 429
@@ -263,6 +297,7 @@ def join_done(request: HttpRequest, code: str) -> HttpResponse:
     caregiver = _signed_up(request, clinic)
     if caregiver is None:
         return redirect("portal:join", code=clinic.enrollment_code)
+    use_language(request, caregiver.language)
     consent = caregiver_consent(caregiver=caregiver)
     confirmed = next((channel for channel in ("sms", "email") if consent.get(channel) is True), None)
     context = {
@@ -290,6 +325,7 @@ def email_confirm(request: HttpRequest, token: str) -> HttpResponse:
     )
     if confirmation is None:
         return render(request, "portal/join/email_confirm.html", {"invalid": True}, status=404)
+    use_language(request, confirmation.caregiver.language)
     if request.method == "POST":
         try:
             services.confirmation_link_check(token=token, ip_address=client_ip(request))
@@ -300,7 +336,7 @@ def email_confirm(request: HttpRequest, token: str) -> HttpResponse:
         return render(request, "portal/join/email_confirm.html", {"already": True, **_confirmed_context(confirmation)})
     if confirmation.expires_at <= timezone.now() or confirmation.address != confirmation.caregiver.email:
         # A newer link replaced this one (or it ran out): no button that could only fail.
-        error = "This link was replaced by a newer one, or has expired. Use the newest email."
+        error = gettext("This link was replaced by a newer one, or has expired. Use the newest email.")
         return render(request, "portal/join/email_confirm.html", {"error": error}, status=410)
     return render(request, "portal/join/email_confirm.html", {"confirmation": confirmation})
 

@@ -6,6 +6,7 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext
 from django.views.decorators.http import require_http_methods
 
 from caregiver import services
@@ -15,7 +16,7 @@ from caregiver.tokens import preferences_link
 
 from ..forms import PauseForm, PreferencesForm, mask_email, mask_phone
 from .calendar import feed_urls
-from .common import client_ip, errors_to_form
+from .common import client_ip, errors_to_form, use_language
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
@@ -25,6 +26,7 @@ def preferences(request: HttpRequest, token: str) -> HttpResponse:
     if caregiver is None or not link_address_ok(caregiver=caregiver, fingerprint=link[1]):
         # Tampered with, expired, or sent to an address that is not (or no longer) theirs and confirmed.
         return render(request, "portal/preferences.html", {"invalid": True}, status=404)
+    use_language(request, caregiver.language)
     consent = caregiver_consent(caregiver=caregiver)
     confirmed = {channel for channel in ("sms", "email") if address_confirmed(caregiver=caregiver, channel=channel)}
     action = request.POST.get("action", "save")
@@ -37,6 +39,7 @@ def preferences(request: HttpRequest, token: str) -> HttpResponse:
         "quiet_start": caregiver.quiet_start,
         "quiet_end": caregiver.quiet_end,
         "time_zone": caregiver.time_zone,
+        "language": caregiver.language,
         "safety_tips_sms": caregiver.safety_tips_sms,
     }
     form = PreferencesForm(
@@ -55,7 +58,7 @@ def preferences(request: HttpRequest, token: str) -> HttpResponse:
                 said = services.caregiver_preferences_save(
                     caregiver=caregiver, sms=data["sms"], email=data["email"], ip_address=ip,
                     tip_frequency=data["tip_frequency"], tip_time=data["tip_time"], quiet_start=data["quiet_start"],
-                    quiet_end=data["quiet_end"], time_zone=data["time_zone"],
+                    quiet_end=data["quiet_end"], time_zone=data["time_zone"], language=data["language"],
                     safety_tips_sms=data.get("safety_tips_sms"),
                 )  # fmt: skip
             except services.RateLimited as exc:
@@ -65,7 +68,9 @@ def preferences(request: HttpRequest, token: str) -> HttpResponse:
                 errors_to_form(form, exc)
                 status = 400
             else:
-                messages.success(request, " ".join(["Your preferences are saved.", *said]))
+                # Said, and the page shown again, in the language they chose.
+                use_language(request, caregiver.language)
+                messages.success(request, " ".join([gettext("Your preferences are saved."), *map(str, said)]))
                 return redirect(request.path)
         elif action in ("confirm_sms", "confirm_email"):
             channel = action.removeprefix("confirm_")
@@ -87,26 +92,26 @@ def preferences(request: HttpRequest, token: str) -> HttpResponse:
                 errors_to_form(pause_form, exc)
                 status = 400
             else:
-                messages.success(request, "Paused. We'll send nothing until the date shown below.")
+                messages.success(request, gettext("Paused. We'll send nothing until the date shown below."))
                 return redirect(request.path)
         elif action == "resume":
             services.caregiver_resume(caregiver=caregiver)
-            messages.success(request, "Welcome back. Messages will start again.")
+            messages.success(request, gettext("Welcome back. Messages will start again."))
             return redirect(request.path)
         elif action == "calendar" and caregiver.status != Caregiver.Status.OPTED_OUT:
             services.caregiver_calendar_create(caregiver=caregiver)
-            messages.success(request, "Your calendar link is below. Add it to your calendar app.")
+            messages.success(request, gettext("Your calendar link is below. Add it to your calendar app."))
             return redirect(request.path)
         elif action == "calendar_reset" and caregiver.status != Caregiver.Status.OPTED_OUT:
             services.caregiver_calendar_reset(caregiver=caregiver)
             messages.success(
-                request, "Here is your new calendar link. The old one no longer works: add this one instead."
+                request, gettext("Here is your new calendar link. The old one no longer works: add this one instead.")
             )
             return redirect(request.path)
         elif action == "stop":
             services.caregiver_stop_everything(caregiver=caregiver, ip_address=ip)
             messages.success(
-                request, "Done. You will get nothing more from Alongside. Reply START to a text to return."
+                request, gettext("Done. You will get nothing more from Alongside. Reply START to a text to return.")
             )
             return redirect(request.path)
         else:
@@ -136,7 +141,6 @@ def _to_confirm(caregiver: Caregiver, confirmed: set[str], error: tuple[str, str
             continue
         rows.append({
             "channel": channel,
-            "label": "text messages" if channel == "sms" else "email",
             "address": mask_phone(address) if channel == "sms" else mask_email(address),
             "asked_at": getattr(asked, f"{channel}_asked_at", None),
             "error": error[1] if error[0] == channel else "",

@@ -10,6 +10,7 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.views.decorators.http import require_http_methods
 
 from caregiver import services
@@ -17,6 +18,8 @@ from caregiver.models import Appointment, Caregiver
 from caregiver.selectors import link_address_ok
 from caregiver.tokens import ride_link
 from messaging.rendering import appointment_context
+
+from .common import use_language
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
@@ -39,19 +42,28 @@ def ride(request: HttpRequest, token: str) -> HttpResponse:
     ):
         # Tampered with, expired, for an address that is no longer theirs, or for a family they left.
         return render(request, "portal/ride.html", {"invalid": True}, status=404)
+    use_language(request, caregiver.language)
     over = appointment.status != Appointment.Status.SCHEDULED or appointment.starts_at <= timezone.now()
     driver = appointment.ride_arranged_by_caregiver
     # Only who said they are driving (or anyone, when the clinic noted it) can take it back.
     may_undo = driver is None or driver.pk == caregiver.pk
     if request.method == "POST" and not over:
         if request.POST.get("action") == "undo" and not may_undo:
-            messages.error(request, f"{driver.name.split()[0]} said they have the ride: only they can take it back.")
+            messages.error(
+                request,
+                gettext("%(driver)s said they have the ride: only they can take it back.")
+                % {"driver": driver.name.split()[0]},
+            )
         elif request.POST.get("action") == "undo":
             services.appointment_unmark_ride(appointment=appointment, caregiver=caregiver)
-            messages.success(request, "Noted: the ride home is not arranged yet. We'll keep sending ride reminders.")
+            messages.success(
+                request, gettext("Noted: the ride home is not arranged yet. We'll keep sending ride reminders.")
+            )
         else:
             services.appointment_mark_ride_arranged(appointment=appointment, caregiver=caregiver)
-            messages.success(request, "Thank you: the ride home is noted, and the family's other contacts are told.")
+            messages.success(
+                request, gettext("Thank you: the ride home is noted, and the family's other contacts are told.")
+            )
         return redirect(request.path)
     appointment.refresh_from_db()
     context = appointment_context(caregiver, appointment)
