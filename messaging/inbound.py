@@ -317,6 +317,9 @@ def _act(
         # answered in the right one, and its SI confirms as a YES does.
         language = "es" if keyword in SPANISH else "en"
         caregiver_services.caregiver_update(caregiver=caregiver, language=language)
+        if not address_confirmed(caregiver=caregiver, channel=ConsentRecord.Channel.SMS):
+            # Waiting for its YES: the invitation again, in the language asked for (it asks for SI).
+            return Action.PREFERENCES, _reply("enrollment-invite", _context(clinic, None, language), language=language)
         return Action.PREFERENCES, _reply("language-changed", _context(clinic, None, language), language=language)
     if not address_confirmed(caregiver=caregiver, channel=ConsentRecord.Channel.SMS):
         # This number has never said yes since the caregiver took it (a new number waiting for its

@@ -280,10 +280,12 @@ def email_text(*, caregiver: Caregiver | None, body: str) -> str:
         return body
     # In Spanish, 988's Spanish line too (locale/es): call 988 and press 2, or text AYUDA to 988.
     crisis = _("In a crisis, call or text 988 (US), or call 911 in an emergency.")
+    change = _("Change how often you hear from us, or pause")
+    stop = _("Stop these emails")
     return (
         f"{body}\n\n--\n{crisis}\n"
-        f"{_('Change how often you hear from us, or pause:')} {preferences_url(caregiver, channel='email')}\n"
-        f"{_('Stop these emails:')} {unsubscribe_url(caregiver)}\n"
+        f"{change}: {preferences_url(caregiver, channel='email')}\n"
+        f"{stop}: {unsubscribe_url(caregiver)}\n"
     )
 
 

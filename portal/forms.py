@@ -289,6 +289,17 @@ class StaffCaregiverForm(ChannelsMixin, forms.Form):
     email = forms.EmailField(label="Email", required=False, max_length=254)
     relationship = forms.ChoiceField(choices=CareLink.Relationship.choices, initial=CareLink.Relationship.PARTNER)
     channels = forms.ChoiceField(choices=Caregiver.Channels.choices, initial=Caregiver.Channels.SMS)
+    language = forms.ChoiceField(
+        label="Language",
+        choices=Caregiver._meta.get_field("language").choices,
+        initial="en",
+        help_text="Every text, email and page they get is in this language. They can change it (reply ESPAÑOL or "
+        "ENGLISH).",
+        required=False,
+    )
+
+    def clean_language(self) -> str:
+        return self.cleaned_data.get("language") or "en"  # left out (an older form, a script): English
 
 
 class BaseRequiredFormSet(forms.BaseFormSet):

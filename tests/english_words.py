@@ -21,7 +21,7 @@ ENGLISH = frozenset(
     """.split()  # noqa: SIM905 - a word list, read as one
 )
 _LINK = re.compile(r"https?://\S+|\S+@\S+")
-_WORD = re.compile(r"[A-Za-z']+")
+_WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")  # letters of any alphabet: "anímele" is one word
 # Ours, and the same in every language: the brand, and the keywords a Spanish text may name
 # because every phone company honours them (ENGLISH switches the language back).
 ALLOWED = frozenset({"alongside", "english"})

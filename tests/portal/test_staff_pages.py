@@ -10,6 +10,7 @@ from django.utils import timezone
 from caregiver.models import Appointment, Caregiver, ChannelConfirmation, LovedOne
 from messaging.models import InboundMessage
 from tests import factories
+from tests.english_words import english_words
 from tests.forms import CASEY, SAM, enrollment
 from tests.portal.conftest import text
 
@@ -120,6 +121,18 @@ def test_enrolling_a_family_invites_each_caregiver_and_sends_nothing_else(staff_
     assert "Reply YES" in invite.body
     appointment = loved_one.appointments.get()
     assert appointment.starts_at.astimezone(NY) == datetime.combine(day, datetime.min.time(), NY).replace(hour=10)
+
+
+def test_a_caregiver_enrolled_as_reading_spanish_is_invited_in_spanish(staff_client, clinic, content):
+    spanish = {**CASEY, "name": "Rosa Díaz", "language": "es"}
+    staff_client.post("/staff/families/new/", enrollment(clinic=clinic.pk, loved_one="Robin", caregivers=[spanish]))
+    rosa = Caregiver.objects.get(name="Rosa Díaz")
+    assert rosa.language == "es"
+    [invite] = rosa.messages.all()
+    assert "Responda SI" in invite.body
+    assert english_words(invite.body) == []
+    page = text(staff_client.get(f"/staff/families/{rosa.loved_ones.get().pk}/"))
+    assert "Rosa Díaz Spanish" in page  # the language badge by the name
 
 
 def test_enrolling_with_a_bad_number_shows_the_error_by_that_caregiver(staff_client, clinic, content):
