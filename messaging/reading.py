@@ -142,7 +142,7 @@ def _dictionary() -> dict[str, int]:
 
 # Laughing emoji are read as a laugh ("lo mato 😂" is a joke); other emoji are dropped as before.
 _LAUGHS = re.compile("[\U0001F602\U0001F923\U0001F606\U0001F605\U0001F639\U0001F61C\U0001F61D]")
-_DOUBLE = re.compile(r"([abd-kmnp-z])\1")
+_DOUBLE = re.compile(r"([abd-kmnp-qs-z])\1")  # not ll, rr, cc: "lleve" is not "leve", "perrito" not "perito"
 
 
 def normalize_es(body: str) -> str:
@@ -169,9 +169,9 @@ def _spanish_word(word: str) -> str:
         respelt = re.sub(r"k(?=[ei])", "qu", word)
         if respelt != word and (respelt in known or respelt in typos or respelt in spelling):
             return _spanish_word(respelt)
-    for run in _DOUBLE.finditer(word):  # bajaa, stopp (not ll or cc: "lleve" is not "leve")
+    for run in _DOUBLE.finditer(word):  # bajaa, stopp
         undoubled = word[: run.start()] + word[run.start() + 1 :]
-        if undoubled in known or undoubled in spelling or undoubled in typos:
+        if undoubled in _spanish_only() or undoubled in spelling or undoubled in typos:
             return _spanish_word(undoubled)
     if word in typos:
         return typos[word]
@@ -181,13 +181,19 @@ def _spanish_word(word: str) -> str:
 
 
 @cache
+def _spanish_only() -> frozenset[str]:
+    """pyspellchecker's Spanish words, accents folded, and the Spanish rules' own words."""
+    data = yaml.safe_load(RULES_ES_FILE.read_text(encoding="utf-8"))
+    spanish = SpellChecker(language="es", distance=1).word_frequency.dictionary
+    return frozenset({fold(word) for word in spanish} | set(data["lexicon"]) | set(data["words"]))
+
+
+@cache
 def _dictionary_es() -> frozenset[str]:
     """Words never read as typos of another in Spanish text: pyspellchecker's Spanish and English
     lists (accents folded), the Spanish rules' own lexicon and its list of common forms the
     dictionary lacks (conjugations, plurals: "dice", "pastillas")."""
-    data = yaml.safe_load(RULES_ES_FILE.read_text(encoding="utf-8"))
-    spanish = SpellChecker(language="es", distance=1).word_frequency.dictionary
-    return frozenset({fold(word) for word in spanish} | set(_dictionary()) | set(data["lexicon"]) | set(data["words"]))
+    return _spanish_only() | frozenset(_dictionary())
 
 
 def fold(text: str) -> str:
