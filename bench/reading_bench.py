@@ -2,12 +2,20 @@
 texts, opt-outs honoured and false opt-outs, on the labelled corpus in tests/data/ and, kept apart,
 the validation sets in tests/data/validation*/ (each written by someone who had not seen the rules,
 and measured once unseen before any rule was changed for it: docs/messaging.md), with the cost per
-text.
+text. The same for Spanish: the development corpus in tests/data/es/ and, kept apart, the held-out
+sets in tests/data/es/validation*/ (whose misses are printed only with --show-held-out-misses;
+--skip-es-validation leaves them unread, for whoever is still writing rules).
 
 Bars (issue 14): danger recall >= 98 %, false alarms <= 5 %, opt-outs honoured >= 97 %, 0 false
-opt-outs. Exits non-zero when a bar is missed.
+opt-outs. Exits non-zero when a bar is missed on the English corpus or the Spanish development
+corpus.
 
-    .venv/bin/python bench/reading_bench.py [--show-misses] [--out var/bench/reading.json]
+Cost: "cached" is the figure the bench has always printed (each text read before, so mostly the
+cache); "uncached" reads every text afresh with the model's scores already cached, so it is the
+cost of normalising and the rules in both languages.
+
+    .venv/bin/python bench/reading_bench.py [--show-misses] [--skip-es-validation]
+                                            [--show-held-out-misses] [--out var/bench/reading.json]
 """
 
 from __future__ import annotations
@@ -21,9 +29,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from messaging.reading import Reading, read_text  # noqa: E402 - after the path is set
+from messaging import reading  # noqa: E402 - after the path is set
+from messaging.reading import Reading, read_text  # noqa: E402
 
 DATA = ROOT / "tests" / "data"
+DATA_ES = DATA / "es"
 
 
 def lines(path: Path) -> list[str]:
@@ -90,6 +100,20 @@ def cost_per_text(texts: list[str], rounds: int = 5) -> float:
     return best / max(len(texts), 1) * 1e6
 
 
+def uncached_cost_per_text(texts: list[str], rounds: int = 3) -> float:
+    """Microseconds per text with read_text's and the word caches emptied before each pass (the
+    model's scores stay cached: the encoder's cost is the same whatever the rules do)."""
+    best = float("inf")
+    for _ in range(rounds):
+        read_text.cache_clear()
+        reading._spanish_word.cache_clear()
+        started = time.perf_counter()
+        for text in texts:
+            read_text(text)
+        best = min(best, time.perf_counter() - started)
+    return best / max(len(texts), 1) * 1e6
+
+
 def meets_bars(figures: dict[str, float]) -> bool:
     return (
         figures["danger_recall"] >= 0.98
@@ -102,14 +126,21 @@ def meets_bars(figures: dict[str, float]) -> bool:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--show-misses", action="store_true")
+    parser.add_argument("--skip-es-validation", action="store_true", help="do not read tests/data/es/validation*")
+    parser.add_argument("--show-held-out-misses", action="store_true", help="print the Spanish held-out misses too")
     parser.add_argument("--out")
     args = parser.parse_args()
     results = {}
-    for name, root in (("corpus", DATA), *((path.name, path) for path in sorted(DATA.glob("validation*")))):
+    sets = [("corpus", DATA), *((path.name, path) for path in sorted(DATA.glob("validation*"))), ("es", DATA_ES)]
+    if not args.skip_es_validation:
+        sets += [(f"es-{path.name}", path) for path in sorted(DATA_ES.glob("validation*"))]
+    for name, root in sets:
+        held_out = name.startswith("es-")
         texts = corpus(root)
         figures, misses = measure(texts)
         everything = [t for group in texts.values() for t in group]
         figures["microseconds_per_text"] = round(cost_per_text(everything), 1)
+        figures["microseconds_per_text_uncached"] = round(uncached_cost_per_text(everything), 1)
         figures["meets_bars"] = meets_bars(figures)
         results[name] = figures
         print(f"== {name} ({root.relative_to(ROOT)})")
@@ -120,15 +151,18 @@ def main() -> int:
         print(f"   false alarms  {figures['false_alarm_rate']:.1%} of {figures['ordinary_texts']} ordinary texts")
         print(f"   opt-outs      {figures['optout_honoured']:.1%} honoured of {figures['optout_texts']}")
         print(f"   false opt-outs {figures['false_optouts']} of {figures['not_optout_texts']} other texts")
-        print(f"   cost          {figures['microseconds_per_text']} µs a text")
-        if args.show_misses:
+        print(
+            f"   cost          {figures['microseconds_per_text']} µs a text cached,"
+            f" {figures['microseconds_per_text_uncached']} µs uncached"
+        )
+        if args.show_misses and (not held_out or args.show_held_out_misses):
             for group, missed in misses.items():
                 for text in missed:
                     print(f"   MISS {group}: {text}  [{read_text(text)}]")
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(json.dumps(results, indent=2) + "\n")
-    return 0 if results["corpus"]["meets_bars"] else 1
+    return 0 if results["corpus"]["meets_bars"] and results["es"]["meets_bars"] else 1
 
 
 if __name__ == "__main__":

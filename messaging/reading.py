@@ -37,17 +37,23 @@ from spellchecker import SpellChecker
 
 from . import embedding
 
-OPT_OUT = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"}
-OPT_IN = {"START", "YES", "UNSTOP"}
-HELP = {"HELP", "INFO"}
-PREFERENCES = {"PREFS", "PREFERENCES", "SETTINGS", "CHANGE"}
-RIDE = {"RIDE"}
-# Keywords are read with spaces removed: "NO RIDE" is NORIDE, "SAFETY OFF" is SAFETYOFF.
-NO_RIDE = {"NORIDE", "UNRIDE", "RIDEOFF", "NORIDEYET"}
-SAFETY_ON = {"SAFETY", "SAFETYON"}
-SAFETY_OFF = {"SAFETYOFF", "NOSAFETY"}
-SPANISH = {"ESPANOL", "ESPAÑOL", "SPANISH"}
-ENGLISH = {"ENGLISH", "INGLES", "INGLÉS"}
+# Keywords are read with spaces, punctuation and accents removed, in capitals: "NO RIDE" is NORIDE,
+# "Español!" is ESPANOL, "sin seguridad" is SINSEGURIDAD. English and Spanish words in each set.
+SPANISH_KEYWORDS = frozenset(
+    {"PARAR", "ALTO", "CANCELAR", "BAJA", "FIN", "INICIO", "COMENZAR", "AYUDA", "AJUSTES", "LISTO", "NOLISTO",
+     "SEGURIDAD", "SEGURIDADNO", "NOSEGURIDAD", "SINSEGURIDAD", "ESPANOL"}
+)  # fmt: skip
+OPT_OUT = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"} | {
+    "PARAR", "ALTO", "CANCELAR", "BAJA", "FIN"}  # fmt: skip
+OPT_IN = {"START", "YES", "UNSTOP", "INICIO", "COMENZAR"}
+HELP = {"HELP", "INFO", "AYUDA"}
+PREFERENCES = {"PREFS", "PREFERENCES", "SETTINGS", "CHANGE", "AJUSTES"}
+RIDE = {"RIDE", "LISTO"}
+NO_RIDE = {"NORIDE", "UNRIDE", "RIDEOFF", "NORIDEYET", "NOLISTO"}
+SAFETY_ON = {"SAFETY", "SAFETYON", "SEGURIDAD"}
+SAFETY_OFF = {"SAFETYOFF", "NOSAFETY", "SEGURIDADNO", "NOSEGURIDAD", "SINSEGURIDAD"}
+SPANISH = {"SPANISH", "ESPANOL"}  # write to me in Spanish from now on
+ENGLISH = {"ENGLISH", "INGLES"}
 KEYWORDS = OPT_OUT | OPT_IN | HELP | PREFERENCES | RIDE | NO_RIDE | SAFETY_ON | SAFETY_OFF | SPANISH | ENGLISH
 
 
@@ -67,7 +73,7 @@ class TextReading:
     keyword: str = ""
     rule: str = ""  # the name of the rule that matched, for the logs and the bench
     opt_out: bool = False  # a danger text may also ask to stop texts; both are acted on
-    language: str = "en"  # "es" when the text reads as Spanish
+    language: str = "en"  # "es" when the text reads as Spanish: answer an unknown number in it
 
     @property
     def danger(self) -> bool:
@@ -110,9 +116,9 @@ def normalize(body: str) -> str:
     return " ".join(w for w in words if w)
 
 
-def _typos(lexicon: list[str], not_typos: dict[str, list[str]]) -> dict[str, str]:
+def _typos(lexicon: list[str], not_typos: dict[str, list[str]], shortest: int = 6) -> dict[str, str]:
     """Every word one typo (a letter dropped, added, changed or two swapped) from a lexicon word,
-    of six letters or more, mapped to that word."""
+    of `shortest` letters or more (six in English), mapped to that word."""
     letters = "abcdefghijklmnopqrstuvwxyz"
     found: dict[str, str] = {}
     for word in lexicon:
@@ -122,7 +128,7 @@ def _typos(lexicon: list[str], not_typos: dict[str, list[str]]) -> dict[str, str
         edits |= {a + c + b[1:] for a, b in splits if b for c in letters}
         edits |= {a + c + b for a, b in splits for c in letters}
         for edit in edits - {word} - set(not_typos.get(word, [])):
-            if len(edit) >= 6 and edit not in lexicon:
+            if len(edit) >= shortest and edit not in lexicon:
                 found.setdefault(edit, word)
     return found
 
@@ -134,40 +140,111 @@ def _dictionary() -> dict[str, int]:
     return SpellChecker(language="en", distance=1).word_frequency.dictionary
 
 
+# Laughing emoji are read as a laugh ("lo mato 😂" is a joke); other emoji are dropped as before.
+_LAUGHS = re.compile("[\U0001F602\U0001F923\U0001F606\U0001F605\U0001F639\U0001F61C\U0001F61D]")
+_DOUBLE = re.compile(r"([abd-kmnp-qs-z])\1")  # not ll, rr, cc: "lleve" is not "leve", "perrito" not "perito"
+
+
+def normalize_es(body: str) -> str:
+    """The text as the Spanish rules read it: lower case, accents folded (está is esta, ñ is n),
+    letters typed three or more times once, SMS spellings written out (q, xq, tmb, x, toy, msj...),
+    a doubled letter that makes no word undoubled ("bajaa", "parrar"), "k" before e or i read as
+    "qu" ("kiero"), and words within one typo of a word the Spanish rules care about spelt right,
+    unless they are Spanish or English words themselves. English words are left as they are."""
+    text = fold(_LAUGHS.sub(" jaja ", plain(body)).lower())
+    text = _APOSTROPHES.sub("", text)
+    text = _CLOCK.sub(" clocktime ", text)
+    text = _REPEATS.sub(r"\1", text)
+    return " ".join(w for w in (_spanish_word(word) for word in _WORDS.findall(text)) if w)
+
+
+@lru_cache(maxsize=16384)
+def _spanish_word(word: str) -> str:
+    spelling, typos, known = rules_es().spelling, rules_es().typos, _dictionary_es()
+    if word in spelling:
+        return spelling[word]
+    if word in known or word.isdigit():
+        return word
+    if "k" in word:  # kiero, kitenme, ke
+        respelt = re.sub(r"k(?=[ei])", "qu", word)
+        if respelt != word and (respelt in known or respelt in typos or respelt in spelling):
+            return _spanish_word(respelt)
+    for run in _DOUBLE.finditer(word):  # bajaa, stopp
+        undoubled = word[: run.start()] + word[run.start() + 1 :]
+        if undoubled in _spanish_only() or undoubled in spelling or undoubled in typos:
+            return _spanish_word(undoubled)
+    if word in typos:
+        return typos[word]
+    if len(word) > 3 and word[-1] == word[-2]:
+        return _spanish_word(word[:-1])
+    return word
+
+
+@cache
+def _spanish_only() -> frozenset[str]:
+    """pyspellchecker's Spanish words, accents folded, and the Spanish rules' own words."""
+    data = yaml.safe_load(RULES_ES_FILE.read_text(encoding="utf-8"))
+    spanish = SpellChecker(language="es", distance=1).word_frequency.dictionary
+    return frozenset({fold(word) for word in spanish} | set(data["lexicon"]) | set(data["words"]))
+
+
+@cache
+def _dictionary_es() -> frozenset[str]:
+    """Words never read as typos of another in Spanish text: pyspellchecker's Spanish and English
+    lists (accents folded), the Spanish rules' own lexicon and its list of common forms the
+    dictionary lacks (conjugations, plurals: "dice", "pastillas")."""
+    return _spanish_only() | frozenset(_dictionary())
+
+
+def fold(text: str) -> str:
+    """Accents off, ñ as n (está is esta, Español is Espanol): how Spanish is typed on many phones."""
+    return "".join(ch for ch in unicodedata.normalize("NFD", text) if not unicodedata.combining(ch))
+
+
 def keyword_of(body: str) -> str:
-    """The single keyword a text is, if it is one: case, spaces, punctuation and emoji ignored."""
-    word = "".join(ch for ch in plain(body) if ch.isalnum()).upper()
-    return word if word.isalpha() and len(word) <= 12 else ""
+    """The single keyword a text is, if it is one: case, accents, spaces, punctuation and emoji
+    ignored ("Español!" is ESPANOL, "no listo" is NOLISTO)."""
+    word = fold("".join(ch for ch in plain(body) if ch.isalnum())).upper()
+    return word if word.isascii() and word.isalpha() and len(word) <= 12 else ""
 
 
 # How people answer "Reply YES to start": a short text of only these words, one of them a yes.
 # "ok" alone is not one: it answers anything ("ok" to a tip), so it only rides along ("ok yes").
 _YES_WORDS = {"yes", "y", "yep", "yeah", "yea", "ya", "yup", "sure", "si", "agree", "confirm", "confirmed",
-              "absolutely", "definitely"}  # fmt: skip
+              "absolutely", "definitely", "sip", "claro", "confirmo", "acuerdo"}  # fmt: skip
 _YES_FILLER = {"ok", "okay", "k", "please", "thanks", "thank", "you", "thx", "ty", "i", "do", "sounds", "good",
-               "great", "of", "course"}  # fmt: skip
+               "great", "of", "course", "por", "favor", "porfa", "que", "gracias", "muchas", "de", "esta", "bien",
+               "dale", "va", "sale", "desde", "luego"}  # fmt: skip
 
 
 def affirmative(body: str) -> bool:
     """Is this text a plain yes ("Yes please", "yep", "ok yes", "y")? Used only to answer an open
     invitation to confirm a number; anywhere else YES is the keyword and nothing looser."""
-    words = "".join(ch if ch.isalnum() else " " for ch in plain(body).lower()).split()
+    words = "".join(ch if ch.isalnum() else " " for ch in fold(plain(body).lower())).split()
     return 0 < len(words) <= 6 and set(words) <= _YES_WORDS | _YES_FILLER and bool(set(words) & _YES_WORDS)
 
 
-_SAFETY_OFF_WORDS = {"stop", "off", "no", "cancel", "unsubscribe", "quit", "end", "dont", "don't", "fewer", "less"}
+_SAFETY_OFF_WORDS = {"stop", "off", "no", "cancel", "unsubscribe", "quit", "end", "dont", "don't", "fewer", "less",
+                     "sin", "parar", "paren", "alto", "basta", "cancelar", "cancelen", "quiten", "quitar", "dejen",
+                     "menos", "apaguen", "apagar"}  # fmt: skip
 
 
 def safety_off(body: str) -> bool:
     """Is this a short text asking to stop the safety tips by text ("stop the safety texts",
-    "SAFETY STOP", "no more safety tips")? Then it is that, not an opt-out from everything."""
-    words = "".join(ch if ch.isalnum() or ch == "'" else " " for ch in plain(body).lower()).split()
-    return 0 < len(words) <= 8 and "safety" in words and bool(set(words) & _SAFETY_OFF_WORDS)
+    "SAFETY STOP", "no more safety tips", "ya no quiero los mensajes de seguridad")? Then it is
+    that, not an opt-out from everything."""
+    words = "".join(ch if ch.isalnum() or ch == "'" else " " for ch in fold(plain(body).lower())).split()
+    return (
+        0 < len(words) <= 8
+        and bool({"safety", "seguridad"} & set(words))
+        and bool(set(words) & _SAFETY_OFF_WORDS)
+    )
 
 
 # --- The rules ----------------------------------------------------------------------------------
 
 RULES_FILE = Path(__file__).with_name("reading_rules.yaml")
+RULES_ES_FILE = Path(__file__).with_name("reading_rules_es.yaml")
 MODEL_FILE = Path(__file__).with_name("reading_model.json")
 _PART = re.compile(r"\{([A-Z]+)\}")
 
@@ -192,9 +269,8 @@ class Rules:
     typos: dict[str, str]
 
 
-@cache
-def rules() -> Rules:
-    data = yaml.safe_load(RULES_FILE.read_text(encoding="utf-8"))
+def _compile(path: Path) -> Rules:
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
     parts = {name: "(?:" + "|".join(alternatives) + ")" for name, alternatives in data["parts"].items()}
 
     def pattern(alternatives: list[str]) -> str:
@@ -222,14 +298,28 @@ def rules() -> Rules:
         not_opt_out=one("not_opt_out"),
         maybe_opt_out=one("maybe_opt_out"),
         spelling=data["spelling"],
-        typos=_typos(data["lexicon"], data["not_typos"]),
+        typos=_typos(data["lexicon"], data["not_typos"], shortest=int(data.get("typo_shortest", 6))),
     )
 
 
-def danger_rule(text: str) -> tuple[Reading, str] | None:
-    """(EMERGENCY or DANGER, the rule's name) if a normalized text signals danger, else None."""
-    text = rules().not_danger.sub(" ", text)
-    for reading, named in ((Reading.EMERGENCY, rules().emergency), (Reading.DANGER, rules().danger)):
+@cache
+def rules() -> Rules:
+    """The English rules (reading_rules.yaml)."""
+    return _compile(RULES_FILE)
+
+
+@cache
+def rules_es() -> Rules:
+    """The Spanish rules (reading_rules_es.yaml), read over normalize_es()'s text."""
+    return _compile(RULES_ES_FILE)
+
+
+def danger_rule(text: str, ruleset: Rules | None = None) -> tuple[Reading, str] | None:
+    """(EMERGENCY or DANGER, the rule's name) if a normalized text signals danger, else None.
+    English rules unless `ruleset` says otherwise (rules_es() over normalize_es()'s text)."""
+    ruleset = ruleset or rules()
+    text = ruleset.not_danger.sub(" ", text)
+    for reading, named in ((Reading.EMERGENCY, ruleset.emergency), (Reading.DANGER, ruleset.danger)):
         for name, pattern in named:
             if pattern.search(text):
                 return reading, name
@@ -284,48 +374,122 @@ _ABOUT_MESSAGES = re.compile(
     r"\b(?:texts?|texting|messages?|msgs?|these|this number|my number|you guys|yall|you all|alerts?|reminders|tips"
     r"|spam|subscription|list|program|annoying|harass\w*|fcc|lawyer|sue|report you|block)\b"
 )
-_SENTENCES = re.compile(r"[.!?;,\n]+|\s-\s")
+_ABOUT_MESSAGES_ES = re.compile(
+    r"\b(?:mensajes?|textos?|msjs?|texts?|estos|este numero|mi numero|ustedes|alertas|recordatorios|consejos"
+    r"|spam|suscripcion|lista|programa|molest\w*|acoso|abogado|demanda\w*|denunciar|bloquear)\b"
+)
+_SENTENCES = re.compile(r"[.!?;,\n¡¿]+|\s-\s")
 
 
-def opt_out_rule(body: str, text: str) -> str:
-    """The name of the opt-out rule a text matches, or ''. `text` is normalize(body)."""
+def opt_out_rule(body: str, text: str, ruleset: Rules | None = None) -> str:
+    """The name of the opt-out rule a text matches, or ''. `text` is normalize(body) (or, with
+    rules_es(), normalize_es(body))."""
+    ruleset = ruleset or rules()
+    normalized = normalize_es if ruleset is rules_es() else normalize
     for sentence in _SENTENCES.split(plain(body)):
-        if rules().stop_sentence.match(normalize(sentence)):
+        if ruleset.stop_sentence.match(normalized(sentence)):
             return "stop-sentence"
-    for name, pattern in rules().opt_out:
+    for name, pattern in ruleset.opt_out:
         if pattern.search(text):
             return name
     return ""
 
 
+# A cheap word-list test of which language a text is in: words that are plainly Spanish or plainly
+# English (none that are both, like "no", "me", "a", "mi").
+_SPANISH_WORDS = frozenset(
+    """que q de la el los las y en por para con su sus es esta estoy se lo le les ya pero muy mas
+    dice dijo porque como cuando hoy gracias hola si tambien un una del al nos tengo tiene quiero
+    quiere favor porfa bien hijo hija mama papa esposo esposa hermano hermana ayuda mensajes mensaje
+    textos manden dejen nada todo todos cita hace donde ella ahora ahorita otra otro mucho poco
+    puede puedo vez manana tarde noche semana pastillas medicina sangre ojos dia dias eso este""".split()
+)
+_ENGLISH_WORDS = frozenset(
+    """the i you he she is are to and of my it in that for not with this be have was on at please
+    thanks what can his her they we our your will would just dont im its hes shes been has had
+    from about today tomorrow want wants help texts text messages stop again all out up so if but
+    or do did does know think going get got when where who why how an any some there here""".split()
+)
+
+
+def language_of(body: str) -> str:
+    """'es' if a text has more plainly Spanish words than plainly English ones, else 'en'."""
+    words = normalize_es(body).split()
+    spanish = sum(word in _SPANISH_WORDS for word in words)
+    english = sum(word in _ENGLISH_WORDS for word in words)
+    return "es" if spanish > english else "en"
+
+
+@dataclass(frozen=True)
+class _OptOut:
+    rule: str  # the opt-out rule a text matched in this language, "keyword" or ""
+    wants_out: bool  # matched, not excused, and not asking only for fewer messages
+    fewer: bool  # matched, and asking for fewer
+    excused: bool
+
+
+def _opt_out_in(rule: str, text: str, ruleset: Rules, stay: bool, fewer_words: bool) -> _OptOut:
+    # A sentence that is only "stop" is not excused by "the nausea stopped" elsewhere in the text.
+    excused = rule != "keyword" and (stay or (rule != "stop-sentence" and bool(ruleset.not_opt_out.search(text))))
+    fewer = bool(rule) and rule != "keyword" and fewer_words
+    return _OptOut(rule, bool(rule) and not excused and not fewer, fewer, excused)
+
+
 @lru_cache(maxsize=4096)
 def read_text(body: str) -> TextReading:
-    """What a text is. Danger is read first and wins; an opt-out alongside it is kept."""
+    """What a text is, read in English and in Spanish, whatever the sender's language. Danger is
+    read first and wins in either language; an opt-out in either language counts and is kept
+    alongside danger."""
     keyword = keyword_of(body)
-    text = normalize(body)
-    rule = opt_out_rule(body, text) if keyword not in OPT_OUT else "keyword"
-    # A sentence that is only "stop" is not excused by "the nausea stopped" elsewhere in the text.
-    excused = rule != "keyword" and (
-        bool(rules().stay.search(text)) or (rule != "stop-sentence" and bool(rules().not_opt_out.search(text)))
-    )
+    en, es = rules(), rules_es()
+    text, text_es = normalize(body), normalize_es(body)
+    # Wanting the messages to go on, in either language, excuses a "stop" in either.
+    stay = bool(en.stay.search(text) or es.stay.search(text_es))
     # A sentence that is only "stop" is an opt-out, unless the text says outright it wants fewer.
-    loose = rules().fewer_request if rule == "stop-sentence" else rules().fewer
-    fewer = bool(rule) and rule != "keyword" and bool(loose.search(text))
-    wants_out = bool(rule) and not excused and not fewer
+    loose_fewer = bool(en.fewer.search(text) or es.fewer.search(text_es))
+    strict_fewer = bool(en.fewer_request.search(text) or es.fewer_request.search(text_es))
+    outs = []
+    for ruleset, normalized in ((en, text), (es, text_es)):
+        rule = opt_out_rule(body, normalized, ruleset) if keyword not in OPT_OUT else "keyword"
+        outs.append(_opt_out_in(rule, normalized, ruleset, stay, strict_fewer if rule == "stop-sentence" else loose_fewer))
+    out_en, out_es = outs
+    wants_out = out_en.wants_out or out_es.wants_out
+    opt_rule = out_en.rule if out_en.wants_out else out_es.rule if out_es.wants_out else (out_en.rule or out_es.rule)
+
     found = danger_rule(text)
-    if found is not None and found[1] in rules().weak and danger_score(body) < rules().weak_floor:
+    if found is not None and found[1] in en.weak and danger_score(body) < en.weak_floor:
         found = None  # "shoot me the address", "the 911 center": a weak word the model reads as ordinary
-    if found is None and keyword not in KEYWORDS and danger_score(body) >= _model()[2]:
+    found_es = danger_rule(text_es, es)
+    spanish_rule = found_es is not None and (found is None or found_es[0] == Reading.EMERGENCY != found[0])
+    if spanish_rule:
+        found = found_es
+    language = (
+        "es"
+        if keyword in SPANISH_KEYWORDS
+        or spanish_rule
+        or (found is None and (out_es.wants_out and not out_en.wants_out))
+        else language_of(body)
+        if keyword not in KEYWORDS
+        else "en"
+    )
+    if found is None and keyword not in KEYWORDS and language == "en" and danger_score(body) >= _model()[2]:
         found = (Reading.DANGER, "model")
     if found is not None:
         reading, name = found
-        return TextReading(reading, keyword=keyword, rule=name, opt_out=wants_out)
+        return TextReading(reading, keyword=keyword, rule=name, opt_out=wants_out, language=language)
     if keyword in KEYWORDS:
-        return TextReading(Reading.KEYWORD, keyword=keyword, rule="keyword", opt_out=keyword in OPT_OUT)
+        return TextReading(
+            Reading.KEYWORD, keyword=keyword, rule="keyword", opt_out=keyword in OPT_OUT, language=language
+        )
     if wants_out:
-        return TextReading(Reading.OPT_OUT, rule=rule, opt_out=True)
-    if (fewer and not excused) or rules().fewer_request.search(text):
-        return TextReading(Reading.FEWER, rule="fewer")
-    if rules().maybe_opt_out.search(text) and _ABOUT_MESSAGES.search(text) and not excused:
-        return TextReading(Reading.MAYBE_OPT_OUT, rule="maybe")
-    return TextReading(Reading.TEXT)
+        return TextReading(Reading.OPT_OUT, rule=opt_rule, opt_out=True, language=language)
+    fewer_asked = (out_en.fewer and not out_en.excused) or (out_es.fewer and not out_es.excused)
+    if fewer_asked or strict_fewer:
+        return TextReading(Reading.FEWER, rule="fewer", language=language)
+    excused = out_en.excused or out_es.excused
+    maybe = (en.maybe_opt_out.search(text) and _ABOUT_MESSAGES.search(text)) or (
+        es.maybe_opt_out.search(text_es) and _ABOUT_MESSAGES_ES.search(text_es)
+    )
+    if maybe and not excused:
+        return TextReading(Reading.MAYBE_OPT_OUT, rule="maybe", language=language)
+    return TextReading(Reading.TEXT, language=language)
