@@ -1,6 +1,6 @@
 """Is there English in what a Spanish reader is sent? The words of ours a message could carry in
 English by mistake (a template left untranslated, a day name, "your loved one", a footer), and the
-common English words any sentence has, less those Spanish shares ("a", "no", "me", "crisis", "plan")
+common English words any sentence has, less those Spanish shares ("a", "no", "me", "crisis", "plan", "pause")
 and "clinic", which the test clinics are named ("Clinic 3")."""
 
 import re
@@ -12,7 +12,7 @@ ENGLISH = frozenset(
     their it its if or but not don't can can't just now then than also only more most less very
     reply replies text texts texting message messages thanks thank please hi hello welcome got questions
     tip tips today tomorrow tonight morning evening afternoon night day days week weekly daily time
-    ride drive driving home loved one appointment appointments session email emails change pause paused
+    ride drive driving home loved one appointment appointments session email emails change paused
     unsubscribe unsubscribed subscribed preferences settings helpful helped help stop start yes safety
     call emergency someone anyone danger told get gets getting keep kept
     monday tuesday wednesday thursday friday saturday sunday
