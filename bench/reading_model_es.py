@@ -43,9 +43,11 @@ def main() -> int:
     x = encoder().encode([model_text(text) for text in texts])
     coef, intercept, threshold = _model()
     english = scores(x, coef, intercept)
-    print(f"English model on {len(texts)} Spanish texts (threshold {threshold:.3f}, weak floor {rules().weak_floor}):")
-    print(f"   flags {np.mean(english[y == 1] >= threshold):.1%} of danger, {np.mean(english[ordinary] >= threshold):.1%} of ordinary")
-    print(f"   reads {np.mean(english[y == 1] < rules().weak_floor):.1%} of danger texts as plainly ordinary (below the floor)")
+    floor = rules().weak_floor
+    print(f"English model on {len(texts)} Spanish texts (threshold {threshold:.3f}, weak floor {floor}):")
+    flagged, false = np.mean(english[y == 1] >= threshold), np.mean(english[ordinary] >= threshold)
+    print(f"   flags {flagged:.1%} of danger, {false:.1%} of ordinary")
+    print(f"   reads {np.mean(english[y == 1] < floor):.1%} of danger texts as plainly ordinary (below the floor)")
 
     held_out = np.zeros(len(texts))
     for seed in range(3):
@@ -56,11 +58,12 @@ def main() -> int:
     ordinary_scores = np.sort(held_out[ordinary])
     cut = float(ordinary_scores[int(np.ceil(len(ordinary_scores) * (1 - args.false_alarms))) - 1]) + 1e-6
     by_rules = np.array([read_text(text).danger for text in texts])
-    print(f"Spanish logistic regression, cross-validated (c={args.c}, threshold at {args.false_alarms:.0%} false alarms):")
+    print(f"Spanish logistic regression, cross-validated (c={args.c}, {args.false_alarms:.0%} false alarms):")
     print(f"   alone: {np.mean(held_out[y == 1] >= cut):.1%} of danger")
     added = (held_out >= cut) & ~by_rules
     print(f"   adds to the rules: {int((added & (y == 1)).sum())} danger texts the rules miss,")
-    print(f"   and {int((added & ordinary).sum())} false alarms on {int(ordinary.sum())} ordinary texts the rules leave alone")
+    false_alarms, alone = int((added & ordinary).sum()), int(ordinary.sum())
+    print(f"   and {false_alarms} false alarms on {alone} ordinary texts the rules leave alone")
     return 0
 
 

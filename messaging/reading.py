@@ -141,7 +141,7 @@ def _dictionary() -> dict[str, int]:
 
 
 # Laughing emoji are read as a laugh ("lo mato 😂" is a joke); other emoji are dropped as before.
-_LAUGHS = re.compile("[\U0001F602\U0001F923\U0001F606\U0001F605\U0001F639\U0001F61C\U0001F61D]")
+_LAUGHS = re.compile("[\U0001f602\U0001f923\U0001f606\U0001f605\U0001f639\U0001f61c\U0001f61d]")
 _DOUBLE = re.compile(r"([abd-kmnp-qs-z])\1")  # not ll, rr, cc: "lleve" is not "leve", "perrito" not "perito"
 
 
@@ -234,11 +234,7 @@ def safety_off(body: str) -> bool:
     "SAFETY STOP", "no more safety tips", "ya no quiero los mensajes de seguridad")? Then it is
     that, not an opt-out from everything."""
     words = "".join(ch if ch.isalnum() or ch == "'" else " " for ch in fold(plain(body).lower())).split()
-    return (
-        0 < len(words) <= 8
-        and bool({"safety", "seguridad"} & set(words))
-        and bool(set(words) & _SAFETY_OFF_WORDS)
-    )
+    return 0 < len(words) <= 8 and bool({"safety", "seguridad"} & set(words)) and bool(set(words) & _SAFETY_OFF_WORDS)
 
 
 # --- The rules ----------------------------------------------------------------------------------
@@ -402,13 +398,13 @@ _SPANISH_WORDS = frozenset(
     dice dijo porque como cuando hoy gracias hola si tambien un una del al nos tengo tiene quiero
     quiere favor porfa bien hijo hija mama papa esposo esposa hermano hermana ayuda mensajes mensaje
     textos manden dejen nada todo todos cita hace donde ella ahora ahorita otra otro mucho poco
-    puede puedo vez manana tarde noche semana pastillas medicina sangre ojos dia dias eso este""".split()
+    puede puedo vez manana tarde noche semana pastillas medicina sangre ojos dia dias eso este""".split()  # noqa: SIM905
 )
 _ENGLISH_WORDS = frozenset(
     """the i you he she is are to and of my it in that for not with this be have was on at please
     thanks what can his her they we our your will would just dont im its hes shes been has had
     from about today tomorrow want wants help texts text messages stop again all out up so if but
-    or do did does know think going get got when where who why how an any some there here""".split()
+    or do did does know think going get got when where who why how an any some there here""".split()  # noqa: SIM905
 )
 
 
@@ -451,7 +447,9 @@ def read_text(body: str) -> TextReading:
     outs = []
     for ruleset, normalized in ((en, text), (es, text_es)):
         rule = opt_out_rule(body, normalized, ruleset) if keyword not in OPT_OUT else "keyword"
-        outs.append(_opt_out_in(rule, normalized, ruleset, stay, strict_fewer if rule == "stop-sentence" else loose_fewer))
+        outs.append(
+            _opt_out_in(rule, normalized, ruleset, stay, strict_fewer if rule == "stop-sentence" else loose_fewer)
+        )
     out_en, out_es = outs
     wants_out = out_en.wants_out or out_es.wants_out
     opt_rule = out_en.rule if out_en.wants_out else out_es.rule if out_es.wants_out else (out_en.rule or out_es.rule)

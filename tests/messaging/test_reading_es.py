@@ -91,9 +91,11 @@ def test_nothing_else_in_spanish_is_read_as_an_opt_out(figures):
 )
 def test_spanish_keywords_are_read_whatever_the_case_accents_and_punctuation(body, keyword, group):
     assert keyword_of(body) == keyword
-    assert keyword in group and keyword in KEYWORDS
+    assert keyword in group
+    assert keyword in KEYWORDS
     reading = read_text(body)
-    assert reading.reading == Reading.KEYWORD and reading.keyword == keyword
+    assert reading.reading == Reading.KEYWORD
+    assert reading.keyword == keyword
     assert reading.opt_out == (keyword in OPT_OUT)
 
 
@@ -226,7 +228,8 @@ def test_spanglish_danger_is_read_by_either_rule_set(body):
 
 def test_danger_in_spanish_keeps_an_opt_out_beside_it():
     reading = read_text("ya no me manden mensajes, ya no quiero vivir")
-    assert reading.danger and reading.opt_out
+    assert reading.danger
+    assert reading.opt_out
 
 
 # --- Opt-outs ------------------------------------------------------------------------------------
@@ -248,7 +251,8 @@ def test_danger_in_spanish_keeps_an_opt_out_beside_it():
 )
 def test_spanish_opt_outs(body):
     reading = read_text(body)
-    assert reading.reading == Reading.OPT_OUT and reading.opt_out, reading
+    assert reading.reading == Reading.OPT_OUT, reading
+    assert reading.opt_out
     assert reading.language == "es"
 
 
@@ -257,7 +261,8 @@ def test_spanish_opt_outs(body):
 )
 def test_spanish_requests_for_fewer_messages(body):
     reading = read_text(body)
-    assert reading.reading == Reading.FEWER and not reading.opt_out, reading
+    assert reading.reading == Reading.FEWER, reading
+    assert not reading.opt_out
 
 
 @pytest.mark.parametrize(
@@ -318,7 +323,8 @@ _ACCENTS = str.maketrans("aeiou", "áéíóú")
 )
 def test_accents_case_and_repeated_letters_never_change_a_spanish_reading(body, upper, repeat):
     changed = "".join(
-        (ch.translate(_ACCENTS).upper() if up else ch.translate(_ACCENTS)) + (ch * (n - 1) if n > 2 and ch.isalpha() else "")
+        (ch.translate(_ACCENTS).upper() if up else ch.translate(_ACCENTS))
+        + (ch * (n - 1) if n > 2 and ch.isalpha() else "")
         for ch, up, n in zip(body, upper, repeat, strict=False)
     )
     before, after = read_text(body), read_text(changed)
