@@ -35,6 +35,7 @@ def messages_compile(locale_dir: Path = LOCALE_DIR, *, force: bool = False) -> l
         try:
             with os.fdopen(handle, "wb") as mo_file:
                 write_mo(mo_file, catalog)
+            os.chmod(temporary, 0o644)  # readable as pybabel's would be (mkstemp makes it 0600)
             os.replace(temporary, mo_path)
         except BaseException:
             Path(temporary).unlink(missing_ok=True)

@@ -272,7 +272,7 @@ class PauseForm(forms.Form):
 
 
 def mask_email(address: str) -> str:
-    name, _, domain = address.partition("@")
+    name, _at, domain = address.partition("@")
     return f"{name[:1]}•••@{domain}"
 
 
