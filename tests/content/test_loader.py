@@ -7,7 +7,7 @@ import yaml
 from django.core.management import CommandError, call_command
 
 from content.models import MessageTemplate, Tip
-from content.services import ContentInvalid, library_load, tip_update
+from content.services import ContentInvalid, library_load, library_read, tip_update
 
 
 def edit(path, change):
@@ -32,22 +32,34 @@ def test_an_edited_tip_is_updated_and_its_version_bumped(db, library_copy):
     slug = yaml.safe_load(path.read_text())["tips"][0]["slug"]
     edit(path, lambda d: d["tips"][0].update(sms="A new, shorter text for this tip."))
     report = library_load(root=library_copy)
-    tip = Tip.objects.get(slug=slug)
+    tip = Tip.objects.get(slug=slug, language="en")
     assert report.counts[("tip", "updated")] == 1
     assert (tip.version, tip.sms_body) == (2, "A new, shorter text for this tip.")
 
 
 def test_a_removed_tip_is_retired_not_deleted_and_comes_back(db, library_copy):
     library_load(root=library_copy)
-    path = library_copy / "en" / "course.yaml"
-    original = path.read_text()
-    slug = yaml.safe_load(original)["tips"][0]["slug"]
-    edit(path, lambda d: d["tips"].pop(0))
-    assert library_load(root=library_copy).counts[("tip", "retired")] == 1
-    assert Tip.objects.get(slug=slug).active is False
-    path.write_text(original)
-    assert library_load(root=library_copy).counts[("tip", "restored")] == 1
-    assert Tip.objects.get(slug=slug).active is True
+    paths = [library_copy / language / "course.yaml" for language in ("en", "es")]
+    originals = [path.read_text() for path in paths]
+    slug = yaml.safe_load(originals[0])["tips"][0]["slug"]
+    for path in paths:  # out of both languages: a tip is in every language or none
+        edit(path, lambda d: d["tips"].pop(0))
+    assert library_load(root=library_copy).counts[("tip", "retired")] == 2
+    assert set(Tip.objects.filter(slug=slug).values_list("active", flat=True)) == {False}
+    for path, original in zip(paths, originals, strict=True):
+        path.write_text(original)
+    assert library_load(root=library_copy).counts[("tip", "restored")] == 2
+    assert set(Tip.objects.filter(slug=slug).values_list("active", flat=True)) == {True}
+
+
+def test_a_tip_or_message_left_out_of_one_language_is_refused(db, library_copy):
+    edit(library_copy / "en" / "course.yaml", lambda d: d["tips"].pop(0))
+    edit(library_copy / "es" / "messages.yaml", lambda d: d.update(messages=d["messages"][1:]))
+    with pytest.raises(ContentInvalid) as refused:
+        library_read(root=library_copy)
+    problems = "\n".join(map(str, refused.value.errors))
+    assert "library/es/course.yaml tip 1 (initial-phase) has no en version under the same slug" in problems
+    assert "has no es version under the same key" in problems
 
 
 def test_an_admin_edit_survives_reloading_an_unchanged_file(db, library_copy):
@@ -93,11 +105,12 @@ def test_an_unknown_category_is_refused(db, library_copy):
 def test_templates_are_loaded_and_retired_like_tips(db, library_copy):
     library_load(root=library_copy)
     assert MessageTemplate.objects.filter(key="help", active=True).exists()
-    edit(
-        library_copy / "en" / "messages.yaml",
-        lambda d: d.update(messages=[m for m in d["messages"] if m["key"] != "help"]),
-    )
-    assert library_load(root=library_copy).counts[("template", "retired")] == 1
+    for language in ("en", "es"):
+        edit(
+            library_copy / language / "messages.yaml",
+            lambda d: d.update(messages=[m for m in d["messages"] if m["key"] != "help"]),
+        )
+    assert library_load(root=library_copy).counts[("template", "retired")] == 2
 
 
 def test_the_command_reports_problems_and_fails(db, library_copy):
