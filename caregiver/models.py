@@ -17,6 +17,7 @@ from django.db import models, transaction
 from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from .validators import (
     enrollment_code_generate,
@@ -449,9 +450,9 @@ class Caregiver(TimeStamped):
         # "Give a mobile number, an email address, or both" is the check constraint's own message: full_clean
         # validates constraints, and saying it here as well showed it twice.
         if self.channels in (self.Channels.SMS, self.Channels.BOTH) and not self.phone:
-            raise ValidationError({"phone": "Text messages need a mobile number."})
+            raise ValidationError({"phone": gettext("Text messages need a mobile number.")})
         if self.channels in (self.Channels.EMAIL, self.Channels.BOTH) and not self.email:
-            raise ValidationError({"email": "Email needs an email address."})
+            raise ValidationError({"email": gettext("Email needs an email address.")})
         if self.quiet_start is not None and self.quiet_end is not None:
             problems = quiet_hours_problems(
                 quiet_start=self.quiet_start, quiet_end=self.quiet_end, tip_time=self.tip_time

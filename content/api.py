@@ -278,6 +278,9 @@ def query_parse(
             continue
         if name not in known:
             raise BadParameter(name, f"“{name}” is not a query parameter here. Use: {', '.join(known)}.")
+        if len(request.query_params.getlist(name)) > 1:
+            # ?language=es&language=en would otherwise be read as its last value, silently.
+            raise BadParameter(name, f"Query parameter “{name}” is given more than once: give it once.")
         if value == "" and not getattr(query.fields.get(name), "allow_blank", False):
             raise BadParameter(name, f"Query parameter “{name}” is empty: give it a value, or leave it out.")
     if not query.is_valid():

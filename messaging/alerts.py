@@ -280,6 +280,9 @@ def text_context(*, inbound: InboundMessage, clinic: Clinic, caregiver: Caregive
         family = caregiver.loved_ones.order_by("pk").values_list("pk", flat=True).first()
         # The number the text came from, not the caregiver's number now: that is the one to call back.
         who, phone = caregiver.name, rendering.national_phone(inbound.from_number)
+        if caregiver.language != "en":
+            # Whoever calls back should know before they dial.
+            who = f"{who} (reads {caregiver.get_language_display()}: call back in {caregiver.get_language_display()})"
         page = f"{settings.PUBLIC_BASE_URL}{reverse('portal:family', args=[family])}" if family else ""
     else:
         loved_ones, who, phone = "not known", "A number we don't know", rendering.national_phone(inbound.from_number)

@@ -143,12 +143,24 @@ def _reply(key: str, context: dict[str, str] | None, *, language: str) -> str:
 
 def reply_language(*, caregiver: Caregiver | None, reading: TextReading) -> str:
     """What an answer is written in: the caregiver's language; to a number we don't know, the
-    text's; and Spanish to a Spanish keyword (PARAR, AYUDA) or a danger text written in Spanish,
-    whoever sent it: their words say what they read best."""
-    spanish = reading.language == "es" and (reading.danger or reading.reading == Reading.KEYWORD)
-    if caregiver is None or spanish:
+    text's; and Spanish to a Spanish keyword (PARAR, AYUDA), whoever sent it: their words say what
+    they read best. (A danger text in the other language is answered in both: `_crisis_reply`.)"""
+    if caregiver is None or (reading.language == "es" and reading.reading == Reading.KEYWORD):
         return reading.language
     return rendering.language_of(caregiver)
+
+
+def _crisis_reply(
+    key: str, *, reading: TextReading, clinic: Clinic | None, caregiver: Caregiver | None, language: str
+) -> str:
+    """The crisis answer in the reader's language, and again in the text's when it was written in
+    the other one ("mi hijo se quiere matar" from someone who reads English): whoever holds the
+    phone can act on it at once (in Spanish, 988's Spanish line: call 988 and press 2)."""
+    answer = _reply(key, _context(clinic, caregiver, language), language=language)
+    if caregiver is None or reading.language == language:
+        return answer
+    other = _reply(key, _context(clinic, caregiver, reading.language), language=reading.language)
+    return f"{answer}\n\n{other}" if other and other != answer else answer
 
 
 def inbound_receive(
@@ -250,7 +262,8 @@ def _act(
     """(action, reply) for one new text; does what it asks."""
     language = reply_language(caregiver=caregiver, reading=reading)
     context = _context(clinic, caregiver, language)
-    if reading.danger:
+    if reading.danger or (reading.reading == Reading.KEYWORD and reading.keyword in HELP):
+        # AYUDA is read as a keyword where HELP is read as danger: both are a call for help, alike.
         # Not an opt-out, even with "stop" in it ("stop. he swallowed a whole bottle"): the crisis
         # reply is the one reply, and the staff who follow up the alert can stop the texts.
         # A bare HELP from someone we know is answered, emailed to staff and listed, unpaged; from a
@@ -274,9 +287,8 @@ def _act(
             return Action.HELP, _reply("help", context, language=language)
         if reading.keyword in HELP:
             return Action.CRISIS, _reply("help", context, language=language)
-        return Action.CRISIS, _reply(
-            "emergency" if reading.reading == Reading.EMERGENCY else "crisis", context, language=language
-        )
+        key = "emergency" if reading.reading == Reading.EMERGENCY else "crisis"
+        return Action.CRISIS, _crisis_reply(key, reading=reading, clinic=clinic, caregiver=caregiver, language=language)
     if caregiver is None:
         return _from_stranger(inbound, reading=reading, clinic=clinic, context=context, now=now, language=language)
     keyword = reading.keyword if reading.reading == Reading.KEYWORD else ""
@@ -507,7 +519,8 @@ def _send_here(message_ids: list[int]) -> None:
         claimed = dispatch.ids_claim(ids=message_ids, now=timezone.now())
         if claimed:
             logger.warning(
-                "sent from the web process while the broker is down: %s", sending.messages_send(message_ids=claimed)
+                "sent from the web process (the broker was down, or the message was too urgent to wait): %s",
+                sending.messages_send(message_ids=claimed),
             )
     except Exception:
         logger.exception("urgent messages %s wait for the dispatcher", message_ids)

@@ -95,7 +95,7 @@ def test_a_spanish_reader_confirms_asks_for_help_and_is_answered_in_spanish_on_t
     assert english_words(send("AYUDA", "988")) == []
     crisis = send("mi hijo dice q ya no quiere vivir, q hago", "marque 2")
     assert english_words(crisis) == []
-    assert CrisisAlert.objects.filter(caregiver=rosa).count() == 1
+    assert CrisisAlert.objects.filter(caregiver=rosa, severity="danger").count() == 1  # and AYUDA a help one
     assert english_words(send("ya no me manden mensajes porfa", "INICIO")) == []
     assert no_sideways_scroll(page)
     screenshot(page, "dev-phone-es-on-a-phone")

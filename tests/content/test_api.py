@@ -219,3 +219,20 @@ def test_each_key_is_throttled_with_retry_after(api, settings):
     other = APIClient()
     other.credentials(HTTP_AUTHORIZATION=f"Api-Key {APIKey.objects.create_key(name='another')[1]}")
     assert other.get("/api/v1/tips/").status_code == 200
+
+
+def test_a_query_parameter_given_twice_is_refused_not_read_as_its_last_value(api, content):
+    response = api.get("/api/v1/tips/?language=es&language=en")
+    assert response.status_code == 400
+    assert response.json()["detail"] == "Query parameter “language” is given more than once: give it once."
+
+
+def test_a_tip_is_served_in_spanish_under_its_one_slug(api, content):
+    english = api.get("/api/v1/tips/arrange-ride-home/").json()
+    spanish = api.get("/api/v1/tips/arrange-ride-home/?language=es").json()
+    assert (english["language"], spanish["language"]) == ("en", "es")
+    assert english["slug"] == spanish["slug"]
+    assert spanish["url"].endswith("/api/v1/tips/arrange-ride-home/?language=es")
+    listed = api.get("/api/v1/tips/?language=es&page_size=100").json()
+    assert listed["count"] == api.get("/api/v1/tips/?page_size=100").json()["count"]
+    assert {tip["language"] for tip in listed["results"]} == {"es"}

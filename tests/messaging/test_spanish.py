@@ -105,10 +105,27 @@ def test_a_danger_text_in_spanish_gets_988_in_spanish_and_an_alert(client, lucia
     assert CrisisAlert.objects.filter(caregiver=caregiver).exists()
 
 
-def test_a_danger_text_in_spanish_from_an_english_reader_is_answered_in_spanish(client, family):
+def test_a_danger_text_in_spanish_from_an_english_reader_is_answered_in_both_languages(client, family):
     caregiver, _ = family()
     answer = reply_of(text(client, caregiver, "mi hermano se quiere matar"))
-    assert "marque 2" in answer
+    english, spanish = answer.split("\n\n")
+    assert "call or text 988" in english  # their language first: 988's English line
+    assert "marque 2" in spanish  # then the words they wrote in
+
+
+def test_ayuda_is_a_call_for_help_as_help_is_an_alert_for_staff(client, lucia):
+    caregiver, _ = lucia
+    text(client, caregiver, "AYUDA")
+    assert CrisisAlert.objects.get(caregiver=caregiver).severity == "help"
+
+
+def test_the_crisis_alert_tells_whoever_calls_back_that_the_family_reads_spanish(client, lucia):
+    caregiver, _ = lucia
+    factories.OnCallContactFactory(clinic=caregiver.clinic)
+    text(client, caregiver, "mi sobrino se quiere quitar la vida")
+    alert_texts = OutboundMessage.objects.filter(kind="alert")
+    assert alert_texts
+    assert all("reads Spanish: call back in Spanish" in f"{m.subject} {m.body}" for m in alert_texts)
 
 
 def test_a_stranger_writing_spanish_is_answered_in_spanish(client, clinic, content):
