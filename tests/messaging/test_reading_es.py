@@ -329,3 +329,92 @@ def test_accents_case_and_repeated_letters_never_change_a_spanish_reading(body, 
     )
     before, after = read_text(body), read_text(changed)
     assert (after.reading, after.opt_out, after.language) == (before.reading, before.opt_out, before.language), changed
+
+
+# --- Danger read by concept, not by sentence (none of these is in a corpus file) -------------------
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        # self-harm verbs with a body part or an instrument, in any person or tense
+        "mi nieta se raya las piernas en el baño",
+        "vi que mi hijo se quemó con un cigarro a propósito",
+        "la verdad yo también me he lastimado, no solo él",
+        "mi hermano se golpea contra la pared cuando se enoja",
+        # weapons and means with possession, search, threat or a loaded gun
+        "mi suegro guarda pistolas en el clóset y anda muy deprimido",
+        "el rifle de mi tío está cargado en la sala",
+        "mi novia dice que si la dejo se corta",
+        "mi hija dijo que se avienta del puente si la regañan",
+        "mi abuelo tiene la morfina acumulada en un cajón",
+        "mi sobrino quiere llevar un cuchillo a la escuela",
+        "mi esposo compró una soga y no me dice para qué",
+        # farewells and finality
+        "mi tía grabó videos para cada uno de sus hijos",
+        "mi mamá dijo que total no va a estar",
+        "mi papá ya escogió su ataúd y está muy tranquilo",
+        "dice que ya hizo las paces con Dios",
+        "mi hijo dijo que este es su último día",
+        "mi hermana vendió su carro bien barato y dice que ya no le hace falta",
+        "mi abuelo le regaló su perro al vecino de repente",
+        # not waking, no meaning, waiting for the end
+        "mi mamá dice que es mejor morirse que seguir así",
+        "mi esposo dice que nada tiene sentido",
+        "dice que ojalá no amanecer mañana",
+        # threats to others
+        "mi yerno amenazó con quemar la casa",
+        "mi ex dijo que va a matarla",
+        # the caregiver's own ideation
+        "a veces pienso en aventarme y acabar con esto",
+    ],
+)
+def test_spanish_danger_by_concept(body):
+    reading = read_text(body)
+    assert reading.danger, reading
+    assert reading.language == "es"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "mi abuelo se puso azul y no lo sentimos respirar bien",
+        "mi tío se agarró el pecho",
+        "se desplomó en la cocina y no reacciona",
+    ],
+)
+def test_spanish_emergencies_described_by_symptoms(body):
+    assert read_text(body).reading == Reading.EMERGENCY
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "voy a matar a mi prima, se acabó el helado jaja",
+        "me corté con un vidrio lavando trastes, nada grave",
+        "hoy es el último día de clases de mi hijo",
+        "se tiró a la alberca con ropa jaja",
+        "compré una cuerda para tender la ropa",
+        "estamos esperando el momento para hablar con el doctor",
+    ],
+)
+def test_spanish_concept_rules_leave_everyday_texts_alone(body):
+    assert not read_text(body).danger, read_text(body)
+
+
+@pytest.mark.parametrize("body", ["prar", "cancelar cancelar", "les pido que no me mandaran mas textos"])
+def test_spanish_opt_outs_with_typos_repeats_and_the_past_subjunctive(body):
+    assert read_text(body).opt_out, read_text(body)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "ya no me manden los consejos pero seguir con las citas",
+        "no me escriban mientras estoy en clase, de 9 a 2",
+    ],
+)
+def test_a_partial_stop_in_spanish_is_fewer_not_an_opt_out(body):
+    reading = read_text(body)
+    assert not reading.opt_out, reading
+    assert reading.reading == Reading.FEWER, reading
