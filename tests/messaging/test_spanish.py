@@ -123,9 +123,10 @@ def test_the_crisis_alert_tells_whoever_calls_back_that_the_family_reads_spanish
     caregiver, _ = lucia
     factories.OnCallContactFactory(clinic=caregiver.clinic)
     text(client, caregiver, "mi sobrino se quiere quitar la vida")
-    alert_texts = OutboundMessage.objects.filter(kind="alert")
-    assert alert_texts
-    assert all("reads Spanish: call back in Spanish" in f"{m.subject} {m.body}" for m in alert_texts)
+    # The email names them (and their language); the text names nobody, its link's page does.
+    emails = OutboundMessage.objects.filter(kind="alert", channel="email")
+    assert emails
+    assert all("reads Spanish: call back in Spanish" in m.body for m in emails)
 
 
 def test_a_stranger_writing_spanish_is_answered_in_spanish(client, clinic, content):
