@@ -351,8 +351,24 @@ def danger_score(body: str) -> float:
     return float(1 / (1 + np.exp(-(embedding.encoder().encode_one(text) @ coef + intercept))))
 
 
+# Words a worried Spanish text may carry (stems, as normalize_es spells them). The English model
+# cannot read Spanish and the Spanish rules miss about a third of new danger texts
+# (docs/languages.md): a Spanish text naming one of these is answered again with 988 and 911,
+# whatever the auto-reply's once-a-day window says. Answering twice costs a text; not answering
+# a missed danger text could cost far more.
+_SPANISH_WORRY = re.compile(
+    r"\b(?:mori|muer|muri|mata|mate|vivir|despert|amanec|desaparec|suicid|pastill|arma|pistol|escopet|cuchill"
+    r"|navaj|soga|cuerda|cort|sangr|quem|puente|tir|avent|despedi|perdon|carta|nota|nunca|siempre|acabar"
+    r"|peligro|miedo|ayud|respir|lastim|golpe|dano|hospital|emergencia|cielo|paz|descans|sentido|carga|ultim"
+    r"|regal|repart|ya no)"
+)
+
+
 def worrying(body: str) -> bool:
-    """Not plainly ordinary to the danger model (a score of at least the rules' weak floor)."""
+    """Not plainly ordinary: to the danger model (a score of at least the rules' weak floor), or,
+    for a text that reads as Spanish, naming a worrying word (_SPANISH_WORRY)."""
+    if language_of(body) == "es":
+        return bool(_SPANISH_WORRY.search(normalize_es(body))) or danger_score(body) >= rules().weak_floor
     return danger_score(body) >= rules().weak_floor
 
 

@@ -166,3 +166,12 @@ def test_an_invitation_can_be_answered_espanol_then_si(client, clinic, content):
     assert messaging_services.welcome_enqueue(caregiver_id=caregiver.pk) == 1
     welcome = OutboundMessage.objects.get(caregiver=caregiver, dedupe_key__startswith="welcome:")
     assert english_words(welcome.body) == []
+
+
+def test_a_worrying_spanish_text_the_rules_miss_is_answered_with_988_inside_the_once_a_day_window(client, lucia):
+    caregiver, _ = lucia
+    assert "988" in reply_of(text(client, caregiver, "hola, gracias"))
+    assert reply_of(text(client, caregiver, "gracias otra vez")) == ""  # the window: once a day
+    again = reply_of(text(client, caregiver, "vendio su carro y nos dio el dinero, ya no explica nada"))
+    assert "988" in again
+    assert "911" in again
