@@ -226,13 +226,15 @@ def library_sms_report(parsed: _Parsed) -> list[str]:
 
 
 @transaction.atomic
-def library_load(*, root: Path = LIBRARY_ROOT) -> LoadReport:
+def library_load(*, root: Path = LIBRARY_ROOT, parsed: _Parsed | None = None) -> LoadReport:
     """Bring the database in line with the library files. Idempotent: a second run changes nothing.
 
     A changed entry updates its row and bumps its version; an entry that left the files is
     retired; one that comes back is restored. Nothing is loaded if any file has a problem.
+    `parsed`: what library_read returned for `root`, when it has been read already (reading and
+    validating both languages takes about a second; the test suite reads it once).
     """
-    parsed = library_read(root=root)
+    parsed = parsed if parsed is not None else library_read(root=root)
     report = LoadReport()
 
     categories = {}

@@ -7,7 +7,7 @@ import time_machine
 from django.contrib.auth import get_user_model
 
 from config.translations import messages_compile
-from content.services import library_load
+from content.services import library_load, library_read
 from tests import factories
 
 pytest_plugins = ["tests.service_markers", "tests.fakes.fixtures"]
@@ -19,10 +19,16 @@ def pytest_configure(config):
     messages_compile()
 
 
+@pytest.fixture(scope="session")
+def library_parsed():
+    """content/library/ read and validated once a session: the files do not change under the tests."""
+    return library_read()
+
+
 @pytest.fixture
-def content(db):
+def content(db, library_parsed):
     """The tip library and message templates, loaded as `make run` loads them."""
-    return library_load()
+    return library_load(parsed=library_parsed)
 
 
 @pytest.fixture

@@ -9,9 +9,9 @@ from content.services import LIBRARY_ROOT, library_load
 
 
 @pytest.fixture
-def library(db):
+def library(db, library_parsed):
     """The real library, loaded."""
-    return library_load()
+    return library_load(parsed=library_parsed)
 
 
 @pytest.fixture
