@@ -239,14 +239,26 @@ class CategorySerializer(serializers.ModelSerializer):
 DEFAULT_LANGUAGE = "en"  # what the tip API serves unless ?language= says otherwise
 
 
+def language_field(**kwargs) -> serializers.ChoiceField:
+    """A `language` query parameter: one the library is written in (an enum in the schema, so a
+    client sees the choices; anything else is a 400 that lists them)."""
+    languages = selectors.content_languages()
+    return serializers.ChoiceField(
+        choices=languages,
+        required=False,
+        error_messages={
+            "invalid_choice": f"“{{input}}” is not a language we have. Use one of: {', '.join(languages)}."
+        },
+        **kwargs,
+    )
+
+
 class TipQuerySerializer(serializers.Serializer):
     """The query parameters of GET /api/v1/tips/ (documents them in the schema, too)."""
 
     category = serializers.SlugField(required=False, help_text="A category slug, e.g. `what-to-say`.")
     tag = serializers.SlugField(required=False, help_text="A tag, e.g. `listening`.")
-    language = serializers.CharField(
-        required=False,
-        max_length=8,
+    language = language_field(
         default="en",
         help_text="The language of the tips: `en` (the default) or `es`. A tip has one slug in every language.",
     )
@@ -442,7 +454,6 @@ class TipListView(KeptPageView):
 
     def _render(self, request: Request) -> tuple[dict, datetime | None]:
         params = query_parse(TipQuerySerializer, request)
-        _language_check(params["language"])
         since = _parse_since(params["updated_since"]) if params.get("updated_since") else None
         tips = selectors.tip_list(
             category=params.get("category"),
@@ -486,14 +497,7 @@ class TipListView(KeptPageView):
 
 
 class TipDetailQuerySerializer(serializers.Serializer):
-    language = serializers.CharField(
-        required=False, max_length=8, default="en", help_text="The tip in this language: `en` (the default) or `es`."
-    )
-
-
-def _language_check(language: str) -> None:
-    if language not in (languages := selectors.content_languages()):
-        raise BadParameter("language", f"“{language}” is not a language we have. Use one of: {', '.join(languages)}.")
+    language = language_field(default="en", help_text="The tip in this language: `en` (the default) or `es`.")
 
 
 class TipDetailView(KeptPageView):
@@ -517,7 +521,6 @@ class TipDetailView(KeptPageView):
     @staticmethod
     def _render(request: Request, slug: str) -> tuple[dict, datetime | None]:
         language = query_parse(TipDetailQuerySerializer, request)["language"]
-        _language_check(language)
         tip = selectors.tip_get(slug=slug, language=language)
         if tip is None:
             raise exceptions.NotFound(f"No tip has the slug “{slug}” in “{language}”.")
@@ -527,7 +530,7 @@ class TipDetailView(KeptPageView):
 
 
 class CategoryQuerySerializer(serializers.Serializer):
-    language = serializers.CharField(required=False, max_length=8, help_text="Count only tips in this language.")
+    language = language_field(help_text="Count only tips in this language.")
 
 
 class CategoryListView(KeyedAPIView):
@@ -544,6 +547,4 @@ class CategoryListView(KeyedAPIView):
     )
     def get(self, request: Request) -> Response:
         language = query_parse(CategoryQuerySerializer, request).get("language")
-        if language:
-            _language_check(language)
         return Response(CategorySerializer(selectors.category_list(language=language), many=True).data)

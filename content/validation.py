@@ -27,6 +27,10 @@ GSM7_BASIC = frozenset(
 )
 GSM7_EXTENDED = frozenset("^{}\\[~]|€\f")
 MAX_SEGMENTS = 2
+# The longest a person's name runs in a text (messaging.rendering.sms_person shortens a longer one).
+# Every template's length is checked with names this long, so no name makes a text a segment longer.
+SMS_NAME_MAX = 20
+SMS_NAME_VARIABLES = ("caregiver", "loved_one")
 
 # Accents in texts (content/library/README.md, "Spanish"). GSM-7 has é, ñ, ü, ¿ and ¡ but not á, í,
 # ó or ú: one of those would make a carrier send the whole text as UCS-2, 67 characters a segment
@@ -615,9 +619,10 @@ def template_entry_problems(entry: object, *, language: str = "en") -> list[tupl
             continue
         if field == "sms":
             segments = sms_words(language).max_segments
+            longest = {name: "M" * SMS_NAME_MAX for name in SMS_NAME_VARIABLES if name in sample}
             problems += [
-                ("sms", f"rendered with the sample {p}")
-                for p in sms_problems(rendered, discreet=False, max_segments=segments)
+                ("sms", f"rendered with the sample and {SMS_NAME_MAX}-character names {p}")
+                for p in sms_problems(render_text(source, {**sample, **longest}), discreet=False, max_segments=segments)
             ]
         if field == "email_subject" and ("\n" in rendered or len(rendered) > 120):
             problems.append((field, "must render to one line of at most 120 characters"))

@@ -20,13 +20,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from django.utils.translation import gettext_lazy
+
 from caregiver.models import Caregiver, Clinic
 from content.models import Tip
 from content.validation import CRISIS_CATEGORY, SAFETY_KEYS, discreet_violations
 
 # The status reason of a message held back for what it would have said.
 HELD = "discretion"
-CLINIC_FALLBACK = "your clinic"
+CLINIC_FALLBACK = gettext_lazy("your clinic")  # in the language of the message it is rendered into
 
 
 def clinic_allowed(clinic: Clinic | None) -> frozenset[str]:
@@ -68,4 +70,4 @@ def clinic_sms_name(clinic: Clinic) -> str:
     for name in (clinic.sms_name, clinic.name):
         if name and not discreet_violations(name, allowed=allowed):
             return name
-    return CLINIC_FALLBACK
+    return str(CLINIC_FALLBACK)

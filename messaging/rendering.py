@@ -21,7 +21,7 @@ from caregiver.selectors import address_of
 from caregiver.tokens import email_confirm_token, preferences_token, ride_token, unsubscribe_token
 from content.models import MessageTemplate, Tip
 from content.services import message_render
-from content.validation import GSM7_BASIC, GSM7_EXTENDED, TemplateRenderError, sms_fold, sms_words
+from content.validation import GSM7_BASIC, GSM7_EXTENDED, SMS_NAME_MAX, TemplateRenderError, sms_fold, sms_words
 
 from . import discretion, feedback
 from .timing import zone_of
@@ -91,9 +91,14 @@ def email_confirm_url(confirmation_id: int) -> str:
 
 
 def national_phone(number: str) -> str:
+    """A number as people in the clinic's country write it; as received when it is no phone number
+    (a text's sender is whatever the carrier put there: a short code, "0", an alphanumeric name)."""
     if not number:
         return ""
-    parsed = phonenumbers.parse(number, settings.PHONE_DEFAULT_REGION)
+    try:
+        parsed = phonenumbers.parse(number, settings.PHONE_DEFAULT_REGION)
+    except phonenumbers.NumberParseException:
+        return number
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL)
 
 
@@ -121,11 +126,12 @@ def base_context(
     language = language or language_of(caregiver)
     with translation.override(language):
         anyone = _("your loved one")
+        clinic_sms_name = discretion.clinic_sms_name(clinic)
     return {
         "caregiver": discretion.safe_name(first, fallback="", allowed=allowed),
         "loved_one": discretion.safe_name(loved_one_name, fallback="", allowed=allowed) or anyone,
         "clinic": clinic.name,
-        "clinic_sms_name": discretion.clinic_sms_name(clinic),
+        "clinic_sms_name": clinic_sms_name,
         "clinic_phone": national_phone(clinic.contact_phone),
         "clinic_email": clinic.contact_email,
         "language": language,
@@ -289,8 +295,9 @@ def email_text(*, caregiver: Caregiver | None, body: str) -> str:
     )
 
 
-# Names people and staff type, and what an SMS says where one has no GSM-7 spelling at all.
-SMS_NAMES = {"caregiver": "", "loved_one": "your loved one", "clinic": discretion.CLINIC_FALLBACK}
+# Names people and staff type, and what an SMS says where one has no GSM-7 spelling at all (in the
+# language the text is rendered in: sms_context runs under it).
+SMS_NAMES = {"caregiver": "", "loved_one": gettext_lazy("your loved one"), "clinic": discretion.CLINIC_FALLBACK}
 _EMOJI_NAME = re.compile(r":[a-z0-9_+-]+:")  # anyascii spells 🌻 as :sunflower:
 _NO_NAME = "\ue000"  # a private-use character: no name keeps one after sms_name
 _NAME_GAP_BEFORE_PUNCTUATION = re.compile(r",?\s*\ue000(?=[.,!?])")
@@ -313,10 +320,27 @@ def sms_name(name: str) -> str:
     return folded if any(ch.isalnum() for ch in folded) else ""
 
 
+def sms_person(name: str) -> str:
+    """A person's name as a text gives it: in GSM-7 (sms_name) and at most SMS_NAME_MAX characters,
+    the length the library's templates are checked with (content.validation), so that no name makes
+    a text run a segment longer. A longer name keeps its first words that fit ("Mary Ann
+    Montgomery-Smith" → "Mary Ann"), or is cut when one word alone is longer."""
+    name = sms_name(name)
+    if len(name) <= SMS_NAME_MAX:
+        return name
+    kept = ""
+    for word in name.split():
+        if len(f"{kept} {word}".strip()) > SMS_NAME_MAX:
+            break
+        kept = f"{kept} {word}".strip()
+    return kept or name[:SMS_NAME_MAX].strip(" '-.")
+
+
 def sms_context(context: dict[str, str]) -> dict[str, str]:
     if "clinic_sms_name" in context:
         context = {**context, "clinic": context["clinic_sms_name"]}
-    names = {key: sms_name(context[key]) or fallback for key, fallback in SMS_NAMES.items() if key in context}
+    spell = {"caregiver": sms_person, "loved_one": sms_person, "clinic": sms_name}
+    names = {key: spell[key](context[key]) or str(fallback) for key, fallback in SMS_NAMES.items() if key in context}
     return {**context, **names}
 
 

@@ -40,7 +40,10 @@ def test_planner_bench_reports_the_caregiver_and_stored_row_ratios_and_the_index
     assert result["sizes"]["large"]["stored_rows"] > result["sizes"]["small"]["stored_rows"]
     assert result["dispatch_tick_ratio"] > 0
     assert result["plan_tick_ratio"] > 0
-    assert "outbox_due" in result["sizes"]["large"]["plans"]["due_claim"]
+    # At 600 rows PostgreSQL may take either index on send_at (the partial one or the dashboard's),
+    # as its statistics fall: both find the due rows by index. A sequential scan would be the bug.
+    due_claim = result["sizes"]["large"]["plans"]["due_claim"]
+    assert "outbox_due" in due_claim or "outbox_send_at" in due_claim, due_claim
 
 
 def test_dispatch_bench_sends_every_message_once_through_celery_workers(tmp_path):

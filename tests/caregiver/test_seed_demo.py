@@ -11,9 +11,10 @@ def test_seed_demo_makes_a_family_once_and_prints_the_login(db):
     call_command("seed_demo", stdout=first)
     call_command("seed_demo", stdout=second)
     assert Clinic.objects.count() == 1
-    assert Caregiver.objects.filter(status="active").count() == 2
+    # Sam, Jordan and Lucía (Spanish); Morgan is asked to confirm.
+    assert Caregiver.objects.filter(status="active").count() == 3
     assert Appointment.objects.filter(kind="infusion").count() == 6
-    assert ConsentRecord.objects.count() == 3
+    assert ConsentRecord.objects.count() == 5  # Sam: text and email; Jordan: email; Lucía: text and email
     assert "demo-staff / alongside-demo" in first.getvalue()
     clinic = Clinic.objects.get()
     assert "http://127.0.0.1:8000/staff/" in first.getvalue()

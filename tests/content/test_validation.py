@@ -163,8 +163,16 @@ def test_a_template_syntax_error_is_reported():
 
 
 def test_a_template_too_long_once_rendered_is_refused():
-    found = dict(template_entry_problems(template(sample={"loved_one": "A" * 300, "day": "Monday"})))
-    assert found["sms"].startswith("rendered with the sample is")
+    found = dict(template_entry_problems(template(sample={"loved_one": "Alex", "day": "A" * 300})))
+    assert found["sms"].startswith("rendered with the sample and 20-character names is")
+
+
+def test_a_template_is_measured_with_the_longest_names_a_text_gives_not_the_sample_s():
+    # Fits with "Alex"; a loved one's name in a text may run to 20 characters (rendering.sms_person).
+    words = "Alongside: " + "x" * 270 + " {{ loved_one }} {{ day }}"
+    assert len(words.replace("{{ loved_one }}", "Alex").replace("{{ day }}", "Monday")) <= 306
+    found = dict(template_entry_problems(template(sms=words)))
+    assert "3 segments" in found["sms"]
 
 
 def test_a_template_sms_is_discreet_too():

@@ -87,3 +87,17 @@ def test_an_emoji_for_a_name_reads_as_your_loved_one_and_the_greeting_drops_the_
 )
 def test_sms_name(name, spelt):
     assert rendering.sms_name(name) == spelt
+
+
+@pytest.mark.parametrize(
+    ("name", "in_a_text"),
+    [
+        ("Christopher", "Christopher"),
+        ("Mary Ann Montgomery-Smith", "Mary Ann"),
+        ("Wolfeschlegelsteinhausenberger", "Wolfeschlegelsteinha"),
+        ("Zoë Abigail Richardson-Lowe", "Zoe Abigail"),
+    ],
+)
+def test_a_long_name_is_shortened_in_a_text_to_what_the_templates_were_checked_with(name, in_a_text):
+    assert rendering.sms_person(name) == in_a_text
+    assert len(rendering.sms_person(name)) <= 20

@@ -473,7 +473,7 @@ def tips(content) -> APIClient:
         ({"category": "../etc"}, "category", "consisting of letters, numbers, underscores or hyphens."),
         ({"category": "recipes"}, "category", "“recipes” is not a category."),
         ({"tag": "no-such-tag"}, "tag", "“no-such-tag” is not a tag of any tip."),
-        ({"language": "x" * 100}, "language", "Ensure this field has no more than 8 characters."),
+        ({"language": "x" * 100}, "language", "is not a language we have. Use one of: en, es."),
         ({"language": "fr"}, "language", "“fr” is not a language we have."),
         ({"updated_since": "yesterday"}, "updated_since", "is not an ISO 8601 date or date-time"),
         ({"updated_since": "2026-02-30"}, "updated_since", "is not an ISO 8601 date or date-time"),

@@ -17,6 +17,7 @@ import phonenumbers
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import translation
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from twilio.request_validator import RequestValidator
@@ -24,7 +25,7 @@ from twilio.request_validator import RequestValidator
 from caregiver.models import Caregiver, Clinic
 from caregiver.validators import local_to_utc, phone_to_e164, validate_time_zone
 from content.models import MessageTemplate
-from content.validation import MAX_SEGMENTS, discreet_violations, sms_size
+from content.validation import discreet_violations, sms_size, sms_words
 from messaging import rendering
 from messaging.reading import HELP, KEYWORDS, OPT_IN, OPT_OUT, RIDE, keyword_of, signals_crisis
 from messaging.timing import EARLIEST, LATEST, is_allowed, latest_allowed_before, next_allowed
@@ -274,8 +275,17 @@ def templates(content):
 
 
 def _rendered(template: MessageTemplate, name: str, loved_one: str) -> str:
-    context = {**template.sample, **rendering.base_context(Caregiver(name=name), CLINIC, loved_one)}
-    return rendering.template_body(key=template.key, channel="sms", context=context, caregiver=None).text
+    # Each template in its own language, with its own sample (a Spanish sample tip is longer).
+    caregiver = Caregiver(name=name, language=template.language)
+    context = {**template.sample, **rendering.base_context(caregiver, CLINIC, loved_one)}
+    return rendering.template_body(
+        key=template.key, channel="sms", context=context, caregiver=None, language=template.language
+    ).text
+
+
+def _anyone(language: str) -> str:
+    with translation.override(language):
+        return str(rendering.SMS_NAMES["loved_one"])
 
 
 @pytest.mark.django_db
@@ -284,13 +294,13 @@ def _rendered(template: MessageTemplate, name: str, loved_one: str) -> str:
 def test_any_name_renders_into_every_template_as_itself(templates, name, loved_one):
     # In a text a name is spelt in GSM-7 (Zoë → Zoe), or left out when nothing of it has a spelling
     # there, or when it would reveal treatment on a lock screen ("IV", "MDD": messaging.discretion).
-    first = " ".join(rendering.sms_name(name.split()[0]).split())
+    first = " ".join(rendering.sms_person(name.split()[0]).split())
     if discreet_violations(name.split()[0]):
         first = ""
-    loved = " ".join((rendering.sms_name(loved_one) or "your loved one").split())
-    if discreet_violations(loved_one):
-        loved = "your loved one"
     for template in templates:
+        loved = " ".join((rendering.sms_person(loved_one) or _anyone(template.language)).split())
+        if discreet_violations(loved_one):
+            loved = _anyone(template.language)
         text = _rendered(template, name, loved_one)
         assert text
         # What a name contains is shown, never run: `{{ code }}` in a name stays those characters.
@@ -310,7 +320,8 @@ def test_any_name_renders_into_every_template_as_itself(templates, name, loved_o
 def test_any_name_keeps_every_text_within_two_segments(templates, name, loved_one):
     for template in templates:
         size = sms_size(_rendered(template, name, loved_one))
-        assert size.segments <= MAX_SEGMENTS, (template.key, name, loved_one, size)
+        # Two segments in English, three in Spanish (it runs about a fifth longer).
+        assert size.segments <= sms_words(template.language).max_segments, (template.key, name, loved_one, size)
 
 
 # --- Keywords and crisis words ---------------------------------------------------------------------

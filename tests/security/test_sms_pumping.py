@@ -88,7 +88,7 @@ def test_a_clinic_that_reaches_its_cap_is_stopped_and_the_operators_told_once(co
     settings.ADMINS = [("ops", "ops@alongside.example.org")]
     answers = [sign_up(Client(), clinic, ip=f"198.51.100.{n}", phone=f"(202) 555-01{n}4") for n in range(5)]
     assert [a.status_code for a in answers] == [302, 302, 302, 429, 429]
-    assert "We have sent too many text messages for this clinic this hour for now." in text(answers[3])
+    assert "We have sent too many text messages for this clinic this hour. Try again in" in text(answers[3])
     assert codes_sent() == 3
     alerts = [m for m in mail.outbox if m.to == ["ops@alongside.example.org"]]
     assert len(alerts) == 1
