@@ -13,10 +13,14 @@ from zoneinfo import ZoneInfo
 
 import phonenumbers
 from django.conf import settings
+from django.utils import translation
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from icalendar import Calendar, Event, vDuration
 
 from content.validation import discreet_violations
 
+from .formats import clock, long_day
 from .models import Appointment, Clinic
 
 PRODID = "-//Alongside//Appointments//EN"
@@ -27,17 +31,13 @@ SEQUENCE_EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
 REFRESH = timedelta(hours=1)
 
 DRIVING = {
-    "rest_of_day": "{name} should not drive for the rest of the day.",
-    "next_day": "{name} should not drive until the next day, after a night's sleep.",
+    "rest_of_day": gettext_lazy("%(name)s should not drive for the rest of the day."),
+    "next_day": gettext_lazy("%(name)s should not drive until the next day, after a night's sleep."),
 }
 
 
 def appointment_uid(appointment: Appointment) -> str:
     return f"appointment-{appointment.pk}@alongside"
-
-
-def _clock(moment: datetime) -> str:
-    return moment.strftime("%I:%M %p").lstrip("0")
 
 
 def _phone(number: str) -> str:
@@ -53,7 +53,7 @@ def _name(appointment: Appointment) -> str:
     # Names are checked when typed (validate_loved_one_name); an older row is checked again here,
     # as everything that reaches a lock screen is.
     name = appointment.loved_one.first_name
-    return "Your loved one" if discreet_violations(name) else name
+    return _("Your loved one") if discreet_violations(name) else name
 
 
 def _location(clinic: Clinic) -> str:
@@ -68,43 +68,52 @@ def _revised(appointment: Appointment) -> datetime:
 
 
 def appointment_summary(appointment: Appointment) -> str:
-    """What calendars show, in the clinic's time: "Chris: appointment, pick-up around 12:30 PM"."""
+    """What calendars show, in the clinic's time and the active language: "Chris: appointment,
+    pick-up around 12:30 PM"."""
+    name = _name(appointment)
     if appointment.status == Appointment.Status.CANCELLED:
         # For calendar apps that keep a cancelled event (struck through) rather than remove it.
-        return f"{_name(appointment)}: appointment cancelled"
+        return _("%(name)s: appointment cancelled") % {"name": name}
     zone = ZoneInfo(appointment.loved_one.clinic.time_zone)
-    pickup = _clock(appointment.pickup_at.astimezone(zone))
-    when = f"pick-up around {pickup}" if appointment.protocol.observed else f"ends around {pickup}"
-    return f"{_name(appointment)}: appointment, {when}"
+    pickup = clock(appointment.pickup_at.astimezone(zone))
+    if appointment.protocol.observed:
+        return _("%(name)s: appointment, pick-up around %(time)s") % {"name": name, "time": pickup}
+    return _("%(name)s: appointment, ends around %(time)s") % {"name": name, "time": pickup}
 
 
 def appointment_description(appointment: Appointment) -> str:
     clinic = appointment.loved_one.clinic
     zone = ZoneInfo(clinic.time_zone)
     pickup = appointment.pickup_at.astimezone(zone)
-    day = f"{pickup:%A, %B} {pickup.day}"
+    when = {"time": clock(pickup), "zone": f"{pickup:%Z}", "day": long_day(pickup)}
     if appointment.status == Appointment.Status.CANCELLED:
-        lines = ["This appointment was cancelled."]
+        lines = [_("This appointment was cancelled.")]
     elif appointment.protocol.observed:
-        lines = [f"Pick-up around {_clock(pickup)} {pickup:%Z} ({day}), at the clinic."]
+        lines = [_("Pick-up around %(time)s %(zone)s (%(day)s), at the clinic.") % when]
         driving = DRIVING.get(appointment.protocol.driving)
         if driving:
-            lines.append(driving.format(name=_name(appointment)))
+            lines.append(str(driving) % {"name": _name(appointment)})
     else:
-        lines = [f"Ends around {_clock(pickup)} {pickup:%Z} ({day})."]
+        lines = [_("Ends around %(time)s %(zone)s (%(day)s).") % when]
     phone = _phone(clinic.contact_phone)
     if phone:
-        lines.append(f"The clinic's phone: {phone}")
+        lines.append(_("The clinic's phone: %(phone)s") % {"phone": phone})
     return "\n".join(lines)
 
 
-def appointment_event(appointment: Appointment) -> Event:
-    """The appointment as a VEVENT: from its start to the expected pick-up, in UTC.
+def appointment_event(appointment: Appointment, *, language: str = "en") -> Event:
+    """The appointment as a VEVENT: from its start to the expected pick-up, in UTC, its words in
+    `language` (the caregiver's).
 
     Stable UID per appointment, so a rescheduled one moves and a cancelled one (STATUS:CANCELLED)
-    is removed, in the feed and from an emailed .ics alike. Nothing here depends on the clock or
-    the caregiver: the same appointment always gives the same event.
+    is removed, in the feed and from an emailed .ics alike. Nothing here depends on the clock: the
+    same appointment in the same language always gives the same event.
     """
+    with translation.override(language):
+        return _event(appointment)
+
+
+def _event(appointment: Appointment) -> Event:
     revised = _revised(appointment).astimezone(UTC)
     cancelled = appointment.status == Appointment.Status.CANCELLED
     return Event.new(

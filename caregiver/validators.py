@@ -18,6 +18,8 @@ from django.utils.translation import gettext, ngettext, pgettext
 from django.utils.translation import gettext_lazy as _
 from phonenumbers import NumberParseException, PhoneNumberType, ValidationResult, geocoder
 
+from .formats import clock
+
 _NOT_POSSIBLE = {
     ValidationResult.TOO_SHORT: _("“%(number)s” has too few digits for a phone number."),
     ValidationResult.TOO_LONG: _("“%(number)s” has too many digits for a phone number."),
@@ -383,16 +385,6 @@ def _in_quiet_hours(moment: time, quiet_start: time, quiet_end: time) -> bool:
     return quiet_start <= moment < quiet_end
 
 
-def _clock(moment: time) -> str:
-    """9:30 AM; in Spanish 9:30 a. m. (the active language)."""
-    hour = f"{moment.hour % 12 or 12}:{moment.minute:02d}"
-    if moment.hour < 12:
-        # Translators: a time of day before noon; %(time)s is like 9:30.
-        return pgettext("clock", "%(time)s AM") % {"time": hour}
-    # Translators: a time of day from noon on; %(time)s is like 9:30.
-    return pgettext("clock", "%(time)s PM") % {"time": hour}
-
-
 def quiet_hours_problems(*, quiet_start: time, quiet_end: time, tip_time: time | None = None) -> dict[str, str]:
     """What is wrong with these quiet hours and tip time, by field ({} if nothing): the one rule for
     the preferences page, the staff pages, the API and the model.
@@ -409,7 +401,7 @@ def quiet_hours_problems(*, quiet_start: time, quiet_end: time, tip_time: time |
     open_minutes = sum(
         1 for minute in day if not _in_quiet_hours(time(minute // 60, minute % 60), quiet_start, quiet_end)
     )
-    times = {"start": _clock(quiet_start), "end": _clock(quiet_end)}
+    times = {"start": clock(quiet_start), "end": clock(quiet_end)}
     if open_minutes < MIN_DAY_MINUTES:
         hours = open_minutes / 60
         if not open_minutes:
@@ -430,5 +422,5 @@ def quiet_hours_problems(*, quiet_start: time, quiet_end: time, tip_time: time |
     elif tip_time is not None and _in_quiet_hours(tip_time, quiet_start, quiet_end):
         problems["tip_time"] = gettext(
             "%(tip_time)s is inside your quiet hours (%(start)s to %(end)s). Choose a time for tips outside them."
-        ) % {**times, "tip_time": _clock(tip_time)}
+        ) % {**times, "tip_time": clock(tip_time)}
     return problems

@@ -26,9 +26,11 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
+import zlib
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache, lru_cache
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -242,6 +244,7 @@ def safety_off(body: str) -> bool:
 RULES_FILE = Path(__file__).with_name("reading_rules.yaml")
 RULES_ES_FILE = Path(__file__).with_name("reading_rules_es.yaml")
 MODEL_FILE = Path(__file__).with_name("reading_model.json")
+MODEL_ES_FILE = Path(__file__).with_name("reading_model_es.json")
 _PART = re.compile(r"\{([A-Z]+)\}")
 
 
@@ -326,6 +329,7 @@ def reading_warm() -> None:
     """Load the danger model, its encoder and the word lists now (about a second), so the first
     text a process reads is answered as fast as the rest. Web processes call it as they start."""
     read_text("Alongside is starting up, thank you")
+    danger_score_es("gracias, nos vemos el martes")
 
 
 def signals_crisis(body: str) -> bool:
@@ -351,9 +355,89 @@ def danger_score(body: str) -> float:
     return float(1 / (1 + np.exp(-(embedding.encoder().encode_one(text) @ coef + intercept))))
 
 
-# Words a worried Spanish text may carry (stems, as normalize_es spells them). The English model
-# cannot read Spanish and the Spanish rules miss about a third of new danger texts
-# (docs/languages.md): a Spanish text naming one of these is answered again with 988 and 911,
+# --- The Spanish danger model -----------------------------------------------------------------------
+# all-MiniLM-L6-v2 is English-trained and reads Spanish poorly (docs/messaging.md), so Spanish has a
+# model of its own: a logistic regression over the words, word pairs and 3-5 letter pieces of the
+# text as the Spanish rules read it (normalize_es, idioms taken out), hashed into BUCKETS_ES slots.
+# Letter pieces read a typo or an unseen form of a word ("suisidar", "aventarse") by its parts.
+# bench/reading_train_es.py trains it on the Spanish corpus and writes reading_model_es.json.
+BUCKETS_ES = 2**18
+
+
+def features_es(body: str) -> dict[int, float]:
+    """The Spanish model's reading of a text: hashed slot -> weight, counts scaled to length one.
+    One definition for training (bench/reading_train_es.py) and for reading."""
+    text = rules_es().not_danger.sub(" ", normalize_es(body))
+    words = text.split()
+    pieces = [f"w:{w}" for w in words] + [f"b:{a}_{b}" for a, b in pairwise(words)]
+    for word in words:
+        padded = f" {word} "
+        pieces += [f"c:{padded[i : i + n]}" for n in (3, 4, 5) for i in range(len(padded) - n + 1)]
+    counts: dict[int, float] = {}
+    for piece in pieces:
+        slot = zlib.crc32(piece.encode()) % BUCKETS_ES
+        counts[slot] = counts.get(slot, 0.0) + 1.0
+    norm = sum(v * v for v in counts.values()) ** 0.5
+    return {slot: v / norm for slot, v in counts.items()} if norm else {}
+
+
+@dataclass(frozen=True)
+class SpanishModel:
+    weights: np.ndarray  # BUCKETS_ES: danger or not
+    intercept: float
+    threshold: float  # danger at or above it (chosen by cross-validation for few false alarms)
+    worry_floor: float  # "not plainly ordinary" at or above it: the auto-reply repeats 988 and 911
+    now_weights: np.ndarray  # the second head: of danger texts, an emergency happening now
+    now_intercept: float
+    now_threshold: float  # 911 first at or above it
+
+
+def _weights(data: dict, buckets: int) -> np.ndarray:
+    weights = np.zeros(buckets, dtype=np.float32)
+    for slot, weight in data["weights"].items():
+        weights[int(slot)] = weight
+    return weights
+
+
+@cache
+def _model_es() -> SpanishModel:
+    data = json.loads(MODEL_ES_FILE.read_text(encoding="utf-8"))
+    buckets, now = int(data["buckets"]), data["emergency"]
+    return SpanishModel(
+        _weights(data, buckets), float(data["intercept"]), float(data["threshold"]), float(data["worry_floor"]),
+        _weights(now, buckets), float(now["intercept"]), float(now["threshold"]),
+    )  # fmt: skip
+
+
+# Fewer words than this are too little for the model to read ("y", "sí claro"): a short danger text
+# names its danger outright ("me quiero morir"), and the rules read those.
+MODEL_ES_FEWEST_WORDS = 3
+
+
+@lru_cache(maxsize=4096)
+def scores_es(body: str) -> tuple[float, float]:
+    """(danger, emergency now), each 0 to 1: how much a Spanish text reads like the Spanish danger
+    texts, and like the emergencies among them. (0, 0) for fewer than MODEL_ES_FEWEST_WORDS words."""
+    if len(normalize_es(body).split()) < MODEL_ES_FEWEST_WORDS:
+        return 0.0, 0.0
+    features = features_es(body)
+    if not features:
+        return 0.0, 0.0
+    model = _model_es()
+    slots = np.fromiter(features.keys(), dtype=np.int64, count=len(features))
+    values = np.fromiter(features.values(), dtype=np.float32, count=len(features))
+    danger = float(values @ model.weights[slots]) + model.intercept
+    now = float(values @ model.now_weights[slots]) + model.now_intercept
+    return float(1 / (1 + np.exp(-danger))), float(1 / (1 + np.exp(-now)))
+
+
+def danger_score_es(body: str) -> float:
+    return scores_es(body)[0]
+
+
+# Words a worried Spanish text may carry (stems, as normalize_es spells them). The Spanish rules and
+# model together still miss about one new danger text in twenty (docs/languages.md): a Spanish
+# text naming one of these, or above the model's worry floor, is answered again with 988 and 911,
 # whatever the auto-reply's once-a-day window says. Answering twice costs a text; not answering
 # a missed danger text could cost far more.
 _SPANISH_WORRY = re.compile(
@@ -368,7 +452,7 @@ def worrying(body: str) -> bool:
     """Not plainly ordinary: to the danger model (a score of at least the rules' weak floor), or,
     for a text that reads as Spanish, naming a worrying word (_SPANISH_WORRY)."""
     if language_of(body) == "es":
-        return bool(_SPANISH_WORRY.search(normalize_es(body))) or danger_score(body) >= rules().weak_floor
+        return bool(_SPANISH_WORRY.search(normalize_es(body))) or danger_score_es(body) >= _model_es().worry_floor
     return danger_score(body) >= rules().weak_floor
 
 
@@ -458,8 +542,8 @@ def read_text(body: str) -> TextReading:
     # Wanting the messages to go on, in either language, excuses a "stop" in either.
     stay = bool(en.stay.search(text) or es.stay.search(text_es))
     # A sentence that is only "stop" is an opt-out, unless the text says outright it wants fewer.
-    loose_fewer = bool(en.fewer.search(text) or es.fewer.search(text_es))
     strict_fewer = bool(en.fewer_request.search(text) or es.fewer_request.search(text_es))
+    loose_fewer = strict_fewer or bool(en.fewer.search(text) or es.fewer.search(text_es))
     outs = []
     for ruleset, normalized in ((en, text), (es, text_es)):
         rule = opt_out_rule(body, normalized, ruleset) if keyword not in OPT_OUT else "keyword"
@@ -488,6 +572,13 @@ def read_text(body: str) -> TextReading:
     )
     if found is None and keyword not in KEYWORDS and language == "en" and danger_score(body) >= _model()[2]:
         found = (Reading.DANGER, "model")
+    spanish_model = language == "es" and keyword not in KEYWORDS
+    if found is None and spanish_model and danger_score_es(body) >= _model_es().threshold:
+        found = (Reading.DANGER, "model-es")
+    if found is not None and found[1] == "model-es" and scores_es(body)[1] >= _model_es().now_threshold:
+        # What no rule names but reads as happening now ("se acaba de aventar a las vías"): 911
+        # first. Where a rule read danger, it has already told danger from an emergency.
+        found = (Reading.EMERGENCY, "model-es-ahora")
     if found is not None:
         reading, name = found
         return TextReading(reading, keyword=keyword, rule=name, opt_out=wants_out, language=language)

@@ -16,6 +16,7 @@ from django.utils import dateformat, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from caregiver.formats import clock
 from caregiver.models import Appointment, Caregiver, Clinic
 from caregiver.selectors import address_of
 from caregiver.tokens import email_confirm_token, preferences_token, ride_token, unsubscribe_token
@@ -138,13 +139,6 @@ def base_context(
     }
 
 
-def _clock(moment: datetime) -> str:
-    """9:30 AM; in Spanish 9:30 a. m. (the active language)."""
-    if translation.get_language() == "es":
-        return f"{moment.hour % 12 or 12}:{moment:%M} {'a. m.' if moment.hour < 12 else 'p. m.'}"
-    return moment.strftime("%I:%M %p").lstrip("0")
-
-
 # How a time's zone is named to a caregiver who lives in another one ("10:00 AM Eastern").
 ZONE_NAMES = {
     "America/New_York": "Eastern", "America/Detroit": "Eastern", "America/Indiana/Indianapolis": "Eastern",
@@ -186,8 +180,8 @@ def clinic_clock(moment: datetime, *, clinic: Clinic, caregiver: Caregiver | Non
     zone = ZoneInfo(clinic.time_zone)
     local = moment.astimezone(zone)
     if caregiver is None or moment.astimezone(zone_of(caregiver)).utcoffset() == local.utcoffset():
-        return _clock(local)
-    return f"{_clock(local)} {zone_name(zone, moment)}"
+        return clock(local)
+    return f"{clock(local)} {zone_name(zone, moment)}"
 
 
 def _day(local: datetime) -> str:

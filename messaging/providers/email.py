@@ -40,7 +40,8 @@ def outbox_attachments(message: OutboundMessage) -> list[MIMEBase]:
     the caregiver's calendar feed serves (caregiver.calendar), so the two never disagree."""
     if message.kind != "reminder" or message.channel != "email" or message.appointment_id is None:
         return []
-    ics = calendar_of([appointment_event(message.appointment)], method="PUBLISH")
+    language = message.caregiver.language if message.caregiver_id else "en"
+    ics = calendar_of([appointment_event(message.appointment, language=language)], method="PUBLISH")
     return [calendar_attachment(ics)]
 
 

@@ -31,7 +31,7 @@ def calendar_feed(request: HttpRequest, secret: str) -> HttpResponse:
         # Unknown, replaced, or its caregiver stopped everything: the same answer, saying nothing.
         raise Http404
     appointments = calendar_appointments(caregiver=caregiver, now=timezone.now())
-    body = calendar_of([appointment_event(a) for a in appointments], name=CALENDAR_NAME)
+    body = calendar_of([appointment_event(a, language=caregiver.language) for a in appointments], name=CALENDAR_NAME)
     response = HttpResponse(body, content_type="text/calendar; charset=utf-8")
     # Calendar apps poll; five minutes of caching costs a reschedule little. The link is a secret:
     # no shared cache keeps it, and no search engine lists it.

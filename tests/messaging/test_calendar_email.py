@@ -84,3 +84,16 @@ def test_a_reminder_sent_through_the_outbox_carries_the_ics(smtp_server, reminde
     (email,) = smtp_server.wait_for(1)
     (part,) = ics_parts(email)
     assert str(the_event(part)["UID"]) == f"appointment-{message.appointment_id}@alongside"
+
+
+def test_a_spanish_reader_s_reminder_carries_the_event_in_spanish(smtp_server, reminder):
+    message = reminder()
+    message.caregiver.language = "es"
+    message.caregiver.save(update_fields=["language"])
+    with time_machine.travel(NOON_NY, tick=False):
+        assert sending.message_send(message_id=message.pk) == "sent"
+    (email,) = smtp_server.wait_for(1)
+    event = the_event(ics_parts(email)[0])
+    assert str(event["SUMMARY"]).startswith("Chris: cita, recoger aprox.")
+    # The same event the Spanish reader's feed serves.
+    assert event.to_ical() == appointment_event(message.appointment, language="es").to_ical()

@@ -179,3 +179,22 @@ def test_a_caregiver_who_stopped_everything_has_no_feed(client, caregiver):
     url = feed_url(caregiver)
     services.caregiver_stop_everything(caregiver=caregiver, ip_address=None)
     assert client.get(url).status_code == 404
+
+
+def test_a_spanish_reader_s_feed_is_in_spanish_with_the_same_event_ids(client, caregiver, chris):
+    caregiver.language = "es"
+    caregiver.save(update_fields=["language"])
+    appointment = factories.AppointmentFactory(loved_one=chris, starts_at=TUESDAY_10AM_NY, duration_minutes=60)
+    cancelled = factories.AppointmentFactory(
+        loved_one=chris, starts_at=TUESDAY_10AM_NY + timedelta(days=7), status="cancelled"
+    )
+    events = events_of(client.get(feed_url(caregiver)))
+    event = events[uid(appointment)]
+    assert str(event["SUMMARY"]) == "Chris: cita, recoger aprox. 12:00 p. m."
+    description = str(event["DESCRIPTION"])
+    assert "Hora aproximada para recoger: 12:00 p. m. EST (martes 8 de diciembre), en la clínica." in description
+    assert "Chris no debe manejar por el resto del día." in description
+    assert "Teléfono de la clínica: (202) 555-0100" in description
+    assert str(events[uid(cancelled)]["SUMMARY"]) == "Chris: cita cancelada"
+    for english in ("appointment", "Pick-up", "drive", "phone", "Tuesday", "December", "PM"):
+        assert english not in str(event["SUMMARY"]) + description
