@@ -147,13 +147,16 @@ _LAUGHS = re.compile("[\U0001f602\U0001f923\U0001f606\U0001f605\U0001f639\U0001f
 _DOUBLE = re.compile(r"([abd-kmnp-qs-z])\1")  # not ll, rr, cc: "lleve" is not "leve", "perrito" not "perito"
 
 
+_STOP_SIGN = re.compile("\U0001f6d1")  # 🛑, read as "alto": a text of nothing else is a stop
+
+
 def normalize_es(body: str) -> str:
     """The text as the Spanish rules read it: lower case, accents folded (está is esta, ñ is n),
     letters typed three or more times once, SMS spellings written out (q, xq, tmb, x, toy, msj...),
     a doubled letter that makes no word undoubled ("bajaa", "parrar"), "k" before e or i read as
     "qu" ("kiero"), and words within one typo of a word the Spanish rules care about spelt right,
     unless they are Spanish or English words themselves. English words are left as they are."""
-    text = fold(_LAUGHS.sub(" jaja ", plain(body)).lower())
+    text = fold(_LAUGHS.sub(" jaja ", _STOP_SIGN.sub(" alto ", plain(body))).lower())
     text = _APOSTROPHES.sub("", text)
     text = _CLOCK.sub(" clocktime ", text)
     text = _REPEATS.sub(r"\1", text)
