@@ -361,7 +361,7 @@ def danger_score(body: str) -> float:
 # --- The Spanish danger model -----------------------------------------------------------------------
 # all-MiniLM-L6-v2 is English-trained and reads Spanish poorly (docs/messaging.md), so Spanish has a
 # model of its own: a logistic regression over the words, word pairs and 3-5 letter pieces of the
-# text as the Spanish rules read it (normalize_es, idioms taken out), hashed into BUCKETS_ES slots.
+# text as the Spanish rules read it (normalize_es, idioms marked), hashed into BUCKETS_ES slots.
 # Letter pieces read a typo or an unseen form of a word ("suisidar", "aventarse") by its parts.
 # bench/reading_train_es.py trains it on the Spanish corpus and writes reading_model_es.json.
 BUCKETS_ES = 2**18
@@ -370,7 +370,9 @@ BUCKETS_ES = 2**18
 def features_es(body: str) -> dict[int, float]:
     """The Spanish model's reading of a text: hashed slot -> weight, counts scaled to length one.
     One definition for training (bench/reading_train_es.py) and for reading."""
-    text = rules_es().not_danger.sub(" ", normalize_es(body))
+    # An idiom is read as a word of its own ("modismo"), which the model learns is ordinary:
+    # taken out, it would leave "mi papá dice que ya" reading like the start of a danger text.
+    text = rules_es().not_danger.sub(" modismo ", normalize_es(body))
     words = text.split()
     pieces = [f"w:{w}" for w in words] + [f"b:{a}_{b}" for a, b in pairwise(words)]
     for word in words:
