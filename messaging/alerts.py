@@ -142,7 +142,12 @@ def crisis_alert_open(
 ) -> CrisisAlert:
     """Open an alert for a danger text and tell the first on-call contact (everyone, if the clinic
     has none); a `help` alert tells nobody here. One alert per text: a repeated delivery finds the
-    one already open."""
+    one already open.
+
+    A person who texts again while an alert about them is still open (twenty texts in two minutes,
+    from a frightened family) gets an alert per text, for staff to read, but the phones are not
+    paged again: the open alert is already paging and escalating, and acknowledging any one of them
+    acknowledges them all (`crisis_alert_acknowledge`). An emergency after a danger alert pages."""
     alert, created = CrisisAlert.objects.get_or_create(
         inbound=inbound,
         defaults={"clinic": clinic, "caregiver": caregiver, "severity": severity, "opened_at": now},
@@ -151,6 +156,8 @@ def crisis_alert_open(
         # HELP is on every message we send: the texter already has 988 and 911 in the HELP reply, so
         # the staff are emailed (the caller does) and nobody on call is paged.
         return alert
+    if created and _already_paging(alert):
+        return alert
     if created:
         contacts = _contacts(clinic)
         _notify(alert, contacts=contacts, now=now)
@@ -158,6 +165,23 @@ def crisis_alert_open(
             alert.next_escalation_at = now + timedelta(minutes=settings.CRISIS_ACK_MINUTES)
             alert.save(update_fields=["next_escalation_at"])
     return alert
+
+
+def _same_sender(alert: CrisisAlert):
+    """The clinic's other alerts about the person this one is about (a caregiver, or a number we
+    do not know), as a queryset."""
+    others = CrisisAlert.objects.filter(clinic_id=alert.clinic_id).exclude(pk=alert.pk)
+    if alert.caregiver_id is not None:
+        return others.filter(caregiver_id=alert.caregiver_id)
+    return others.filter(caregiver__isnull=True, inbound__from_number=alert.inbound.from_number)
+
+
+def _already_paging(alert: CrisisAlert) -> bool:
+    """An open danger or emergency alert about the same person, at least as grave as this one."""
+    graver = [CrisisAlert.Severity.EMERGENCY]
+    if alert.severity == CrisisAlert.Severity.DANGER:
+        graver.append(CrisisAlert.Severity.DANGER)
+    return _same_sender(alert).filter(status=Status.OPEN, severity__in=graver).exists()
 
 
 def crisis_alerts_escalate(*, now: datetime) -> dict[str, int]:
@@ -186,28 +210,40 @@ def crisis_alerts_escalate(*, now: datetime) -> dict[str, int]:
 def crisis_alert_acknowledge(
     *, alert_id: int, now: datetime, by: AbstractBaseUser | None = None, contact_id: int | None = None
 ) -> CrisisAlert:
-    """Someone is on it: escalation stops. Acknowledging twice keeps the first person's name."""
+    """Someone is on it: escalation stops, for every open alert about the same person (one person
+    texting many times is one call back). Acknowledging twice keeps the first person's name."""
     with transaction.atomic():
-        alert = CrisisAlert.objects.select_for_update(of=("self",)).select_related("clinic").get(pk=alert_id)
+        alert = CrisisAlert.objects.select_for_update(of=("self",)).select_related("clinic", "inbound").get(pk=alert_id)
         if alert.status != Status.OPEN:
             return alert
-        name = ""
-        if by is not None:
-            name = by.get_full_name() or by.get_username()
-        elif contact_id is not None:
-            contact = OnCallContact.objects.filter(pk=contact_id, clinic=alert.clinic).first()
-            name = f"{contact.name} (from the alert link)" if contact else "Someone with the alert link"
-        alert.status, alert.acknowledged_at, alert.next_escalation_at = Status.ACKNOWLEDGED, now, None
-        alert.acknowledged_by, alert.acknowledged_by_name = by, name[:150]
-        alert.save(
-            update_fields=["status", "acknowledged_at", "next_escalation_at", "acknowledged_by", "acknowledged_by_name"]
-        )
-        # Notifications still waiting (a quiet moment in the outbox) are no longer needed.
-        OutboundMessage.objects.filter(crisis_alert=alert, status__in=OutboundMessage.PENDING).update(
-            status=OutboundMessage.Status.CANCELLED, status_reason="acknowledged", updated_at=now
-        )
-        audit_record(by=by, action=AuditEvent.Action.ALERT_ACKNOWLEDGE, target=alert.caregiver or alert.clinic)
+        if alert.severity != CrisisAlert.Severity.HELP:
+            same_person = (
+                _same_sender(alert).filter(status=Status.OPEN).exclude(severity=CrisisAlert.Severity.HELP)
+            ).select_for_update(of=("self",))
+            for other in same_person.select_related("clinic"):
+                _acknowledge_one(other, now=now, by=by, contact_id=contact_id)
+        _acknowledge_one(alert, now=now, by=by, contact_id=contact_id)
     return alert
+
+
+def _acknowledge_one(alert: CrisisAlert, *, now: datetime, by: AbstractBaseUser | None, contact_id: int | None) -> None:
+    """Acknowledge one locked, open alert (inside the caller's transaction)."""
+    name = ""
+    if by is not None:
+        name = by.get_full_name() or by.get_username()
+    elif contact_id is not None:
+        contact = OnCallContact.objects.filter(pk=contact_id, clinic=alert.clinic).first()
+        name = f"{contact.name} (from the alert link)" if contact else "Someone with the alert link"
+    alert.status, alert.acknowledged_at, alert.next_escalation_at = Status.ACKNOWLEDGED, now, None
+    alert.acknowledged_by, alert.acknowledged_by_name = by, name[:150]
+    alert.save(
+        update_fields=["status", "acknowledged_at", "next_escalation_at", "acknowledged_by", "acknowledged_by_name"]
+    )
+    # Notifications still waiting (a quiet moment in the outbox) are no longer needed.
+    OutboundMessage.objects.filter(crisis_alert=alert, status__in=OutboundMessage.PENDING).update(
+        status=OutboundMessage.Status.CANCELLED, status_reason="acknowledged", updated_at=now
+    )
+    audit_record(by=by, action=AuditEvent.Action.ALERT_ACKNOWLEDGE, target=alert.caregiver or alert.clinic)
 
 
 def crisis_alert_close(*, alert_id: int, by: AbstractBaseUser, note: str, now: datetime) -> CrisisAlert:

@@ -81,6 +81,8 @@ FALLBACK_REPLIES = {
         "emergency": "Alongside: Call 911 now if someone is not breathing, won't wake up or took too much. Or text "
         "988.",
         "auto-reply": "Alongside: Texts here aren't watched 24/7. In an emergency call 911, or call or text 988.",
+        "auto-reply-stopped": "Alongside: You stopped our texts. Reply START to get them again. In an emergency "
+        "call 911, or call or text 988.",
         "fewer-messages": "Alongside: Reply STOP to stop all texts, or call your clinic to change them.",
     },
     "es": {
@@ -94,6 +96,8 @@ FALLBACK_REPLIES = {
         "al 988 y marque 2.",
         "auto-reply": "Alongside: Nadie lee estos mensajes las 24 horas. En una emergencia llame al 911; en una "
         "crisis llame al 988 y marque 2, o envie AYUDA al 988.",
+        "auto-reply-stopped": "Alongside: Usted dejo de recibir nuestros textos. Responda INICIO para recibirlos "
+        "de nuevo. En una emergencia llame al 911; en una crisis llame al 988 y marque 2.",
         "fewer-messages": "Alongside: Responda PARAR para no recibir mas mensajes, o llame a su clinica para "
         "cambiarlos.",
     },
@@ -341,7 +345,9 @@ def _act(
         if keyword in HELP:
             staff_alert(caregiver=caregiver, inbound=inbound, template_key="staff-help-alert")
             return Action.HELP, _reply("help", plain, language=language)
-        return Action.STORED, _auto_reply(inbound, clinic=clinic, context=plain, now=now, language=language)
+        return Action.STORED, _auto_reply(
+            inbound, clinic=clinic, context=plain, now=now, language=language, caregiver=caregiver
+        )
     if keyword in PREFERENCES:
         return Action.PREFERENCES, _reply("preferences-link", _with_preferences(context, caregiver), language=language)
     if keyword in HELP:
@@ -382,7 +388,9 @@ def _act(
     thanks = feedback.sms_answer(inbound=inbound, now=now)  # a 1 or 2 answering a tip (messaging/feedback.py)
     if thanks:
         return Action.TIP_RESPONSE, _reply(thanks, context, language=language) or feedback.THANKS_FALLBACK[thanks]
-    return Action.STORED, _auto_reply(inbound, clinic=clinic, context=context, now=now, language=language)
+    return Action.STORED, _auto_reply(
+        inbound, clinic=clinic, context=context, now=now, language=language, caregiver=caregiver
+    )
 
 
 def _from_stranger(
@@ -397,11 +405,18 @@ def _from_stranger(
 
 
 def _auto_reply(
-    inbound: InboundMessage, *, clinic: Clinic | None, context: dict[str, str] | None, now: datetime, language: str
+    inbound: InboundMessage,
+    *,
+    clinic: Clinic | None,
+    context: dict[str, str] | None,
+    now: datetime,
+    language: str,
+    caregiver: Caregiver | None = None,
 ) -> str:
     """The auto-reply, unless this sender had one from this clinic within its window. A text the
     danger model does not read as plainly ordinary gets it again, window or not: if the readers
-    missed a danger text, its sender still hears 988 and 911."""
+    missed a danger text, its sender still hears 988 and 911. A caregiver who stopped our texts
+    hears how to start them again ("auto-reply-stopped"), with 988 and 911 as well."""
     hours = clinic.auto_reply_hours if clinic is not None else 24
     recent = InboundMessage.objects.filter(
         from_number=inbound.from_number, clinic=clinic, auto_replied=True, received_at__gte=now - timedelta(hours=hours)
@@ -409,7 +424,8 @@ def _auto_reply(
     if recent.exists() and not reading.worrying(inbound.body):
         return ""
     inbound.auto_replied = True
-    return _reply("auto-reply", context, language=language)
+    stopped = caregiver is not None and caregiver_consent(caregiver=caregiver).get("sms") is False
+    return _reply("auto-reply-stopped" if stopped else "auto-reply", context, language=language)
 
 
 def _opt_out(caregiver: Caregiver, inbound: InboundMessage) -> None:

@@ -216,7 +216,8 @@ def keyword_of(body: str) -> str:
 # How people answer "Reply YES to start": a short text of only these words, one of them a yes.
 # "ok" alone is not one: it answers anything ("ok" to a tip), so it only rides along ("ok yes").
 _YES_WORDS = {"yes", "y", "yep", "yeah", "yea", "ya", "yup", "sure", "si", "agree", "confirm", "confirmed",
-              "absolutely", "definitely", "sip", "claro", "confirmo", "acuerdo"}  # fmt: skip
+              "absolutely", "definitely", "sip", "claro", "confirmo", "acuerdo", "dale", "orale", "simon"}  # fmt: skip
+_LETTER_RUNS = re.compile(r"([a-z])\1+")
 _YES_FILLER = {"ok", "okay", "k", "please", "thanks", "thank", "you", "thx", "ty", "i", "do", "sounds", "good",
                "great", "of", "course", "por", "favor", "porfa", "que", "gracias", "muchas", "de", "esta", "bien",
                "dale", "va", "sale", "desde", "luego"}  # fmt: skip
@@ -226,7 +227,30 @@ def affirmative(body: str) -> bool:
     """Is this text a plain yes ("Yes please", "yep", "ok yes", "y")? Used only to answer an open
     invitation to confirm a number; anywhere else YES is the keyword and nothing looser."""
     words = "".join(ch if ch.isalnum() else " " for ch in fold(plain(body).lower())).split()
-    return 0 < len(words) <= 6 and set(words) <= _YES_WORDS | _YES_FILLER and bool(set(words) & _YES_WORDS)
+    known = _YES_WORDS | _YES_FILLER
+    # "siii claro", "yesss": a letter held down is the same word.
+    words = {w if w in known else _LETTER_RUNS.sub(r"\1", w) for w in words}
+    return 0 < len(words) <= 6 and words <= known and bool(words & _YES_WORDS)
+
+
+# "en español por favor", "spanish please", "in english pls": asking for a language in a few words.
+_LANGUAGE_FILLER = {"en", "in", "por", "favor", "porfa", "please", "pls", "plz", "quiero", "los", "mensajes",
+                    "textos", "mandenme", "escribanme", "send", "me", "texts", "messages", "the", "i", "want",
+                    "prefiero", "mejor", "gracias", "thanks", "can", "you", "write", "puede", "pueden",
+                    "escribirme"}  # fmt: skip
+
+
+def _language_asked(body: str) -> str:
+    """ESPANOL or ENGLISH when a short text only asks for that language; else ''."""
+    words = "".join(ch if ch.isalnum() else " " for ch in fold(plain(body).lower())).split()
+    if not 1 < len(words) <= 7:
+        return ""
+    asked = {w for w in words if w not in _LANGUAGE_FILLER}
+    if asked in ({"espanol"}, {"spanish"}):
+        return "ESPANOL"
+    if asked in ({"ingles"}, {"english"}):
+        return "ENGLISH"
+    return ""
 
 
 _SAFETY_OFF_WORDS = {"stop", "off", "no", "cancel", "unsubscribe", "quit", "end", "dont", "don't", "fewer", "less",
@@ -262,6 +286,7 @@ class Rules:
     opt_out: list[tuple[str, re.Pattern[str]]]
     not_danger: re.Pattern[str]
     stop_sentence: re.Pattern[str]
+    stop_excused: re.Pattern[str]
     fewer: re.Pattern[str]
     fewer_request: re.Pattern[str]
     stay: re.Pattern[str]
@@ -294,6 +319,7 @@ def _compile(path: Path) -> Rules:
         opt_out=named("opt_out"),
         not_danger=one("not_danger"),
         stop_sentence=one("stop_sentence"),
+        stop_excused=one("stop_excused"),
         fewer=one("fewer"),
         fewer_request=one("fewer_request"),
         stay=one("stay"),
@@ -457,7 +483,9 @@ def worrying(body: str) -> bool:
     """Not plainly ordinary: to the danger model (a score of at least the rules' weak floor), or,
     for a text that reads as Spanish, naming a worrying word (_SPANISH_WORRY)."""
     if language_of(body) == "es":
-        return bool(_SPANISH_WORRY.search(normalize_es(body))) or danger_score_es(body) >= _model_es().worry_floor
+        # Idioms first taken out: "me muero de risa" names no worry.
+        text = rules_es().not_danger.sub(" ", normalize_es(body))
+        return bool(_SPANISH_WORRY.search(text)) or danger_score_es(body) >= _model_es().worry_floor
     return danger_score(body) >= rules().weak_floor
 
 
@@ -487,9 +515,14 @@ def opt_out_rule(body: str, text: str, ruleset: Rules | None = None) -> str:
     rules_es(), normalize_es(body))."""
     ruleset = ruleset or rules()
     normalized = normalize_es if ruleset is rules_es() else normalize
-    for sentence in _SENTENCES.split(plain(body)):
-        if ruleset.stop_sentence.match(normalized(sentence)):
-            return "stop-sentence"
+    # "Stop! jajaja qué chistoso", "Alto, espérenme, ya casi llego", "Cancelar, Mateo está enfermo y
+    # no va a poder ir", "Baja, ¿la cita se puede mover?": a stop word alone, then a laugh, a "wait"
+    # or talk of an appointment, is no opt-out by itself (the text's other words may still be one;
+    # a stop word that is the whole text always is, as a keyword).
+    if not ruleset.stop_excused.search(text):
+        for sentence in _SENTENCES.split(plain(body)):
+            if ruleset.stop_sentence.match(normalized(sentence)):
+                return "stop-sentence"
     for name, pattern in ruleset.opt_out:
         if pattern.search(text):
             return name
@@ -542,6 +575,8 @@ def read_text(body: str) -> TextReading:
     read first and wins in either language; an opt-out in either language counts and is kept
     alongside danger."""
     keyword = keyword_of(body)
+    if keyword not in KEYWORDS:
+        keyword = _language_asked(body) or keyword
     en, es = rules(), rules_es()
     text, text_es = normalize(body), normalize_es(body)
     # Wanting the messages to go on, in either language, excuses a "stop" in either.

@@ -222,6 +222,7 @@ def _taken_confirm(request: HttpRequest, clinic: Clinic, decoy: dict) -> HttpRes
         "page_error": page_error,
         "needs_code": bool(phone),
         "masked_phone": mask_phone(phone),
+        "texts_from": national_phone(clinic.twilio_from_number),
         "email_pending": bool(email) and decoy["channels"] in ("email", "both"),
         "masked_email": mask_email(email) if email else "",
     }
@@ -285,6 +286,7 @@ def join_confirm(request: HttpRequest, code: str) -> HttpResponse:
         "page_error": page_error,
         "needs_code": caregiver.wants_sms and consent.get("sms") is not True,
         "masked_phone": mask_phone(caregiver.phone),
+        "texts_from": national_phone(clinic.twilio_from_number),
         "email_pending": email_pending,
         "masked_email": mask_email(caregiver.email) if caregiver.email else "",
     }

@@ -237,3 +237,33 @@ def test_the_alert_gives_the_number_the_text_came_from_not_a_later_one(client, c
     page = client.get(f"/staff/alerts/{alert.pk}/").content.decode()
     assert texted_from in page
     assert "+14155550177" not in page
+
+
+def test_a_family_texting_again_while_its_alert_is_open_is_not_paged_again_and_one_ack_covers_all(
+    client, caregiver, on_call, staff_user
+):
+    # An outside tester sent twenty danger texts in two minutes: twenty alerts paged the on-call
+    # phones twenty times. Each text keeps its alert, for staff to read; the phones hear once.
+    first, _ = on_call
+    for body in ("she said she wants to die", "she is giving her things away", "she has pills saved up"):
+        text(client, caregiver, body)
+    opened = list(CrisisAlert.objects.order_by("id"))
+    assert len(opened) == 3
+    assert told(opened[0]) == {first.phone, first.email}
+    assert told(opened[1]) == told(opened[2]) == set()
+    assert [a.next_escalation_at is None for a in opened] == [False, True, True]
+    # An emergency is graver: it pages, even while the danger alert is open.
+    text(client, caregiver, "she is not breathing")
+    emergency = CrisisAlert.objects.latest("id")
+    assert emergency.severity == "emergency"
+    assert told(emergency) == {first.phone, first.email}
+    # Another family's alert is theirs: it pages.
+    other = CareLinkFactory(caregiver__clinic=caregiver.clinic, caregiver__phone="+12025550142").caregiver
+    ConsentRecordFactory(caregiver=other, channel="sms")
+    text(client, other, "my son wants to die")
+    assert told(CrisisAlert.objects.latest("id")) == {first.phone, first.email}
+    # One call back covers the person: acknowledging any of theirs acknowledges them all.
+    alerts.crisis_alert_acknowledge(alert_id=opened[1].pk, by=staff_user, now=timezone.now())
+    statuses = {a.pk: a.status for a in CrisisAlert.objects.all()}
+    assert [statuses[a.pk] for a in [*opened, emergency]] == ["acknowledged"] * 4
+    assert statuses[CrisisAlert.objects.latest("id").pk] == "open"

@@ -99,6 +99,10 @@ def test_a_spanish_text_about_a_film_still_reads_a_wish_to_die_in_it():
         "cansela",
         "alto a todos los mensajes por favor",
         "PARA YA DE MANDAR MENSAJES",
+        "No me enviéis más SMS",
+        "FUERA de su lista",
+        "Dejen de molestar con tantos mensajes",
+        "STOP jajaja ya no me manden nada",
         "quitar suscripcion",
         "Me tienen harta con tantos mensajes, ya no me escriban nunca más",
     ],
@@ -117,6 +121,9 @@ def test_spanish_opt_outs_found_by_outside_writers(body):
         "stop a los mensajes de los domingos porfa, los demás días están bien",
         "quiero salir de la lista de espera porque ya consegui cita en otra clinica del programa",
         "ya no me manden los recordatorios a mi, mandenselos a mi hermana, aqui va su numero",
+        "Alto, espérenme, ya casi llego a la recepción",
+        "Stop! jajaja qué chistoso el consejo de hoy",
+        "Mi hijo tiene que darse de baja de la escuela un semestre por el tratamiento",
     ],
 )
 def test_not_spanish_opt_outs_found_by_outside_writers(body):
@@ -129,8 +136,57 @@ def test_every_spanish_set_already_read_meets_the_bars(name):
     assert numbers["danger_recall"] >= 0.98, misses["danger"] + misses["emergency"]
     assert numbers["false_alarm_rate"] <= 0.05, misses["ordinary"]
     assert numbers["optout_honoured"] >= 0.97, misses["optout"]
-    # Known false opt-outs, left alone: "alto!" standing alone as a sentence is read as a stop, even
-    # where the text is about a road sign ("stop sign... digo, alto! en la esquina..."), is a "wow"
-    # ("alto! q buena noticia") or a "wait" ("alto! el mensaje anterior no era para ustedes").
-    known = {"validation2": 1, "validation4": 1, "validation5": 1}.get(name, 0)
-    assert numbers["false_optouts"] <= known, misses["not_optout"]
+    assert numbers["false_optouts"] == 0, misses["not_optout"]
+
+
+# --- Found by an outside tester on a running stack --------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "Cancelar, mateo esta enfermo y no va a poder ir el jueves",
+        "alto, la cita es a las 11 no a las 10 verdad?",
+        "alto, a q hora es la cita?",
+        "Baja, la cita se puede mover?",
+        "Stop, the appointment is at 11 right?",
+    ],
+)
+def test_a_stop_word_then_talk_of_an_appointment_is_no_opt_out(body):
+    assert not read_text(body).opt_out, read_text(body)
+
+
+@pytest.mark.parametrize("body", ["STOP", "Alto", "alto. ya no quiero nada", "PARAR por favor", "STOP. no more texts"])
+def test_a_stop_word_alone_or_with_a_plain_stop_still_opts_out(body):
+    assert read_text(body).opt_out
+
+
+@pytest.mark.parametrize("body", ["siii claro", "dale", "Sí, gracias", "yesss"])
+def test_a_yes_in_a_family_s_own_words_confirms(body):
+    from messaging.reading import affirmative
+
+    assert affirmative(body)
+
+
+@pytest.mark.parametrize(
+    ("body", "keyword"),
+    [("en español por favor", "ESPANOL"), ("spanish please", "ESPANOL"), ("in english pls", "ENGLISH"),
+     ("quiero los mensajes en español", "ESPANOL")],
+)  # fmt: skip
+def test_asking_for_a_language_in_a_few_words_is_that_keyword(body, keyword):
+    assert (read_text(body).reading, read_text(body).keyword) == (Reading.KEYWORD, keyword)
+
+
+def test_the_spanish_for_a_language_inside_a_sentence_is_no_keyword():
+    assert read_text("el español de mi hijo mejoró mucho").keyword == ""
+
+
+@pytest.mark.parametrize("body", ["me muero de risa", "este trafico me mata", "me muero de hambre"])
+def test_an_idiom_is_not_worrying_enough_to_repeat_the_auto_reply(body):
+    from messaging.reading import worrying
+
+    assert not worrying(body)
+
+
+def test_a_wish_to_live_to_see_someone_well_is_not_danger():
+    assert not read_text("no me quiero morir sin ver a mi sobrino bien, ojala funcione el tratamiento").danger

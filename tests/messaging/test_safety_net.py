@@ -45,6 +45,22 @@ def test_a_second_opt_out_in_other_words_is_not_confirmed_again(client, caregive
     assert caregiver.consent_records.filter(action="opt_out").count() == 2
 
 
+def test_a_number_that_stopped_and_writes_again_is_told_how_to_start_again(client, content, caregiver):
+    # An outside tester's family opted out, then wrote "oigan ya no me llegan los mensajes" and got
+    # "thanks for your message": the answer they needed was how to get the texts back.
+    text(client, caregiver, "STOP")
+    body = reply_of(text(client, caregiver, "hey I'm not getting the texts anymore?"))
+    assert "You stopped our texts. Reply START to get them again." in body
+    assert "988" in body
+    assert "911" in body
+    assert selectors.caregiver_consent(caregiver=caregiver)["sms"] is False
+    caregiver.language = "es"
+    caregiver.save(update_fields=["language"])
+    InboundMessage.objects.update(auto_replied=False)  # a new day
+    body = reply_of(text(client, caregiver, "oigan ya no me llegan los mensajes"))
+    assert "Responda INICIO para" in body
+
+
 def test_a_request_for_fewer_texts_gets_the_preferences_link_and_stays_subscribed(client, caregiver):
     body = reply_of(text(client, caregiver, "can you text less often? its a lot"))
     assert "/p/" in body
