@@ -14,8 +14,9 @@ How a text is read:
    someone's life or safety (988 and 911). Two readers, either of which is enough: the rules in
    reading_rules.yaml, which a person can read and which carve out everyday idioms ("my phone is
    dying", "shoot me the address"), and a model (a logistic regression over the text's sentence
-   embedding, messaging.embedding) that reads what no rule names. A false alarm costs a staff
-   member a minute; a miss could cost a life.
+   embedding, messaging.embedding) that reads what no rule names. Spanish has its own rules
+   (reading_rules_es.yaml) and its own model (scores_es: words and letter pieces, with a second
+   head for emergencies now). A false alarm costs a staff member a minute; a miss could cost a life.
 3. Then an opt-out in any reasonable words (the FCC's 2024 revocation rule), unless the text asks
    only for fewer or different messages, which is answered with the preferences link. A text that
    might be an opt-out but is not clearly one goes to staff. Opt-outs are read by rules only.
@@ -480,8 +481,9 @@ _SPANISH_WORRY = re.compile(
 
 
 def worrying(body: str) -> bool:
-    """Not plainly ordinary: to the danger model (a score of at least the rules' weak floor), or,
-    for a text that reads as Spanish, naming a worrying word (_SPANISH_WORRY)."""
+    """Not plainly ordinary: to the danger model (a score of at least the rules' weak floor); for a
+    text that reads as Spanish, naming a worrying word outside an idiom (_SPANISH_WORRY) or
+    scoring at least the Spanish model's worry floor."""
     if language_of(body) == "es":
         # Idioms first taken out: "me muero de risa" names no worry.
         text = rules_es().not_danger.sub(" ", normalize_es(body))
