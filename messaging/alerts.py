@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -146,8 +147,8 @@ def crisis_alert_open(
 
     A person who texts again while an alert about them is still open (twenty texts in two minutes,
     from a frightened family) gets an alert per text, for staff to read, but the phones are not
-    paged again: the open alert is already paging and escalating, and acknowledging any one of them
-    acknowledges them all (`crisis_alert_acknowledge`). An emergency after a danger alert pages."""
+    paged again: the open alert is already paging and escalating, and its page shows the person's
+    later texts (`crisis_alerts_same_person`). An emergency after a danger alert pages."""
     alert, created = CrisisAlert.objects.get_or_create(
         inbound=inbound,
         defaults={"clinic": clinic, "caregiver": caregiver, "severity": severity, "opened_at": now},
@@ -174,6 +175,20 @@ def _same_sender(alert: CrisisAlert):
     if alert.caregiver_id is not None:
         return others.filter(caregiver_id=alert.caregiver_id)
     return others.filter(caregiver__isnull=True, inbound__from_number=alert.inbound.from_number)
+
+
+def crisis_alerts_same_person(alert: CrisisAlert) -> list[CrisisAlert]:
+    """The person's other open alerts (not HELP), oldest first: shown on an alert's page, so that
+    whoever says "I'm on it" has read every text it covers."""
+    if alert.severity == CrisisAlert.Severity.HELP:
+        return []
+    return list(
+        _same_sender(alert)
+        .filter(status=Status.OPEN)
+        .exclude(severity=CrisisAlert.Severity.HELP)
+        .select_related("inbound")
+        .order_by("opened_at", "id")
+    )
 
 
 def _already_paging(alert: CrisisAlert) -> bool:
@@ -208,21 +223,35 @@ def crisis_alerts_escalate(*, now: datetime) -> dict[str, int]:
 
 
 def crisis_alert_acknowledge(
-    *, alert_id: int, now: datetime, by: AbstractBaseUser | None = None, contact_id: int | None = None
+    *,
+    alert_id: int,
+    now: datetime,
+    by: AbstractBaseUser | None = None,
+    contact_id: int | None = None,
+    also: Iterable[int] = (),
 ) -> CrisisAlert:
-    """Someone is on it: escalation stops, for every open alert about the same person (one person
-    texting many times is one call back). Acknowledging twice keeps the first person's name."""
+    """Someone is on it: escalation stops. `also`: the person's other open alerts the page showed
+    (crisis_alerts_same_person), acknowledged with it; none that was not shown. A text of theirs
+    that is left open and has paged nobody (it came while the page was open) pages now, so that no
+    text is covered by an acknowledgement given before it was read. Acknowledging twice keeps the
+    first person's name."""
     with transaction.atomic():
         alert = CrisisAlert.objects.select_for_update(of=("self",)).select_related("clinic", "inbound").get(pk=alert_id)
         if alert.status != Status.OPEN:
             return alert
-        if alert.severity != CrisisAlert.Severity.HELP:
-            same_person = (
-                _same_sender(alert).filter(status=Status.OPEN).exclude(severity=CrisisAlert.Severity.HELP)
-            ).select_for_update(of=("self",))
-            for other in same_person.select_related("clinic"):
-                _acknowledge_one(other, now=now, by=by, contact_id=contact_id)
+        shown = {a.pk for a in crisis_alerts_same_person(alert)} & {int(pk) for pk in also}
+        for other in CrisisAlert.objects.select_for_update(of=("self",)).select_related("clinic").filter(pk__in=shown):
+            _acknowledge_one(other, now=now, by=by, contact_id=contact_id)
         _acknowledge_one(alert, now=now, by=by, contact_id=contact_id)
+        unread = [a for a in crisis_alerts_same_person(alert) if not a.notifications.exists()]
+        if unread:
+            # The graver first: an emergency among them pages before a danger text.
+            first = min(unread, key=lambda a: (a.severity != CrisisAlert.Severity.EMERGENCY, a.opened_at, a.pk))
+            contacts = _contacts(first.clinic)
+            _notify(first, contacts=contacts, now=now)
+            if first.level < _last_level(contacts):
+                first.next_escalation_at = now + timedelta(minutes=settings.CRISIS_ACK_MINUTES)
+                first.save(update_fields=["next_escalation_at"])
     return alert
 
 

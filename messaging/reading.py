@@ -512,19 +512,27 @@ _ABOUT_MESSAGES_ES = re.compile(
 _SENTENCES = re.compile(r"[.!?;,\n¡¿]+|\s-\s")
 
 
+def _stop_excused(body: str) -> bool:
+    """A laugh, a "wait", a question or talk of an appointment beside a stop word, in either language."""
+    return bool(rules().stop_excused.search(normalize(body)) or rules_es().stop_excused.search(normalize_es(body)))
+
+
 def opt_out_rule(body: str, text: str, ruleset: Rules | None = None) -> str:
     """The name of the opt-out rule a text matches, or ''. `text` is normalize(body) (or, with
     rules_es(), normalize_es(body))."""
     ruleset = ruleset or rules()
     normalized = normalize_es if ruleset is rules_es() else normalize
     # "Stop! jajaja qué chistoso", "Alto, espérenme, ya casi llego", "Cancelar, Mateo está enfermo y
-    # no va a poder ir", "Baja, ¿la cita se puede mover?": a stop word alone, then a laugh, a "wait"
-    # or talk of an appointment, is no opt-out by itself (the text's other words may still be one;
-    # a stop word that is the whole text always is, as a keyword).
-    if not ruleset.stop_excused.search(text):
-        for sentence in _SENTENCES.split(plain(body)):
-            if ruleset.stop_sentence.match(normalized(sentence)):
-                return "stop-sentence"
+    # no va a poder ir", "Baja, ¿la cita se puede mover?": a stop word opening a text that goes on to
+    # laugh, say "wait" or talk of an appointment is an interjection, not an opt-out. Only a stop
+    # word that ends such a text counts ("lol who is this. stop"); the other rules still read it.
+    sentences = [sentence for sentence in _SENTENCES.split(plain(body)) if sentence.strip()]
+    excused = _stop_excused(body)
+    for index, sentence in enumerate(sentences):
+        if excused and index < len(sentences) - 1:
+            continue
+        if ruleset.stop_sentence.match(normalized(sentence)):
+            return "stop-sentence"
     for name, pattern in ruleset.opt_out:
         if pattern.search(text):
             return name

@@ -66,6 +66,7 @@ def alert_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "form": form,
         "state": selectors.alert_state_text(alert),
         "notifications": alert.notifications.order_by("send_at", "id"),
+        "same_person": alerts.crisis_alerts_same_person(alert),
         "family": alert.caregiver.loved_ones.order_by("pk").first() if alert.caregiver else None,
     }
     return render(request, "portal/staff/alert.html", context, status=status)
@@ -76,7 +77,9 @@ def alert_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def alert_acknowledge(request: HttpRequest, pk: int) -> HttpResponse:
     alert = _alert(request, pk)
     was_open = alert.status == CrisisAlert.Status.OPEN
-    alert = alerts.crisis_alert_acknowledge(alert_id=alert.pk, by=request.user, now=timezone.now())
+    alert = alerts.crisis_alert_acknowledge(
+        alert_id=alert.pk, by=request.user, now=timezone.now(), also=_shown(request)
+    )
     if was_open:
         messages.success(request, "Acknowledged: nobody else will be alerted for it. Close it with a note when done.")
     else:
@@ -93,8 +96,20 @@ def alert_ack_link(request: HttpRequest, token: str) -> HttpResponse:
     if alert is None:
         return render(request, "portal/alert_link.html", {"invalid": True}, status=404)
     if request.method == "POST":
-        alert = alerts.crisis_alert_acknowledge(alert_id=alert.pk, contact_id=found[1], now=timezone.now())
-    return render(request, "portal/alert_link.html", {"alert": alert, "state": selectors.alert_state_text(alert)})
+        alert = alerts.crisis_alert_acknowledge(
+            alert_id=alert.pk, contact_id=found[1], now=timezone.now(), also=_shown(request)
+        )
+    context = {
+        "alert": alert,
+        "state": selectors.alert_state_text(alert),
+        "same_person": alerts.crisis_alerts_same_person(alert) if alert.status == CrisisAlert.Status.OPEN else [],
+    }
+    return render(request, "portal/alert_link.html", context)
+
+
+def _shown(request: HttpRequest) -> list[int]:
+    """The person's other alerts the page showed (their ids, posted back): only those are covered."""
+    return [int(pk) for pk in request.POST.getlist("also") if pk.isdigit()]
 
 
 @staff_required

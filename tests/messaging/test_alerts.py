@@ -262,8 +262,30 @@ def test_a_family_texting_again_while_its_alert_is_open_is_not_paged_again_and_o
     ConsentRecordFactory(caregiver=other, channel="sms")
     text(client, other, "my son wants to die")
     assert told(CrisisAlert.objects.latest("id")) == {first.phone, first.email}
-    # One call back covers the person: acknowledging any of theirs acknowledges them all.
-    alerts.crisis_alert_acknowledge(alert_id=opened[1].pk, by=staff_user, now=timezone.now())
+    # "I'm on it" covers what the page showed: the person's other open texts are listed on it.
+    shown = alerts.crisis_alerts_same_person(opened[0])
+    assert [a.pk for a in shown] == [opened[1].pk, opened[2].pk, emergency.pk]
+    alerts.crisis_alert_acknowledge(
+        alert_id=opened[0].pk, by=staff_user, now=timezone.now(), also=[opened[1].pk, emergency.pk]
+    )
     statuses = {a.pk: a.status for a in CrisisAlert.objects.all()}
-    assert [statuses[a.pk] for a in [*opened, emergency]] == ["acknowledged"] * 4
-    assert statuses[CrisisAlert.objects.latest("id").pk] == "open"
+    assert [statuses[a.pk] for a in (opened[0], opened[1], emergency)] == ["acknowledged"] * 3
+    # A text the page did not show (it came while the page was open) is not covered: it pages now.
+    assert statuses[opened[2].pk] == "open"
+    assert told(opened[2]) == {first.phone, first.email}
+    assert statuses[CrisisAlert.objects.latest("id").pk] == "open"  # the other family's
+
+
+def test_the_alert_page_lists_the_person_s_later_texts_and_the_button_covers_exactly_those(
+    client, caregiver, on_call, staff_user
+):
+    staff_user.memberships.update(clinic=caregiver.clinic)
+    text(client, caregiver, "she said she wants to die")
+    text(client, caregiver, "se tomo todas las pastillas y no responde")
+    first, emergency = CrisisAlert.objects.order_by("id")
+    client.force_login(staff_user)
+    page = client.get(f"/staff/alerts/{first.pk}/").content.decode()
+    assert "se tomo todas las pastillas y no responde" in page
+    assert f'name="also" value="{emergency.pk}"' in page
+    client.post(f"/staff/alerts/{first.pk}/acknowledge/", {"also": [str(emergency.pk)]})
+    assert set(CrisisAlert.objects.values_list("status", flat=True)) == {"acknowledged"}

@@ -150,13 +150,20 @@ def test_every_spanish_set_already_read_meets_the_bars(name):
         "alto, a q hora es la cita?",
         "Baja, la cita se puede mover?",
         "Stop, the appointment is at 11 right?",
+        "ALTO! una pregunta, el estacionamiento es gratis?",
+        "stop, una pregunta rapida: lo puedo acompañar?",
+        "STOP! quick question, can I stay with her during the infusion?",
+        "stop. is parking free?",
     ],
 )
 def test_a_stop_word_then_talk_of_an_appointment_is_no_opt_out(body):
     assert not read_text(body).opt_out, read_text(body)
 
 
-@pytest.mark.parametrize("body", ["STOP", "Alto", "alto. ya no quiero nada", "PARAR por favor", "STOP. no more texts"])
+@pytest.mark.parametrize(
+    "body",
+    ["STOP", "Alto", "alto. ya no quiero nada", "PARAR por favor", "STOP. no more texts", "lol who is this. stop"],
+)
 def test_a_stop_word_alone_or_with_a_plain_stop_still_opts_out(body):
     assert read_text(body).opt_out
 
@@ -190,3 +197,11 @@ def test_an_idiom_is_not_worrying_enough_to_repeat_the_auto_reply(body):
 
 def test_a_wish_to_live_to_see_someone_well_is_not_danger():
     assert not read_text("no me quiero morir sin ver a mi sobrino bien, ojala funcione el tratamiento").danger
+
+
+@pytest.mark.parametrize(
+    "body",
+    ["stop sending the ride reminder, we already have a ride", "no more ride reminders please, we have it covered"],
+)
+def test_stopping_the_ride_reminders_asks_for_fewer_not_for_nothing(body):
+    assert read_text(body).reading == Reading.FEWER, read_text(body)
