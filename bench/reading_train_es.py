@@ -124,7 +124,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--false-alarms", type=float, default=0.03)
     parser.add_argument("--worry-false-alarms", type=float, default=0.25)
-    parser.add_argument("--danger-as-emergency", type=float, default=0.10)
+    parser.add_argument("--danger-as-emergency", type=float, default=0.05)
     parser.add_argument("--l2", type=float, default=1e-5)
     args = parser.parse_args()
     texts, kinds, counts = labelled()

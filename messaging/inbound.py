@@ -417,6 +417,11 @@ def _auto_reply(
     danger model does not read as plainly ordinary gets it again, window or not: if the readers
     missed a danger text, its sender still hears 988 and 911. A caregiver who stopped our texts
     hears how to start them again ("auto-reply-stopped"), with 988 and 911 as well."""
+    if clinic is not None and _in_crisis(inbound, clinic):
+        # Their family is in an open crisis ("no me abre la puerta!!", "q hago???"): every text
+        # gets 988 and 911 again, whatever the window says; staff see it beside the alert.
+        inbound.auto_replied = True
+        return _reply("crisis", context, language=language)
     hours = clinic.auto_reply_hours if clinic is not None else 24
     recent = InboundMessage.objects.filter(
         from_number=inbound.from_number, clinic=clinic, auto_replied=True, received_at__gte=now - timedelta(hours=hours)
@@ -426,6 +431,17 @@ def _auto_reply(
     inbound.auto_replied = True
     stopped = caregiver is not None and caregiver_consent(caregiver=caregiver).get("sms") is False
     return _reply("auto-reply-stopped" if stopped else "auto-reply", context, language=language)
+
+
+def _in_crisis(inbound: InboundMessage, clinic: Clinic) -> bool:
+    """This number has an open danger or emergency alert at this clinic."""
+    return (
+        CrisisAlert.objects.filter(
+            clinic=clinic, status=CrisisAlert.Status.OPEN, inbound__from_number=inbound.from_number
+        )
+        .exclude(severity=CrisisAlert.Severity.HELP)
+        .exists()
+    )
 
 
 def _opt_out(caregiver: Caregiver, inbound: InboundMessage) -> None:

@@ -195,6 +195,14 @@ def test_an_idiom_is_not_worrying_enough_to_repeat_the_auto_reply(body):
     assert not worrying(body)
 
 
+@pytest.mark.parametrize(
+    "body",
+    ["esa serie esta de morirse", "la ultima vez se sintio raro, como flotando"],
+)
+def test_to_die_for_and_floating_after_a_session_are_not_danger(body):
+    assert not read_text(body).danger, read_text(body)
+
+
 def test_a_wish_to_live_to_see_someone_well_is_not_danger():
     assert not read_text("no me quiero morir sin ver a mi sobrino bien, ojala funcione el tratamiento").danger
 

@@ -264,3 +264,19 @@ def test_a_caregiver_at_two_clinics_is_read_at_the_one_whose_number_they_texted(
     assert text_from(client, sender=caregiver.phone, to=other.twilio_from_number, body="thanks").status_code == 200
     stored = InboundMessage.objects.get()
     assert (stored.clinic, stored.caregiver) == (other, None)
+
+
+def test_while_a_family_s_alert_is_open_every_text_of_theirs_gets_988_and_911(client, content, caregiver):
+    # An outside tester's "no me abre la puerta!!" and "q hago???" during an open crisis got the
+    # routine auto-reply, or nothing inside its once-a-day window.
+    text(client, caregiver, "she said she wants to die")
+    for body in ("she won't open the door!!", "what do I do???"):
+        answer = reply_of(text(client, caregiver, body))
+        assert "988" in answer, body
+        assert "911" in answer, body
+        assert "Thanks for your message" not in answer
+    CrisisAlert.objects.update(
+        status="closed", acknowledged_at=timezone.now(), closed_at=timezone.now(), close_note="all safe"
+    )
+    InboundMessage.objects.update(auto_replied=True)
+    assert reply_of(text(client, caregiver, "ok thanks")).endswith("<Response></Response>")
