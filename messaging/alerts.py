@@ -240,7 +240,9 @@ def crisis_alert_acknowledge(
         if alert.status != Status.OPEN:
             return alert
         shown = {a.pk for a in crisis_alerts_same_person(alert)} & {int(pk) for pk in also}
-        for other in CrisisAlert.objects.select_for_update(of=("self",)).select_related("clinic").filter(pk__in=shown):
+        # Locked, then read again: someone else may have acknowledged one of them meanwhile.
+        locked = CrisisAlert.objects.select_for_update(of=("self",)).select_related("clinic")
+        for other in locked.filter(pk__in=shown, status=Status.OPEN):
             _acknowledge_one(other, now=now, by=by, contact_id=contact_id)
         _acknowledge_one(alert, now=now, by=by, contact_id=contact_id)
         unread = [a for a in crisis_alerts_same_person(alert) if not a.notifications.exists()]
