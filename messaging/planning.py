@@ -532,6 +532,9 @@ def _tips_attach(
     history: list[dict] | None = None
     channels = {row.channel for row in rows}
     safety_ok = safety_tips_ok(caregiver, channels)
+    # What this plan already carries: a tip day or a check-in takes another tip where one fits (a
+    # small pool, such as the five check-in tips or a course day's, could otherwise repeat one).
+    in_plan: set[str] = set()
     for check_in in (False, True):
         active = {t.pk: t for t in library.tips(language=caregiver.language, check_in=check_in)}
         days: dict[date, list[Desired]] = defaultdict(list)
@@ -552,6 +555,8 @@ def _tips_attach(
             )
             if kept is None:
                 new_days.append((day, group))
+            else:
+                in_plan.add(kept.slug)
             for row in group:
                 row.tip = kept
         if not new_days:
@@ -570,7 +575,9 @@ def _tips_attach(
             pool = [t for t in active.values() if check_in or tip_fits(t, day, course=course, safety_ok=safety_ok)]
             if not pool:
                 continue  # nothing fits the day (an empty library): no tip that day
+            pool = [t for t in pool if t.slug not in in_plan] or pool
             tip = _pick(pool, caregiver=caregiver, times=times, recency=recency)
+            in_plan.add(tip.slug)
             for row in group:
                 row.tip = tip
             # One rotation for tips and check-ins: what a check-in carries is not a tip again soon.
